@@ -1,0 +1,124 @@
+//! Configuration of the HA monitor server: Java-style properties files (`key=value`) and
+//! single `key`/`value` settings, turned into a typed [`Config`].
+//!
+//! The same keys are accepted by `ha_config_set` and by properties files. The MediationZone
+//! names (`mz.ha.*`) are aliases, so an existing pico configuration carries over.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// How much a failing check weighs in the aggregate state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Importance {
+    /// A failing check makes the instance DOWN.
+    Critical,
+    /// A failing check makes the instance DEGRADED.
+    Degrading,
+    /// The check is reported but never changes the aggregate.
+    Info,
+}
+
+/// How one health check is run and judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckOptions {
+    /// Time between the starts of two runs.
+    pub interval: Duration,
+    /// A run still inside the callback after this long counts as failed.
+    pub timeout: Duration,
+    /// Consecutive successes needed to pass again after failing.
+    pub rise: u32,
+    /// Consecutive failures needed to fail after passing.
+    pub fall: u32,
+    pub importance: Importance,
+    /// A successful run slower than this makes the check DEGRADED.
+    pub latency_warn: Option<Duration>,
+    /// A run slower than this counts as a failure.
+    pub latency_crit: Option<Duration>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            interval: Duration::from_millis(1000),
+            timeout: Duration::from_millis(1000),
+            rise: 2,
+            fall: 3,
+            importance: Importance::Critical,
+            latency_warn: None,
+            latency_crit: None,
+        }
+    }
+}
+
+/// A threshold on a named counter, evaluated over the sliding window [`Config::interval`].
+/// A breach makes the instance DOWN.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CounterRule {
+    /// At least this many in the window.
+    pub min: Option<u64>,
+    /// At most this many in the window.
+    pub max: Option<u64>,
+    /// The rule is judged only while the named counter has reached the given count in the
+    /// same window (MediationZone: aborts count only after enough activations).
+    pub gate: Option<(String, u64)>,
+}
+
+/// The typed configuration of one HA monitor server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `ha.enabled` / `mz.ha.enabled` (default true): false means the server is not started.
+    pub enabled: bool,
+    /// `ha.host`: the address to bind (default 127.0.0.1).
+    pub host: String,
+    /// `ha.port`: the TCP port; 0 binds an ephemeral port. Must be set before starting.
+    pub port: Option<u16>,
+    /// `ha.log_file`: where the transition log is appended (a directory gets `ha-monitor.log`).
+    pub log_file: Option<std::path::PathBuf>,
+    /// `ha.app_name`: shown as `app=` in replies.
+    pub app_name: String,
+    /// `ha.interval`: the counter window (seconds, or with an `ms`/`s`/`m` suffix; default 40 s).
+    pub interval: Duration,
+    /// `ha.max_connections`: more concurrent clients get `BUSY` (default 16).
+    pub max_connections: usize,
+    /// `ha.idle_timeout_ms`: a connection silent this long is closed (default 30000).
+    pub idle_timeout: Duration,
+    /// `ha.max_line_bytes`: a longer command line gets `ERR line-too-long` (default 512).
+    pub max_line_bytes: usize,
+    /// `ha.stop_timeout_ms`: how long stopping waits for a check still inside its callback.
+    pub stop_timeout: Duration,
+    /// `ha.watchdog_ms`: when set, missing `ha_server_heartbeat` for this long is DOWN.
+    pub watchdog: Option<Duration>,
+    /// `ha.startup_grace_ms`: when set, STARTING turns DOWN if not ready after this long.
+    pub startup_grace: Option<Duration>,
+    /// `ha.stale_ms`: a check result older than this is DOWN (default: 3 intervals + timeout).
+    pub stale_after: Option<Duration>,
+    /// `ha.agent_degraded_weight`: the HAProxy agent weight (percent) reported when DEGRADED.
+    pub agent_degraded_weight: u8,
+    /// `ha.check.*`: options for checks registered without their own.
+    pub check_defaults: CheckOptions,
+    /// `ha.counter.NAME.*` and the `mz.ha.*` counter thresholds.
+    pub counters: BTreeMap<String, CounterRule>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            host: "127.0.0.1".to_string(),
+            port: None,
+            log_file: None,
+            app_name: String::new(),
+            interval: Duration::from_secs(40),
+            max_connections: 16,
+            idle_timeout: Duration::from_millis(30_000),
+            max_line_bytes: 512,
+            stop_timeout: Duration::from_millis(2_000),
+            watchdog: None,
+            startup_grace: None,
+            stale_after: None,
+            agent_degraded_weight: 50,
+            check_defaults: CheckOptions::default(),
+            counters: BTreeMap::new(),
+        }
+    }
+}

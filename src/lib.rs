@@ -1,0 +1,10 @@
+//! hamon: keeps exactly one instance of a critical application available and tells cluster
+//! software the truth about it.
+//!
+//! The crate is a Rust library with a C ABI (`include/hamon.h`). Protocol cores are pure and
+//! tested without I/O; sockets, threads and clocks live at the edges.
+
+pub mod config;
+pub mod ffi;
+pub mod monitor;
+pub mod probe;

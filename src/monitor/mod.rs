@@ -1,0 +1,3 @@
+//! The embedded HA monitor server.
+
+pub mod state;
