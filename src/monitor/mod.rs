@@ -3,4 +3,8 @@
 pub mod check;
 pub mod counters;
 pub mod health;
+pub mod http;
+pub mod protocol;
+pub mod render;
 pub mod state;
+pub mod telnet;
