@@ -8,3 +8,10 @@ pub mod protocol;
 pub mod render;
 pub mod state;
 pub mod telnet;
+pub mod listener;
+pub mod runner;
+pub mod server;
+pub mod shared;
+pub mod translog;
+
+pub use server::{Server, ServerError};

@@ -1,0 +1,255 @@
+//! The server handle an application holds: starts the network and scheduler threads, takes
+//! checks, states, heartbeats and counters, and stops everything in bounded time.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use mio::Waker;
+
+use crate::config::{CheckOptions, Config, ConfigError};
+use crate::monitor::check::{CheckState, Outcome};
+use crate::monitor::health::{Admin, Health};
+use crate::monitor::listener::{self, Limits};
+use crate::monitor::render::Identity;
+use crate::monitor::runner::{self, CheckFn, WorkerCount};
+use crate::monitor::shared::{RunSlot, Shared};
+use crate::monitor::state::State;
+use crate::monitor::translog::TransitionLog;
+
+/// Most checks one server runs; each has its own worker thread.
+pub const MAX_CHECKS: usize = 64;
+
+#[derive(Debug)]
+pub enum ServerError {
+    /// `ha.enabled` is false.
+    Disabled,
+    Config(ConfigError),
+    /// The HA log could not be opened.
+    LogFile(std::io::Error),
+    Bind { addr: String, error: std::io::Error },
+    Thread(std::io::Error),
+    DuplicateCheck(String),
+    /// A check or counter name outside `[A-Za-z0-9_.-]{1,64}`.
+    InvalidName(String),
+    TooManyChecks,
+    TooManyCounters,
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Disabled => write!(f, "the HA monitor server is disabled (ha.enabled=false)"),
+            ServerError::Config(e) => write!(f, "{e}"),
+            ServerError::LogFile(e) => write!(f, "cannot open the HA log (ha.log_file): {e}"),
+            ServerError::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
+            ServerError::Thread(e) => write!(f, "cannot start a thread: {e}"),
+            ServerError::DuplicateCheck(n) => write!(f, "a check named {n:?} is already registered"),
+            ServerError::InvalidName(n) => write!(f, "invalid name {n:?}: use 1-64 of A-Z a-z 0-9 _ . -"),
+            ServerError::TooManyChecks => write!(f, "at most {MAX_CHECKS} checks can be registered"),
+            ServerError::TooManyCounters => {
+                write!(f, "at most {} counters can be kept", crate::monitor::counters::MAX_COUNTERS)
+            }
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+/// Whether a check or counter name can travel on the wire without quoting.
+pub fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+}
+
+/// A running HA monitor server. Dropping it stops it.
+pub struct Server {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    check_defaults: CheckOptions,
+    stop_timeout: std::time::Duration,
+    waker: Arc<Waker>,
+    threads: Vec<JoinHandle<()>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    worker_count: Arc<WorkerCount>,
+}
+
+impl fmt::Debug for Server {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Server").field("addr", &self.addr).finish_non_exhaustive()
+    }
+}
+
+fn bind(host: &str, port: u16) -> Result<std::net::TcpListener, ServerError> {
+    let target = format!("{host}:{port}");
+    let bind_err = |error| ServerError::Bind { addr: target.clone(), error };
+    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(bind_err)?.collect();
+    let mut last = None;
+    for addr in addrs {
+        match std::net::TcpListener::bind(addr) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(bind_err(last.unwrap_or_else(|| std::io::Error::other("the name resolves to no address"))))
+}
+
+fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServerError> {
+    std::thread::Builder::new().name(name).spawn(f).map_err(ServerError::Thread)
+}
+
+impl Server {
+    pub fn start(cfg: &Config) -> Result<Server, ServerError> {
+        if !cfg.enabled {
+            return Err(ServerError::Disabled);
+        }
+        cfg.validate_for_start().map_err(ServerError::Config)?;
+        let port = cfg.port.unwrap_or(0);
+        let std_listener = bind(&cfg.host, port)?;
+        let addr = std_listener.local_addr().map_err(ServerError::Thread)?;
+        std_listener.set_nonblocking(true).map_err(ServerError::Thread)?;
+        let listener = mio::net::TcpListener::from_std(std_listener);
+        let (poll, waker) = listener::prepare().map_err(ServerError::Thread)?;
+
+        let translog = TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
+        translog.write(&format!("hamon {}: monitor server listening on {addr}", env!("CARGO_PKG_VERSION")));
+        for (key, value) in cfg.assignments() {
+            translog.write(&format!("hamon: {key}={value}"));
+        }
+        let identity = Identity { app_name: cfg.app_name.clone(), agent_degraded_weight: cfg.agent_degraded_weight };
+        let shared = Arc::new(Shared::new(Health::new(cfg, Instant::now()), identity, translog));
+        let limits = Limits {
+            max_connections: cfg.max_connections,
+            idle_timeout: cfg.idle_timeout,
+            max_line: cfg.max_line_bytes,
+        };
+
+        let mut server = Server {
+            shared: shared.clone(),
+            addr,
+            check_defaults: cfg.check_defaults.clone(),
+            stop_timeout: cfg.stop_timeout,
+            waker,
+            threads: Vec::new(),
+            workers: Mutex::new(Vec::new()),
+            worker_count: Arc::new(WorkerCount::default()),
+        };
+        let net_shared = shared.clone();
+        server.threads.push(spawn("hamon-net".into(), move || listener::serve(net_shared, listener, poll, limits))?);
+        server.threads.push(spawn("hamon-sched".into(), move || runner::schedule(shared))?);
+        Ok(server)
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn check_defaults(&self) -> &CheckOptions {
+        &self.check_defaults
+    }
+
+    /// Registers a check; it first runs at once, then every `opts.interval`.
+    pub fn add_check(&self, name: &str, check: CheckFn, opts: Option<CheckOptions>) -> Result<(), ServerError> {
+        if !valid_name(name) {
+            return Err(ServerError::InvalidName(name.to_string()));
+        }
+        let opts = opts.unwrap_or_else(|| self.check_defaults.clone());
+        let mut inner = self.shared.lock();
+        if inner.health.has_check(name) {
+            return Err(ServerError::DuplicateCheck(name.to_string()));
+        }
+        if inner.runs.len() >= MAX_CHECKS {
+            return Err(ServerError::TooManyChecks);
+        }
+        let index = inner.runs.len();
+        let (tx, rx) = mpsc::channel();
+        let (shared, count) = (self.shared.clone(), self.worker_count.clone());
+        let handle = spawn(format!("hamon-check-{index}"), move || runner::work(shared, index, check, rx, count))?;
+        let now = Instant::now();
+        inner.health.add_check(CheckState::new(name, opts));
+        inner.runs.push(RunSlot { trigger: tx, next_due: now, in_flight: None, next_timeout: now, timed_out: false });
+        drop(inner);
+        self.workers.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+
+    /// Leaves STARTING.
+    pub fn ready(&self) {
+        self.shared.update(|h, now| h.set_ready(now));
+    }
+
+    /// Pushes the application's own view: UP clears a pushed DEGRADED or DOWN.
+    pub fn set_state(&self, outcome: Outcome, reason: &str) {
+        self.shared.update(|h, _| h.set_pushed(outcome, reason));
+    }
+
+    pub fn set_admin(&self, admin: Admin, reason: &str) {
+        self.shared.update(|h, _| h.set_admin(admin, reason));
+    }
+
+    /// Feeds the application watchdog (`ha.watchdog_ms`).
+    pub fn heartbeat(&self) {
+        self.shared.update(|h, now| h.heartbeat(now));
+    }
+
+    pub fn counter_add(&self, name: &str, n: u64) -> Result<(), ServerError> {
+        if !valid_name(name) {
+            return Err(ServerError::InvalidName(name.to_string()));
+        }
+        let mut inner = self.shared.lock();
+        inner.health.counters_mut().add(name, n, Instant::now()).map_err(|_| ServerError::TooManyCounters)?;
+        drop(inner);
+        self.shared.wake.notify_all();
+        Ok(())
+    }
+
+    /// The state a client would be told now.
+    pub fn state(&self) -> State {
+        self.shared.lock().health.verdict(Instant::now()).state
+    }
+
+    /// Stops the threads. Waits at most `ha.stop_timeout_ms` for checks still inside their
+    /// callbacks, then leaves them behind: such a worker exits when its callback returns.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if self.shared.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        self.shared.wake.notify_all();
+        if let Err(e) = self.waker.wake() {
+            log::warn!("hamon: cannot wake the network thread: {e}");
+        }
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+        // Dropping the triggers ends every worker that is waiting for its next run.
+        self.shared.lock().runs.clear();
+        let left = self.worker_count.wait_until(Instant::now() + self.stop_timeout);
+        for w in self.workers.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+            if w.is_finished() {
+                let _ = w.join();
+            }
+        }
+        if left > 0 {
+            log::warn!("hamon: {left} check(s) still inside their callback at stop; left behind");
+        }
+        self.shared.translog.write(&format!("hamon: monitor server on {} stopped", self.addr));
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

@@ -1,0 +1,90 @@
+//! The state shared by the server's threads: the health model and the check runs, behind
+//! one lock that is held only for short, non-blocking work.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use crate::monitor::check::CheckView;
+use crate::monitor::counters::CounterView;
+use crate::monitor::health::{Health, Verdict};
+use crate::monitor::protocol::Oracle;
+use crate::monitor::render::Identity;
+use crate::monitor::translog::TransitionLog;
+
+/// Scheduling state of one check's runs (index-aligned with `Health::checks`).
+#[derive(Debug)]
+pub struct RunSlot {
+    pub trigger: std::sync::mpsc::Sender<()>,
+    pub next_due: Instant,
+    /// When the run now inside the callback started.
+    pub in_flight: Option<Instant>,
+    /// When the in-flight run is next counted as timed out.
+    pub next_timeout: Instant,
+    /// The in-flight run was already counted as a failure; its late result is dropped.
+    pub timed_out: bool,
+}
+
+#[derive(Debug)]
+pub struct Inner {
+    pub health: Health,
+    pub runs: Vec<RunSlot>,
+}
+
+#[derive(Debug)]
+pub struct Shared {
+    inner: Mutex<Inner>,
+    /// Wakes the scheduler: a run ended, a check was added, a state was pushed, or stop.
+    pub wake: Condvar,
+    pub stopping: AtomicBool,
+    pub identity: Identity,
+    pub translog: TransitionLog,
+}
+
+impl Shared {
+    pub fn new(health: Health, identity: Identity, translog: TransitionLog) -> Shared {
+        Shared {
+            inner: Mutex::new(Inner { health, runs: Vec::new() }),
+            wake: Condvar::new(),
+            stopping: AtomicBool::new(false),
+            identity,
+            translog,
+        }
+    }
+
+    /// Locks the state. A panic elsewhere while holding the lock leaves data that is still
+    /// consistent (every update is a few field writes), so poisoning is ignored.
+    pub fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Applies a change to the health model and lets the scheduler re-judge at once.
+    pub fn update(&self, f: impl FnOnce(&mut Health, Instant)) {
+        f(&mut self.lock().health, Instant::now());
+        self.wake.notify_all();
+    }
+}
+
+impl Oracle for Shared {
+    fn verdict(&self) -> Verdict {
+        self.lock().health.verdict(Instant::now())
+    }
+
+    fn check(&self, name: &str) -> Option<CheckView> {
+        self.lock().health.check_view(name, Instant::now())
+    }
+
+    fn details(&self) -> (Vec<CheckView>, Vec<CounterView>, Duration) {
+        let now = Instant::now();
+        let inner = self.lock();
+        (inner.health.check_views(now), inner.health.counter_views(now), inner.health.counter_window())
+    }
+
+    fn identity(&self) -> &Identity {
+        &self.identity
+    }
+}
