@@ -4,8 +4,13 @@
 //! The same keys are accepted by `ha_config_set` and by properties files. The MediationZone
 //! names (`mz.ha.*`) are aliases, so an existing pico configuration carries over.
 
+mod error;
+mod properties;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrorKind};
 
 /// How much a failing check weighs in the aggregate state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
