@@ -14,7 +14,7 @@ const MZ_MIN_INTERVAL_SECS: u64 = 40;
 /// Counters travel as signed 64-bit integers through the C ABI.
 const MAX_COUNT: u64 = i64::MAX as u64;
 /// Marks a gate whose `gate_min` has not been given; no user value can reach it.
-const GATE_MIN_UNSET: u64 = u64::MAX;
+pub(super) const GATE_MIN_UNSET: u64 = u64::MAX;
 const COUNTER_PREFIX: &str = "ha.counter.";
 const COUNTER_FIELDS: [&str; 4] = ["min", "max", "gate", "gate_min"];
 
@@ -523,7 +523,7 @@ pub(super) fn assignments(config: &Config) -> Vec<(String, String)> {
             out.push((key("max"), max.to_string()));
         }
         if let Some((gate, gate_min)) = &rule.gate {
-            // A half-given gate is listed as given.
+            // A half-given gate is listed as given; validate_for_start reports the rest.
             if !gate.is_empty() {
                 out.push((key("gate"), gate.clone()));
             }

@@ -9,6 +9,7 @@ mod keys;
 mod properties;
 #[cfg(test)]
 mod tests;
+mod validate;
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -73,6 +74,8 @@ pub struct CounterRule {
     pub max: Option<u64>,
     /// The rule is judged only while the named counter has reached the given count in the
     /// same window (MediationZone: aborts count only after enough activations).
+    /// While only one of `gate`/`gate_min` has been set, the missing half is `""` or
+    /// `u64::MAX`, and [`Config::validate_for_start`] reports it.
     pub gate: Option<(String, u64)>,
 }
 

@@ -465,6 +465,7 @@ fn mz_aliases_fill_the_same_fields() {
     let aborts = &mz.counters["aborts"];
     assert_eq!(aborts.max, Some(5));
     assert_eq!(aborts.gate, Some(("activations".to_string(), 10)));
+    assert_eq!(mz.validate_for_start(), Ok(()));
 }
 
 #[test]
@@ -561,6 +562,117 @@ fn malformed_counter_keys_are_unknown() {
         assert_eq!(error.kind, ConfigErrorKind::UnknownKey, "{key}");
         assert_eq!(error.key.as_deref(), Some(key));
     }
+}
+
+#[test]
+fn half_a_gate_is_reported_before_start() {
+    let mut config = loaded("ha.port=1\nha.counter.aborts.max=3\nha.counter.aborts.gate_min=10\n");
+    let error = config.validate_for_start().unwrap_err();
+    assert_eq!(error.kind, ConfigErrorKind::Missing);
+    assert_eq!(error.key.as_deref(), Some("ha.counter.aborts.gate"));
+    assert_eq!(
+        error.to_string(),
+        "ha.counter.aborts.gate_min is set but ha.counter.aborts.gate is not"
+    );
+    config.set("ha.counter.aborts.gate", "activations").unwrap();
+    assert_eq!(config.validate_for_start(), Ok(()));
+    assert_eq!(
+        config.counters["aborts"].gate,
+        Some(("activations".to_string(), 10))
+    );
+
+    let config = loaded("ha.port=1\nha.counter.aborts.gate=activations\n");
+    let error = config.validate_for_start().unwrap_err();
+    assert_eq!(error.kind, ConfigErrorKind::Missing);
+    assert_eq!(
+        error.to_string(),
+        "ha.counter.aborts.gate is set but ha.counter.aborts.gate_min is not"
+    );
+}
+
+#[test]
+fn validate_for_start_needs_a_port() {
+    let error = Config::default().validate_for_start().unwrap_err();
+    assert_eq!(error.kind, ConfigErrorKind::Missing);
+    assert_eq!(error.key.as_deref(), Some("ha.port"));
+    assert_eq!(error.to_string(), "ha.port is not set");
+    assert_eq!(with("ha.port", "0").validate_for_start(), Ok(()));
+}
+
+#[test]
+fn validate_for_start_checks_the_host() {
+    for host in ["localhost", "::1", "0.0.0.0", "ha-node.example.org"] {
+        let config = loaded(&format!("ha.port=1\nha.host={host}\n"));
+        assert_eq!(config.validate_for_start(), Ok(()), "{host}");
+    }
+    for host in ["1.2.3.999", "bad_host", "-x.example.org", "[::1]"] {
+        let config = loaded(&format!("ha.port=1\nha.host={host}\n"));
+        let error = config.validate_for_start().unwrap_err();
+        assert_eq!(error.kind, ConfigErrorKind::BadValue, "{host}");
+        assert_eq!(error.key.as_deref(), Some("ha.host"));
+        assert!(error.to_string().contains(host), "{error}");
+    }
+}
+
+#[test]
+fn validate_for_start_checks_fields_set_from_rust() {
+    let mut config = with("ha.port", "1");
+    config.check_defaults.timeout = Duration::ZERO;
+    let error = config.validate_for_start().unwrap_err();
+    assert_eq!(error.kind, ConfigErrorKind::BadValue);
+    assert_eq!(
+        error.to_string(),
+        "ha.check.timeout_ms: bad value \"0\": expected milliseconds 1-86400000"
+    );
+
+    let mut config = with("ha.port", "1");
+    config.agent_degraded_weight = 200;
+    assert_eq!(
+        config.validate_for_start().unwrap_err().key.as_deref(),
+        Some("ha.agent_degraded_weight")
+    );
+
+    let mut config = with("ha.port", "1");
+    config.watchdog = Some(Duration::from_micros(10));
+    assert_eq!(
+        config.validate_for_start().unwrap_err().key.as_deref(),
+        Some("ha.watchdog_ms")
+    );
+
+    let mut config = with("ha.port", "1");
+    config.counters.insert(
+        "has space".to_string(),
+        CounterRule {
+            min: Some(1),
+            ..Default::default()
+        },
+    );
+    assert_eq!(
+        config.validate_for_start().unwrap_err().kind,
+        ConfigErrorKind::UnknownKey
+    );
+}
+
+#[test]
+fn validate_for_start_checks_contradictions() {
+    let config = loaded("ha.port=1\nha.counter.tx.min=10\nha.counter.tx.max=5\n");
+    let error = config.validate_for_start().unwrap_err();
+    assert_eq!(error.kind, ConfigErrorKind::BadValue);
+    assert_eq!(error.key.as_deref(), Some("ha.counter.tx.min"));
+    assert!(
+        error.to_string().contains("ha.counter.tx.max (5)"),
+        "{error}"
+    );
+    assert_eq!(
+        loaded("ha.port=1\nha.counter.tx.min=5\nha.counter.tx.max=5\n").validate_for_start(),
+        Ok(())
+    );
+
+    let config = loaded("ha.port=1\nha.check.latency_warn_ms=500\nha.check.latency_crit_ms=500\n");
+    let error = config.validate_for_start().unwrap_err();
+    assert_eq!(error.key.as_deref(), Some("ha.check.latency_warn_ms"));
+    let config = loaded("ha.port=1\nha.check.latency_warn_ms=100\nha.check.latency_crit_ms=500\n");
+    assert_eq!(config.validate_for_start(), Ok(()));
 }
 
 #[test]
