@@ -4,8 +4,22 @@
 //! The same keys are accepted by `ha_config_set` and by properties files. The MediationZone
 //! names (`mz.ha.*`) are aliases, so an existing pico configuration carries over.
 
+mod error;
+mod keys;
+mod properties;
+#[cfg(test)]
+mod tests;
+mod validate;
+
 use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::Path;
 use std::time::Duration;
+
+pub use error::{ConfigError, ConfigErrorKind};
+
+/// Largest properties text accepted; a configuration is small, anything bigger is a mistake.
+const MAX_TEXT_BYTES: usize = 1024 * 1024;
 
 /// How much a failing check weighs in the aggregate state.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,6 +74,8 @@ pub struct CounterRule {
     pub max: Option<u64>,
     /// The rule is judged only while the named counter has reached the given count in the
     /// same window (MediationZone: aborts count only after enough activations).
+    /// While only one of `gate`/`gate_min` has been set, the missing half is `""` or
+    /// `u64::MAX`, and [`Config::validate_for_start`] reports it.
     pub gate: Option<(String, u64)>,
 }
 
@@ -121,4 +137,82 @@ impl Default for Config {
             counters: BTreeMap::new(),
         }
     }
+}
+
+impl Config {
+    /// Applies one setting; same keys and values as properties files. On error nothing changes.
+    ///
+    /// Unlike in files, keys outside `ha.`/`mz.ha.` are rejected as unknown. Key and value are
+    /// trimmed; keys are case-sensitive.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), ConfigError> {
+        let mut next = self.clone();
+        keys::apply(&mut next, key.trim(), value.trim())?;
+        *self = next;
+        Ok(())
+    }
+
+    /// Parses a Java `.properties` text and applies every `ha.*` and `mz.ha.*` key in it, in
+    /// order; other keys are ignored, so an application's shared properties file can be used.
+    /// On any error nothing changes. `origin` names the source in errors (usually a path).
+    pub fn load_str(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(too_large().at(origin, None));
+        }
+        let entries = properties::parse(text).map_err(|error| error.at(origin, None))?;
+        let mut next = self.clone();
+        for entry in entries
+            .iter()
+            .filter(|entry| keys::in_namespace(&entry.key))
+        {
+            keys::apply(&mut next, &entry.key, &entry.value)
+                .map_err(|error| error.at(origin, Some(entry.line)))?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Reads a properties file (UTF-8, at most 1 MiB) and applies it like [`Config::load_str`].
+    /// Errors name the path.
+    pub fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {
+        let origin = path.display().to_string();
+        let text = read_text(path).map_err(|error| error.at(&origin, None))?;
+        self.load_str(&text, &origin)
+    }
+
+    /// The effective settings as `(key, value)` pairs under canonical `ha.*` names, in a fixed
+    /// order, for the HA log. Each pair is accepted by [`Config::set`]; an unset port is left
+    /// out and 0 stands for an unset optional duration.
+    pub fn assignments(&self) -> Vec<(String, String)> {
+        keys::assignments(self)
+    }
+}
+
+fn too_large() -> ConfigError {
+    let message = format!("larger than 1 MiB ({MAX_TEXT_BYTES} bytes); not a properties file?");
+    ConfigError::new(ConfigErrorKind::File, None, message)
+}
+
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let io_error = |error: std::io::Error| {
+        ConfigError::new(ConfigErrorKind::File, None, format!("cannot read: {error}"))
+    };
+    let file = std::fs::File::open(path).map_err(io_error)?;
+    let mut bytes = Vec::new();
+    // Reads one byte past the cap, so a file that grows or lies about its size is caught too.
+    file.take(MAX_TEXT_BYTES as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io_error)?;
+    if bytes.len() > MAX_TEXT_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|error| {
+        let valid = &error.as_bytes()[..error.utf8_error().valid_up_to()];
+        let mut error = ConfigError::new(
+            ConfigErrorKind::Syntax,
+            None,
+            "not UTF-8 text (save the file as UTF-8, or write \\uXXXX escapes)".to_string(),
+        );
+        error.line = Some(valid.iter().filter(|&&b| b == b'\n').count() + 1);
+        error
+    })
 }
