@@ -1,9 +1,11 @@
 //! The client side of the monitor protocol: what `ha-probe` (and any other caller) uses to ask
 //! a running monitor server whether the application is healthy.
 //!
-//! [`reply`] parses reply lines without I/O and [`client`] owns the socket and the deadline.
+//! [`reply`] parses reply lines without I/O, [`client`] owns the socket and the deadline, and
+//! [`format`] maps an outcome to the exit codes cluster managers expect.
 
 pub mod client;
+pub mod format;
 pub mod reply;
 
 use std::fmt;
@@ -14,6 +16,7 @@ use std::time::Duration;
 use crate::monitor::state::State;
 
 pub use client::{probe, probe_traced, validate_check_name};
+pub use format::Format;
 pub use reply::parse_check_line;
 
 /// Longest reply line accepted, not counting the line ending. Anything longer is garbage.
