@@ -40,7 +40,9 @@ pub(crate) fn config_status(e: &ConfigError) -> ha_status {
 pub unsafe extern "C" fn ha_config_new(out: *mut *mut ha_config) -> ha_status {
     guard_status(|| {
         non_null(out, "out")?;
-        let cfg = Box::new(ha_config { inner: Config::default() });
+        let cfg = Box::new(ha_config {
+            inner: Config::default(),
+        });
         // SAFETY: out is non-NULL and writable per the contract.
         unsafe { *out = Box::into_raw(cfg) };
         Ok(())
@@ -55,7 +57,11 @@ pub unsafe extern "C" fn ha_config_new(out: *mut *mut ha_config) -> ha_status {
 /// # Safety
 /// `cfg` is NULL or a live `ha_config`; `key` and `value` are NULL or NUL-terminated strings.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_config_set(cfg: *mut ha_config, key: *const c_char, value: *const c_char) -> ha_status {
+pub unsafe extern "C" fn ha_config_set(
+    cfg: *mut ha_config,
+    key: *const c_char,
+    value: *const c_char,
+) -> ha_status {
     guard_status(|| {
         non_null(cfg, "cfg")?;
         // SAFETY: per the contract.
@@ -73,13 +79,18 @@ pub unsafe extern "C" fn ha_config_set(cfg: *mut ha_config, key: *const c_char, 
 /// # Safety
 /// `cfg` is NULL or a live `ha_config`; `path` is NULL or a NUL-terminated string.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_config_load_file(cfg: *mut ha_config, path: *const c_char) -> ha_status {
+pub unsafe extern "C" fn ha_config_load_file(
+    cfg: *mut ha_config,
+    path: *const c_char,
+) -> ha_status {
     guard_status(|| {
         non_null(cfg, "cfg")?;
         // SAFETY: per the contract.
         let path = unsafe { c_str(path, "path")? };
         let cfg = unsafe { &mut *cfg };
-        cfg.inner.load_file(Path::new(path)).map_err(|e| config_status(&e))
+        cfg.inner
+            .load_file(Path::new(path))
+            .map_err(|e| config_status(&e))
     })
 }
 

@@ -55,7 +55,8 @@ pub fn guard<R: PanicDefault>(body: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(r) => r,
         Err(_) => {
-            LAST_ERROR.with(|e| *e.borrow_mut() = "internal error (panic) inside hamon".to_string());
+            LAST_ERROR
+                .with(|e| *e.borrow_mut() = "internal error (panic) inside hamon".to_string());
             R::on_panic()
         }
     }
@@ -79,7 +80,8 @@ pub unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, ha_stat
     }
     // SAFETY: non-NULL and NUL-terminated per the caller's contract.
     let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map_err(|_| fail(HA_ERR_INVALID_UTF8, format!("{what} is not valid UTF-8")))
+    s.to_str()
+        .map_err(|_| fail(HA_ERR_INVALID_UTF8, format!("{what} is not valid UTF-8")))
 }
 
 /// Like [`c_str`], but NULL is allowed and read as an empty string.
@@ -87,12 +89,20 @@ pub unsafe fn c_str<'a>(p: *const c_char, what: &str) -> Result<&'a str, ha_stat
 /// # Safety
 /// As for [`c_str`].
 pub unsafe fn c_str_or_empty<'a>(p: *const c_char, what: &str) -> Result<&'a str, ha_status> {
-    if p.is_null() { Ok("") } else { unsafe { c_str(p, what) } }
+    if p.is_null() {
+        Ok("")
+    } else {
+        unsafe { c_str(p, what) }
+    }
 }
 
 /// Fails with `HA_ERR_NULL_ARG` naming `what` when `p` is NULL.
 pub fn non_null<T>(p: *const T, what: &str) -> Result<(), ha_status> {
-    if p.is_null() { Err(fail(HA_ERR_NULL_ARG, format!("{what} is NULL"))) } else { Ok(()) }
+    if p.is_null() {
+        Err(fail(HA_ERR_NULL_ARG, format!("{what} is NULL")))
+    } else {
+        Ok(())
+    }
 }
 
 /// Copies `text` into a caller's buffer as a NUL-terminated string, cut to fit.

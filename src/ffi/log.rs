@@ -17,7 +17,8 @@ pub const HA_LOG_TRACE: u32 = 5;
 /// NUL-terminated line valid only during the call. Called on whichever hamon thread logs,
 /// possibly several at once; it must not call back into hamon's logging functions.
 #[allow(non_camel_case_types)]
-pub type ha_log_cb = Option<unsafe extern "C" fn(userdata: *mut c_void, level: u32, message: *const c_char)>;
+pub type ha_log_cb =
+    Option<unsafe extern "C" fn(userdata: *mut c_void, level: u32, message: *const c_char)>;
 
 #[derive(Clone, Copy)]
 struct Sink {
@@ -42,9 +43,13 @@ impl log::Log for Forwarder {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let Some(sink) = *SINK.read().unwrap_or_else(|p| p.into_inner()) else { return };
+        let Some(sink) = *SINK.read().unwrap_or_else(|p| p.into_inner()) else {
+            return;
+        };
         let text = record.args().to_string().replace('\0', " ");
-        let Ok(message) = CString::new(text) else { return };
+        let Ok(message) = CString::new(text) else {
+            return;
+        };
         let level = record.level() as u32;
         // SAFETY: the callback's contract; message lives for the call.
         unsafe { (sink.cb)(sink.userdata as *mut c_void, level, message.as_ptr()) };
@@ -74,16 +79,33 @@ fn level_filter(level: u32) -> Option<log::LevelFilter> {
 /// # Safety
 /// `cb` is NULL or a function following `ha_log_cb`'s rules.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_log_set_callback(cb: ha_log_cb, userdata: *mut c_void, max_level: u32) -> ha_status {
+pub unsafe extern "C" fn ha_log_set_callback(
+    cb: ha_log_cb,
+    userdata: *mut c_void,
+    max_level: u32,
+) -> ha_status {
     guard_status(|| {
         let Some(filter) = level_filter(max_level) else {
-            return Err(fail(HA_ERR_INVALID_ARG, format!("max_level {max_level} is not one of HA_LOG_*")));
+            return Err(fail(
+                HA_ERR_INVALID_ARG,
+                format!("max_level {max_level} is not one of HA_LOG_*"),
+            ));
         };
         if !*OURS.get_or_init(|| log::set_logger(&FORWARDER).is_ok()) {
-            return Err(fail(HA_ERR_LOG_IN_USE, "another logger is installed in this process"));
+            return Err(fail(
+                HA_ERR_LOG_IN_USE,
+                "another logger is installed in this process",
+            ));
         }
-        *SINK.write().unwrap_or_else(|p| p.into_inner()) = cb.map(|cb| Sink { cb, userdata: userdata as usize });
-        log::set_max_level(if cb.is_some() { filter } else { log::LevelFilter::Off });
+        *SINK.write().unwrap_or_else(|p| p.into_inner()) = cb.map(|cb| Sink {
+            cb,
+            userdata: userdata as usize,
+        });
+        log::set_max_level(if cb.is_some() {
+            filter
+        } else {
+            log::LevelFilter::Off
+        });
         Ok(())
     })
 }

@@ -33,8 +33,8 @@ pub struct ha_probe_result {
 fn probe_status(e: &ProbeError) -> ha_status {
     let status = match e {
         ProbeError::Resolve(_) => HA_ERR_PROBE_RESOLVE,
-        ProbeError::Refused => HA_ERR_PROBE_REFUSED,
-        ProbeError::Timeout => HA_ERR_PROBE_TIMEOUT,
+        ProbeError::Refused(_) => HA_ERR_PROBE_REFUSED,
+        ProbeError::Timeout(_) => HA_ERR_PROBE_TIMEOUT,
         ProbeError::Io(_) => HA_ERR_PROBE_IO,
         ProbeError::BadReply(_) => HA_ERR_PROBE_BAD_REPLY,
         ProbeError::UnknownCheck(_) => HA_ERR_PROBE_UNKNOWN_CHECK,
@@ -50,7 +50,10 @@ fn fill(reply: &ProbeReply) -> ha_probe_result {
         rtt_us: u64::try_from(reply.rtt.as_micros()).unwrap_or(u64::MAX),
         checks_ok: -1,
         checks_total: -1,
-        age_ms: reply.field("age_ms").and_then(|a| a.parse().ok()).unwrap_or(-1),
+        age_ms: reply
+            .field("age_ms")
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(-1),
         line: [0; HA_PROBE_LINE_CAP],
         reason: [0; HA_REASON_CAP],
     };
@@ -62,7 +65,11 @@ fn fill(reply: &ProbeReply) -> ha_probe_result {
     // SAFETY: both buffers are writable for their full, non-zero length.
     unsafe {
         copy_out(&reply.line, out.line.as_mut_ptr(), HA_PROBE_LINE_CAP);
-        copy_out(reply.reason().unwrap_or(""), out.reason.as_mut_ptr(), HA_REASON_CAP);
+        copy_out(
+            reply.reason().unwrap_or(""),
+            out.reason.as_mut_ptr(),
+            HA_REASON_CAP,
+        );
     }
     out
 }
@@ -106,7 +113,12 @@ unsafe fn run(
 /// # Safety
 /// `host` is NULL or NUL-terminated; `out` is NULL or points to a writable `ha_probe_result`.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_probe(host: *const c_char, port: u16, timeout_ms: u32, out: *mut ha_probe_result) -> ha_status {
+pub unsafe extern "C" fn ha_probe(
+    host: *const c_char,
+    port: u16,
+    timeout_ms: u32,
+    out: *mut ha_probe_result,
+) -> ha_status {
     unsafe { run(host, port, timeout_ms, || Ok(ProbeCommand::Check), out) }
 }
 

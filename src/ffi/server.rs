@@ -57,7 +57,9 @@ pub const HA_REASON_CAP: usize = 256;
 /// stay valid until `ha_server_stop` has returned and, if a callback was still running then,
 /// until that call returns.
 #[allow(non_camel_case_types)]
-pub type ha_check_cb = Option<unsafe extern "C" fn(userdata: *mut c_void, reason: *mut c_char, reason_cap: usize) -> u32>;
+pub type ha_check_cb = Option<
+    unsafe extern "C" fn(userdata: *mut c_void, reason: *mut c_char, reason_cap: usize) -> u32,
+>;
 
 /// How a check is run and judged. Fill with `ha_check_options_init`, then change fields.
 #[repr(C)]
@@ -121,21 +123,34 @@ fn to_options(o: &ha_check_options) -> Result<CheckOptions, ha_status> {
     let ms = |v: u32| Duration::from_millis(u64::from(v));
     let off_or = |v: u32| (v > 0).then(|| ms(v));
     if o.interval_ms == 0 || o.timeout_ms == 0 {
-        return Err(invalid(format!("interval_ms ({}) and timeout_ms ({}) must be > 0", o.interval_ms, o.timeout_ms)));
+        return Err(invalid(format!(
+            "interval_ms ({}) and timeout_ms ({}) must be > 0",
+            o.interval_ms, o.timeout_ms
+        )));
     }
     if !(1..=100).contains(&o.rise) || !(1..=100).contains(&o.fall) {
-        return Err(invalid(format!("rise ({}) and fall ({}) must be 1-100", o.rise, o.fall)));
+        return Err(invalid(format!(
+            "rise ({}) and fall ({}) must be 1-100",
+            o.rise, o.fall
+        )));
     }
     let importance = match o.importance {
         HA_IMPORTANCE_CRITICAL => Importance::Critical,
         HA_IMPORTANCE_DEGRADING => Importance::Degrading,
         HA_IMPORTANCE_INFO => Importance::Info,
-        other => return Err(invalid(format!("importance {other} is not one of HA_IMPORTANCE_*"))),
+        other => {
+            return Err(invalid(format!(
+                "importance {other} is not one of HA_IMPORTANCE_*"
+            )));
+        }
     };
     let (warn, crit) = (off_or(o.latency_warn_ms), off_or(o.latency_crit_ms));
     if let (Some(w), Some(c)) = (warn, crit) {
         if w >= c {
-            return Err(invalid(format!("latency_warn_ms ({}) must be below latency_crit_ms ({})", o.latency_warn_ms, o.latency_crit_ms)));
+            return Err(invalid(format!(
+                "latency_warn_ms ({}) must be below latency_crit_ms ({})",
+                o.latency_warn_ms, o.latency_crit_ms
+            )));
         }
     }
     Ok(CheckOptions {
@@ -193,7 +208,10 @@ pub unsafe extern "C" fn ha_check_options_init(opts: *mut ha_check_options) -> h
 /// # Safety
 /// `cfg` is NULL or a live `ha_config`; `out` is NULL or writable storage for one pointer.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_server_start(cfg: *const ha_config, out: *mut *mut ha_server) -> ha_status {
+pub unsafe extern "C" fn ha_server_start(
+    cfg: *const ha_config,
+    out: *mut *mut ha_server,
+) -> ha_status {
     guard_status(|| {
         non_null(cfg, "cfg")?;
         non_null(out, "out")?;
@@ -238,7 +256,11 @@ pub unsafe extern "C" fn ha_server_add_check(
         let Some(cb) = cb else {
             return Err(fail(HA_ERR_NULL_ARG, "cb is NULL"));
         };
-        let opts = if opts.is_null() { None } else { Some(to_options(unsafe { &*opts })?) };
+        let opts = if opts.is_null() {
+            None
+        } else {
+            Some(to_options(unsafe { &*opts })?)
+        };
         let callback = CCheck { cb, userdata };
         let check = Box::new(move || callback.call());
         server.add_check(name, check, opts).map_err(server_status)
@@ -263,7 +285,9 @@ impl CCheck {
         let rc = unsafe { (self.cb)(self.userdata, buf.as_mut_ptr(), buf.len()) };
         buf[HA_REASON_CAP - 1] = 0;
         // SAFETY: buf is NUL-terminated within its length.
-        let reason = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned();
+        let reason = unsafe { CStr::from_ptr(buf.as_ptr()) }
+            .to_string_lossy()
+            .into_owned();
         match rc {
             HA_CHECK_UP => (Outcome::Up, reason),
             HA_CHECK_DEGRADED => (Outcome::Degraded, reason),
@@ -292,14 +316,22 @@ pub unsafe extern "C" fn ha_server_ready(srv: *mut ha_server) -> ha_status {
 /// # Safety
 /// `srv` is NULL or a live server; `reason` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_server_set_state(srv: *mut ha_server, state: u32, reason: *const c_char) -> ha_status {
+pub unsafe extern "C" fn ha_server_set_state(
+    srv: *mut ha_server,
+    state: u32,
+    reason: *const c_char,
+) -> ha_status {
     guard_status(|| {
         let server = server_ref(srv)?;
         let outcome = match state {
             HA_STATE_UP => Outcome::Up,
             HA_STATE_DEGRADED => Outcome::Degraded,
             HA_STATE_DOWN => Outcome::Down,
-            other => return Err(invalid(format!("state {other} is not HA_STATE_UP, _DEGRADED or _DOWN"))),
+            other => {
+                return Err(invalid(format!(
+                    "state {other} is not HA_STATE_UP, _DEGRADED or _DOWN"
+                )));
+            }
         };
         // SAFETY: per the contract.
         let reason = unsafe { c_str_or_empty(reason, "reason")? };
@@ -314,7 +346,11 @@ pub unsafe extern "C" fn ha_server_set_state(srv: *mut ha_server, state: u32, re
 /// # Safety
 /// `srv` is NULL or a live server; `reason` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_server_set_admin(srv: *mut ha_server, admin: u32, reason: *const c_char) -> ha_status {
+pub unsafe extern "C" fn ha_server_set_admin(
+    srv: *mut ha_server,
+    admin: u32,
+    reason: *const c_char,
+) -> ha_status {
     guard_status(|| {
         let server = server_ref(srv)?;
         let admin = match admin {
@@ -351,7 +387,11 @@ pub unsafe extern "C" fn ha_server_heartbeat(srv: *mut ha_server) -> ha_status {
 /// # Safety
 /// `srv` is NULL or a live server; `name` is NULL or NUL-terminated.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_counter_add(srv: *mut ha_server, name: *const c_char, n: u64) -> ha_status {
+pub unsafe extern "C" fn ha_counter_add(
+    srv: *mut ha_server,
+    name: *const c_char,
+    n: u64,
+) -> ha_status {
     guard_status(|| {
         let server = server_ref(srv)?;
         // SAFETY: per the contract.

@@ -115,10 +115,11 @@ pub extern "C" fn ha_status_str(status: u32) -> *const c_char {
 #[unsafe(no_mangle)]
 pub extern "C" fn ha_version() -> *const c_char {
     guard(|| {
-        static VERSION: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-            Ok(v) => v,
-            Err(_) => c"unknown",
-        };
+        static VERSION: &CStr =
+            match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+                Ok(v) => v,
+                Err(_) => c"unknown",
+            };
         VERSION.as_ptr()
     })
 }
@@ -135,7 +136,11 @@ pub extern "C" fn ha_version() -> *const c_char {
 /// # Safety
 /// `buf` points to `cap` writable bytes; `out_len` is NULL or points to a writable size_t.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn ha_last_error(buf: *mut c_char, cap: usize, out_len: *mut usize) -> ha_status {
+pub unsafe extern "C" fn ha_last_error(
+    buf: *mut c_char,
+    cap: usize,
+    out_len: *mut usize,
+) -> ha_status {
     guard_status(|| {
         non_null(buf, "buf")?;
         if cap == 0 {
@@ -160,12 +165,32 @@ mod tests {
     #[test]
     fn every_code_has_its_own_message() {
         let codes = [
-            HA_OK, HA_ERR_NULL_ARG, HA_ERR_INVALID_ARG, HA_ERR_INVALID_UTF8, HA_ERR_PANIC,
-            HA_ERR_CONFIG_UNKNOWN_KEY, HA_ERR_CONFIG_BAD_VALUE, HA_ERR_CONFIG_SYNTAX, HA_ERR_CONFIG_FILE,
-            HA_ERR_CONFIG_MISSING, HA_ERR_DISABLED, HA_ERR_BIND, HA_ERR_THREAD, HA_ERR_LOG_FILE,
-            HA_ERR_DUPLICATE_CHECK, HA_ERR_INVALID_NAME, HA_ERR_TOO_MANY_CHECKS, HA_ERR_TOO_MANY_COUNTERS,
-            HA_ERR_LOG_IN_USE, HA_ERR_PROBE_RESOLVE, HA_ERR_PROBE_REFUSED, HA_ERR_PROBE_TIMEOUT,
-            HA_ERR_PROBE_BAD_REPLY, HA_ERR_PROBE_IO, HA_ERR_PROBE_BUSY, HA_ERR_PROBE_UNKNOWN_CHECK,
+            HA_OK,
+            HA_ERR_NULL_ARG,
+            HA_ERR_INVALID_ARG,
+            HA_ERR_INVALID_UTF8,
+            HA_ERR_PANIC,
+            HA_ERR_CONFIG_UNKNOWN_KEY,
+            HA_ERR_CONFIG_BAD_VALUE,
+            HA_ERR_CONFIG_SYNTAX,
+            HA_ERR_CONFIG_FILE,
+            HA_ERR_CONFIG_MISSING,
+            HA_ERR_DISABLED,
+            HA_ERR_BIND,
+            HA_ERR_THREAD,
+            HA_ERR_LOG_FILE,
+            HA_ERR_DUPLICATE_CHECK,
+            HA_ERR_INVALID_NAME,
+            HA_ERR_TOO_MANY_CHECKS,
+            HA_ERR_TOO_MANY_COUNTERS,
+            HA_ERR_LOG_IN_USE,
+            HA_ERR_PROBE_RESOLVE,
+            HA_ERR_PROBE_REFUSED,
+            HA_ERR_PROBE_TIMEOUT,
+            HA_ERR_PROBE_BAD_REPLY,
+            HA_ERR_PROBE_IO,
+            HA_ERR_PROBE_BUSY,
+            HA_ERR_PROBE_UNKNOWN_CHECK,
         ];
         let mut seen = std::collections::HashSet::new();
         for code in codes {

@@ -18,7 +18,11 @@ pub enum Outcome {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunEnd {
     /// The callback returned.
-    Returned { outcome: Outcome, reason: String, latency: Duration },
+    Returned {
+        outcome: Outcome,
+        reason: String,
+        latency: Duration,
+    },
     /// The callback was still running when its timeout passed.
     TimedOut { after: Duration },
 }
@@ -98,7 +102,11 @@ impl CheckState {
 
     pub fn record(&mut self, end: RunEnd, now: Instant) {
         let (success, degraded, reason, latency) = match end {
-            RunEnd::Returned { outcome, reason, latency } => {
+            RunEnd::Returned {
+                outcome,
+                reason,
+                latency,
+            } => {
                 let reason = clean_reason(&reason);
                 let ms = latency.as_millis();
                 match (outcome, self.opts.latency_crit, self.opts.latency_warn) {
@@ -150,7 +158,10 @@ impl CheckState {
         };
         let age = now.saturating_duration_since(end);
         if age > self.stale_after(stale) {
-            return (State::Down, format!("stale: no result for {} ms", age.as_millis()));
+            return (
+                State::Down,
+                format!("stale: no result for {} ms", age.as_millis()),
+            );
         }
         match (passing, self.last_success, self.last_degraded) {
             (false, _, _) => (State::Down, self.last_reason.clone()),
@@ -159,7 +170,10 @@ impl CheckState {
             // Passing, but the last run failed: still within `fall`.
             (true, false, _) => (
                 State::Up,
-                format!("failing {}/{}: {}", self.fail_streak, self.opts.fall, self.last_reason),
+                format!(
+                    "failing {}/{}: {}",
+                    self.fail_streak, self.opts.fall, self.last_reason
+                ),
             ),
         }
     }
@@ -171,7 +185,9 @@ impl CheckState {
             state,
             importance: self.opts.importance,
             latency_ms: self.last_latency.map(|l| l.as_millis() as u64),
-            age_ms: self.last_end.map(|e| now.saturating_duration_since(e).as_millis() as u64),
+            age_ms: self
+                .last_end
+                .map(|e| now.saturating_duration_since(e).as_millis() as u64),
             fail_streak: self.fail_streak,
             fall: self.opts.fall,
             ok_streak: self.ok_streak,
@@ -188,11 +204,19 @@ mod tests {
     use super::*;
 
     fn opts(rise: u32, fall: u32) -> CheckOptions {
-        CheckOptions { rise, fall, ..CheckOptions::default() }
+        CheckOptions {
+            rise,
+            fall,
+            ..CheckOptions::default()
+        }
     }
 
     fn ret(outcome: Outcome, ms: u64) -> RunEnd {
-        RunEnd::Returned { outcome, reason: format!("{outcome:?}"), latency: Duration::from_millis(ms) }
+        RunEnd::Returned {
+            outcome,
+            reason: format!("{outcome:?}"),
+            latency: Duration::from_millis(ms),
+        }
     }
 
     #[test]
@@ -210,7 +234,11 @@ mod tests {
         c.record(ret(Outcome::Down, 1), t);
         assert_eq!(c.judge(t, None).0, State::Down);
         c.record(ret(Outcome::Up, 1), t);
-        assert_eq!(c.judge(t, None).0, State::Down, "one success is below rise=2");
+        assert_eq!(
+            c.judge(t, None).0,
+            State::Down,
+            "one success is below rise=2"
+        );
         c.record(ret(Outcome::Up, 1), t);
         assert_eq!(c.judge(t, None).0, State::Up);
         assert_eq!((c.runs, c.failures), (6, 3));
@@ -228,21 +256,36 @@ mod tests {
         assert_eq!(st, State::Degraded);
         assert_eq!(why, "slow: 150 ms > warn 100 ms");
         c.record(ret(Outcome::Up, 600), t);
-        assert_eq!(c.judge(t, None), (State::Down, "slow: 600 ms > crit 500 ms".into()));
+        assert_eq!(
+            c.judge(t, None),
+            (State::Down, "slow: 600 ms > crit 500 ms".into())
+        );
     }
 
     #[test]
     fn timeouts_fail_and_old_results_go_stale() {
         let t = Instant::now();
         let mut c = CheckState::new("db", opts(1, 1));
-        c.record(RunEnd::TimedOut { after: Duration::from_millis(1000) }, t);
-        assert_eq!(c.judge(t, None), (State::Down, "timeout: no answer after 1000 ms".into()));
+        c.record(
+            RunEnd::TimedOut {
+                after: Duration::from_millis(1000),
+            },
+            t,
+        );
+        assert_eq!(
+            c.judge(t, None),
+            (State::Down, "timeout: no answer after 1000 ms".into())
+        );
         c.record(ret(Outcome::Up, 1), t);
         assert_eq!(c.judge(t + Duration::from_secs(4), None).0, State::Up);
         let (st, why) = c.judge(t + Duration::from_millis(4001), None);
         assert_eq!(st, State::Down);
         assert!(why.starts_with("stale"), "{why}");
-        assert_eq!(c.judge(t + Duration::from_secs(9), Some(Duration::from_secs(10))).0, State::Up);
+        assert_eq!(
+            c.judge(t + Duration::from_secs(9), Some(Duration::from_secs(10)))
+                .0,
+            State::Up
+        );
     }
 
     #[test]

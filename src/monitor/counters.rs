@@ -45,7 +45,12 @@ pub struct TooManyCounters;
 impl Counters {
     pub fn new(window: Duration, rules: BTreeMap<String, CounterRule>, now: Instant) -> Counters {
         let window = window.max(Duration::from_millis(BUCKETS as u64));
-        Counters { window, epoch: now, rings: BTreeMap::new(), rules }
+        Counters {
+            window,
+            epoch: now,
+            rings: BTreeMap::new(),
+            rules,
+        }
     }
 
     pub fn window(&self) -> Duration {
@@ -152,7 +157,9 @@ mod tests {
     use super::*;
 
     fn rules(list: &[(&str, CounterRule)]) -> BTreeMap<String, CounterRule> {
-        list.iter().map(|(n, r)| (n.to_string(), r.clone())).collect()
+        list.iter()
+            .map(|(n, r)| (n.to_string(), r.clone()))
+            .collect()
     }
 
     #[test]
@@ -171,7 +178,10 @@ mod tests {
     #[test]
     fn minimum_is_judged_only_after_a_full_window() {
         let t0 = Instant::now();
-        let rule = CounterRule { min: Some(3), ..Default::default() };
+        let rule = CounterRule {
+            min: Some(3),
+            ..Default::default()
+        };
         let mut c = Counters::new(Duration::from_secs(10), rules(&[("tx", rule)]), t0);
         assert_eq!(c.breach(t0 + Duration::from_secs(9), t0), None);
         let reason = c.breach(t0 + Duration::from_secs(10), t0).unwrap();

@@ -134,7 +134,10 @@ impl Health {
     }
 
     pub fn check_views(&self, now: Instant) -> Vec<CheckView> {
-        self.checks.iter().map(|c| c.view(now, self.stale_after)).collect()
+        self.checks
+            .iter()
+            .map(|c| c.view(now, self.stale_after))
+            .collect()
     }
 
     pub fn check_view(&self, name: &str, now: Instant) -> Option<CheckView> {
@@ -160,12 +163,16 @@ impl Health {
             let end = c.last_end?;
             Some(end + c.stale_after(self.stale_after) + Duration::from_millis(1))
         });
-        [self.watchdog_deadline(), grace, self.counters.next_change(now)]
-            .into_iter()
-            .flatten()
-            .chain(stale)
-            .filter(|t| *t > now)
-            .min()
+        [
+            self.watchdog_deadline(),
+            grace,
+            self.counters.next_change(now),
+        ]
+        .into_iter()
+        .flatten()
+        .chain(stale)
+        .filter(|t| *t > now)
+        .min()
     }
 
     pub fn verdict(&self, now: Instant) -> Verdict {
@@ -217,7 +224,10 @@ impl Health {
 
         if let Some(deadline) = self.watchdog_deadline() {
             if now > deadline {
-                let last = self.last_heartbeat.or(self.ready_at).unwrap_or(self.started);
+                let last = self
+                    .last_heartbeat
+                    .or(self.ready_at)
+                    .unwrap_or(self.started);
                 let silent = now.saturating_duration_since(last).as_millis();
                 op = State::Down;
                 live = false;
@@ -250,14 +260,21 @@ impl Health {
                 }
             }
         } else if !pending.is_empty() && op != State::Down {
-            reasons.insert(0, format!("waiting for first result of {}", pending.join(",")));
+            reasons.insert(
+                0,
+                format!("waiting for first result of {}", pending.join(",")),
+            );
             Some(State::Starting)
         } else {
             None
         };
 
         let state = lifecycle.unwrap_or(op);
-        let mut reason = if state == State::Up { String::new() } else { reasons.join("; ") };
+        let mut reason = if state == State::Up {
+            String::new()
+        } else {
+            reasons.join("; ")
+        };
         if reason.is_empty() && state != State::Up {
             reason = state.as_str().to_ascii_lowercase();
         }
@@ -285,11 +302,19 @@ mod tests {
     }
 
     fn up(ms_: u64) -> RunEnd {
-        RunEnd::Returned { outcome: Outcome::Up, reason: String::new(), latency: ms(ms_) }
+        RunEnd::Returned {
+            outcome: Outcome::Up,
+            reason: String::new(),
+            latency: ms(ms_),
+        }
     }
 
     fn down(why: &str) -> RunEnd {
-        RunEnd::Returned { outcome: Outcome::Down, reason: why.into(), latency: ms(1) }
+        RunEnd::Returned {
+            outcome: Outcome::Down,
+            reason: why.into(),
+            latency: ms(1),
+        }
     }
 
     fn ready_health(cfg: &Config, t: Instant) -> Health {
@@ -299,7 +324,12 @@ mod tests {
     }
 
     fn check(name: &str, importance: Importance) -> CheckState {
-        let opts = CheckOptions { rise: 1, fall: 1, importance, ..CheckOptions::default() };
+        let opts = CheckOptions {
+            rise: 1,
+            fall: 1,
+            importance,
+            ..CheckOptions::default()
+        };
         CheckState::new(name, opts)
     }
 
@@ -308,7 +338,10 @@ mod tests {
         let t = Instant::now();
         let mut h = Health::new(&Config::default(), t);
         let v = h.verdict(t);
-        assert_eq!((v.state, v.reason.as_str()), (State::Starting, "application not ready"));
+        assert_eq!(
+            (v.state, v.reason.as_str()),
+            (State::Starting, "application not ready")
+        );
         h.set_ready(t);
         assert_eq!(h.verdict(t).state, State::Up);
         assert_eq!(h.verdict(t).reason, "");
@@ -317,13 +350,20 @@ mod tests {
     #[test]
     fn startup_grace_turns_starting_into_down() {
         let t = Instant::now();
-        let cfg = Config { startup_grace: Some(ms(500)), ..Config::default() };
+        let cfg = Config {
+            startup_grace: Some(ms(500)),
+            ..Config::default()
+        };
         let h = Health::new(&cfg, t);
         assert_eq!(h.verdict(t + ms(400)).state, State::Starting);
         assert_eq!(h.next_change(t), Some(t + ms(500)));
         let v = h.verdict(t + ms(600));
         assert_eq!(v.state, State::Down);
-        assert!(v.reason.starts_with("not ready after 600 ms"), "{}", v.reason);
+        assert!(
+            v.reason.starts_with("not ready after 600 ms"),
+            "{}",
+            v.reason
+        );
     }
 
     #[test]
@@ -335,7 +375,11 @@ mod tests {
         h.add_check(check("disk", Importance::Info));
         let v = h.verdict(t);
         assert_eq!(v.state, State::Starting, "critical check has no result yet");
-        assert!(v.reason.contains("waiting for first result of db"), "{}", v.reason);
+        assert!(
+            v.reason.contains("waiting for first result of db"),
+            "{}",
+            v.reason
+        );
         for c in h.checks_mut() {
             c.record(up(1), t);
         }
@@ -370,7 +414,10 @@ mod tests {
     #[test]
     fn pushed_states_and_watchdog() {
         let t = Instant::now();
-        let cfg = Config { watchdog: Some(ms(1000)), ..Config::default() };
+        let cfg = Config {
+            watchdog: Some(ms(1000)),
+            ..Config::default()
+        };
         let mut h = ready_health(&cfg, t);
         h.heartbeat(t + ms(500));
         assert_eq!(h.verdict(t + ms(1400)).state, State::Up);
@@ -385,7 +432,10 @@ mod tests {
         assert_eq!(h.verdict(t + ms(1700)).state, State::Degraded);
         h.set_pushed(Outcome::Down, "lost db");
         let v = h.verdict(t + ms(1700));
-        assert_eq!((v.state, v.reason.as_str(), v.live), (State::Down, "app: lost db", false));
+        assert_eq!(
+            (v.state, v.reason.as_str(), v.live),
+            (State::Down, "app: lost db", false)
+        );
         h.set_pushed(Outcome::Up, "");
         assert_eq!(h.verdict(t + ms(1700)).state, State::Up);
     }
@@ -407,8 +457,18 @@ mod tests {
     fn counter_breach_is_down() {
         let t = Instant::now();
         let mut rules = std::collections::BTreeMap::new();
-        rules.insert("aborts".to_string(), CounterRule { max: Some(1), ..Default::default() });
-        let cfg = Config { counters: rules, interval: Duration::from_secs(10), ..Config::default() };
+        rules.insert(
+            "aborts".to_string(),
+            CounterRule {
+                max: Some(1),
+                ..Default::default()
+            },
+        );
+        let cfg = Config {
+            counters: rules,
+            interval: Duration::from_secs(10),
+            ..Config::default()
+        };
         let mut h = ready_health(&cfg, t);
         h.counters_mut().add("aborts", 2, t).unwrap();
         let v = h.verdict(t);

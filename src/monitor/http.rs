@@ -5,11 +5,15 @@
 use crate::monitor::protocol::Oracle;
 use crate::monitor::render;
 
-const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"];
+const METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT",
+];
 
 /// Whether the bytes start like an HTTP request line (used before a line is complete).
 pub fn looks_like_method(start: &[u8]) -> bool {
-    METHODS.iter().any(|m| start.len() > m.len() && start.starts_with(m.as_bytes()) && start[m.len()] == b' ')
+    METHODS
+        .iter()
+        .any(|m| start.len() > m.len() && start.starts_with(m.as_bytes()) && start[m.len()] == b' ')
 }
 
 /// `METHOD PATH HTTP/1.x` -> (method, path without query).
@@ -17,7 +21,10 @@ pub fn parse_request_line(line: &[u8]) -> Option<(String, String)> {
     let text = std::str::from_utf8(line).ok()?;
     let mut parts = text.split(' ');
     let (method, target, version) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || !METHODS.contains(&method) || !matches!(version, "HTTP/1.0" | "HTTP/1.1") {
+    if parts.next().is_some()
+        || !METHODS.contains(&method)
+        || !matches!(version, "HTTP/1.0" | "HTTP/1.1")
+    {
         return None;
     }
     let path = target.split(['?', '#']).next().unwrap_or("");
@@ -49,13 +56,25 @@ fn response(code: u16, content_type: &str, body: &str, head_only: bool, extra: &
 }
 
 pub fn error_response(code: u16, body: &str) -> Vec<u8> {
-    response(code, "text/plain; charset=utf-8", &format!("{body}\n"), false, "")
+    response(
+        code,
+        "text/plain; charset=utf-8",
+        &format!("{body}\n"),
+        false,
+        "",
+    )
 }
 
 pub fn respond(method: &str, path: &str, oracle: &dyn Oracle) -> Vec<u8> {
     let head_only = method == "HEAD";
     if !matches!(method, "GET" | "HEAD") {
-        return response(405, "text/plain; charset=utf-8", "method not allowed\n", false, "Allow: GET, HEAD\r\n");
+        return response(
+            405,
+            "text/plain; charset=utf-8",
+            "method not allowed\n",
+            false,
+            "Allow: GET, HEAD\r\n",
+        );
     }
     let text = "text/plain; charset=utf-8";
     match path {
@@ -64,7 +83,13 @@ pub fn respond(method: &str, path: &str, oracle: &dyn Oracle) -> Vec<u8> {
             if v.live {
                 response(200, text, "ok\n", head_only, "")
             } else {
-                response(503, text, &format!("not live: {}\n", v.reason), head_only, "")
+                response(
+                    503,
+                    text,
+                    &format!("not live: {}\n", v.reason),
+                    head_only,
+                    "",
+                )
             }
         }
         "/readyz" => {
@@ -72,17 +97,33 @@ pub fn respond(method: &str, path: &str, oracle: &dyn Oracle) -> Vec<u8> {
             if v.state.is_available() {
                 response(200, text, &format!("{}\n", v.state), head_only, "")
             } else {
-                response(503, text, &format!("{} {}\n", v.state, v.reason), head_only, "")
+                response(
+                    503,
+                    text,
+                    &format!("{} {}\n", v.state, v.reason),
+                    head_only,
+                    "",
+                )
             }
         }
         "/health" => {
             let v = oracle.verdict();
             let (checks, counters, window) = oracle.details();
             let body = render::health_json(&v, oracle.identity(), &checks, &counters, window);
-            let code = if render::health_status(v.state) == "fail" { 503 } else { 200 };
+            let code = if render::health_status(v.state) == "fail" {
+                503
+            } else {
+                200
+            };
             response(code, "application/health+json", &body, head_only, "")
         }
-        _ => response(404, text, "not found: try /livez, /readyz or /health\n", head_only, ""),
+        _ => response(
+            404,
+            text,
+            "not found: try /livez, /readyz or /health\n",
+            head_only,
+            "",
+        ),
     }
 }
 
@@ -105,7 +146,10 @@ mod tests {
 
     #[test]
     fn request_lines() {
-        assert_eq!(parse_request_line(b"GET /readyz?x=1 HTTP/1.1"), Some(("GET".into(), "/readyz".into())));
+        assert_eq!(
+            parse_request_line(b"GET /readyz?x=1 HTTP/1.1"),
+            Some(("GET".into(), "/readyz".into()))
+        );
         assert_eq!(parse_request_line(b"GET /readyz"), None);
         assert_eq!(parse_request_line(b"get / HTTP/1.1"), None);
         assert_eq!(parse_request_line(b"check db"), None);
@@ -129,7 +173,10 @@ mod tests {
             ("/nope", State::Up, "404"),
         ];
         for (path, state, code) in cases {
-            let (resp, close) = get(&format!("GET {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"), state);
+            let (resp, close) = get(
+                &format!("GET {path} HTTP/1.1\r\nHost: x\r\nUser-Agent: t\r\n\r\n"),
+                state,
+            );
             assert_eq!(status_code(&resp), code, "{path} {state}: {resp}");
             assert!(close);
             assert!(resp.contains("Connection: close\r\n"));

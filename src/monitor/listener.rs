@@ -90,7 +90,10 @@ fn close(mut conn: Conn, poll: &Poll) {
 
 /// Runs until `shared.stopping` is set and the waker fires.
 pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, limits: Limits) {
-    if let Err(e) = poll.registry().register(&mut listener, LISTENER, Interest::READABLE) {
+    if let Err(e) = poll
+        .registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)
+    {
         log::error!("hamon: cannot watch the listening socket: {e}");
         return;
     }
@@ -115,15 +118,20 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
                 LISTENER => accept(&mut listener, &poll, &mut conns, &mut next_token, limits),
                 WAKER => {}
                 token => {
-                    let Some(conn) = conns.get_mut(&token) else { continue };
+                    let Some(conn) = conns.get_mut(&token) else {
+                        continue;
+                    };
                     let next = conn.on_ready(&shared);
                     update(token, next, &mut conns, &poll);
                 }
             }
         }
         let now = Instant::now();
-        let idle: Vec<Token> =
-            conns.iter().filter(|(_, c)| now >= c.last_active + limits.idle_timeout).map(|(t, _)| *t).collect();
+        let idle: Vec<Token> = conns
+            .iter()
+            .filter(|(_, c)| now >= c.last_active + limits.idle_timeout)
+            .map(|(t, _)| *t)
+            .collect();
         for token in idle {
             if let Some(mut conn) = conns.remove(&token) {
                 let _ = conn.stream.write(b"ERR idle-timeout\r\n");
@@ -144,11 +152,21 @@ fn update(token: Token, next: Next, conns: &mut HashMap<Token, Conn>, poll: &Pol
             }
         }
         Next::Keep => {
-            let Some(conn) = conns.get_mut(&token) else { return };
+            let Some(conn) = conns.get_mut(&token) else {
+                return;
+            };
             let want = !conn.out.is_empty();
             if want != conn.writable_interest {
-                let interest = if want { Interest::READABLE | Interest::WRITABLE } else { Interest::READABLE };
-                if poll.registry().reregister(&mut conn.stream, token, interest).is_err() {
+                let interest = if want {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                if poll
+                    .registry()
+                    .reregister(&mut conn.stream, token, interest)
+                    .is_err()
+                {
                     if let Some(conn) = conns.remove(&token) {
                         close(conn, poll);
                     }
@@ -179,7 +197,10 @@ fn accept(
             }
         };
         if conns.len() >= limits.max_connections {
-            log::debug!("hamon: connection cap {} reached, {peer} gets BUSY", limits.max_connections);
+            log::debug!(
+                "hamon: connection cap {} reached, {peer} gets BUSY",
+                limits.max_connections
+            );
             let _ = stream.write(b"BUSY\r\n");
             let _ = stream.shutdown(Shutdown::Write);
             continue;
@@ -187,7 +208,11 @@ fn accept(
         let _ = stream.set_nodelay(true);
         let token = Token(*next_token);
         *next_token += 1;
-        if poll.registry().register(&mut stream, token, Interest::READABLE).is_err() {
+        if poll
+            .registry()
+            .register(&mut stream, token, Interest::READABLE)
+            .is_err()
+        {
             continue;
         }
         let conn = Conn {

@@ -4,14 +4,14 @@ pub mod check;
 pub mod counters;
 pub mod health;
 pub mod http;
+pub mod listener;
 pub mod protocol;
 pub mod render;
-pub mod state;
-pub mod telnet;
-pub mod listener;
 pub mod runner;
 pub mod server;
 pub mod shared;
+pub mod state;
+pub mod telnet;
 pub mod translog;
 
 pub use server::{Server, ServerError};

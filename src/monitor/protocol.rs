@@ -39,7 +39,11 @@ enum Mode {
     First,
     Line,
     /// An HTTP request line has been read; headers follow until an empty line.
-    Http { method: String, path: String, head_bytes: usize },
+    Http {
+        method: String,
+        path: String,
+        head_bytes: usize,
+    },
 }
 
 /// What the connection must do after a feed.
@@ -67,7 +71,14 @@ fn reply(out: &mut Vec<u8>, line: &str) {
 
 impl Session {
     pub fn new(max_line: usize) -> Session {
-        Session { max_line, telnet: Telnet::default(), line: Vec::new(), after_cr: false, mode: Mode::First, closed: false }
+        Session {
+            max_line,
+            telnet: Telnet::default(),
+            line: Vec::new(),
+            after_cr: false,
+            mode: Mode::First,
+            closed: false,
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -80,7 +91,9 @@ impl Session {
             if self.closed {
                 break;
             }
-            let Some(b) = self.telnet.filter(raw) else { continue };
+            let Some(b) = self.telnet.filter(raw) else {
+                continue;
+            };
             let after_cr = std::mem::replace(&mut self.after_cr, false);
             match b {
                 b'\n' | b'\0' if after_cr => {}
@@ -123,14 +136,22 @@ impl Session {
         match &mut self.mode {
             Mode::First => {
                 if let Some((method, path)) = http::parse_request_line(line) {
-                    self.mode = Mode::Http { method, path, head_bytes: line.len() };
+                    self.mode = Mode::Http {
+                        method,
+                        path,
+                        head_bytes: line.len(),
+                    };
                 } else {
                     self.mode = Mode::Line;
                     self.command(line, oracle, out);
                 }
             }
             Mode::Line => self.command(line, oracle, out),
-            Mode::Http { method, path, head_bytes } => {
+            Mode::Http {
+                method,
+                path,
+                head_bytes,
+            } => {
                 *head_bytes += line.len() + 2;
                 if line.is_empty() {
                     out.extend_from_slice(&http::respond(method, path, oracle));
@@ -153,14 +174,30 @@ impl Session {
                 }
                 reply(out, ".");
             }
-            ("ping", None, _) => reply(out, if oracle.verdict().state.is_available() { "OK" } else { "FAILED" }),
-            ("check", None, _) => reply(out, &render::check_line(&oracle.verdict(), oracle.identity())),
+            ("ping", None, _) => reply(
+                out,
+                if oracle.verdict().state.is_available() {
+                    "OK"
+                } else {
+                    "FAILED"
+                },
+            ),
+            ("check", None, _) => reply(
+                out,
+                &render::check_line(&oracle.verdict(), oracle.identity()),
+            ),
             ("check", Some(name), false) => match oracle.check(name) {
                 Some(view) => reply(out, &render::named_check_line(&view)),
-                None => reply(out, &format!("ERR unknown-check name={}", render::quote(name))),
+                None => reply(
+                    out,
+                    &format!("ERR unknown-check name={}", render::quote(name)),
+                ),
             },
             ("status" | "details", None, _) => {
-                reply(out, &render::check_line(&oracle.verdict(), oracle.identity()));
+                reply(
+                    out,
+                    &render::check_line(&oracle.verdict(), oracle.identity()),
+                );
                 let (checks, counters, window) = oracle.details();
                 for l in render::status_lines(&checks, &counters, window) {
                     reply(out, &l);
@@ -168,17 +205,32 @@ impl Session {
                 reply(out, ".");
             }
             ("version", None, _) => {
-                reply(out, &format!("VERSION hamon/{} proto={}", env!("CARGO_PKG_VERSION"), render::PROTO));
+                reply(
+                    out,
+                    &format!(
+                        "VERSION hamon/{} proto={}",
+                        env!("CARGO_PKG_VERSION"),
+                        render::PROTO
+                    ),
+                );
             }
             ("agent", None, _) => {
-                reply(out, &render::agent_line(&oracle.verdict(), oracle.identity()));
+                reply(
+                    out,
+                    &render::agent_line(&oracle.verdict(), oracle.identity()),
+                );
                 self.closed = true;
             }
             ("quit" | "exit", None, _) => {
                 reply(out, "BYE");
                 self.closed = true;
             }
-            ("help" | "ping" | "check" | "status" | "details" | "version" | "agent" | "quit" | "exit", _, _) => {
+            (
+                "help" | "ping" | "check" | "status" | "details" | "version" | "agent" | "quit"
+                | "exit",
+                _,
+                _,
+            ) => {
                 reply(out, "ERR bad-arguments (try help)");
             }
             _ => reply(out, "ERR unknown-command (try help)"),
@@ -203,7 +255,11 @@ pub(crate) mod tests {
             verdict: Verdict {
                 state,
                 op: state,
-                reason: if state == State::Up { String::new() } else { "db: refused".into() },
+                reason: if state == State::Up {
+                    String::new()
+                } else {
+                    "db: refused".into()
+                },
                 checks_ok: 1,
                 checks_total: 1,
                 failed: vec![],
@@ -224,7 +280,10 @@ pub(crate) mod tests {
                 failures: 0,
                 reason: String::new(),
             }],
-            id: Identity { app_name: "billing".into(), agent_degraded_weight: 50 },
+            id: Identity {
+                app_name: "billing".into(),
+                agent_degraded_weight: 50,
+            },
         }
     }
 
@@ -278,7 +337,11 @@ pub(crate) mod tests {
         let lines: Vec<&str> = out.lines().collect();
         assert_eq!(lines[0], "ERR unknown-command (try help)");
         assert_eq!(lines[1], "ERR unknown-check name=nope");
-        assert!(lines[2].starts_with("UP v=1 check=db importance=critical latency_ms=2"), "{}", lines[2]);
+        assert!(
+            lines[2].starts_with("UP v=1 check=db importance=critical latency_ms=2"),
+            "{}",
+            lines[2]
+        );
         assert!(!close);
     }
 
@@ -299,13 +362,23 @@ pub(crate) mod tests {
         let mut s = Session::new(512);
         let o = fixed(State::Up);
         assert!(s.feed(b"ch", &o).bytes.is_empty());
-        assert!(s.feed(b"eck\r", &o).bytes.starts_with(b"UP v=1 app=billing checks=1/1"));
-        assert!(s.feed(b"\n", &o).bytes.is_empty(), "the LF of a CRLF split across reads");
+        assert!(
+            s.feed(b"eck\r", &o)
+                .bytes
+                .starts_with(b"UP v=1 app=billing checks=1/1")
+        );
+        assert!(
+            s.feed(b"\n", &o).bytes.is_empty(),
+            "the LF of a CRLF split across reads"
+        );
     }
 
     #[test]
     fn agent_replies_once_and_closes() {
-        assert_eq!(talk(b"agent\n", State::Up), ("up ready 100%\r\n".into(), true));
+        assert_eq!(
+            talk(b"agent\n", State::Up),
+            ("up ready 100%\r\n".into(), true)
+        );
     }
 
     #[test]
@@ -320,6 +393,9 @@ pub(crate) mod tests {
     #[test]
     fn version_and_empty_lines() {
         let (out, _) = talk(b"\r\n\r\nversion\r\n", State::Up);
-        assert_eq!(out, format!("VERSION hamon/{} proto=1\r\n", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            out,
+            format!("VERSION hamon/{} proto=1\r\n", env!("CARGO_PKG_VERSION"))
+        );
     }
 }

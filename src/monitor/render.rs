@@ -23,7 +23,9 @@ pub struct Identity {
 /// Quotes a value when it would not survive as one `key=value` token.
 pub fn quote(value: &str) -> String {
     let plain = !value.is_empty()
-        && value.chars().all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '=');
+        && value
+            .chars()
+            .all(|c| !c.is_whitespace() && !c.is_control() && c != '"' && c != '=');
     if plain {
         return value.to_string();
     }
@@ -79,7 +81,11 @@ fn check_fields(c: &CheckView, s: &mut String) {
     if let Some(a) = c.age_ms {
         let _ = write!(s, " age_ms={a}");
     }
-    let _ = write!(s, " rise={}/{} fall={}/{}", c.ok_streak, c.rise, c.fail_streak, c.fall);
+    let _ = write!(
+        s,
+        " rise={}/{} fall={}/{}",
+        c.ok_streak, c.rise, c.fail_streak, c.fall
+    );
     let _ = write!(s, " runs={} failures={}", c.runs, c.failures);
     if !c.reason.is_empty() {
         let _ = write!(s, " reason={}", quote(&c.reason));
@@ -94,7 +100,11 @@ pub fn named_check_line(c: &CheckView) -> String {
 }
 
 /// The lines of `status` after the check line, without the final `.`.
-pub fn status_lines(checks: &[CheckView], counters: &[CounterView], window: Duration) -> Vec<String> {
+pub fn status_lines(
+    checks: &[CheckView],
+    counters: &[CounterView],
+    window: Duration,
+) -> Vec<String> {
     let mut lines: Vec<String> = checks
         .iter()
         .map(|c| {
@@ -104,7 +114,13 @@ pub fn status_lines(checks: &[CheckView], counters: &[CounterView], window: Dura
         })
         .collect();
     for c in counters {
-        let mut s = format!("COUNTER {} count={} total={} window_ms={}", c.name, c.count, c.total, window.as_millis());
+        let mut s = format!(
+            "COUNTER {} count={} total={} window_ms={}",
+            c.name,
+            c.count,
+            c.total,
+            window.as_millis()
+        );
         if let Some(rule) = &c.rule {
             if let Some(min) = rule.min {
                 let _ = write!(s, " min={min}");
@@ -165,7 +181,13 @@ pub fn health_status(state: State) -> &'static str {
 }
 
 /// The `/health` document, in the shape of the IETF health-check draft.
-pub fn health_json(v: &Verdict, id: &Identity, checks: &[CheckView], counters: &[CounterView], window: Duration) -> String {
+pub fn health_json(
+    v: &Verdict,
+    id: &Identity,
+    checks: &[CheckView],
+    counters: &[CounterView],
+    window: Duration,
+) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
@@ -227,7 +249,11 @@ mod tests {
     fn verdict(state: State, reason: &str) -> Verdict {
         Verdict {
             state,
-            op: if state.is_available() { state } else { State::Down },
+            op: if state.is_available() {
+                state
+            } else {
+                State::Down
+            },
             reason: reason.into(),
             checks_ok: 1,
             checks_total: 2,
@@ -238,7 +264,10 @@ mod tests {
     }
 
     fn id() -> Identity {
-        Identity { app_name: "billing".into(), agent_degraded_weight: 40 }
+        Identity {
+            app_name: "billing".into(),
+            agent_degraded_weight: 40,
+        }
     }
 
     #[test]
@@ -249,15 +278,29 @@ mod tests {
             r#"DOWN v=1 app=billing checks=1/2 age_ms=12 failed=db reason="db: refused \"x\"""#
         );
         let line = check_line(&verdict(State::Maint, "patching"), &id());
-        assert!(line.starts_with("MAINT v=1 ") && line.contains(" op=DOWN "), "{line}");
+        assert!(
+            line.starts_with("MAINT v=1 ") && line.contains(" op=DOWN "),
+            "{line}"
+        );
     }
 
     #[test]
     fn agent_words_follow_haproxy() {
-        let words: Vec<String> = State::ALL.iter().map(|s| agent_line(&verdict(*s, "db # gone"), &id())).collect();
+        let words: Vec<String> = State::ALL
+            .iter()
+            .map(|s| agent_line(&verdict(*s, "db # gone"), &id()))
+            .collect();
         assert_eq!(
             words,
-            ["up ready 100%", "up ready 40%", "down #db  gone", "down #starting", "up drain", "maint", "stopped #shutdown"]
+            [
+                "up ready 100%",
+                "up ready 40%",
+                "down #db  gone",
+                "down #starting",
+                "up drain",
+                "maint",
+                "stopped #shutdown"
+            ]
         );
     }
 

@@ -35,7 +35,11 @@ impl WorkerCount {
             if now >= deadline {
                 break;
             }
-            live = self.changed.wait_timeout(live, deadline - now).unwrap_or_else(|p| p.into_inner()).0;
+            live = self
+                .changed
+                .wait_timeout(live, deadline - now)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
         }
         *live
     }
@@ -58,7 +62,13 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// The body of a check's worker thread.
-pub fn work(shared: Arc<Shared>, index: usize, check: CheckFn, trigger: Receiver<()>, count: Arc<WorkerCount>) {
+pub fn work(
+    shared: Arc<Shared>,
+    index: usize,
+    check: CheckFn,
+    trigger: Receiver<()>,
+    count: Arc<WorkerCount>,
+) {
     let _guard = count.enter();
     while trigger.recv().is_ok() {
         if shared.is_stopping() {
@@ -68,7 +78,11 @@ pub fn work(shared: Arc<Shared>, index: usize, check: CheckFn, trigger: Receiver
         let result = catch_unwind(AssertUnwindSafe(&check));
         let latency = start.elapsed();
         let end = match result {
-            Ok((outcome, reason)) => RunEnd::Returned { outcome, reason, latency },
+            Ok((outcome, reason)) => RunEnd::Returned {
+                outcome,
+                reason,
+                latency,
+            },
             Err(p) => RunEnd::Returned {
                 outcome: Outcome::Down,
                 reason: format!("check panicked: {}", panic_message(p.as_ref())),
@@ -79,7 +93,9 @@ pub fn work(shared: Arc<Shared>, index: usize, check: CheckFn, trigger: Receiver
             break;
         }
         let mut inner = shared.lock();
-        let Some(slot) = inner.runs.get_mut(index) else { break };
+        let Some(slot) = inner.runs.get_mut(index) else {
+            break;
+        };
         let counted = std::mem::replace(&mut slot.timed_out, false);
         slot.in_flight = None;
         if !counted {
@@ -91,7 +107,11 @@ pub fn work(shared: Arc<Shared>, index: usize, check: CheckFn, trigger: Receiver
 }
 
 fn describe(v: &Verdict) -> String {
-    if v.reason.is_empty() { v.state.to_string() } else { format!("{} ({})", v.state, v.reason) }
+    if v.reason.is_empty() {
+        v.state.to_string()
+    } else {
+        format!("{} ({})", v.state, v.reason)
+    }
 }
 
 /// The body of the scheduler thread.
@@ -126,9 +146,16 @@ pub fn schedule(shared: Arc<Shared>) {
             }
         }
         let verdict = inner.health.verdict(now);
-        if last.as_ref().is_none_or(|l| l.state != verdict.state || l.op != verdict.op) {
-            let from = last.as_ref().map_or("none".to_string(), |l| l.state.to_string());
-            shared.translog.write(&format!("hamon: state {from} -> {}", describe(&verdict)));
+        if last
+            .as_ref()
+            .is_none_or(|l| l.state != verdict.state || l.op != verdict.op)
+        {
+            let from = last
+                .as_ref()
+                .map_or("none".to_string(), |l| l.state.to_string());
+            shared
+                .translog
+                .write(&format!("hamon: state {from} -> {}", describe(&verdict)));
             last = Some(verdict);
         }
         if let Some(t) = inner.health.next_change(now) {
@@ -136,8 +163,14 @@ pub fn schedule(shared: Arc<Shared>) {
         }
         inner = match next {
             Some(t) => {
-                let wait = t.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
-                shared.wake.wait_timeout(inner, wait).unwrap_or_else(|p| p.into_inner()).0
+                let wait = t
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(1));
+                shared
+                    .wake
+                    .wait_timeout(inner, wait)
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0
             }
             None => shared.wake.wait(inner).unwrap_or_else(|p| p.into_inner()),
         };

@@ -31,7 +31,10 @@ pub enum ServerError {
     Config(ConfigError),
     /// The HA log could not be opened.
     LogFile(std::io::Error),
-    Bind { addr: String, error: std::io::Error },
+    Bind {
+        addr: String,
+        error: std::io::Error,
+    },
     Thread(std::io::Error),
     DuplicateCheck(String),
     /// A check or counter name outside `[A-Za-z0-9_.-]{1,64}`.
@@ -43,16 +46,28 @@ pub enum ServerError {
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerError::Disabled => write!(f, "the HA monitor server is disabled (ha.enabled=false)"),
+            ServerError::Disabled => {
+                write!(f, "the HA monitor server is disabled (ha.enabled=false)")
+            }
             ServerError::Config(e) => write!(f, "{e}"),
             ServerError::LogFile(e) => write!(f, "cannot open the HA log (ha.log_file): {e}"),
             ServerError::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
             ServerError::Thread(e) => write!(f, "cannot start a thread: {e}"),
-            ServerError::DuplicateCheck(n) => write!(f, "a check named {n:?} is already registered"),
-            ServerError::InvalidName(n) => write!(f, "invalid name {n:?}: use 1-64 of A-Z a-z 0-9 _ . -"),
-            ServerError::TooManyChecks => write!(f, "at most {MAX_CHECKS} checks can be registered"),
+            ServerError::DuplicateCheck(n) => {
+                write!(f, "a check named {n:?} is already registered")
+            }
+            ServerError::InvalidName(n) => {
+                write!(f, "invalid name {n:?}: use 1-64 of A-Z a-z 0-9 _ . -")
+            }
+            ServerError::TooManyChecks => {
+                write!(f, "at most {MAX_CHECKS} checks can be registered")
+            }
             ServerError::TooManyCounters => {
-                write!(f, "at most {} counters can be kept", crate::monitor::counters::MAX_COUNTERS)
+                write!(
+                    f,
+                    "at most {} counters can be kept",
+                    crate::monitor::counters::MAX_COUNTERS
+                )
             }
         }
     }
@@ -62,7 +77,10 @@ impl std::error::Error for ServerError {}
 
 /// Whether a check or counter name can travel on the wire without quoting.
 pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
 }
 
 /// A running HA monitor server. Dropping it stops it.
@@ -79,13 +97,18 @@ pub struct Server {
 
 impl fmt::Debug for Server {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Server").field("addr", &self.addr).finish_non_exhaustive()
+        f.debug_struct("Server")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
     }
 }
 
 fn bind(host: &str, port: u16) -> Result<std::net::TcpListener, ServerError> {
     let target = format!("{host}:{port}");
-    let bind_err = |error| ServerError::Bind { addr: target.clone(), error };
+    let bind_err = |error| ServerError::Bind {
+        addr: target.clone(),
+        error,
+    };
     let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(bind_err)?.collect();
     let mut last = None;
     for addr in addrs {
@@ -94,11 +117,16 @@ fn bind(host: &str, port: u16) -> Result<std::net::TcpListener, ServerError> {
             Err(e) => last = Some(e),
         }
     }
-    Err(bind_err(last.unwrap_or_else(|| std::io::Error::other("the name resolves to no address"))))
+    Err(bind_err(last.unwrap_or_else(|| {
+        std::io::Error::other("the name resolves to no address")
+    })))
 }
 
 fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServerError> {
-    std::thread::Builder::new().name(name).spawn(f).map_err(ServerError::Thread)
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(f)
+        .map_err(ServerError::Thread)
 }
 
 impl Server {
@@ -110,17 +138,30 @@ impl Server {
         let port = cfg.port.unwrap_or(0);
         let std_listener = bind(&cfg.host, port)?;
         let addr = std_listener.local_addr().map_err(ServerError::Thread)?;
-        std_listener.set_nonblocking(true).map_err(ServerError::Thread)?;
+        std_listener
+            .set_nonblocking(true)
+            .map_err(ServerError::Thread)?;
         let listener = mio::net::TcpListener::from_std(std_listener);
         let (poll, waker) = listener::prepare().map_err(ServerError::Thread)?;
 
-        let translog = TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
-        translog.write(&format!("hamon {}: monitor server listening on {addr}", env!("CARGO_PKG_VERSION")));
+        let translog =
+            TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
+        translog.write(&format!(
+            "hamon {}: monitor server listening on {addr}",
+            env!("CARGO_PKG_VERSION")
+        ));
         for (key, value) in cfg.assignments() {
             translog.write(&format!("hamon: {key}={value}"));
         }
-        let identity = Identity { app_name: cfg.app_name.clone(), agent_degraded_weight: cfg.agent_degraded_weight };
-        let shared = Arc::new(Shared::new(Health::new(cfg, Instant::now()), identity, translog));
+        let identity = Identity {
+            app_name: cfg.app_name.clone(),
+            agent_degraded_weight: cfg.agent_degraded_weight,
+        };
+        let shared = Arc::new(Shared::new(
+            Health::new(cfg, Instant::now()),
+            identity,
+            translog,
+        ));
         let limits = Limits {
             max_connections: cfg.max_connections,
             idle_timeout: cfg.idle_timeout,
@@ -138,8 +179,12 @@ impl Server {
             worker_count: Arc::new(WorkerCount::default()),
         };
         let net_shared = shared.clone();
-        server.threads.push(spawn("hamon-net".into(), move || listener::serve(net_shared, listener, poll, limits))?);
-        server.threads.push(spawn("hamon-sched".into(), move || runner::schedule(shared))?);
+        server.threads.push(spawn("hamon-net".into(), move || {
+            listener::serve(net_shared, listener, poll, limits)
+        })?);
+        server.threads.push(spawn("hamon-sched".into(), move || {
+            runner::schedule(shared)
+        })?);
         Ok(server)
     }
 
@@ -156,7 +201,12 @@ impl Server {
     }
 
     /// Registers a check; it first runs at once, then every `opts.interval`.
-    pub fn add_check(&self, name: &str, check: CheckFn, opts: Option<CheckOptions>) -> Result<(), ServerError> {
+    pub fn add_check(
+        &self,
+        name: &str,
+        check: CheckFn,
+        opts: Option<CheckOptions>,
+    ) -> Result<(), ServerError> {
         if !valid_name(name) {
             return Err(ServerError::InvalidName(name.to_string()));
         }
@@ -171,12 +221,23 @@ impl Server {
         let index = inner.runs.len();
         let (tx, rx) = mpsc::channel();
         let (shared, count) = (self.shared.clone(), self.worker_count.clone());
-        let handle = spawn(format!("hamon-check-{index}"), move || runner::work(shared, index, check, rx, count))?;
+        let handle = spawn(format!("hamon-check-{index}"), move || {
+            runner::work(shared, index, check, rx, count)
+        })?;
         let now = Instant::now();
         inner.health.add_check(CheckState::new(name, opts));
-        inner.runs.push(RunSlot { trigger: tx, next_due: now, in_flight: None, next_timeout: now, timed_out: false });
+        inner.runs.push(RunSlot {
+            trigger: tx,
+            next_due: now,
+            in_flight: None,
+            next_timeout: now,
+            timed_out: false,
+        });
         drop(inner);
-        self.workers.lock().unwrap_or_else(|p| p.into_inner()).push(handle);
+        self.workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(handle);
         self.shared.wake.notify_all();
         Ok(())
     }
@@ -205,7 +266,11 @@ impl Server {
             return Err(ServerError::InvalidName(name.to_string()));
         }
         let mut inner = self.shared.lock();
-        inner.health.counters_mut().add(name, n, Instant::now()).map_err(|_| ServerError::TooManyCounters)?;
+        inner
+            .health
+            .counters_mut()
+            .add(name, n, Instant::now())
+            .map_err(|_| ServerError::TooManyCounters)?;
         drop(inner);
         self.shared.wake.notify_all();
         Ok(())
@@ -235,8 +300,15 @@ impl Server {
         }
         // Dropping the triggers ends every worker that is waiting for its next run.
         self.shared.lock().runs.clear();
-        let left = self.worker_count.wait_until(Instant::now() + self.stop_timeout);
-        for w in self.workers.lock().unwrap_or_else(|p| p.into_inner()).drain(..) {
+        let left = self
+            .worker_count
+            .wait_until(Instant::now() + self.stop_timeout);
+        for w in self
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
             if w.is_finished() {
                 let _ = w.join();
             }
@@ -244,7 +316,9 @@ impl Server {
         if left > 0 {
             log::warn!("hamon: {left} check(s) still inside their callback at stop; left behind");
         }
-        self.shared.translog.write(&format!("hamon: monitor server on {} stopped", self.addr));
+        self.shared
+            .translog
+            .write(&format!("hamon: monitor server on {} stopped", self.addr));
     }
 }
 

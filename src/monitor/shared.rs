@@ -44,7 +44,10 @@ pub struct Shared {
 impl Shared {
     pub fn new(health: Health, identity: Identity, translog: TransitionLog) -> Shared {
         Shared {
-            inner: Mutex::new(Inner { health, runs: Vec::new() }),
+            inner: Mutex::new(Inner {
+                health,
+                runs: Vec::new(),
+            }),
             wake: Condvar::new(),
             stopping: AtomicBool::new(false),
             identity,
@@ -81,7 +84,11 @@ impl Oracle for Shared {
     fn details(&self) -> (Vec<CheckView>, Vec<CounterView>, Duration) {
         let now = Instant::now();
         let inner = self.lock();
-        (inner.health.check_views(now), inner.health.counter_views(now), inner.health.counter_window())
+        (
+            inner.health.check_views(now),
+            inner.health.counter_views(now),
+            inner.health.counter_window(),
+        )
     }
 
     fn identity(&self) -> &Identity {

@@ -107,7 +107,10 @@ mod tests {
 
     #[test]
     fn only_up_and_degraded_are_available() {
-        let avail: Vec<_> = State::ALL.into_iter().filter(|s| s.is_available()).collect();
+        let avail: Vec<_> = State::ALL
+            .into_iter()
+            .filter(|s| s.is_available())
+            .collect();
         assert_eq!(avail, vec![State::Up, State::Degraded]);
     }
 }

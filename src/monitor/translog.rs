@@ -41,9 +41,15 @@ impl TransitionLog {
         let Some(path) = path else {
             return Ok(TransitionLog::default());
         };
-        let path = if path.is_dir() { path.join("ha-monitor.log") } else { path.to_path_buf() };
+        let path = if path.is_dir() {
+            path.join("ha-monitor.log")
+        } else {
+            path.to_path_buf()
+        };
         let file = OpenOptions::new().create(true).append(true).open(&path)?;
-        Ok(TransitionLog { file: Some(Mutex::new(file)) })
+        Ok(TransitionLog {
+            file: Some(Mutex::new(file)),
+        })
     }
 
     pub fn write(&self, message: &str) {
