@@ -14,7 +14,10 @@ use hamon::monitor::state::State;
 use hamon::probe::{ProbeCommand, ProbeRequest, probe};
 
 fn config(edit: impl FnOnce(&mut Config)) -> Config {
-    let mut cfg = Config { port: Some(0), ..Config::default() };
+    let mut cfg = Config {
+        port: Some(0),
+        ..Config::default()
+    };
     edit(&mut cfg);
     cfg
 }
@@ -36,8 +39,12 @@ struct Client {
 impl Client {
     fn connect(server: &Server) -> Client {
         let stream = TcpStream::connect(server.local_addr()).expect("connect");
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        Client { reader: BufReader::new(stream) }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        Client {
+            reader: BufReader::new(stream),
+        }
     }
 
     fn send(&mut self, bytes: &[u8]) {
@@ -78,11 +85,6 @@ fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     cond()
 }
 
-fn check_word(server: &Server) -> String {
-    let mut c = Client::connect(server);
-    c.ask("check").split(' ').next().unwrap_or("").to_string()
-}
-
 fn fast(rise: u32, fall: u32) -> CheckOptions {
     CheckOptions {
         interval: Duration::from_millis(20),
@@ -118,10 +120,18 @@ fn help_lists_commands_and_ends_with_a_dot() {
         }
         lines.push(l);
     }
-    for cmd in ["help", "ping", "check", "status", "version", "agent", "quit"] {
-        assert!(lines.iter().any(|l| l.starts_with(cmd)), "help mentions {cmd}: {lines:?}");
+    for cmd in [
+        "help", "ping", "check", "status", "version", "agent", "quit",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(cmd)),
+            "help mentions {cmd}: {lines:?}"
+        );
     }
-    assert_eq!(c.ask("version"), format!("VERSION hamon/{} proto=1", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        c.ask("version"),
+        format!("VERSION hamon/{} proto=1", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -149,10 +159,15 @@ fn ping_fails_when_a_critical_check_fails() {
     assert!(line.contains("failed=db"), "{line}");
     assert!(line.contains(r#"reason="db: database refused""#), "{line}");
     let named = c.ask("check db");
-    assert!(named.starts_with("DOWN v=1 check=db importance=critical"), "{named}");
+    assert!(
+        named.starts_with("DOWN v=1 check=db importance=critical"),
+        "{named}"
+    );
     assert_eq!(c.ask("check nope"), "ERR unknown-check name=nope");
     flag.store(1, Ordering::SeqCst);
-    assert!(wait_for(Duration::from_secs(5), || c.ask("check").starts_with("DEGRADED")));
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check")
+        .starts_with("DEGRADED")));
     assert_eq!(c.ask("ping"), "OK", "DEGRADED is still available");
 }
 
@@ -170,17 +185,29 @@ fn rise_and_fall_need_consecutive_results() {
             (Outcome::Up, String::new())
         }
     });
-    let opts = CheckOptions { interval: Duration::from_millis(30), ..fast(2, 3) };
+    let opts = CheckOptions {
+        interval: Duration::from_millis(30),
+        ..fast(2, 3)
+    };
     server.add_check("db", check, Some(opts)).unwrap();
     let mut c = Client::connect(&server);
-    assert!(wait_for(Duration::from_secs(5), || c.ask("check").starts_with("UP")));
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check")
+        .starts_with("UP")));
     fail_from.store(runs.load(Ordering::SeqCst) + 1, Ordering::SeqCst);
     // Within fall the check line says UP with the failing streak.
-    assert!(wait_for(Duration::from_secs(5), || c.ask("check db").contains("fall=1/3")));
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check db")
+        .contains("fall=1/3")));
     assert!(c.ask("check").starts_with("UP"));
-    assert!(wait_for(Duration::from_secs(5), || c.ask("check").starts_with("DOWN")));
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check")
+        .starts_with("DOWN")));
     let failing_runs = runs.load(Ordering::SeqCst) + 1 - fail_from.load(Ordering::SeqCst);
-    assert!(failing_runs >= 3, "DOWN only after fall=3 failures, saw {failing_runs}");
+    assert!(
+        failing_runs >= 3,
+        "DOWN only after fall=3 failures, saw {failing_runs}"
+    );
 }
 
 #[test]
@@ -195,15 +222,25 @@ fn a_stuck_callback_times_out_and_the_server_still_answers() {
         }
         (Outcome::Up, String::new())
     });
-    let opts = CheckOptions { timeout: Duration::from_millis(100), ..fast(1, 1) };
+    let opts = CheckOptions {
+        timeout: Duration::from_millis(100),
+        ..fast(1, 1)
+    };
     server.add_check("db", check, Some(opts)).unwrap();
     let mut c = Client::connect(&server);
-    assert!(wait_for(Duration::from_secs(5), || c.ask("check").starts_with("UP")));
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check")
+        .starts_with("UP")));
     stuck.store(1, Ordering::SeqCst);
-    assert!(wait_for(Duration::from_secs(5), || c.ask("check").starts_with("DOWN")));
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check")
+        .starts_with("DOWN")));
     let started = Instant::now();
     let line = c.ask("check db");
-    assert!(started.elapsed() < Duration::from_millis(500), "replies never wait for callbacks");
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "replies never wait for callbacks"
+    );
     assert!(line.contains("timeout: no answer after"), "{line}");
     // Stopping does not hang on the stuck callback.
     let stopping = Instant::now();
@@ -231,7 +268,11 @@ fn telnet_negotiation_and_odd_line_endings_are_tolerated() {
     c.send(b"ping\n");
     assert_eq!(c.line(), "OK");
     assert_eq!(c.ask("nonsense"), "ERR unknown-command (try help)");
-    assert_eq!(c.ask("ping"), "OK", "the connection survives an unknown command");
+    assert_eq!(
+        c.ask("ping"),
+        "OK",
+        "the connection survives an unknown command"
+    );
 }
 
 #[test]
@@ -278,14 +319,22 @@ fn http(server: &Server, request: &str) -> (u16, String) {
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
     let code = resp[9..12].parse().unwrap();
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    let body = resp
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
     (code, body)
 }
 
 #[test]
 fn http_endpoints_share_the_port() {
     let server = start(|c| c.app_name = "billing".into());
-    let get = |path: &str| http(&server, &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+    let get = |path: &str| {
+        http(
+            &server,
+            &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+        )
+    };
     assert_eq!(get("/livez").0, 200);
     assert_eq!(get("/readyz").0, 503, "STARTING is not ready");
     server.ready();
@@ -293,7 +342,10 @@ fn http_endpoints_share_the_port() {
     let (code, body) = get("/health");
     assert_eq!(code, 200);
     let doc: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((doc["status"].as_str(), doc["serviceId"].as_str()), (Some("pass"), Some("billing")));
+    assert_eq!(
+        (doc["status"].as_str(), doc["serviceId"].as_str()),
+        (Some("pass"), Some("billing"))
+    );
     server.set_state(Outcome::Down, "lost the database");
     assert_eq!(get("/readyz").0, 503);
     assert_eq!(get("/livez").0, 503, "a pushed DOWN is a liveness failure");
@@ -357,10 +409,20 @@ fn a_missed_application_watchdog_is_down() {
 fn counter_thresholds_over_a_window() {
     let server = ready_server(|c| {
         c.interval = Duration::from_millis(400);
-        c.counters.insert("transactions".into(), CounterRule { min: Some(3), ..Default::default() });
+        c.counters.insert(
+            "transactions".into(),
+            CounterRule {
+                min: Some(3),
+                ..Default::default()
+            },
+        );
         c.counters.insert(
             "aborts".into(),
-            CounterRule { max: Some(1), gate: Some(("activations".into(), 2)), ..Default::default() },
+            CounterRule {
+                max: Some(1),
+                gate: Some(("activations".into(), 2)),
+                ..Default::default()
+            },
         );
     });
     let mut c = Client::connect(&server);
@@ -375,7 +437,10 @@ fn counter_thresholds_over_a_window() {
     assert_eq!(c.ask("ping"), "OK");
     server.counter_add("activations", 2).unwrap();
     let line = c.ask("check");
-    assert!(line.starts_with("DOWN") && line.contains("aborts=4 > max 1"), "{line}");
+    assert!(
+        line.starts_with("DOWN") && line.contains("aborts=4 > max 1"),
+        "{line}"
+    );
     c.send(b"status\r\n");
     let mut status = Vec::new();
     loop {
@@ -385,7 +450,12 @@ fn counter_thresholds_over_a_window() {
         }
         status.push(l);
     }
-    assert!(status.iter().any(|l| l.starts_with("COUNTER aborts count=4 total=4") && l.contains("max=1")), "{status:?}");
+    assert!(
+        status
+            .iter()
+            .any(|l| l.starts_with("COUNTER aborts count=4 total=4") && l.contains("max=1")),
+        "{status:?}"
+    );
 }
 
 #[test]
@@ -403,14 +473,20 @@ fn the_probe_reads_the_server() {
     assert_eq!(probe(&req(ProbeCommand::Ping)).unwrap().state, State::Up);
     server.set_state(Outcome::Down, "said so");
     let reply = probe(&req(ProbeCommand::Check)).unwrap();
-    assert_eq!((reply.state, reply.reason()), (State::Down, Some("app: said so")));
+    assert_eq!(
+        (reply.state, reply.reason()),
+        (State::Down, Some("app: said so"))
+    );
 }
 
 #[test]
 fn a_second_server_on_the_same_port_fails_to_bind() {
     let first = ready_server(|_| {});
     let err = Server::start(&config(|c| c.port = Some(first.port()))).unwrap_err();
-    assert!(err.to_string().contains("cannot listen on 127.0.0.1:"), "{err}");
+    assert!(
+        err.to_string().contains("cannot listen on 127.0.0.1:"),
+        "{err}"
+    );
 }
 
 #[test]

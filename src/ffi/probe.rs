@@ -57,10 +57,10 @@ fn fill(reply: &ProbeReply) -> ha_probe_result {
         line: [0; HA_PROBE_LINE_CAP],
         reason: [0; HA_REASON_CAP],
     };
-    if let Some((ok, total)) = reply.field("checks").and_then(|c| c.split_once('/')) {
-        if let (Ok(ok), Ok(total)) = (ok.parse(), total.parse()) {
-            (out.checks_ok, out.checks_total) = (ok, total);
-        }
+    if let Some((ok, total)) = reply.field("checks").and_then(|c| c.split_once('/'))
+        && let (Ok(ok), Ok(total)) = (ok.parse(), total.parse())
+    {
+        (out.checks_ok, out.checks_total) = (ok, total);
     }
     // SAFETY: both buffers are writable for their full, non-zero length.
     unsafe {

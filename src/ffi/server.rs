@@ -145,13 +145,13 @@ fn to_options(o: &ha_check_options) -> Result<CheckOptions, ha_status> {
         }
     };
     let (warn, crit) = (off_or(o.latency_warn_ms), off_or(o.latency_crit_ms));
-    if let (Some(w), Some(c)) = (warn, crit) {
-        if w >= c {
-            return Err(invalid(format!(
-                "latency_warn_ms ({}) must be below latency_crit_ms ({})",
-                o.latency_warn_ms, o.latency_crit_ms
-            )));
-        }
+    if let (Some(w), Some(c)) = (warn, crit)
+        && w >= c
+    {
+        return Err(invalid(format!(
+            "latency_warn_ms ({}) must be below latency_crit_ms ({})",
+            o.latency_warn_ms, o.latency_crit_ms
+        )));
     }
     Ok(CheckOptions {
         interval: ms(o.interval_ms),

@@ -105,21 +105,22 @@ impl Counters {
         let full_window = now.saturating_duration_since(judged_from) >= self.window;
         let secs = self.window.as_secs_f64();
         for (name, rule) in &self.rules {
-            if let Some((gate, gate_min)) = &rule.gate {
-                if self.count(gate, now) < *gate_min {
-                    continue;
-                }
+            if let Some((gate, gate_min)) = &rule.gate
+                && self.count(gate, now) < *gate_min
+            {
+                continue;
             }
             let count = self.count(name, now);
-            if let Some(max) = rule.max {
-                if count > max {
-                    return Some(format!("{name}={count} > max {max} in {secs}s"));
-                }
+            if let Some(max) = rule.max
+                && count > max
+            {
+                return Some(format!("{name}={count} > max {max} in {secs}s"));
             }
-            if let Some(min) = rule.min {
-                if full_window && count < min {
-                    return Some(format!("{name}={count} < min {min} in {secs}s"));
-                }
+            if let Some(min) = rule.min
+                && full_window
+                && count < min
+            {
+                return Some(format!("{name}={count} < min {min} in {secs}s"));
             }
         }
         None

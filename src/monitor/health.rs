@@ -222,17 +222,17 @@ impl Health {
             }
         }
 
-        if let Some(deadline) = self.watchdog_deadline() {
-            if now > deadline {
-                let last = self
-                    .last_heartbeat
-                    .or(self.ready_at)
-                    .unwrap_or(self.started);
-                let silent = now.saturating_duration_since(last).as_millis();
-                op = State::Down;
-                live = false;
-                reasons.insert(0, format!("watchdog: no heartbeat for {silent} ms"));
-            }
+        if let Some(deadline) = self.watchdog_deadline()
+            && now > deadline
+        {
+            let last = self
+                .last_heartbeat
+                .or(self.ready_at)
+                .unwrap_or(self.started);
+            let silent = now.saturating_duration_since(last).as_millis();
+            op = State::Down;
+            live = false;
+            reasons.insert(0, format!("watchdog: no heartbeat for {silent} ms"));
         }
 
         let judged_from = self.ready_at.unwrap_or(self.started).max(self.started);
