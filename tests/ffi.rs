@@ -14,8 +14,14 @@ use hamon::ffi::status::*;
 fn last_error() -> String {
     let mut buf = [0 as c_char; 512];
     let mut len = 0usize;
-    assert_eq!(unsafe { ha_last_error(buf.as_mut_ptr(), buf.len(), &mut len) }, HA_OK);
-    let text = unsafe { CStr::from_ptr(buf.as_ptr()) }.to_str().unwrap().to_string();
+    assert_eq!(
+        unsafe { ha_last_error(buf.as_mut_ptr(), buf.len(), &mut len) },
+        HA_OK
+    );
+    let text = unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(text.len(), len);
     text
 }
@@ -43,19 +49,35 @@ fn config_errors_name_the_key_and_the_line() {
     let dir = std::env::temp_dir().join(format!("hamon-ffi-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("ha.properties");
-    std::fs::write(&file, "# pico settings\nmz.ha.enabled=true\nmz.ha.port=7001\nha.check.rise=zero\n").unwrap();
+    std::fs::write(
+        &file,
+        "# pico settings\nmz.ha.enabled=true\nmz.ha.port=7001\nha.check.rise=zero\n",
+    )
+    .unwrap();
     let path = CString::new(file.to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { ha_config_load_file(cfg, path.as_ptr()) }, HA_ERR_CONFIG_BAD_VALUE);
+    assert_eq!(
+        unsafe { ha_config_load_file(cfg, path.as_ptr()) },
+        HA_ERR_CONFIG_BAD_VALUE
+    );
     let e = last_error();
-    assert!(e.contains("ha.properties:4") && e.contains("ha.check.rise"), "{e}");
+    assert!(
+        e.contains("ha.properties:4") && e.contains("ha.check.rise"),
+        "{e}"
+    );
 
     let missing = CString::new(dir.join("nope.properties").to_str().unwrap()).unwrap();
-    assert_eq!(unsafe { ha_config_load_file(cfg, missing.as_ptr()) }, HA_ERR_CONFIG_FILE);
+    assert_eq!(
+        unsafe { ha_config_load_file(cfg, missing.as_ptr()) },
+        HA_ERR_CONFIG_FILE
+    );
     assert!(last_error().contains("nope.properties"));
 
     // Nothing was applied by the failed file: the port is still unset.
     let mut srv = ptr::null_mut();
-    assert_eq!(unsafe { ha_server_start(cfg, &mut srv) }, HA_ERR_CONFIG_MISSING);
+    assert_eq!(
+        unsafe { ha_server_start(cfg, &mut srv) },
+        HA_ERR_CONFIG_MISSING
+    );
     assert!(last_error().contains("ha.port"));
     assert!(srv.is_null(), "out-params are written only on success");
     unsafe { ha_config_free(cfg) };
@@ -66,12 +88,24 @@ fn config_errors_name_the_key_and_the_line() {
 fn misuse_gets_statuses_not_crashes() {
     unsafe {
         assert_eq!(ha_config_new(ptr::null_mut()), HA_ERR_NULL_ARG);
-        assert_eq!(ha_config_set(ptr::null_mut(), c"ha.port".as_ptr(), c"1".as_ptr()), HA_ERR_NULL_ARG);
+        assert_eq!(
+            ha_config_set(ptr::null_mut(), c"ha.port".as_ptr(), c"1".as_ptr()),
+            HA_ERR_NULL_ARG
+        );
         assert_eq!(last_error(), "cfg is NULL");
         let cfg = new_config();
-        assert_eq!(ha_config_set(cfg, ptr::null(), c"1".as_ptr()), HA_ERR_NULL_ARG);
-        assert_eq!(ha_config_set(cfg, c"ha.port".as_ptr(), ptr::null()), HA_ERR_NULL_ARG);
-        assert_eq!(ha_config_set(cfg, c"ha.po\xffrt".as_ptr(), c"1".as_ptr()), HA_ERR_INVALID_UTF8);
+        assert_eq!(
+            ha_config_set(cfg, ptr::null(), c"1".as_ptr()),
+            HA_ERR_NULL_ARG
+        );
+        assert_eq!(
+            ha_config_set(cfg, c"ha.port".as_ptr(), ptr::null()),
+            HA_ERR_NULL_ARG
+        );
+        assert_eq!(
+            ha_config_set(cfg, c"ha.po\xffrt".as_ptr(), c"1".as_ptr()),
+            HA_ERR_INVALID_UTF8
+        );
         assert_eq!(ha_server_start(cfg, ptr::null_mut()), HA_ERR_NULL_ARG);
         assert_eq!(set(cfg, "ha.port", "0"), HA_OK);
         let mut srv = ptr::null_mut();
@@ -79,16 +113,28 @@ fn misuse_gets_statuses_not_crashes() {
         ha_config_free(cfg);
 
         assert_eq!(ha_server_set_state(srv, 3, ptr::null()), HA_ERR_INVALID_ARG);
-        assert_eq!(ha_server_set_state(srv, u32::MAX, ptr::null()), HA_ERR_INVALID_ARG);
+        assert_eq!(
+            ha_server_set_state(srv, u32::MAX, ptr::null()),
+            HA_ERR_INVALID_ARG
+        );
         assert_eq!(ha_server_set_admin(srv, 4, ptr::null()), HA_ERR_INVALID_ARG);
         assert_eq!(ha_server_ready(ptr::null_mut()), HA_ERR_NULL_ARG);
         assert_eq!(ha_server_port(ptr::null()), 0);
-        assert_eq!(ha_counter_add(srv, c"bad name".as_ptr(), 1), HA_ERR_INVALID_NAME);
-        assert_eq!(ha_server_add_check(srv, c"db".as_ptr(), None, ptr::null_mut(), ptr::null()), HA_ERR_NULL_ARG);
+        assert_eq!(
+            ha_counter_add(srv, c"bad name".as_ptr(), 1),
+            HA_ERR_INVALID_NAME
+        );
+        assert_eq!(
+            ha_server_add_check(srv, c"db".as_ptr(), None, ptr::null_mut(), ptr::null()),
+            HA_ERR_NULL_ARG
+        );
         let mut opts = std::mem::zeroed::<ha_check_options>();
         assert_eq!(ha_check_options_init(&mut opts), HA_OK);
         opts.importance = 7;
-        assert_eq!(ha_server_add_check(srv, c"db".as_ptr(), Some(garbage), ptr::null_mut(), &opts), HA_ERR_INVALID_ARG);
+        assert_eq!(
+            ha_server_add_check(srv, c"db".as_ptr(), Some(garbage), ptr::null_mut(), &opts),
+            HA_ERR_INVALID_ARG
+        );
         let mut state = 77;
         assert_eq!(ha_server_state(srv, ptr::null_mut()), HA_ERR_NULL_ARG);
         assert_eq!(ha_server_state(ptr::null(), &mut state), HA_ERR_NULL_ARG);
@@ -96,11 +142,17 @@ fn misuse_gets_statuses_not_crashes() {
 
         let mut result = std::mem::zeroed::<ha_probe_result>();
         result.state = 99;
-        assert_eq!(ha_probe(c"127.0.0.1".as_ptr(), ha_server_port(srv), 0, &mut result), HA_ERR_INVALID_ARG);
+        assert_eq!(
+            ha_probe(c"127.0.0.1".as_ptr(), ha_server_port(srv), 0, &mut result),
+            HA_ERR_INVALID_ARG
+        );
         assert_eq!(ha_probe(ptr::null(), 1, 100, &mut result), HA_ERR_NULL_ARG);
         assert_eq!(result.state, 99, "not written on failure");
         assert!(!ha_status_str(123_456).is_null());
-        assert_eq!(CStr::from_ptr(ha_status_str(HA_ERR_BIND)).to_str().unwrap(), "cannot listen on the configured address");
+        assert_eq!(
+            CStr::from_ptr(ha_status_str(HA_ERR_BIND)).to_str().unwrap(),
+            "cannot listen on the configured address"
+        );
         let mut tiny = [1 as c_char; 1];
         assert_eq!(ha_last_error(tiny.as_mut_ptr(), 1, ptr::null_mut()), HA_OK);
         assert_eq!(tiny[0], 0);
@@ -127,8 +179,14 @@ fn a_callback_returning_garbage_is_down() {
         let mut opts = std::mem::zeroed::<ha_check_options>();
         ha_check_options_init(&mut opts);
         opts.interval_ms = 20;
-        assert_eq!(ha_server_add_check(srv, c"db".as_ptr(), Some(garbage), ptr::null_mut(), &opts), HA_OK);
-        assert_eq!(ha_server_add_check(srv, c"db".as_ptr(), Some(garbage), ptr::null_mut(), &opts), HA_ERR_DUPLICATE_CHECK);
+        assert_eq!(
+            ha_server_add_check(srv, c"db".as_ptr(), Some(garbage), ptr::null_mut(), &opts),
+            HA_OK
+        );
+        assert_eq!(
+            ha_server_add_check(srv, c"db".as_ptr(), Some(garbage), ptr::null_mut(), &opts),
+            HA_ERR_DUPLICATE_CHECK
+        );
         assert_eq!(ha_server_ready(srv), HA_OK);
         let port = ha_server_port(srv);
         let deadline = Instant::now() + Duration::from_secs(5);
@@ -164,8 +222,14 @@ unsafe extern "C" fn count_logs(userdata: *mut c_void, level: u32, message: *con
 #[test]
 fn log_records_reach_the_host_callback() {
     unsafe {
-        assert_eq!(ha_log_set_callback(Some(count_logs), 42 as *mut c_void, 99), HA_ERR_INVALID_ARG);
-        assert_eq!(ha_log_set_callback(Some(count_logs), 42 as *mut c_void, HA_LOG_INFO), HA_OK);
+        assert_eq!(
+            ha_log_set_callback(Some(count_logs), 42 as *mut c_void, 99),
+            HA_ERR_INVALID_ARG
+        );
+        assert_eq!(
+            ha_log_set_callback(Some(count_logs), 42 as *mut c_void, HA_LOG_INFO),
+            HA_OK
+        );
         let cfg = new_config();
         assert_eq!(set(cfg, "ha.port", "0"), HA_OK);
         let mut srv = ptr::null_mut();
@@ -173,7 +237,10 @@ fn log_records_reach_the_host_callback() {
         ha_server_stop(srv);
         ha_config_free(cfg);
         assert!(LOGGED.load(Ordering::SeqCst) >= 1);
-        assert_eq!(ha_log_set_callback(None, ptr::null_mut(), HA_LOG_OFF), HA_OK);
+        assert_eq!(
+            ha_log_set_callback(None, ptr::null_mut(), HA_LOG_OFF),
+            HA_OK
+        );
     }
 }
 
@@ -185,10 +252,16 @@ fn probe_errors_are_distinct() {
         let mut result = std::mem::zeroed::<ha_probe_result>();
         // Accepts but never answers: a timeout.
         let started = Instant::now();
-        assert_eq!(ha_probe(c"127.0.0.1".as_ptr(), port, 200, &mut result), HA_ERR_PROBE_TIMEOUT);
+        assert_eq!(
+            ha_probe(c"127.0.0.1".as_ptr(), port, 200, &mut result),
+            HA_ERR_PROBE_TIMEOUT
+        );
         assert!(started.elapsed() < Duration::from_secs(2));
         drop(listener);
-        assert_eq!(ha_probe(c"127.0.0.1".as_ptr(), port, 200, &mut result), HA_ERR_PROBE_REFUSED);
+        assert_eq!(
+            ha_probe(c"127.0.0.1".as_ptr(), port, 200, &mut result),
+            HA_ERR_PROBE_REFUSED
+        );
         // Garbage.
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -197,7 +270,10 @@ fn probe_errors_are_distinct() {
             let (mut s, _) = listener.accept().unwrap();
             s.write_all(b"HTTP/1.1 200 OK\r\n").unwrap();
         });
-        assert_eq!(ha_probe(c"127.0.0.1".as_ptr(), port, 1000, &mut result), HA_ERR_PROBE_BAD_REPLY);
+        assert_eq!(
+            ha_probe(c"127.0.0.1".as_ptr(), port, 1000, &mut result),
+            HA_ERR_PROBE_BAD_REPLY
+        );
         t.join().unwrap();
     }
 }

@@ -35,7 +35,10 @@ fn switches(prefix: &str) -> (u64, usize) {
 
 #[test]
 fn idle_server_threads_sleep() {
-    let cfg = Config { port: Some(0), ..Config::default() };
+    let cfg = Config {
+        port: Some(0),
+        ..Config::default()
+    };
     let server = Server::start(&cfg).unwrap();
     server.ready();
     std::thread::sleep(Duration::from_millis(200));
@@ -43,17 +46,28 @@ fn idle_server_threads_sleep() {
     assert_eq!(threads, 2, "the network and scheduler threads");
     std::thread::sleep(Duration::from_millis(1500));
     let idle = switches("hamon-").0 - before;
-    assert!(idle <= 2, "an idle server without checks woke {idle} times in 1.5 s");
+    assert!(
+        idle <= 2,
+        "an idle server without checks woke {idle} times in 1.5 s"
+    );
 
     // With one check every 500 ms, the threads wake for that check and nothing else.
-    let opts = CheckOptions { interval: Duration::from_millis(500), ..CheckOptions::default() };
-    server.add_check("db", Box::new(|| (Outcome::Up, String::new())), Some(opts)).unwrap();
+    let opts = CheckOptions {
+        interval: Duration::from_millis(500),
+        ..CheckOptions::default()
+    };
+    server
+        .add_check("db", Box::new(|| (Outcome::Up, String::new())), Some(opts))
+        .unwrap();
     std::thread::sleep(Duration::from_millis(200));
     let (before, threads) = switches("hamon-");
     assert_eq!(threads, 3, "plus the check's worker");
     std::thread::sleep(Duration::from_millis(2000));
     let woke = switches("hamon-").0 - before;
     assert!(woke >= 4, "the check ran, so its threads woke ({woke})");
-    assert!(woke <= 24, "4 check runs in 2 s should need a handful of wake-ups, saw {woke}");
+    assert!(
+        woke <= 24,
+        "4 check runs in 2 s should need a handful of wake-ups, saw {woke}"
+    );
     server.stop();
 }

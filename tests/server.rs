@@ -510,3 +510,67 @@ fn clients_that_half_close_still_get_their_answer() {
     s.read_to_string(&mut out).unwrap();
     assert!(out.starts_with("OK\r\nUP v=1 "), "{out}");
 }
+
+#[test]
+fn a_stale_result_is_down() {
+    // Results older than ha.stale_ms count as DOWN: here the limit is set below the check
+    // interval, so every result goes stale before the next run refreshes it.
+    let server = ready_server(|c| c.stale_after = Some(Duration::from_millis(150)));
+    let opts = CheckOptions {
+        interval: Duration::from_millis(1000),
+        ..fast(1, 1)
+    };
+    server
+        .add_check("db", Box::new(|| (Outcome::Up, String::new())), Some(opts))
+        .unwrap();
+    let mut c = Client::connect(&server);
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check")
+        .starts_with("UP")));
+    assert!(wait_for(Duration::from_secs(5), || c
+        .ask("check")
+        .starts_with("DOWN")));
+    let line = c.ask("check");
+    assert!(line.contains("stale: no result for"), "{line}");
+    assert!(
+        wait_for(Duration::from_secs(5), || c.ask("check").starts_with("UP")),
+        "the next run refreshes it"
+    );
+}
+
+#[test]
+fn the_ha_log_records_settings_and_transitions() {
+    let dir = std::env::temp_dir().join(format!(
+        "hamon-log-{}-{:?}",
+        std::process::id(),
+        Instant::now()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = start(|c| {
+        c.log_file = Some(dir.clone());
+        c.app_name = "billing".into();
+    });
+    server.ready();
+    server.set_state(Outcome::Down, "disk full");
+    let log = dir.join("ha-monitor.log");
+    assert!(wait_for(Duration::from_secs(5), || {
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("-> DOWN (app: disk full)")
+    }));
+    server.stop();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.contains("monitor server listening on 127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.contains("hamon: ha.app_name=billing"), "{text}");
+    assert!(text.contains("state none -> STARTING"), "{text}");
+    assert!(text.contains("STARTING -> UP"), "{text}");
+    assert!(
+        text.lines()
+            .all(|l| l.starts_with("20") && l.as_bytes()[23] == b'Z'),
+        "{text}"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -8,7 +8,6 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::monitor::check::{Outcome, RunEnd};
-use crate::monitor::health::Verdict;
 use crate::monitor::shared::Shared;
 
 /// A health check: returns the outcome and a reason. Called on the check's own worker thread.
@@ -101,22 +100,17 @@ pub fn work(
         if !counted {
             inner.health.checks_mut()[index].record(end, Instant::now());
         }
+        let change = inner.transition(Instant::now());
         drop(inner);
+        if let Some(change) = change {
+            shared.translog.write(&change);
+        }
         shared.wake.notify_all();
-    }
-}
-
-fn describe(v: &Verdict) -> String {
-    if v.reason.is_empty() {
-        v.state.to_string()
-    } else {
-        format!("{} ({})", v.state, v.reason)
     }
 }
 
 /// The body of the scheduler thread.
 pub fn schedule(shared: Arc<Shared>) {
-    let mut last: Option<Verdict> = None;
     let mut inner = shared.lock();
     while !shared.is_stopping() {
         let now = Instant::now();
@@ -145,18 +139,12 @@ pub fn schedule(shared: Arc<Shared>) {
                 soonest(slot.next_due);
             }
         }
-        let verdict = inner.health.verdict(now);
-        if last
-            .as_ref()
-            .is_none_or(|l| l.state != verdict.state || l.op != verdict.op)
-        {
-            let from = last
-                .as_ref()
-                .map_or("none".to_string(), |l| l.state.to_string());
-            shared
-                .translog
-                .write(&format!("hamon: state {from} -> {}", describe(&verdict)));
-            last = Some(verdict);
+        if let Some(change) = inner.transition(now) {
+            drop(inner);
+            shared.translog.write(&change);
+            // Anything may have happened while unlocked, stop included: judge again.
+            inner = shared.lock();
+            continue;
         }
         if let Some(t) = inner.health.next_change(now) {
             soonest(t);

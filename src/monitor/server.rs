@@ -162,6 +162,8 @@ impl Server {
             identity,
             translog,
         ));
+        // Logs the initial state before any thread can change it.
+        shared.update(|_, _| {});
         let limits = Limits {
             max_connections: cfg.max_connections,
             idle_timeout: cfg.idle_timeout,
@@ -265,15 +267,10 @@ impl Server {
         if !valid_name(name) {
             return Err(ServerError::InvalidName(name.to_string()));
         }
-        let mut inner = self.shared.lock();
-        inner
-            .health
-            .counters_mut()
-            .add(name, n, Instant::now())
-            .map_err(|_| ServerError::TooManyCounters)?;
-        drop(inner);
-        self.shared.wake.notify_all();
-        Ok(())
+        let mut added = Ok(());
+        self.shared
+            .update(|h, now| added = h.counters_mut().add(name, n, now));
+        added.map_err(|_| ServerError::TooManyCounters)
     }
 
     /// The state a client would be told now.
@@ -288,7 +285,13 @@ impl Server {
     }
 
     fn shutdown(&mut self) {
-        if self.shared.stopping.swap(true, Ordering::AcqRel) {
+        // Set under the lock: the scheduler checks the flag holding it, so it cannot miss
+        // the wake-up between its check and its wait.
+        let already = {
+            let _inner = self.shared.lock();
+            self.shared.stopping.swap(true, Ordering::AcqRel)
+        };
+        if already {
             return;
         }
         self.shared.wake.notify_all();

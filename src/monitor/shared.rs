@@ -10,6 +10,7 @@ use crate::monitor::counters::CounterView;
 use crate::monitor::health::{Health, Verdict};
 use crate::monitor::protocol::Oracle;
 use crate::monitor::render::Identity;
+use crate::monitor::state::State;
 use crate::monitor::translog::TransitionLog;
 
 /// Scheduling state of one check's runs (index-aligned with `Health::checks`).
@@ -29,6 +30,28 @@ pub struct RunSlot {
 pub struct Inner {
     pub health: Health,
     pub runs: Vec<RunSlot>,
+    /// The wire and operational state last logged, to log each transition once.
+    logged: Option<(State, State)>,
+}
+
+impl Inner {
+    /// The log line for a change of state since the last call, if there was one.
+    pub fn transition(&mut self, now: Instant) -> Option<String> {
+        let v = self.health.verdict(now);
+        if self.logged == Some((v.state, v.op)) {
+            return None;
+        }
+        let from = self
+            .logged
+            .map_or("none".to_string(), |(s, _)| s.to_string());
+        self.logged = Some((v.state, v.op));
+        let to = if v.reason.is_empty() {
+            v.state.to_string()
+        } else {
+            format!("{} ({})", v.state, v.reason)
+        };
+        Some(format!("hamon: state {from} -> {to}"))
+    }
 }
 
 #[derive(Debug)]
@@ -47,6 +70,7 @@ impl Shared {
             inner: Mutex::new(Inner {
                 health,
                 runs: Vec::new(),
+                logged: None,
             }),
             wake: Condvar::new(),
             stopping: AtomicBool::new(false),
@@ -67,7 +91,14 @@ impl Shared {
 
     /// Applies a change to the health model and lets the scheduler re-judge at once.
     pub fn update(&self, f: impl FnOnce(&mut Health, Instant)) {
-        f(&mut self.lock().health, Instant::now());
+        let mut inner = self.lock();
+        let now = Instant::now();
+        f(&mut inner.health, now);
+        let change = inner.transition(now);
+        drop(inner);
+        if let Some(change) = change {
+            self.translog.write(&change);
+        }
         self.wake.notify_all();
     }
 }
