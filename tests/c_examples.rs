@@ -1,0 +1,545 @@
+//! Builds the C programs in c-examples/ with a C compiler against the library that cargo
+//! built for this very test run, and runs them: the ABI misuse suite, and the embedding
+//! application `pico` driven over TCP the way a cluster manager would.
+//!
+//! Needs `cc` (or `$CC`) and `kill` on the PATH; Unix only.
+
+#![cfg(unix)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+/// Long enough for a loaded CI machine running a debug build; every wait polls.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---- where the library is --------------------------------------------------------------
+
+/// The directory holding `libhamon.a` and `libhamon.so` for this build.
+///
+/// Cargo compiles the library target once, with every crate type of `[lib] crate-type`
+/// (cdylib, staticlib, rlib), as the dependency of each integration test, and writes all three
+/// into `target/<profile>/deps/`, where this test binary lives too (checked with cargo 1.95:
+/// `cargo test --test c_examples` leaves `deps/libhamon.{a,so,rlib}`; only `cargo build`
+/// copies them up to `target/<profile>/`). Taking them from there costs nothing and they are
+/// exactly the sources under test. Because the crate has a cdylib, cargo gives these files no
+/// hash suffix; a `libhamon-<hash>.a` is accepted too, newest first.
+///
+/// Should a cargo ever stop building the non-rlib types for tests, the fallback runs
+/// `cargo build --lib` with the same target directory and profile (cargo releases its build
+/// lock before it runs test binaries, so this does not deadlock; the lib is then fresh, so
+/// it only links) and takes the files from `target/<profile>/`.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe
+        .parent()
+        .expect("the test binary has a directory")
+        .to_path_buf();
+    let profile_dir = deps.parent().expect("deps/ has a parent").to_path_buf();
+    for dir in [&deps, &profile_dir] {
+        if find_lib(dir, "a").is_some() && find_lib(dir, "so").is_some() {
+            return dir.clone();
+        }
+    }
+    let target_dir = profile_dir.parent().expect("target dir");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => panic!("unexpected layout: {}", profile_dir.display()),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--lib", "--profile", profile, "--target-dir"])
+        .arg(target_dir)
+        .current_dir(root())
+        .status()
+        .expect("run cargo build --lib");
+    assert!(status.success(), "cargo build --lib failed: {status}");
+    assert!(
+        find_lib(&profile_dir, "a").is_some() && find_lib(&profile_dir, "so").is_some(),
+        "cargo build --lib left no libhamon.a/.so in {}",
+        profile_dir.display()
+    );
+    profile_dir
+}
+
+/// `libhamon.EXT`, else the newest `libhamon-*.EXT`, in `dir`.
+fn find_lib(dir: &Path, ext: &str) -> Option<PathBuf> {
+    let exact = dir.join(format!("libhamon.{ext}"));
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let suffix = format!(".{ext}");
+    fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libhamon-") && name.ends_with(&suffix)
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+}
+
+// ---- building the C programs -------------------------------------------------------------
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "hamon-c-examples-{label}-{}-{}-{nanos}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Link {
+    /// `libhamon.a -lpthread -ldl -lm`: the program needs nothing at run time.
+    Static,
+    /// `-lhamon` with an rpath to the library directory.
+    Shared,
+}
+
+/// Starts compiling `c-examples/NAME.c` into `dir` (so several compile at once).
+fn start_compile(name: &str, link: Link, dir: &Path) -> (PathBuf, Child) {
+    let lib = lib_dir();
+    let out = dir.join(match link {
+        Link::Static => name.to_string(),
+        Link::Shared => format!("{name}-shared"),
+    });
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let mut cmd = Command::new(&cc);
+    cmd.args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wpedantic"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(root().join("c-examples").join(format!("{name}.c")))
+        .arg("-o")
+        .arg(&out);
+    match link {
+        Link::Static => {
+            cmd.arg(find_lib(&lib, "a").expect("libhamon.a"));
+            cmd.args(["-lpthread", "-ldl", "-lm"]);
+        }
+        Link::Shared => {
+            cmd.arg(format!("-L{}", lib.display()))
+                .arg("-lhamon")
+                .arg(format!("-Wl,-rpath,{}", lib.display()));
+        }
+    }
+    let child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
+    (out, child)
+}
+
+/// Compiles each `(name, link)` into `dir`, in parallel; returns the executables in order.
+fn compile(programs: &[(&str, Link)], dir: &Path) -> Vec<PathBuf> {
+    let started: Vec<_> = programs
+        .iter()
+        .map(|&(name, link)| (name, start_compile(name, link, dir)))
+        .collect();
+    started
+        .into_iter()
+        .map(|(name, (out, child))| {
+            let output = child.wait_with_output().expect("wait for cc");
+            assert!(
+                output.status.success(),
+                "compiling c-examples/{name}.c failed ({}):\n{}{}",
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            );
+            out
+        })
+        .collect()
+}
+
+// ---- running them ------------------------------------------------------------------------
+
+/// A child process that is killed and reaped when dropped, also when a test panics.
+struct Running {
+    child: Child,
+    stdout_lines: Option<Receiver<String>>,
+    stderr: Option<JoinHandle<String>>,
+}
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        Running {
+            child,
+            stdout_lines: Some(read_lines(stdout)),
+            stderr: Some(thread::spawn(move || {
+                let mut text = String::new();
+                let _ = stderr.read_to_string(&mut text);
+                text
+            })),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next line on stdout, waiting at most `timeout`.
+    fn next_line(&mut self, timeout: Duration) -> Option<String> {
+        self.stdout_lines.as_ref()?.recv_timeout(timeout).ok()
+    }
+
+    /// Waits for the process to exit (killing it after `timeout`); returns its status, the
+    /// stdout lines not yet taken, and all of stderr.
+    fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<String>, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let status = self.child.wait().expect("wait");
+                let stderr = self.stderr.take().and_then(|h| h.join().ok());
+                panic!(
+                    "process {} did not exit within {timeout:?} (killed: {status}); stderr:\n{}",
+                    self.child.id(),
+                    stderr.unwrap_or_default()
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        // The reader threads end at EOF, which follows the exit.
+        let lines = self
+            .stdout_lines
+            .take()
+            .map(|rx| rx.iter().collect())
+            .unwrap_or_default();
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        (status, lines, stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(stdout: ChildStdout) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Runs a short-lived program to completion (at most `PATIENCE`).
+fn run(cmd: &mut Command) -> (ExitStatus, String, String) {
+    let (status, lines, stderr) = Running::spawn(cmd).finish(PATIENCE);
+    (status, lines.join("\n"), stderr)
+}
+
+/// Sends SIGTERM through kill(1): the tests use std only, and std has no signal API.
+fn sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid}: {status}");
+}
+
+/// Polls `probe` until it gives `Some`, for at most `PATIENCE`; the panic shows `last`.
+fn wait_for<T>(what: &str, mut probe: impl FnMut(&mut String) -> Option<T>) -> T {
+    let deadline = Instant::now() + PATIENCE;
+    let mut last = String::new();
+    loop {
+        if let Some(v) = probe(&mut last) {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {PATIENCE:?} in vain for {what}; last seen: {last}"
+        );
+        thread::sleep(Duration::from_millis(25));
+    }
+}
+
+// ---- talking to the monitor server -------------------------------------------------------
+
+/// Sends one line-protocol command (then `quit`) and returns every reply line before `BYE`.
+fn ask(port: u16, command: &str) -> std::io::Result<Vec<String>> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+    stream.write_all(format!("{command}\r\nquit\r\n").as_bytes())?;
+    let mut text = String::new();
+    stream.read_to_string(&mut text)?; // the server closes after BYE
+    let mut lines: Vec<String> = text.split("\r\n").map(str::to_string).collect();
+    assert_eq!(
+        lines.pop().as_deref(),
+        Some(""),
+        "replies end in CRLF: {text:?}"
+    );
+    assert_eq!(
+        lines.pop().as_deref(),
+        Some("BYE"),
+        "quit answers BYE: {text:?}"
+    );
+    Ok(lines)
+}
+
+/// The single reply line to `command`, or the error text.
+fn ask_line(port: u16, command: &str) -> String {
+    match ask(port, command) {
+        Ok(lines) => lines.join(" | "),
+        Err(e) => format!("<{e}>"),
+    }
+}
+
+/// Starts pico and reads its port from `pico: listening on port N pid P`.
+fn start_pico(exe: &Path, envs: &[(&str, &Path)]) -> (Running, u16) {
+    let mut cmd = Command::new(exe);
+    cmd.env_remove("HA_HOST")
+        .env_remove("PICO_READY_DELAY_MS")
+        .env_remove("PICO_FLAG_FILE")
+        .env_remove("PICO_PID_FILE")
+        .env("HA_PORT", "0");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut pico = Running::spawn(&mut cmd);
+    let Some(line) = pico.next_line(PATIENCE) else {
+        let (status, _, stderr) = pico.finish(PATIENCE);
+        panic!("pico printed no port line ({status}); stderr:\n{stderr}");
+    };
+    let expected_tail = format!(" pid {}", pico.pid());
+    let port = line
+        .strip_prefix("pico: listening on port ")
+        .and_then(|rest| rest.strip_suffix(&expected_tail))
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("unexpected first line from pico: {line:?}"));
+    assert_ne!(port, 0);
+    (pico, port)
+}
+
+fn stop_pico(pico: Running) {
+    sigterm(pico.pid());
+    let (status, lines, stderr) = pico.finish(Duration::from_secs(5));
+    assert!(status.success(), "pico exit: {status}; stderr:\n{stderr}");
+    assert_eq!(lines, ["pico: stopped"], "stderr:\n{stderr}");
+}
+
+// ---- the tests ---------------------------------------------------------------------------
+
+#[test]
+fn abi_misuse_is_refused_without_crashing() {
+    let dir = TempDir::new("abi");
+    let exe = compile(&[("abi_misuse", Link::Static)], dir.path());
+    let (status, stdout, stderr) = run(Command::new(&exe[0]).env("TMPDIR", dir.path()));
+    assert!(
+        status.success(),
+        "abi_misuse failed ({status}):\n{stdout}\n{stderr}"
+    );
+    let passed: u32 = stdout
+        .strip_prefix("abi_misuse: ")
+        .and_then(|s| s.strip_suffix(" checks passed"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected summary: {stdout:?}\n{stderr}"));
+    assert!(passed >= 200, "only {passed} checks ran");
+    assert!(stderr.is_empty(), "abi_misuse wrote to stderr:\n{stderr}");
+}
+
+#[test]
+fn pico_serves_and_flips() {
+    let dir = TempDir::new("pico");
+    let exes = compile(
+        &[("pico", Link::Static), ("probe", Link::Static)],
+        dir.path(),
+    );
+    let (pico_exe, probe_exe) = (&exes[0], &exes[1]);
+    let flag = dir.path().join("flag");
+    let pid_file = dir.path().join("pico.pid");
+    let (pico, port) = start_pico(
+        pico_exe,
+        &[("PICO_FLAG_FILE", &flag), ("PICO_PID_FILE", &pid_file)],
+    );
+    let pid_text = fs::read_to_string(&pid_file).expect("pico wrote its pid file");
+    assert_eq!(pid_text.trim(), pico.pid().to_string());
+
+    // STARTING until the first check result and ha_server_ready: poll, never sleep blindly.
+    wait_for("ping OK", |last| {
+        *last = ask_line(port, "ping");
+        (last == "OK").then_some(())
+    });
+    let check = ask_line(port, "check");
+    assert!(check.starts_with("UP "), "{check}");
+
+    let status = ask(port, "status").expect("status");
+    assert_eq!(status.last().map(String::as_str), Some("."), "{status:?}");
+    assert!(
+        status.iter().any(|l| l.starts_with("CHECK app UP ")),
+        "{status:?}"
+    );
+    assert!(
+        status
+            .iter()
+            .any(|l| l.starts_with("COUNTER transactions count=")),
+        "{status:?}"
+    );
+
+    fs::write(&flag, "down\n").expect("write flag");
+    let reason = format!("flag file {} says down", flag.display());
+    let check = wait_for("ping FAILED and check DOWN", |last| {
+        let ping = ask_line(port, "ping");
+        let check = ask_line(port, "check");
+        *last = format!("ping {ping:?}, check {check:?}");
+        (ping == "FAILED" && check.starts_with("DOWN ")).then_some(check)
+    });
+    assert!(check.contains(&reason), "{check}");
+    let named = ask_line(port, "check app");
+    assert!(
+        named.starts_with("DOWN ") && named.contains(&reason),
+        "{named}"
+    );
+
+    let (code, out, err) = run(Command::new(probe_exe).args(["127.0.0.1", &port.to_string()]));
+    assert_eq!(code.code(), Some(1), "probe on DOWN: {out}\n{err}");
+    assert!(out.starts_with("state=DOWN rtt_us="), "{out}");
+    assert!(out.contains("checks=0/1 line=DOWN "), "{out}");
+
+    fs::write(&flag, "degraded\n").expect("write flag");
+    wait_for("check DEGRADED", |last| {
+        *last = ask_line(port, "check");
+        last.starts_with("DEGRADED ").then_some(())
+    });
+    assert_eq!(ask_line(port, "ping"), "OK", "DEGRADED is still available");
+
+    let (code, out, err) = run(Command::new(probe_exe).args(["127.0.0.1", &port.to_string()]));
+    assert_eq!(code.code(), Some(0), "probe on DEGRADED: {out}\n{err}");
+    assert!(out.starts_with("state=DEGRADED rtt_us="), "{out}");
+    assert!(out.contains("says degraded"), "{out}");
+
+    let (code, out, err) =
+        run(Command::new(probe_exe).args(["127.0.0.1", &port.to_string(), "2000", "app"]));
+    assert_eq!(code.code(), Some(0), "probe of check app: {out}\n{err}");
+    assert!(out.starts_with("state=DEGRADED "), "{out}");
+    assert!(out.contains("line=DEGRADED v=1 check=app "), "{out}");
+
+    let (code, out, _) =
+        run(Command::new(probe_exe).args(["127.0.0.1", &port.to_string(), "2000", "nope"]));
+    assert_eq!(code.code(), Some(2), "probe of an unknown check: {out}");
+    assert!(
+        out.starts_with("error: unknown check name (4007): "),
+        "{out}"
+    );
+
+    let (code, _, err) = run(Command::new(probe_exe).arg("127.0.0.1"));
+    assert_eq!(code.code(), Some(3), "probe usage: {err}");
+
+    stop_pico(pico);
+    assert!(
+        !pid_file.exists(),
+        "pico removes its pid file on a clean stop"
+    );
+
+    let (code, out, _) = run(Command::new(probe_exe).args(["127.0.0.1", &port.to_string()]));
+    assert_eq!(code.code(), Some(2), "probe after stop: {out}");
+    assert!(
+        out.starts_with("error: connection refused (4002): "),
+        "{out}"
+    );
+}
+
+#[test]
+fn pico_reports_bind_failure() {
+    let dir = TempDir::new("bind");
+    let exe = compile(&[("pico", Link::Static)], dir.path());
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().expect("local addr").port();
+    let pico = Running::spawn(
+        Command::new(&exe[0])
+            .env("HA_HOST", "127.0.0.1")
+            .env("HA_PORT", port.to_string())
+            .env_remove("PICO_PID_FILE"),
+    );
+    let (status, stdout, stderr) = pico.finish(PATIENCE);
+    drop(taken);
+    assert!(!status.success(), "pico must fail: {status}");
+    assert!(
+        stdout.is_empty(),
+        "no port line when start fails: {stdout:?}"
+    );
+    assert!(
+        stderr.contains("ha_server_start: cannot listen on the configured address (3002)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn pico_shared_library_build_runs() {
+    let dir = TempDir::new("shared");
+    let exe = compile(&[("pico", Link::Shared)], dir.path());
+    let (pico, port) = start_pico(&exe[0], &[]);
+    // Linux shows which file the code came from.
+    let maps = PathBuf::from(format!("/proc/{}/maps", pico.pid()));
+    if let Ok(maps) = fs::read_to_string(&maps) {
+        assert!(maps.contains("libhamon"), "libhamon.so is not mapped");
+    }
+    wait_for("ping OK", |last| {
+        *last = ask_line(port, "ping");
+        (last == "OK").then_some(())
+    });
+    stop_pico(pico);
+}
