@@ -134,7 +134,8 @@ typedef uint32_t ha_status;
 /**
  * Receives one log record: `level` is `HA_LOG_ERROR` .. `HA_LOG_TRACE`, `message` a
  * NUL-terminated line valid only during the call. Called on whichever hamon thread logs,
- * possibly several at once; it must not call back into hamon's logging functions.
+ * possibly several at once; it must not call any hamon function (a failing call logs, and
+ * would re-enter the callback).
  */
 typedef void (*ha_log_cb)(void *userdata, uint32_t level, const char *message);
 
@@ -208,8 +209,9 @@ typedef struct ha_check_options {
  * value counts as DOWN ("invalid check result N").
  *
  * `userdata` is the pointer given to `ha_server_add_check`. `reason` points to `reason_cap`
- * zeroed bytes where the callback may write a short NUL-terminated explanation (it is cut at
- * `reason_cap - 1`); the buffer is valid only during the call.
+ * zeroed bytes where the callback may write a short NUL-terminated explanation; the buffer
+ * is valid only during the call. hamon reads at most `reason_cap - 1` bytes, keeps the first
+ * 200 characters and turns control characters into spaces, so a reason stays one line.
  *
  * Runs on the check's own hamon thread, never concurrently with itself, every
  * `interval_ms`. It should return well within `timeout_ms`; a callback that takes longer
@@ -413,8 +415,10 @@ ha_status ha_log_set_callback(ha_log_cb cb, void *userdata, uint32_t max_level);
  * `HA_OK` means a valid reply came: read `out->state` (DOWN is a valid answer). Otherwise:
  * `HA_ERR_PROBE_REFUSED` (nothing listens), `HA_ERR_PROBE_TIMEOUT`,
  * `HA_ERR_PROBE_BAD_REPLY`, `HA_ERR_PROBE_BUSY`, `HA_ERR_PROBE_IO`,
- * `HA_ERR_PROBE_RESOLVE`. `*out` is written only on `HA_OK`. Blocks the calling thread;
- * thread-safe.
+ * `HA_ERR_PROBE_RESOLVE`. Bad arguments give `HA_ERR_NULL_ARG` (host or out NULL),
+ * `HA_ERR_INVALID_UTF8`, or `HA_ERR_INVALID_ARG` (timeout 0, port 0, an empty host or one
+ * with whitespace). `*out` is written only on `HA_OK`. Blocks the calling thread for at most
+ * `timeout_ms`; thread-safe.
  *
  * # Safety
  * `host` is NULL or NUL-terminated; `out` is NULL or points to a writable `ha_probe_result`.
@@ -426,7 +430,8 @@ ha_status ha_probe(const char *host,
 
 /**
  * Like `ha_probe`, for one named check (`check NAME`): `out->state` is that check's state.
- * An unknown name gives `HA_ERR_PROBE_UNKNOWN_CHECK`.
+ * An unknown name gives `HA_ERR_PROBE_UNKNOWN_CHECK`; an empty name, or one with whitespace
+ * or control characters, gives `HA_ERR_INVALID_ARG` before anything is sent.
  *
  * # Safety
  * As for `ha_probe`; `check_name` is NULL or NUL-terminated.
@@ -569,7 +574,7 @@ const char *ha_version(void);
  *
  * `out_len` (nullable) receives the full length of the message without the NUL, so a
  * caller can tell whether it was cut. Returns `HA_ERR_NULL_ARG` when `buf` is NULL and
- * `HA_ERR_INVALID_ARG` when `cap` is 0.
+ * `HA_ERR_INVALID_ARG` when `cap` is 0; neither replaces the stored detail.
  *
  * # Safety
  * `buf` points to `cap` writable bytes; `out_len` is NULL or points to a writable size_t.

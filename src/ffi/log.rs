@@ -15,7 +15,8 @@ pub const HA_LOG_TRACE: u32 = 5;
 
 /// Receives one log record: `level` is `HA_LOG_ERROR` .. `HA_LOG_TRACE`, `message` a
 /// NUL-terminated line valid only during the call. Called on whichever hamon thread logs,
-/// possibly several at once; it must not call back into hamon's logging functions.
+/// possibly several at once; it must not call any hamon function (a failing call logs, and
+/// would re-enter the callback).
 #[allow(non_camel_case_types)]
 pub type ha_log_cb =
     Option<unsafe extern "C" fn(userdata: *mut c_void, level: u32, message: *const c_char)>;

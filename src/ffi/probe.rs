@@ -107,8 +107,10 @@ unsafe fn run(
 /// `HA_OK` means a valid reply came: read `out->state` (DOWN is a valid answer). Otherwise:
 /// `HA_ERR_PROBE_REFUSED` (nothing listens), `HA_ERR_PROBE_TIMEOUT`,
 /// `HA_ERR_PROBE_BAD_REPLY`, `HA_ERR_PROBE_BUSY`, `HA_ERR_PROBE_IO`,
-/// `HA_ERR_PROBE_RESOLVE`. `*out` is written only on `HA_OK`. Blocks the calling thread;
-/// thread-safe.
+/// `HA_ERR_PROBE_RESOLVE`. Bad arguments give `HA_ERR_NULL_ARG` (host or out NULL),
+/// `HA_ERR_INVALID_UTF8`, or `HA_ERR_INVALID_ARG` (timeout 0, port 0, an empty host or one
+/// with whitespace). `*out` is written only on `HA_OK`. Blocks the calling thread for at most
+/// `timeout_ms`; thread-safe.
 ///
 /// # Safety
 /// `host` is NULL or NUL-terminated; `out` is NULL or points to a writable `ha_probe_result`.
@@ -123,7 +125,8 @@ pub unsafe extern "C" fn ha_probe(
 }
 
 /// Like `ha_probe`, for one named check (`check NAME`): `out->state` is that check's state.
-/// An unknown name gives `HA_ERR_PROBE_UNKNOWN_CHECK`.
+/// An unknown name gives `HA_ERR_PROBE_UNKNOWN_CHECK`; an empty name, or one with whitespace
+/// or control characters, gives `HA_ERR_INVALID_ARG` before anything is sent.
 ///
 /// # Safety
 /// As for `ha_probe`; `check_name` is NULL or NUL-terminated.

@@ -48,8 +48,9 @@ pub const HA_REASON_CAP: usize = 256;
 /// value counts as DOWN ("invalid check result N").
 ///
 /// `userdata` is the pointer given to `ha_server_add_check`. `reason` points to `reason_cap`
-/// zeroed bytes where the callback may write a short NUL-terminated explanation (it is cut at
-/// `reason_cap - 1`); the buffer is valid only during the call.
+/// zeroed bytes where the callback may write a short NUL-terminated explanation; the buffer
+/// is valid only during the call. hamon reads at most `reason_cap - 1` bytes, keeps the first
+/// 200 characters and turns control characters into spaces, so a reason stays one line.
 ///
 /// Runs on the check's own hamon thread, never concurrently with itself, every
 /// `interval_ms`. It should return well within `timeout_ms`; a callback that takes longer

@@ -3,7 +3,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use crate::ffi::guard::{copy_out, guard, guard_status, last_error, non_null};
+use crate::ffi::guard::{copy_out, guard, guard_status, last_error};
 
 /// The result of every fallible hamon function: `HA_OK` (0) or one of the `HA_ERR_*` codes.
 #[allow(non_camel_case_types)]
@@ -131,7 +131,7 @@ pub extern "C" fn ha_version() -> *const c_char {
 ///
 /// `out_len` (nullable) receives the full length of the message without the NUL, so a
 /// caller can tell whether it was cut. Returns `HA_ERR_NULL_ARG` when `buf` is NULL and
-/// `HA_ERR_INVALID_ARG` when `cap` is 0.
+/// `HA_ERR_INVALID_ARG` when `cap` is 0; neither replaces the stored detail.
 ///
 /// # Safety
 /// `buf` points to `cap` writable bytes; `out_len` is NULL or points to a writable size_t.
@@ -142,9 +142,12 @@ pub unsafe extern "C" fn ha_last_error(
     out_len: *mut usize,
 ) -> ha_status {
     guard_status(|| {
-        non_null(buf, "buf")?;
+        // Misuse here must not overwrite the detail the caller is asking for.
+        if buf.is_null() {
+            return Err(HA_ERR_NULL_ARG);
+        }
         if cap == 0 {
-            return Err(crate::ffi::guard::fail(HA_ERR_INVALID_ARG, "cap is 0"));
+            return Err(HA_ERR_INVALID_ARG);
         }
         let text = last_error();
         // SAFETY: per the contract above.
