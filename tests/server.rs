@@ -540,11 +540,8 @@ fn a_stale_result_is_down() {
 
 #[test]
 fn the_ha_log_records_settings_and_transitions() {
-    let dir = std::env::temp_dir().join(format!(
-        "hamon-log-{}-{:?}",
-        std::process::id(),
-        Instant::now()
-    ));
+    let dir = std::env::temp_dir().join(format!("hamon-log-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let server = start(|c| {
         c.log_file = Some(dir.clone());
