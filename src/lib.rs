@@ -9,6 +9,8 @@
 pub mod config;
 pub mod ffi;
 /// cbindgen:ignore
+pub mod heartbeat;
+/// cbindgen:ignore
 pub mod monitor;
 /// cbindgen:ignore
 pub mod probe;

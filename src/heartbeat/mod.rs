@@ -1,0 +1,3 @@
+//! The heartbeat: keeps exactly one node of a cluster active over a shared directory.
+
+pub mod record;
