@@ -1,0 +1,662 @@
+//! The heartbeat state machine: events in, actions out. No I/O and no clock reads: the
+//! driver (a node, or the simulation) performs the actions and reports what happened, with
+//! times from the node's own monotonic clock.
+//!
+//! The protocol is a delta lease over single-writer records (research: leases §7): a node
+//! claims by writing CLAIMING, then reading every peer (Dekker-style: two claimers cannot
+//! both miss each other), confirms after a pause, writes ACTIVE and starts the application.
+//! The active stops the application when its renew deadline (start of its last successful
+//! write + F1) passes, whatever storage says; a peer takes over only after seeing the
+//! active's record unchanged for D > F1 + K.
+
+use std::collections::BTreeMap;
+
+use crate::heartbeat::observe::{Liveness, Observation, Time};
+use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use crate::heartbeat::timing::Timing;
+
+/// The role of this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Standby,
+    Claiming,
+    Active,
+    Stopping,
+}
+
+/// What happened, as the driver reports it. Times are the node's monotonic clock.
+#[derive(Clone, Debug)]
+pub enum Event {
+    /// Time has passed.
+    Tick,
+    /// A read of a peer's record (or of our own, when `node` is us) ended.
+    NodeRead { node: String, started: Time, ended: Time, result: Result<Vec<u8>, String> },
+    /// A read of the maintenance record ended; `Ok(None)`: bytes that do not decode.
+    MaintRead { started: Time, ended: Time, result: Result<Option<MaintRecord>, String> },
+    /// Our own record's write ended.
+    Written { started: Time, ended: Time, ok: bool },
+    /// The application is confirmed gone (after `StopApp`, or it died by itself).
+    AppStopped,
+    /// The application failed (died, or its health probe keeps failing): hand over.
+    AppFailed(String),
+    /// Graceful hand-over requested (shutdown, operator).
+    Release,
+}
+
+/// What the driver must do, in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    ReadNode(String),
+    ReadMaint,
+    /// Store the epoch durably on local disk before the next write, which carries it.
+    PersistEpoch(u64),
+    /// Write our record (at most one write is outstanding; the core ensures it).
+    Write(NodeRecord),
+    /// Start the application with this fencing token.
+    StartApp { epoch: u64 },
+    /// Stop the application now (TERM, then KILL within the kill budget).
+    StopApp { reason: String },
+    /// Something an operator must know about.
+    Alarm(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub cluster: String,
+    pub node: String,
+    /// Every node of the cluster, this one included.
+    pub nodes: Vec<String>,
+    pub preferred: bool,
+    pub timing: Timing,
+    /// Random per start; also seeds the back-off jitter.
+    pub incarnation: u64,
+    /// The highest epoch persisted on local disk.
+    pub persisted_epoch: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ClaimPhase {
+    /// The CLAIMING write is outstanding.
+    Writing,
+    /// Waiting for peer reads that started after the claim write completed.
+    Reading { after: Time },
+    /// Waiting until the confirm pause is over.
+    Pausing { until: Time },
+    /// Waiting for confirm reads that started after the pause.
+    Confirming { after: Time },
+    /// The ACTIVE write is outstanding.
+    Activating,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AfterStop {
+    /// Write RELEASED: peers may take over at once.
+    Release,
+    /// Write STANDBY.
+    Standby,
+}
+
+/// A snapshot for status displays and the C ABI.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreStatus {
+    pub role: Role,
+    pub epoch: u64,
+    pub deadline_left: Option<u64>,
+    pub maint: MaintMode,
+    pub maint_ok: bool,
+    pub app_running: bool,
+}
+
+pub struct Core {
+    cfg: CoreConfig,
+    d: u64,
+    role: Role,
+    seq: u64,
+    epoch: u64,
+    max_epoch: u64,
+    /// While CLAIMING or ACTIVE: the instant our lease ends.
+    deadline: Option<Time>,
+    app_running: bool,
+    claim: Option<ClaimPhase>,
+    after_stop: AfterStop,
+    peers: BTreeMap<String, Observation>,
+    own: Observation,
+    maint: Option<MaintRecord>,
+    /// The maintenance record could not be read or decoded: behave as FROZEN.
+    maint_bad: bool,
+    /// The write in flight: its record and when it started.
+    writing: Option<(NodeRecord, Time)>,
+    /// The last record whose write succeeded.
+    written: Option<NodeRecord>,
+    last_write_ok: bool,
+    /// Reads in flight, by file (node name, or "" for maintenance).
+    reading: BTreeMap<String, Time>,
+    /// Start of the last completed read of each peer.
+    last_read: BTreeMap<String, Time>,
+    /// End of our last successful write.
+    written_at: Option<Time>,
+    next_poll: Time,
+    next_write: Time,
+    backoff_until: Time,
+    /// Another writer was seen in our own record: never claim.
+    foreign_writer: bool,
+    rng: u64,
+}
+
+const MAINT_KEY: &str = "";
+
+impl Core {
+    pub fn new(cfg: CoreConfig, now: Time) -> Core {
+        let d = cfg.timing.takeover.as_nanos() as u64;
+        let peers = cfg
+            .nodes
+            .iter()
+            .filter(|n| **n != cfg.node)
+            .map(|n| (n.clone(), Observation::new(now)))
+            .collect();
+        let p = cfg.timing.period.as_nanos() as u64;
+        let mut core = Core {
+            d,
+            role: Role::Standby,
+            seq: 0,
+            epoch: 0,
+            max_epoch: cfg.persisted_epoch,
+            deadline: None,
+            app_running: false,
+            claim: None,
+            after_stop: AfterStop::Standby,
+            peers,
+            own: Observation::new(now),
+            maint: None,
+            maint_bad: false,
+            writing: None,
+            written: None,
+            last_write_ok: false,
+            reading: BTreeMap::new(),
+            last_read: BTreeMap::new(),
+            written_at: None,
+            next_poll: now,
+            next_write: now,
+            backoff_until: now,
+            foreign_writer: false,
+            rng: cfg.incarnation | 1,
+            cfg,
+        };
+        // Nodes that are not preferred give the preferred one a head start on a cold start.
+        if !core.cfg.preferred {
+            core.backoff_until = now + 3 * p + core.jitter(p);
+        }
+        core
+    }
+
+    fn period(&self) -> u64 {
+        self.cfg.timing.period.as_nanos() as u64
+    }
+
+    fn io_timeout(&self) -> u64 {
+        self.cfg.timing.io_timeout.as_nanos() as u64
+    }
+
+    fn jitter(&mut self, below: u64) -> u64 {
+        // xorshift64: deterministic per incarnation, which the simulation relies on.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        if below == 0 { 0 } else { self.rng % below }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub fn deadline(&self) -> Option<Time> {
+        self.deadline
+    }
+
+    pub fn app_running(&self) -> bool {
+        self.app_running
+    }
+
+    pub fn peer(&self, node: &str) -> Option<&Observation> {
+        self.peers.get(node)
+    }
+
+    pub fn maint_mode(&self) -> MaintMode {
+        self.maint.as_ref().map_or(MaintMode::Freeze, |m| m.mode.clone())
+    }
+
+    pub fn status(&self, now: Time) -> CoreStatus {
+        CoreStatus {
+            role: self.role,
+            epoch: self.epoch,
+            deadline_left: self.deadline.map(|d| d.saturating_sub(now)),
+            maint: self.maint_mode(),
+            maint_ok: !self.maint_bad,
+            app_running: self.app_running,
+        }
+    }
+
+    /// When the driver should call [`Core::handle`] with `Tick` next, at the latest.
+    pub fn next_wakeup(&self) -> Time {
+        let mut t = self.next_poll.min(self.next_write);
+        if let Some(d) = self.deadline {
+            t = t.min(d);
+        }
+        if let Some(ClaimPhase::Pausing { until }) = self.claim {
+            t = t.min(until);
+        }
+        t
+    }
+
+    fn frozen(&self) -> bool {
+        self.maint_bad || self.maint.is_none() || matches!(self.maint_mode(), MaintMode::Freeze)
+    }
+
+    fn drained(&self) -> bool {
+        self.maint.as_ref().is_some_and(|m| m.drained.iter().any(|n| *n == self.cfg.node))
+    }
+
+    fn record(&self, state: NodeState, wall_ms: u64) -> NodeRecord {
+        let t = &self.cfg.timing;
+        let ms = |d: std::time::Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
+        NodeRecord {
+            cluster: self.cfg.cluster.clone(),
+            node: self.cfg.node.clone(),
+            incarnation: self.cfg.incarnation,
+            seq: self.seq + 1,
+            state,
+            epoch: self.epoch,
+            max_epoch: self.max_epoch,
+            maint_ack: self.maint.as_ref().map_or(0, |m| m.token),
+            period_ms: ms(t.period),
+            renew_deadline_ms: ms(t.renew_deadline),
+            takeover_ms: ms(t.takeover),
+            kill_budget_ms: ms(t.kill_budget),
+            preferred: self.cfg.preferred,
+            wall_ms,
+        }
+    }
+
+    fn state_word(&self) -> NodeState {
+        match (self.role, self.claim) {
+            (Role::Active, _) => NodeState::Active,
+            (Role::Claiming, Some(ClaimPhase::Activating)) => NodeState::Active,
+            (Role::Claiming, _) => NodeState::Claiming,
+            (Role::Stopping, _) => NodeState::Stopping,
+            (Role::Standby, _) if self.after_stop == AfterStop::Release => NodeState::Released,
+            (Role::Standby, _) => NodeState::Standby,
+        }
+    }
+
+    /// Issues a write of our record in `state`, unless one is outstanding.
+    fn write(&mut self, state: NodeState, now: Time, out: &mut Vec<Action>) -> bool {
+        if self.writing.is_some() {
+            return false;
+        }
+        let rec = self.record(state, 0);
+        self.seq += 1;
+        self.writing = Some((rec.clone(), now));
+        self.next_write = now + self.period();
+        out.push(Action::Write(rec));
+        true
+    }
+
+    fn poll(&mut self, now: Time, out: &mut Vec<Action>) {
+        let mut files: Vec<String> = self.peers.keys().cloned().collect();
+        files.push(self.cfg.node.clone());
+        for node in files {
+            if !self.reading.contains_key(&node) {
+                self.reading.insert(node.clone(), now);
+                out.push(Action::ReadNode(node));
+            }
+        }
+        if !self.reading.contains_key(MAINT_KEY) {
+            self.reading.insert(MAINT_KEY.to_string(), now);
+            out.push(Action::ReadMaint);
+        }
+        self.next_poll = now + self.period();
+    }
+
+    fn stop_app(&mut self, reason: String, after: AfterStop, out: &mut Vec<Action>) {
+        self.after_stop = after;
+        self.claim = None;
+        self.deadline = None;
+        if self.app_running {
+            self.role = Role::Stopping;
+            out.push(Action::StopApp { reason });
+        } else {
+            self.role = Role::Standby;
+        }
+    }
+
+    fn back_off(&mut self, now: Time) {
+        let p = self.period();
+        let wait = if self.cfg.preferred { p } else { 3 * p + self.jitter(p) };
+        self.backoff_until = now + wait;
+    }
+
+    fn abort_claim(&mut self, why: &str, now: Time, out: &mut Vec<Action>) {
+        self.claim = None;
+        self.deadline = None;
+        self.role = Role::Standby;
+        self.after_stop = AfterStop::Standby;
+        self.back_off(now);
+        out.push(Action::Alarm(format!("claim abandoned: {why}")));
+        self.write(NodeState::Standby, now, out);
+    }
+
+    /// Why a peer forbids claiming, if it does.
+    fn blocker(&self, name: &str, obs: &Observation) -> Option<String> {
+        if obs.is_failing() {
+            return Some(format!("{name}: record unreadable"));
+        }
+        match (obs.liveness, &obs.record) {
+            (Liveness::Stale, _) => None,
+            (_, Some(r)) if matches!(r.state, NodeState::Standby | NodeState::Released) => None,
+            (_, Some(r)) => Some(format!("{name}: {:?} epoch {}", r.state, r.epoch)),
+            (_, None) => Some(format!("{name}: record unknown or corrupt")),
+        }
+    }
+
+    fn first_blocker(&self) -> Option<String> {
+        self.peers.iter().find_map(|(n, o)| self.blocker(n, o))
+    }
+
+    fn may_claim(&self, now: Time) -> bool {
+        let switchover_to_me = matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t == self.cfg.node);
+        self.role == Role::Standby
+            && !self.app_running
+            && !self.foreign_writer
+            && self.last_write_ok
+            && self.writing.is_none()
+            && !self.drained()
+            && !self.maint_bad
+            && (switchover_to_me || !self.frozen() && self.maint_mode() == MaintMode::Off)
+            && (switchover_to_me || now >= self.backoff_until)
+            && self.first_blocker().is_none()
+    }
+
+    fn start_claim(&mut self, now: Time, out: &mut Vec<Action>) {
+        let peers_max = self.peers.values().filter_map(|o| o.record.as_ref()).map(|r| r.epoch.max(r.max_epoch)).max();
+        let e = self.max_epoch.max(self.epoch).max(peers_max.unwrap_or(0)) + 1;
+        self.max_epoch = e;
+        self.epoch = e;
+        out.push(Action::PersistEpoch(e));
+        self.role = Role::Claiming;
+        self.after_stop = AfterStop::Standby;
+        self.claim = Some(ClaimPhase::Writing);
+        self.write(NodeState::Claiming, now, out);
+    }
+
+    /// All peers have been read by reads that started at or after `after`.
+    fn read_since(&self, after: Time, reads: &BTreeMap<String, Time>) -> bool {
+        self.peers.keys().all(|n| reads.get(n).is_some_and(|t| *t >= after))
+    }
+
+    pub fn handle(&mut self, now: Time, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Tick => {}
+            Event::NodeRead { node, started, ended, result } => self.on_node_read(&node, started, ended, result, &mut out),
+            Event::MaintRead { result, .. } => self.on_maint_read(result, now, &mut out),
+            Event::Written { started, ended, ok } => self.on_written(started, ended, ok, &mut out),
+            Event::AppStopped => {
+                self.app_running = false;
+                if self.role == Role::Active {
+                    // It died on its own (or a fencing backstop killed it): hand over.
+                    out.push(Action::Alarm("application gone while active: releasing".into()));
+                    self.stop_app("application gone".into(), AfterStop::Release, &mut out);
+                    self.backoff_until = now + self.d;
+                    self.next_write = now;
+                } else if self.role == Role::Stopping {
+                    // The next write says RELEASED or STANDBY (see `state_word`).
+                    self.role = Role::Standby;
+                    self.back_off(now);
+                    self.next_write = now;
+                }
+            }
+            Event::AppFailed(why) => {
+                if self.app_running {
+                    out.push(Action::Alarm(format!("application failed: {why}")));
+                    self.stop_app(format!("application failed: {why}"), AfterStop::Release, &mut out);
+                    // Let another node take over before this one tries again.
+                    self.backoff_until = now + self.d;
+                }
+            }
+            Event::Release => {
+                if matches!(self.role, Role::Active | Role::Claiming) {
+                    self.stop_app("released".into(), AfterStop::Release, &mut out);
+                    if self.role == Role::Standby {
+                        self.next_write = now;
+                    }
+                    self.backoff_until = now + self.d;
+                }
+            }
+        }
+        self.step(now, &mut out);
+        out
+    }
+
+    fn on_node_read(&mut self, node: &str, started: Time, ended: Time, result: Result<Vec<u8>, String>, out: &mut Vec<Action>) {
+        self.reading.remove(node);
+        let d = self.d;
+        let cluster = self.cfg.cluster.clone();
+        let decode = |b: &[u8]| NodeRecord::decode(b, &cluster).ok();
+        if node == self.cfg.node {
+            match result {
+                Ok(bytes) => {
+                    let rec = decode(&bytes);
+                    self.own.read_ok(&bytes, rec.clone(), started, ended, d);
+                    self.check_own(rec, started, out);
+                }
+                Err(_) => self.own.read_failed(),
+            }
+            return;
+        }
+        let Some(obs) = self.peers.get_mut(node) else { return };
+        match result {
+            Ok(bytes) => {
+                let rec = decode(&bytes).filter(|r| r.node == node);
+                obs.read_ok(&bytes, rec, started, ended, d);
+            }
+            Err(_) => obs.read_failed(),
+        }
+        self.last_read.insert(node.to_string(), started);
+    }
+
+    /// Our own record must be what we last wrote (or are writing): anything else means a
+    /// second writer or a rolled-back storage, and an active node must stop at once.
+    fn check_own(&mut self, rec: Option<NodeRecord>, started: Time, out: &mut Vec<Action>) {
+        let Some(rec) = rec else { return };
+        let ours = |r: &NodeRecord| r.incarnation == self.cfg.incarnation;
+        let expected = self.written.as_ref().map(|w| w.seq);
+        let in_flight = self.writing.as_ref().map(|(w, _)| w.seq);
+        let foreign = if ours(&rec) {
+            // An older seq of ours is fine only while a newer write is landing.
+            expected.is_some_and(|s| rec.seq < s && in_flight.is_none()) || expected.is_none() && in_flight.is_none()
+        } else {
+            // Our first write may not have landed yet; after it did, a foreign incarnation
+            // in our file is a second writer.
+            self.written.is_some() && self.written_at.is_some_and(|w| started > w)
+        };
+        if foreign {
+            self.foreign_writer = true;
+            out.push(Action::Alarm(format!(
+                "our record {} holds incarnation {:x} seq {}: another writer or a storage rollback",
+                self.cfg.node, rec.incarnation, rec.seq
+            )));
+            if matches!(self.role, Role::Active | Role::Claiming) {
+                self.stop_app("own record overwritten".into(), AfterStop::Standby, out);
+            }
+        }
+    }
+
+    fn on_maint_read(&mut self, result: Result<Option<MaintRecord>, String>, now: Time, out: &mut Vec<Action>) {
+        self.reading.remove(MAINT_KEY);
+        match result {
+            Ok(Some(m)) => {
+                let was = self.maint_mode();
+                let token_changed = self.maint.as_ref().is_none_or(|old| old.token != m.token);
+                if self.maint_bad {
+                    out.push(Action::Alarm("maintenance record readable again".into()));
+                }
+                self.maint_bad = false;
+                // Leaving maintenance: time that passed while frozen must not count.
+                if token_changed && m.mode == MaintMode::Off && was != MaintMode::Off {
+                    for o in self.peers.values_mut() {
+                        o.restart_window(now);
+                    }
+                }
+                self.maint = Some(m);
+            }
+            Ok(None) => {
+                if !self.maint_bad {
+                    out.push(Action::Alarm("maintenance record corrupt: behaving as FREEZE".into()));
+                }
+                self.maint_bad = true;
+            }
+            Err(e) => {
+                if !self.maint_bad {
+                    out.push(Action::Alarm(format!("maintenance record unreadable ({e}): behaving as FREEZE")));
+                }
+                self.maint_bad = true;
+            }
+        }
+    }
+
+    fn on_written(&mut self, started: Time, ended: Time, ok: bool, out: &mut Vec<Action>) {
+        let Some((rec, _)) = self.writing.take() else { return };
+        self.last_write_ok = ok;
+        if ok {
+            self.written_at = Some(ended);
+            self.written = Some(rec.clone());
+        }
+        let in_time = |deadline: Option<Time>| deadline.is_some_and(|d| ended < d);
+        match (self.role, self.claim) {
+            (Role::Claiming, Some(ClaimPhase::Writing)) => {
+                if ok && ended < started + self.io_timeout() {
+                    self.deadline = Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
+                    self.claim = Some(ClaimPhase::Reading { after: ended });
+                } else {
+                    self.abort_claim("claim write failed or was late", ended, out);
+                }
+            }
+            (Role::Claiming, Some(ClaimPhase::Activating)) => {
+                if ok && in_time(self.deadline) {
+                    self.deadline = Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
+                    self.role = Role::Active;
+                    self.claim = None;
+                    self.app_running = true;
+                    out.push(Action::StartApp { epoch: self.epoch });
+                } else {
+                    self.abort_claim("activation write failed or was late", ended, out);
+                }
+            }
+            (Role::Active, _) => {
+                // No resurrection: a write that ends after the deadline extends nothing.
+                if ok && rec.state == NodeState::Active && in_time(self.deadline) {
+                    self.deadline = Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Everything that depends on time and on what is known now.
+    fn step(&mut self, now: Time, out: &mut Vec<Action>) {
+        let d = self.d;
+        for o in self.peers.values_mut() {
+            o.refresh(now, d);
+        }
+        // Self-fencing comes first, whatever else happens.
+        if let Some(deadline) = self.deadline {
+            if now >= deadline && matches!(self.role, Role::Active | Role::Claiming) {
+                let was_active = self.role == Role::Active;
+                out.push(Action::Alarm(format!("renew deadline passed in role {:?}: stopping", self.role)));
+                if was_active {
+                    self.stop_app("renew deadline passed".into(), AfterStop::Standby, out);
+                } else {
+                    self.abort_claim("deadline passed while claiming", now, out);
+                }
+            }
+        }
+        if self.role == Role::Active {
+            // A fresh active peer with a higher term wins; this should never happen.
+            let me = (self.epoch, self.cfg.node.clone());
+            let higher = self.peers.iter().find(|(n, o)| {
+                o.liveness == Liveness::Alive
+                    && o.record.as_ref().is_some_and(|r| r.state == NodeState::Active && (r.epoch, (*n).clone()) > me)
+            });
+            if let Some((n, _)) = higher {
+                out.push(Action::Alarm(format!("{n} is active with a higher epoch: stepping down")));
+                self.stop_app("another node holds a higher epoch".into(), AfterStop::Standby, out);
+            } else if matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t != self.cfg.node) && !self.maint_bad {
+                self.stop_app("switchover".into(), AfterStop::Release, out);
+            }
+        }
+        self.advance_claim(now, out);
+        if now >= self.next_poll {
+            self.poll(now, out);
+        }
+        if self.may_claim(now) {
+            self.start_claim(now, out);
+        }
+        if now >= self.next_write && !matches!(self.claim, Some(_)) {
+            let state = match self.role {
+                Role::Active => NodeState::Active,
+                _ => self.state_word(),
+            };
+            self.write(state, now, out);
+        }
+    }
+
+    fn advance_claim(&mut self, now: Time, out: &mut Vec<Action>) {
+        let Some(phase) = self.claim else { return };
+        match phase {
+            ClaimPhase::Reading { after } | ClaimPhase::Confirming { after } => {
+                if !self.read_since(after, &self.last_read) {
+                    // Reads that started before `after` do not count: read again.
+                    let stale: Vec<String> = self
+                        .peers
+                        .keys()
+                        .filter(|n| !self.reading.contains_key(*n) && self.last_read.get(*n).is_none_or(|t| *t < after))
+                        .cloned()
+                        .collect();
+                    for n in stale {
+                        self.reading.insert(n.clone(), now);
+                        out.push(Action::ReadNode(n));
+                    }
+                    return;
+                }
+                if let Some(why) = self.first_blocker() {
+                    self.abort_claim(&format!("contended: {why}"), now, out);
+                    return;
+                }
+                let margin = self.io_timeout();
+                if self.deadline.is_none_or(|d| now + margin >= d) {
+                    self.abort_claim("too close to the claim's deadline", now, out);
+                    return;
+                }
+                if matches!(phase, ClaimPhase::Reading { .. }) {
+                    self.claim = Some(ClaimPhase::Pausing { until: now + self.cfg.timing.confirm.as_nanos() as u64 });
+                } else {
+                    self.claim = Some(ClaimPhase::Activating);
+                    if !self.write(NodeState::Active, now, out) {
+                        self.abort_claim("a write is still outstanding", now, out);
+                    }
+                }
+            }
+            ClaimPhase::Pausing { until } => {
+                if now >= until {
+                    self.claim = Some(ClaimPhase::Confirming { after: now });
+                    self.advance_claim(now, out);
+                }
+            }
+            ClaimPhase::Writing | ClaimPhase::Activating => {}
+        }
+    }
+}
