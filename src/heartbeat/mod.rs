@@ -1,3 +1,4 @@
 //! The heartbeat: keeps exactly one node of a cluster active over a shared directory.
 
+pub mod codec;
 pub mod record;
