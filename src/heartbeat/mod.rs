@@ -1,6 +1,9 @@
 //! The heartbeat: keeps exactly one node of a cluster active over a shared directory.
 
+pub mod codec;
 pub mod core;
 pub mod observe;
 pub mod record;
+#[cfg(test)]
+pub mod sim;
 pub mod timing;
