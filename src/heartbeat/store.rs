@@ -18,7 +18,7 @@
 //! record usually means the share is not mounted and the mount point's underlying directory
 //! must not grow records of its own.
 //!
-//! All calls block, possibly forever on a hung mount; `IoPool` (in `super::io`) runs them on
+//! All calls block, possibly forever on a hung mount; [`IoPool`](super::io::IoPool) runs them on
 //! worker threads with deadlines.
 
 use std::fs::{File, OpenOptions};
