@@ -2,8 +2,10 @@
 
 pub mod codec;
 pub mod core;
+pub mod io;
 pub mod observe;
 pub mod record;
 #[cfg(test)]
 pub mod sim;
+pub mod store;
 pub mod timing;
