@@ -86,7 +86,7 @@ line == "" || line ~ /^[#;]/ { next }
 }
 section != "" && section != want { next }
 {
-    where = (section == "" ? "defaults" : "[" section "]")
+    where = (section == "" ? "(defaults)" : "[" section "]")
     eq = index(line, "=")
     if (eq == 0) { fail(where ": expected \"key = value\", got: " line); next }
     key = trim(substr(line, 1, eq - 1))
@@ -99,20 +99,20 @@ section != "" && section != want { next }
     seen[section, key] = FNR
     if (key == "ha_port") {
         if (val !~ /^[0-9]+$/ || val + 0 < 1 || val + 0 > 65535)
-            fail(where ": ha_port: bad port \"" val "\" (expected 1-65535)")
+            fail(where " ha_port: bad port \"" val "\" (expected 1-65535)")
     } else if (key ~ /_timeout$/) {
         if (val !~ /^[0-9]+$/ || val + 0 < 1 || val + 0 > 86400)
-            fail(where ": " key ": \"" val "\" is not a number of seconds (expected 1-86400)")
+            fail(where " " key ": \"" val "\" is not a number of seconds (expected 1-86400)")
     } else if (key == "start") {
-        if (val == "") fail(where ": start: empty command")
+        if (val == "") fail(where " start: empty command")
     } else if (key == "user") {
-        if (val !~ /^[A-Za-z_][A-Za-z0-9_.-]*$/) fail(where ": user: bad user name \"" val "\"")
+        if (val !~ /^[A-Za-z_][A-Za-z0-9_.-]*$/) fail(where " user: bad user name \"" val "\"")
     } else if (key == "ha_host") {
         if (val !~ /^[A-Za-z0-9_.:]/ || val ~ /[^A-Za-z0-9_.:-]/)
-            fail(where ": ha_host: bad host \"" val "\" (a name or an address)")
+            fail(where " ha_host: bad host \"" val "\" (a name or an address)")
     } else if (key ~ /^(pid_file|log_dir|state_dir)$/) {
         if (val !~ /^\// && val !~ /^\$MZ_HOME\// && val !~ /^\$\{MZ_HOME\}\//)
-            fail(where ": " key ": \"" val "\" must be an absolute path or start with $MZ_HOME/")
+            fail(where " " key ": \"" val "\" must be an absolute path or start with $MZ_HOME/")
     }
     print key "=" val
 }
@@ -228,6 +228,10 @@ EOF
     if [ -n "$ha_user" ] && [ "$ha_user" != "$(id -un)" ]; then
         if [ "$(id -u)" -ne 0 ]; then
             ha_err "[$ha_instance] user = $ha_user: only root can run commands as another user"
+            return 6
+        fi
+        if ! id -u "$ha_user" >/dev/null 2>&1; then
+            ha_err "[$ha_instance] user = $ha_user: no such user"
             return 6
         fi
         if ! command -v runuser >/dev/null 2>&1; then
