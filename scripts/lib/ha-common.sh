@@ -285,9 +285,15 @@ ha_read_pid() {
 }
 
 # True while process group $1 has a live member. Zombies do not count: an exited process
-# whose parent has not reaped it yet runs nothing and holds no port.
+# whose parent has not reaped it yet runs nothing and holds no port. When ps fails we
+# cannot tell, and say "alive": online then starts nothing, offline and clean report
+# failure; never a false "stopped".
 ha_group_alive() {
-    ps -e -o pgid= -o stat= 2>/dev/null |
+    if ! ha_ps=$(ps -e -o pgid= -o stat=); then
+        ha_log "ps failed: process group $1 counts as alive"
+        return 0
+    fi
+    printf '%s\n' "$ha_ps" |
         awk -v g="$1" '$1 == g && $2 !~ /^[ZX]/ { found = 1 } END { exit !found }'
 }
 
