@@ -30,11 +30,24 @@ pub enum Event {
     /// Time has passed.
     Tick,
     /// A read of a peer's record (or of our own, when `node` is us) ended.
-    NodeRead { node: String, started: Time, ended: Time, result: Result<Vec<u8>, String> },
+    NodeRead {
+        node: String,
+        started: Time,
+        ended: Time,
+        result: Result<Vec<u8>, String>,
+    },
     /// A read of the maintenance record ended; `Ok(None)`: bytes that do not decode.
-    MaintRead { started: Time, ended: Time, result: Result<Option<MaintRecord>, String> },
+    MaintRead {
+        started: Time,
+        ended: Time,
+        result: Result<Option<MaintRecord>, String>,
+    },
     /// Our own record's write ended.
-    Written { started: Time, ended: Time, ok: bool },
+    Written {
+        started: Time,
+        ended: Time,
+        ok: bool,
+    },
     /// The application is confirmed gone (after `StopApp`, or it died by itself).
     AppStopped,
     /// The application failed (died, or its health probe keeps failing): hand over.
@@ -53,9 +66,13 @@ pub enum Action {
     /// Write our record (at most one write is outstanding; the core ensures it).
     Write(NodeRecord),
     /// Start the application with this fencing token.
-    StartApp { epoch: u64 },
+    StartApp {
+        epoch: u64,
+    },
     /// Stop the application now (TERM, then KILL within the kill budget).
-    StopApp { reason: String },
+    StopApp {
+        reason: String,
+    },
     /// Something an operator must know about.
     Alarm(String),
 }
@@ -126,20 +143,20 @@ pub struct Core {
     maint_bad: bool,
     /// The write in flight: its record and when it started.
     writing: Option<(NodeRecord, Time)>,
-    /// The last record whose write succeeded.
-    written: Option<NodeRecord>,
+    /// (end, seq) of our recent acknowledged writes, oldest first.
+    acks: std::collections::VecDeque<(Time, u64)>,
     last_write_ok: bool,
     /// Reads in flight, by file (node name, or "" for maintenance).
     reading: BTreeMap<String, Time>,
     /// Start of the last completed read of each peer.
     last_read: BTreeMap<String, Time>,
-    /// End of our last successful write.
-    written_at: Option<Time>,
     next_poll: Time,
     next_write: Time,
     backoff_until: Time,
     /// Another writer was seen in our own record: never claim.
     foreign_writer: bool,
+    /// The highest epoch any peer claimed, as read in its record.
+    peer_epoch: u64,
     rng: u64,
 }
 
@@ -159,7 +176,8 @@ impl Core {
             d,
             role: Role::Standby,
             seq: 0,
-            epoch: 0,
+            // A restarted node shows the last epoch it claimed, so no peer can reuse it.
+            epoch: cfg.persisted_epoch,
             max_epoch: cfg.persisted_epoch,
             deadline: None,
             app_running: false,
@@ -170,15 +188,15 @@ impl Core {
             maint: None,
             maint_bad: false,
             writing: None,
-            written: None,
+            acks: std::collections::VecDeque::new(),
             last_write_ok: false,
             reading: BTreeMap::new(),
             last_read: BTreeMap::new(),
-            written_at: None,
             next_poll: now,
             next_write: now,
             backoff_until: now,
             foreign_writer: false,
+            peer_epoch: 0,
             rng: cfg.incarnation | 1,
             cfg,
         };
@@ -226,7 +244,9 @@ impl Core {
     }
 
     pub fn maint_mode(&self) -> MaintMode {
-        self.maint.as_ref().map_or(MaintMode::Freeze, |m| m.mode.clone())
+        self.maint
+            .as_ref()
+            .map_or(MaintMode::Freeze, |m| m.mode.clone())
     }
 
     pub fn status(&self, now: Time) -> CoreStatus {
@@ -242,7 +262,10 @@ impl Core {
 
     /// When the driver should call [`Core::handle`] with `Tick` next, at the latest.
     pub fn next_wakeup(&self) -> Time {
-        let mut t = self.next_poll.min(self.next_write);
+        let mut t = self.next_poll;
+        if self.writing.is_none() {
+            t = t.min(self.next_write);
+        }
         if let Some(d) = self.deadline {
             t = t.min(d);
         }
@@ -257,7 +280,9 @@ impl Core {
     }
 
     fn drained(&self) -> bool {
-        self.maint.as_ref().is_some_and(|m| m.drained.iter().any(|n| *n == self.cfg.node))
+        self.maint
+            .as_ref()
+            .is_some_and(|m| m.drained.contains(&self.cfg.node))
     }
 
     fn record(&self, state: NodeState, wall_ms: u64) -> NodeRecord {
@@ -335,7 +360,11 @@ impl Core {
 
     fn back_off(&mut self, now: Time) {
         let p = self.period();
-        let wait = if self.cfg.preferred { p } else { 3 * p + self.jitter(p) };
+        let wait = if self.cfg.preferred {
+            p
+        } else {
+            3 * p + self.jitter(p)
+        };
         self.backoff_until = now + wait;
     }
 
@@ -367,7 +396,8 @@ impl Core {
     }
 
     fn may_claim(&self, now: Time) -> bool {
-        let switchover_to_me = matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t == self.cfg.node);
+        let switchover_to_me =
+            matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t == self.cfg.node);
         self.role == Role::Standby
             && !self.app_running
             && !self.foreign_writer
@@ -381,7 +411,12 @@ impl Core {
     }
 
     fn start_claim(&mut self, now: Time, out: &mut Vec<Action>) {
-        let peers_max = self.peers.values().filter_map(|o| o.record.as_ref()).map(|r| r.epoch.max(r.max_epoch)).max();
+        let peers_max = self
+            .peers
+            .values()
+            .filter_map(|o| o.record.as_ref())
+            .map(|r| r.epoch.max(r.max_epoch))
+            .max();
         let e = self.max_epoch.max(self.epoch).max(peers_max.unwrap_or(0)) + 1;
         self.max_epoch = e;
         self.epoch = e;
@@ -394,21 +429,30 @@ impl Core {
 
     /// All peers have been read by reads that started at or after `after`.
     fn read_since(&self, after: Time, reads: &BTreeMap<String, Time>) -> bool {
-        self.peers.keys().all(|n| reads.get(n).is_some_and(|t| *t >= after))
+        self.peers
+            .keys()
+            .all(|n| reads.get(n).is_some_and(|t| *t >= after))
     }
 
     pub fn handle(&mut self, now: Time, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
         match event {
             Event::Tick => {}
-            Event::NodeRead { node, started, ended, result } => self.on_node_read(&node, started, ended, result, &mut out),
+            Event::NodeRead {
+                node,
+                started,
+                ended,
+                result,
+            } => self.on_node_read(&node, started, ended, result, &mut out),
             Event::MaintRead { result, .. } => self.on_maint_read(result, now, &mut out),
             Event::Written { started, ended, ok } => self.on_written(started, ended, ok, &mut out),
             Event::AppStopped => {
                 self.app_running = false;
                 if self.role == Role::Active {
                     // It died on its own (or a fencing backstop killed it): hand over.
-                    out.push(Action::Alarm("application gone while active: releasing".into()));
+                    out.push(Action::Alarm(
+                        "application gone while active: releasing".into(),
+                    ));
                     self.stop_app("application gone".into(), AfterStop::Release, &mut out);
                     self.backoff_until = now + self.d;
                     self.next_write = now;
@@ -422,7 +466,11 @@ impl Core {
             Event::AppFailed(why) => {
                 if self.app_running {
                     out.push(Action::Alarm(format!("application failed: {why}")));
-                    self.stop_app(format!("application failed: {why}"), AfterStop::Release, &mut out);
+                    self.stop_app(
+                        format!("application failed: {why}"),
+                        AfterStop::Release,
+                        &mut out,
+                    );
                     // Let another node take over before this one tries again.
                     self.backoff_until = now + self.d;
                 }
@@ -441,7 +489,14 @@ impl Core {
         out
     }
 
-    fn on_node_read(&mut self, node: &str, started: Time, ended: Time, result: Result<Vec<u8>, String>, out: &mut Vec<Action>) {
+    fn on_node_read(
+        &mut self,
+        node: &str,
+        started: Time,
+        ended: Time,
+        result: Result<Vec<u8>, String>,
+        out: &mut Vec<Action>,
+    ) {
         self.reading.remove(node);
         let d = self.d;
         let cluster = self.cfg.cluster.clone();
@@ -450,6 +505,10 @@ impl Core {
             match result {
                 Ok(bytes) => {
                     let rec = decode(&bytes);
+                    // Our own record remembers epochs a lost local state dir forgot.
+                    if let Some(r) = &rec {
+                        self.learn_epoch(r.epoch.max(r.max_epoch), out);
+                    }
                     self.own.read_ok(&bytes, rec.clone(), started, ended, d);
                     self.check_own(rec, started, out);
                 }
@@ -457,45 +516,65 @@ impl Core {
             }
             return;
         }
-        let Some(obs) = self.peers.get_mut(node) else { return };
+        let Some(obs) = self.peers.get_mut(node) else {
+            return;
+        };
         match result {
             Ok(bytes) => {
                 let rec = decode(&bytes).filter(|r| r.node == node);
-                obs.read_ok(&bytes, rec, started, ended, d);
+                // Every epoch ever seen counts, so a record destroyed later cannot make a
+                // fencing token go backwards.
+                obs.read_ok(&bytes, rec.clone(), started, ended, d);
+                if let Some(r) = &rec {
+                    // A peer's own epoch is its claim; its max_epoch may only echo ours.
+                    self.peer_epoch = self.peer_epoch.max(r.epoch);
+                    self.learn_epoch(r.epoch.max(r.max_epoch), out);
+                }
             }
             Err(_) => obs.read_failed(),
         }
         self.last_read.insert(node.to_string(), started);
     }
 
+    /// Every epoch ever seen is persisted locally, so that after a restart this node never
+    /// claims an epoch at or below one it knew, even if every record that held it is gone.
+    fn learn_epoch(&mut self, epoch: u64, out: &mut Vec<Action>) {
+        if epoch > self.max_epoch {
+            self.max_epoch = epoch;
+            out.push(Action::PersistEpoch(epoch));
+        }
+    }
+
     /// Our own record must be what we last wrote (or are writing): anything else means a
     /// second writer or a rolled-back storage, and an active node must stop at once.
     fn check_own(&mut self, rec: Option<NodeRecord>, started: Time, out: &mut Vec<Action>) {
         let Some(rec) = rec else { return };
-        let ours = |r: &NodeRecord| r.incarnation == self.cfg.incarnation;
-        let expected = self.written.as_ref().map(|w| w.seq);
-        let in_flight = self.writing.as_ref().map(|(w, _)| w.seq);
-        let foreign = if ours(&rec) {
-            // An older seq of ours is fine only while a newer write is landing.
-            expected.is_some_and(|s| rec.seq < s && in_flight.is_none()) || expected.is_none() && in_flight.is_none()
-        } else {
-            // Our first write may not have landed yet; after it did, a foreign incarnation
-            // in our file is a second writer.
-            self.written.is_some() && self.written_at.is_some_and(|w| started > w)
+        // The read must show the newest write of ours acknowledged before it started, or a
+        // newer one of ours.
+        let Some(&(_, seq)) = self.acks.iter().rev().find(|(ended, _)| *ended <= started) else {
+            return;
         };
-        if foreign {
-            self.foreign_writer = true;
+        if rec.incarnation == self.cfg.incarnation && rec.seq >= seq {
+            return;
+        }
+        if !self.foreign_writer {
             out.push(Action::Alarm(format!(
-                "our record {} holds incarnation {:x} seq {}: another writer or a storage rollback",
+                "our record {} holds incarnation {:x} seq {} after we wrote seq {seq}: another writer or a storage rollback",
                 self.cfg.node, rec.incarnation, rec.seq
             )));
-            if matches!(self.role, Role::Active | Role::Claiming) {
-                self.stop_app("own record overwritten".into(), AfterStop::Standby, out);
-            }
+        }
+        self.foreign_writer = true;
+        if matches!(self.role, Role::Active | Role::Claiming) {
+            self.stop_app("own record overwritten".into(), AfterStop::Standby, out);
         }
     }
 
-    fn on_maint_read(&mut self, result: Result<Option<MaintRecord>, String>, now: Time, out: &mut Vec<Action>) {
+    fn on_maint_read(
+        &mut self,
+        result: Result<Option<MaintRecord>, String>,
+        now: Time,
+        out: &mut Vec<Action>,
+    ) {
         self.reading.remove(MAINT_KEY);
         match result {
             Ok(Some(m)) => {
@@ -515,13 +594,17 @@ impl Core {
             }
             Ok(None) => {
                 if !self.maint_bad {
-                    out.push(Action::Alarm("maintenance record corrupt: behaving as FREEZE".into()));
+                    out.push(Action::Alarm(
+                        "maintenance record corrupt: behaving as FREEZE".into(),
+                    ));
                 }
                 self.maint_bad = true;
             }
             Err(e) => {
                 if !self.maint_bad {
-                    out.push(Action::Alarm(format!("maintenance record unreadable ({e}): behaving as FREEZE")));
+                    out.push(Action::Alarm(format!(
+                        "maintenance record unreadable ({e}): behaving as FREEZE"
+                    )));
                 }
                 self.maint_bad = true;
             }
@@ -529,17 +612,22 @@ impl Core {
     }
 
     fn on_written(&mut self, started: Time, ended: Time, ok: bool, out: &mut Vec<Action>) {
-        let Some((rec, _)) = self.writing.take() else { return };
+        let Some((rec, _)) = self.writing.take() else {
+            return;
+        };
         self.last_write_ok = ok;
         if ok {
-            self.written_at = Some(ended);
-            self.written = Some(rec.clone());
+            if self.acks.len() == 16 {
+                self.acks.pop_front();
+            }
+            self.acks.push_back((ended, rec.seq));
         }
         let in_time = |deadline: Option<Time>| deadline.is_some_and(|d| ended < d);
         match (self.role, self.claim) {
             (Role::Claiming, Some(ClaimPhase::Writing)) => {
                 if ok && ended < started + self.io_timeout() {
-                    self.deadline = Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
+                    self.deadline =
+                        Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
                     self.claim = Some(ClaimPhase::Reading { after: ended });
                 } else {
                     self.abort_claim("claim write failed or was late", ended, out);
@@ -547,7 +635,8 @@ impl Core {
             }
             (Role::Claiming, Some(ClaimPhase::Activating)) => {
                 if ok && in_time(self.deadline) {
-                    self.deadline = Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
+                    self.deadline =
+                        Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
                     self.role = Role::Active;
                     self.claim = None;
                     self.app_running = true;
@@ -556,12 +645,12 @@ impl Core {
                     self.abort_claim("activation write failed or was late", ended, out);
                 }
             }
-            (Role::Active, _) => {
+            (Role::Active, _)
                 // No resurrection: a write that ends after the deadline extends nothing.
-                if ok && rec.state == NodeState::Active && in_time(self.deadline) {
-                    self.deadline = Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
+                if ok && rec.state == NodeState::Active && in_time(self.deadline) => {
+                    self.deadline =
+                        Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
                 }
-            }
             _ => {}
         }
     }
@@ -573,15 +662,19 @@ impl Core {
             o.refresh(now, d);
         }
         // Self-fencing comes first, whatever else happens.
-        if let Some(deadline) = self.deadline {
-            if now >= deadline && matches!(self.role, Role::Active | Role::Claiming) {
-                let was_active = self.role == Role::Active;
-                out.push(Action::Alarm(format!("renew deadline passed in role {:?}: stopping", self.role)));
-                if was_active {
-                    self.stop_app("renew deadline passed".into(), AfterStop::Standby, out);
-                } else {
-                    self.abort_claim("deadline passed while claiming", now, out);
-                }
+        if let Some(deadline) = self.deadline
+            && now >= deadline
+            && matches!(self.role, Role::Active | Role::Claiming)
+        {
+            let was_active = self.role == Role::Active;
+            out.push(Action::Alarm(format!(
+                "renew deadline passed in role {:?}: stopping",
+                self.role
+            )));
+            if was_active {
+                self.stop_app("renew deadline passed".into(), AfterStop::Standby, out);
+            } else {
+                self.abort_claim("deadline passed while claiming", now, out);
             }
         }
         if self.role == Role::Active {
@@ -589,12 +682,22 @@ impl Core {
             let me = (self.epoch, self.cfg.node.clone());
             let higher = self.peers.iter().find(|(n, o)| {
                 o.liveness == Liveness::Alive
-                    && o.record.as_ref().is_some_and(|r| r.state == NodeState::Active && (r.epoch, (*n).clone()) > me)
+                    && o.record.as_ref().is_some_and(|r| {
+                        r.state == NodeState::Active && (r.epoch, (*n).clone()) > me
+                    })
             });
             if let Some((n, _)) = higher {
-                out.push(Action::Alarm(format!("{n} is active with a higher epoch: stepping down")));
-                self.stop_app("another node holds a higher epoch".into(), AfterStop::Standby, out);
-            } else if matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t != self.cfg.node) && !self.maint_bad {
+                out.push(Action::Alarm(format!(
+                    "{n} is active with a higher epoch: stepping down"
+                )));
+                self.stop_app(
+                    "another node holds a higher epoch".into(),
+                    AfterStop::Standby,
+                    out,
+                );
+            } else if matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t != self.cfg.node)
+                && !self.maint_bad
+            {
                 self.stop_app("switchover".into(), AfterStop::Release, out);
             }
         }
@@ -605,7 +708,7 @@ impl Core {
         if self.may_claim(now) {
             self.start_claim(now, out);
         }
-        if now >= self.next_write && !matches!(self.claim, Some(_)) {
+        if now >= self.next_write && self.claim.is_none() {
             let state = match self.role {
                 Role::Active => NodeState::Active,
                 _ => self.state_word(),
@@ -623,7 +726,10 @@ impl Core {
                     let stale: Vec<String> = self
                         .peers
                         .keys()
-                        .filter(|n| !self.reading.contains_key(*n) && self.last_read.get(*n).is_none_or(|t| *t < after))
+                        .filter(|n| {
+                            !self.reading.contains_key(*n)
+                                && self.last_read.get(*n).is_none_or(|t| *t < after)
+                        })
                         .cloned()
                         .collect();
                     for n in stale {
@@ -636,13 +742,26 @@ impl Core {
                     self.abort_claim(&format!("contended: {why}"), now, out);
                     return;
                 }
+                // Our epoch was chosen before these reads: if a peer already used it, claim
+                // again with a higher one, so fencing tokens only ever grow.
+                if self.peer_epoch >= self.epoch {
+                    let why = format!(
+                        "epoch {} is already taken (seen {})",
+                        self.epoch, self.peer_epoch
+                    );
+                    self.abort_claim(&why, now, out);
+                    self.backoff_until = now;
+                    return;
+                }
                 let margin = self.io_timeout();
                 if self.deadline.is_none_or(|d| now + margin >= d) {
                     self.abort_claim("too close to the claim's deadline", now, out);
                     return;
                 }
                 if matches!(phase, ClaimPhase::Reading { .. }) {
-                    self.claim = Some(ClaimPhase::Pausing { until: now + self.cfg.timing.confirm.as_nanos() as u64 });
+                    self.claim = Some(ClaimPhase::Pausing {
+                        until: now + self.cfg.timing.confirm.as_nanos() as u64,
+                    });
                 } else {
                     self.claim = Some(ClaimPhase::Activating);
                     if !self.write(NodeState::Active, now, out) {

@@ -63,7 +63,14 @@ impl Observation {
 
     /// A read that started at `started` and ended at `ended` returned `bytes`, which decode to
     /// `record` (None: corrupt or foreign).
-    pub fn read_ok(&mut self, bytes: &[u8], record: Option<NodeRecord>, started: Time, ended: Time, takeover: u64) {
+    pub fn read_ok(
+        &mut self,
+        bytes: &[u8],
+        record: Option<NodeRecord>,
+        started: Time,
+        ended: Time,
+        takeover: u64,
+    ) {
         self.failing = false;
         let same = self.last_bytes.as_deref() == Some(bytes);
         if !same {
@@ -122,7 +129,11 @@ mod tests {
         let mut o = Observation::new(0);
         o.read_ok(b"a", None, 0, 10, D);
         o.read_ok(b"a", None, 1009, 1500, D);
-        assert_eq!(o.liveness, Liveness::Unknown, "read started 999 after the change");
+        assert_eq!(
+            o.liveness,
+            Liveness::Unknown,
+            "read started 999 after the change"
+        );
         o.read_ok(b"a", None, 1010, 1011, D);
         assert_eq!(o.liveness, Liveness::Stale);
     }

@@ -33,7 +33,7 @@ impl Rng {
     pub fn new(seed: u64) -> Rng {
         Rng(seed)
     }
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -41,7 +41,7 @@ impl Rng {
         z ^ (z >> 31)
     }
     pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 { 0 } else { self.next() % n }
+        if n == 0 { 0 } else { self.next_u64() % n }
     }
     pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
         lo + self.below(hi.saturating_sub(lo) + 1)
@@ -85,7 +85,10 @@ enum SimEvent {
     Tick(usize, u64),
     Done(Io),
     /// A write reaches storage, whether or not its writer still exists.
-    Land { file: String, bytes: Vec<u8> },
+    Land {
+        file: String,
+        bytes: Vec<u8>,
+    },
     AppGone(usize, u64),
     /// The fencing guard acts on the deadline it was last given.
     Guard(usize, u64),
@@ -135,6 +138,12 @@ struct Node {
     app: Option<usize>,
     /// The deadline the fencing guard knows, in true time.
     guard_deadline: Option<u64>,
+    /// The deadline a guard check is already scheduled for.
+    guard_armed: Option<u64>,
+    /// The application is being killed.
+    killing: bool,
+    /// The one tick scheduled for this node.
+    tick_at: u64,
 }
 
 pub struct Sim {
@@ -178,7 +187,10 @@ impl Sim {
         for i in 0..nodes {
             let name = format!("n{i}");
             let rate = (rng.below(2001) as f64 / 1000.0 - 1.0) * RATE_ERROR;
-            let clock = Clock { offset: rng.below(1 << 40), rate };
+            let clock = Clock {
+                offset: rng.below(1 << 40),
+                rate,
+            };
             let blank = NodeRecord {
                 cluster: sim.cluster.clone(),
                 node: name.clone(),
@@ -208,13 +220,20 @@ impl Sim {
                 in_flight: Vec::new(),
                 app: None,
                 guard_deadline: None,
+                guard_armed: None,
+                killing: false,
+                tick_at: u64::MAX,
             });
         }
         let maint = sim.maint_record(MaintMode::Off);
         sim.storage.insert(String::new(), vec![(0, maint)]);
         for i in 0..nodes {
             // Daemons start within one takeover time of each other, often at once.
-            let at = if rng.chance(500) { 0 } else { rng.below(Self::ns(timing.takeover)) };
+            let at = if rng.chance(500) {
+                0
+            } else {
+                rng.below(Self::ns(timing.takeover))
+            };
             sim.push(at, SimEvent::Boot(i));
         }
         let first_fault = rng.below(fault_end / 2);
@@ -249,8 +268,8 @@ impl Sim {
 
     fn note(&mut self, msg: impl FnOnce() -> String) {
         if self.verbose {
-            let line = format!("{:>9.3}s {}", self.now as f64 / 1e9, msg());
-            self.trace.push(line);
+            // Printed at once, so a trace survives a panic.
+            println!("{:>9.3}s {}", self.now as f64 / 1e9, msg());
         }
     }
 
@@ -276,7 +295,8 @@ impl Sim {
         match ev {
             SimEvent::Boot(i) => self.boot(i),
             SimEvent::Tick(i, inc) => {
-                if self.alive(i, inc) {
+                if self.alive(i, inc) && self.nodes[i].tick_at == self.now {
+                    self.nodes[i].tick_at = u64::MAX;
                     self.drive(i, Event::Tick);
                 }
             }
@@ -303,9 +323,11 @@ impl Sim {
                 }
             }
             SimEvent::Guard(i, inc) => {
-                let node = &self.nodes[i];
+                let node = &mut self.nodes[i];
                 let expired = node.guard_deadline.is_some_and(|d| d <= self.now);
-                if node.inc == inc && expired && node.app.is_some() {
+                node.guard_armed = None;
+                if node.inc == inc && expired && node.app.is_some() && !node.killing {
+                    node.killing = true;
                     // The guard kills the application group within the kill budget.
                     let after = self.rng.below(Self::ns(self.timing.kill_budget));
                     let name = node.name.clone();
@@ -322,6 +344,7 @@ impl Sim {
                         self.drive(i, ev);
                     }
                     let inc = self.nodes[i].inc;
+                    self.nodes[i].tick_at = self.now;
                     self.push(self.now, SimEvent::Tick(i, inc));
                 }
             }
@@ -330,13 +353,16 @@ impl Sim {
     }
 
     fn boot(&mut self, i: usize) {
+        if self.nodes[i].core.is_some() {
+            return;
+        }
         // A restarted daemon waits for its old writes, keeping one write outstanding per node.
         if self.nodes[i].in_flight.iter().any(|io| io.write.is_some()) {
             self.push(self.now + 10 * MS, SimEvent::Boot(i));
             return;
         }
         let nodes = self.nodes.len();
-        let incarnation = self.rng.next();
+        let incarnation = self.rng.next_u64();
         let node = &mut self.nodes[i];
         node.inc += 1;
         node.paused_until = 0;
@@ -352,6 +378,7 @@ impl Sim {
         };
         node.core = Some(Core::new(cfg, node.clock.local(self.now)));
         let (name, inc) = (node.name.clone(), node.inc);
+        node.tick_at = self.now;
         self.note(|| format!("{name}: daemon starts"));
         self.push(self.now, SimEvent::Tick(i, inc));
     }
@@ -380,7 +407,11 @@ impl Sim {
             return;
         }
         let local = self.nodes[i].clock.local(self.now);
-        let actions = self.nodes[i].core.as_mut().expect("running").handle(local, ev);
+        let actions = self.nodes[i]
+            .core
+            .as_mut()
+            .expect("running")
+            .handle(local, ev);
         for a in actions {
             self.act(i, a);
         }
@@ -390,9 +421,23 @@ impl Sim {
         node.guard_deadline = core.deadline().map(|d| node.clock.global(d));
         // The daemon ticks at least every half period, like ha-heartbeat.
         let half = Self::ns(self.timing.period) / 2;
-        let wake = node.clock.global(core.next_wakeup()).clamp(self.now + 1, self.now + half);
-        let guard = node.guard_deadline.filter(|_| node.app.is_some());
-        self.push(wake, SimEvent::Tick(i, inc));
+        let wake = node
+            .clock
+            .global(core.next_wakeup())
+            .clamp(self.now + MS, self.now + half);
+        let guard = node
+            .guard_deadline
+            .filter(|d| node.app.is_some() && node.guard_armed != Some(*d));
+        if let Some(dl) = guard {
+            node.guard_armed = Some(dl);
+        }
+        let tick = wake < node.tick_at;
+        if tick {
+            node.tick_at = wake;
+        }
+        if tick {
+            self.push(wake, SimEvent::Tick(i, inc));
+        }
         if let Some(dl) = guard {
             self.push(dl.max(self.now), SimEvent::Guard(i, inc));
         }
@@ -413,14 +458,24 @@ impl Sim {
             Action::StartApp { epoch } => {
                 let name = self.nodes[i].name.clone();
                 self.note(|| format!("{name}: starts the application, epoch {epoch}"));
-                assert!(self.nodes[i].app.is_none(), "{name} started a second application");
-                self.terms.push(Term { node: i, epoch, start: self.now, end: None });
+                assert!(
+                    self.nodes[i].app.is_none(),
+                    "{name} started a second application"
+                );
+                self.terms.push(Term {
+                    node: i,
+                    epoch,
+                    start: self.now,
+                    end: None,
+                });
                 self.nodes[i].app = Some(self.terms.len() - 1);
+                self.nodes[i].killing = false;
             }
             Action::StopApp { reason } => {
                 let name = self.nodes[i].name.clone();
                 self.note(|| format!("{name}: stops the application: {reason}"));
                 let inc = self.nodes[i].inc;
+                self.nodes[i].killing = true;
                 let after = self.rng.below(Self::ns(self.timing.kill_budget));
                 self.push(self.now + after, SimEvent::AppGone(i, inc));
             }
@@ -437,15 +492,20 @@ impl Sim {
         let inc = self.nodes[i].inc;
         let is_write = write.is_some();
         assert!(
-            !self.nodes[i].in_flight.iter().any(|io| io.inc == inc && io.file == file && io.write.is_some() == is_write),
+            !self.nodes[i]
+                .in_flight
+                .iter()
+                .any(|io| io.inc == inc && io.file == file && io.write.is_some() == is_write),
             "core issued a second outstanding {} of {file:?}",
             if is_write { "write" } else { "read" }
         );
-        // Usually quick, sometimes slow, now and then past the I/O timeout.
+        // Usually quick, sometimes slow; while faults last, now and then past the I/O timeout
+        // (healthy storage answers within it: that is what the timeout means).
+        let faulty = self.now < self.fault_end;
         let dur = match self.rng.below(100) {
             0..=79 => self.rng.range(MS / 10, 5 * MS),
-            80..=95 => self.rng.range(5 * MS, tio),
-            _ => self.rng.range(tio, 3 * tio),
+            96.. if faulty => self.rng.range(tio, 3 * tio),
+            _ => self.rng.range(5 * MS, tio),
         };
         let link = self.nodes[i].link;
         let end = match link {
@@ -457,24 +517,47 @@ impl Sim {
             _ => None,
         };
         let read_at = self.rng.range(started, end);
-        let write = write.map(|mut bytes| {
+        let write = write.map(|mut bytes: Vec<u8>| {
             let roll = self.rng.below(100);
-            // Lost: never lands. Torn: lands garbled. Either way the writer may be told
-            // it worked or not; a failing link never reports success.
+            // Lost: never lands. Torn: some 512-byte sectors land and others keep their old
+            // bytes (storage writes sectors atomically, not blocks). Either way the writer
+            // may be told it worked or not; a failing link never reports success.
             let lands = !(roll < 3 || error.is_some() && roll < 50);
             if roll >= 97 {
-                let at = self.rng.below(256) as usize;
-                bytes[at] ^= 0x5a;
+                let old = self.content_at(&file, self.now);
+                for (k, sector) in bytes.chunks_mut(512).enumerate() {
+                    if self.rng.chance(500) {
+                        let from = (k * 512).min(old.len());
+                        let to = (from + sector.len()).min(old.len());
+                        sector[..to - from].copy_from_slice(&old[from..to]);
+                    }
+                }
             }
-            let ok = error.is_none() && roll >= 6;
+            // A torn write is an interrupted one: its writer is never told it worked.
+            let ok = error.is_none() && (6..97).contains(&roll);
             if lands && link != Link::Hang {
                 let land = self.rng.range(started, end);
-                self.push(land, SimEvent::Land { file: file.clone(), bytes: bytes.clone() });
+                self.push(
+                    land,
+                    SimEvent::Land {
+                        file: file.clone(),
+                        bytes: bytes.clone(),
+                    },
+                );
             }
             (bytes, ok)
         });
         let hung = link == Link::Hang;
-        let io = Io { node: i, inc, file, write, started, read_at, error, hung };
+        let io = Io {
+            node: i,
+            inc,
+            file,
+            write,
+            started,
+            read_at,
+            error,
+            hung,
+        };
         self.nodes[i].in_flight.push(io.clone());
         if link != Link::Hang {
             self.push(end, SimEvent::Done(io));
@@ -483,12 +566,22 @@ impl Sim {
 
     fn content_at(&self, file: &str, t: u64) -> Vec<u8> {
         let versions = &self.storage[file];
-        versions.iter().rev().find(|(at, _)| *at <= t).map(|(_, b)| b.clone()).unwrap_or_default()
+        versions
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= t)
+            .map(|(_, b)| b.clone())
+            .unwrap_or_default()
     }
 
     fn complete(&mut self, io: Io) {
         let node = &mut self.nodes[io.node];
-        if let Some(pos) = node.in_flight.iter().position(|x| x.inc == io.inc && x.file == io.file && x.started == io.started && x.write.is_some() == io.write.is_some()) {
+        if let Some(pos) = node.in_flight.iter().position(|x| {
+            x.inc == io.inc
+                && x.file == io.file
+                && x.started == io.started
+                && x.write.is_some() == io.write.is_some()
+        }) {
             node.in_flight.remove(pos);
         }
         if !self.alive(io.node, io.inc) {
@@ -497,20 +590,37 @@ impl Sim {
         let clock = self.nodes[io.node].clock;
         let (started, ended) = (clock.local(io.started), clock.local(self.now));
         let ev = match (&io.write, io.file.as_str()) {
-            (Some((_, ok)), _) => Event::Written { started, ended, ok: *ok && io.error.is_none() },
+            (Some((_, ok)), _) => Event::Written {
+                started,
+                ended,
+                ok: *ok && io.error.is_none(),
+            },
             (None, "") => {
                 let result = match io.error {
                     Some(e) => Err(e.to_string()),
-                    None => Ok(MaintRecord::decode(&self.content_at("", io.read_at), &self.cluster).ok()),
+                    None => Ok(MaintRecord::decode(
+                        &self.content_at("", io.read_at),
+                        &self.cluster,
+                    )
+                    .ok()),
                 };
-                Event::MaintRead { started, ended, result }
+                Event::MaintRead {
+                    started,
+                    ended,
+                    result,
+                }
             }
             (None, name) => {
                 let result = match io.error {
                     Some(e) => Err(e.to_string()),
                     None => Ok(self.content_at(name, io.read_at)),
                 };
-                Event::NodeRead { node: name.to_string(), started, ended, result }
+                Event::NodeRead {
+                    node: name.to_string(),
+                    started,
+                    ended,
+                    result,
+                }
             }
         };
         self.drive(io.node, ev);
@@ -518,14 +628,22 @@ impl Sim {
 
     /// Heals a hung link: its operations end now, with an error, and writes may land.
     fn unhang(&mut self, i: usize) {
-        let (hung, rest): (Vec<Io>, Vec<Io>) = std::mem::take(&mut self.nodes[i].in_flight).into_iter().partition(|io| io.hung);
+        let (hung, rest): (Vec<Io>, Vec<Io>) = std::mem::take(&mut self.nodes[i].in_flight)
+            .into_iter()
+            .partition(|io| io.hung);
         self.nodes[i].in_flight = rest;
         for mut io in hung {
             io.hung = false;
-            if let Some((bytes, _)) = &io.write {
-                if self.rng.chance(500) {
-                    self.push(self.now, SimEvent::Land { file: io.file.clone(), bytes: bytes.clone() });
-                }
+            if let Some((bytes, _)) = &io.write
+                && self.rng.chance(500)
+            {
+                self.push(
+                    self.now,
+                    SimEvent::Land {
+                        file: io.file.clone(),
+                        bytes: bytes.clone(),
+                    },
+                );
             }
             io.error = Some("EIO");
             self.nodes[i].in_flight.push(io.clone());
@@ -577,7 +695,11 @@ impl Sim {
             }
             6 | 7 => {
                 // Shorter than the renew deadline, or longer than the takeover time.
-                let dur = if self.rng.chance(500) { self.rng.range(MS, d / 2) } else { self.rng.range(d, 2 * d) };
+                let dur = if self.rng.chance(500) {
+                    self.rng.range(MS, d / 2)
+                } else {
+                    self.rng.range(d, 2 * d)
+                };
                 if self.nodes[i].core.is_some() {
                     self.note(|| format!("{name}: daemon paused for {} ms", dur / MS));
                     self.nodes[i].paused_until = self.now + dur;
@@ -593,10 +715,21 @@ impl Sim {
                 };
                 self.note(|| format!("maintenance set to {mode:?}"));
                 let bytes = self.maint_record(mode);
-                self.push(self.now, SimEvent::Land { file: String::new(), bytes });
+                self.push(
+                    self.now,
+                    SimEvent::Land {
+                        file: String::new(),
+                        bytes,
+                    },
+                );
             }
-            _ => {
-                // Garbage in a peer's record (an operator's mistake or a torn sector).
+            _ if self.nodes[i].core.is_some()
+                && self.nodes[i].link == Link::Healthy
+                && self.nodes[i].paused_until <= self.now =>
+            {
+                // Garbage in a live node's record (an operator's mistake); its next write
+                // repairs it. A dead node's destroyed record is a documented limit: its
+                // epoch can only be learned from other copies.
                 let mut bytes = self.content_at(&name, self.now);
                 let at = self.rng.below(bytes.len().max(1) as u64) as usize;
                 if let Some(b) = bytes.get_mut(at) {
@@ -605,6 +738,7 @@ impl Sim {
                 self.note(|| format!("{name}: record overwritten with garbage"));
                 self.push(self.now, SimEvent::Land { file: name, bytes });
             }
+            _ => {}
         }
         let next = self.now + self.rng.range(10 * MS, d);
         self.push(next, SimEvent::Fault);
@@ -613,6 +747,7 @@ impl Sim {
     /// Ends every fault: links healthy, daemons resumed and running, maintenance off.
     fn heal(&mut self) {
         self.note(|| "faults end".into());
+        self.fault_end = self.now;
         for i in 0..self.nodes.len() {
             self.set_link(i, Link::Healthy);
             if self.nodes[i].paused_until > self.now {
@@ -624,7 +759,13 @@ impl Sim {
             }
         }
         let bytes = self.maint_record(MaintMode::Off);
-        self.push(self.now, SimEvent::Land { file: String::new(), bytes });
+        self.push(
+            self.now,
+            SimEvent::Land {
+                file: String::new(),
+                bytes,
+            },
+        );
     }
 
     pub fn fault_end(&self) -> u64 {
@@ -644,7 +785,10 @@ impl Sim {
                         ta.node,
                         ta.epoch,
                         ta.start as f64 / 1e9,
-                        ta.end.map_or("still running".into(), |e| format!("{:.3}s", e as f64 / 1e9)),
+                        ta.end.map_or("still running".into(), |e| format!(
+                            "{:.3}s",
+                            e as f64 / 1e9
+                        )),
                         tb.node,
                         tb.epoch,
                         tb.start as f64 / 1e9
@@ -657,10 +801,16 @@ impl Sim {
                 return Err(format!("epoch went from {} to {}", w[0].epoch, w[1].epoch));
             }
         }
-        let running_at = |t: u64| terms.iter().any(|x| x.start <= t && x.end.is_none_or(|e| e > t));
+        let running_at = |t: u64| {
+            terms
+                .iter()
+                .any(|x| x.start <= t && x.end.is_none_or(|e| e > t))
+        };
         for t in [progress_by, end] {
             if !running_at(t) {
-                let last = terms.last().map_or("never".into(), |x| format!("{:.3}s", x.start as f64 / 1e9));
+                let last = terms
+                    .last()
+                    .map_or("never".into(), |x| format!("{:.3}s", x.start as f64 / 1e9));
                 return Err(format!(
                     "no progress: nothing runs at {:.3}s; faults ended at {:.3}s; last start {last}",
                     t as f64 / 1e9,
@@ -673,12 +823,42 @@ impl Sim {
 }
 
 /// Runs one schedule and checks it.
-pub fn run_schedule(seed: u64, nodes: usize, timing: Timing, verbose: bool) -> (Result<(), String>, Vec<String>) {
+pub fn run_schedule(
+    seed: u64,
+    nodes: usize,
+    timing: Timing,
+    verbose: bool,
+) -> (Result<(), String>, Vec<String>) {
+    let run = std::panic::catch_unwind(|| schedule(seed, nodes, timing, verbose));
+    run.unwrap_or_else(|p| {
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()));
+        (
+            Err(format!("panic: {}", msg.unwrap_or_default())),
+            Vec::new(),
+        )
+    })
+}
+
+fn schedule(
+    seed: u64,
+    nodes: usize,
+    timing: Timing,
+    verbose: bool,
+) -> (Result<(), String>, Vec<String>) {
     let mut sim = Sim::new(seed, nodes, timing, verbose);
-    // After the faults: time for a restarted daemon to back off, see every record stale and
-    // claim (the failover bound), plus a release back-off of one takeover time.
-    let progress_by = sim.fault_end() + 10 * MS + timing.failover_bound().as_nanos() as u64 * 2 + Sim::ns(timing.takeover);
-    let end = progress_by + Sim::ns(timing.takeover);
+    let d = Sim::ns(timing.takeover);
+    // Faults come at most one takeover time apart, so healing happens by then.
+    sim.run(sim.fault_end() + d + MS);
+    // After healing: a restarted daemon's back-off, the failover bound, and a release
+    // back-off of one takeover time.
+    let progress_by = sim.fault_end()
+        + 4 * Sim::ns(timing.period)
+        + timing.failover_bound().as_nanos() as u64
+        + d;
+    let end = progress_by + d;
     sim.run(end);
     (sim.check(end, progress_by), sim.trace)
 }
@@ -688,16 +868,19 @@ mod tests {
     use super::*;
 
     fn schedules() -> u64 {
-        std::env::var("HAMON_SIM_SCHEDULES").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000)
+        std::env::var("HAMON_SIM_SCHEDULES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(10_000)
     }
 
     fn explore(timing: Timing, count: u64, base: u64) -> Option<(u64, usize, String)> {
-        if let Some(seed) = std::env::var("HAMON_SIM_SEED").ok().and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(seed) = std::env::var("HAMON_SIM_SEED")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             let nodes = 2 + (seed % 2) as usize;
-            let (result, trace) = run_schedule(seed, nodes, timing, true);
-            for line in trace {
-                println!("{line}");
-            }
+            let (result, _) = run_schedule(seed, nodes, timing, true);
             return result.err().map(|e| (seed, nodes, e));
         }
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
@@ -731,7 +914,9 @@ mod tests {
     #[test]
     fn random_schedules_never_run_two_and_make_progress() {
         if let Some((seed, nodes, e)) = explore(Timing::fast(), schedules(), 0) {
-            panic!("seed {seed} ({nodes} nodes): {e}\nreplay: HAMON_SIM_SEED={seed} cargo test --lib heartbeat::sim -- --nocapture");
+            panic!(
+                "seed {seed} ({nodes} nodes): {e}\nreplay: HAMON_SIM_SEED={seed} cargo test --lib heartbeat::sim -- --nocapture"
+            );
         }
     }
 
@@ -739,7 +924,10 @@ mod tests {
     fn the_checker_finds_an_overlap_under_unsafe_timing() {
         // Takeover shorter than the renew deadline: a node cut off from storage keeps its
         // application while a peer already took over. The simulation must see it.
-        let unsafe_timing = Timing { takeover: Duration::from_millis(500), ..Timing::fast() };
+        let unsafe_timing = Timing {
+            takeover: Duration::from_millis(500),
+            ..Timing::fast()
+        };
         assert!(unsafe_timing.check().is_err());
         let found = explore(unsafe_timing, 2000, 1_000_000);
         let (_, _, e) = found.expect("an unsafe timing must produce an overlap");

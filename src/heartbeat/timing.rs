@@ -139,17 +139,39 @@ mod tests {
 
     #[test]
     fn takeover_shorter_than_the_fence_is_refused_with_numbers() {
-        let t = Timing { takeover: Duration::from_millis(1000), ..Timing::fast() };
+        let t = Timing {
+            takeover: Duration::from_millis(1000),
+            ..Timing::fast()
+        };
         let e = t.check().unwrap_err().to_string();
         assert!(e.starts_with("unsafe timing: takeover 1000 ms"), "{e}");
-        assert!(e.contains("renew deadline 800 ms + kill budget 300 ms"), "{e}");
+        assert!(
+            e.contains("renew deadline 800 ms + kill budget 300 ms"),
+            "{e}"
+        );
     }
 
     #[test]
     fn deadlines_too_short_for_retries_or_claims_are_refused() {
-        let t = Timing { io_timeout: Duration::from_millis(360), ..Timing::fast() };
-        assert!(t.check().unwrap_err().0.contains("one failed write can be retried"));
-        let t = Timing { confirm: Duration::from_millis(200), ..Timing::fast() };
-        assert!(t.check().unwrap_err().0.contains("a claim can never complete"));
+        let t = Timing {
+            io_timeout: Duration::from_millis(360),
+            ..Timing::fast()
+        };
+        assert!(
+            t.check()
+                .unwrap_err()
+                .0
+                .contains("one failed write can be retried")
+        );
+        let t = Timing {
+            confirm: Duration::from_millis(200),
+            ..Timing::fast()
+        };
+        assert!(
+            t.check()
+                .unwrap_err()
+                .0
+                .contains("a claim can never complete")
+        );
     }
 }
