@@ -112,7 +112,9 @@ struct Worker {
 
 struct PoolState {
     next_id: u64,
-    workers: HashMap<FileKey, Worker>,
+    /// One worker per file and direction: a read never waits behind a write of the same
+    /// file (a node reads its own record back while renewing), and writes stay in order.
+    workers: HashMap<OpKind, Worker>,
 }
 
 /// Runs [`Store`] operations on per-file worker threads; see the module docs.
@@ -148,15 +150,15 @@ impl IoPool {
         }
     }
 
-    /// Submits unless an op on the same file is still running (then returns None): one
-    /// outstanding op per file, so a hung file never piles up threads and writes never
-    /// reorder.
+    /// Submits unless an op of the same kind on the same file is still running (then
+    /// returns None): one outstanding read and one outstanding write per file, so a hung
+    /// file never piles up threads and writes never reorder.
     ///
     /// The returned id is that of the [`Completion`] to come. If no worker thread can be
     /// started, the failure arrives as that completion's error.
     pub fn submit(&self, op: Op) -> Option<u64> {
         let mut st = lock(&self.state);
-        let key = op.file();
+        let key = op.kind();
         if st
             .workers
             .get(&key)
@@ -181,7 +183,7 @@ impl IoPool {
         if worker.jobs.send(Job { id, op }).is_err() {
             // The worker is gone; it only exits when its job channel closes, so this is not
             // expected. Forget it (the next submit starts a new one) and report.
-            st.workers.remove(&op_kind.file());
+            st.workers.remove(&op_kind);
             self.fail(id, op_kind, io::Error::other("I/O worker thread exited"));
         }
         Some(id)
@@ -195,12 +197,12 @@ impl IoPool {
         rx.recv_timeout(timeout).ok()
     }
 
-    /// True while an operation on `file` has been submitted and its store call has not
+    /// True while an operation of this kind has been submitted and its store call has not
     /// returned.
-    pub fn busy(&self, file: &FileKey) -> bool {
+    pub fn busy(&self, kind: &OpKind) -> bool {
         lock(&self.state)
             .workers
-            .get(file)
+            .get(kind)
             .is_some_and(|w| w.busy.load(Ordering::Acquire))
     }
 
@@ -351,6 +353,23 @@ mod tests {
     }
 
     #[test]
+    fn a_read_does_not_wait_behind_a_write_of_the_same_file() {
+        let fake = Arc::new(Fake::default());
+        let pool = IoPool::new(fake.clone());
+        pool.submit(Op::ReadNode("hung".into())).unwrap();
+        fake.gate.wait_entered(1);
+        assert!(pool.busy(&OpKind::ReadNode("hung".into())));
+        assert!(pool.submit(Op::ReadNode("hung".into())).is_none());
+        // The write of the same file starts while the read still hangs.
+        pool.submit(Op::WriteNode("hung".into(), vec![7; crate::heartbeat::record::BLOCK])).unwrap();
+        fake.gate.wait_entered(2);
+        fake.gate.release();
+        let a = pool.next(soon()).unwrap();
+        let b = pool.next(soon()).unwrap();
+        assert!(a.result.is_ok() && b.result.is_ok());
+    }
+
+    #[test]
     fn a_hung_file_times_out_blocks_only_itself_and_completes_late() {
         let fake = Arc::new(Fake::default());
         let pool = IoPool::new(fake.clone());
@@ -362,18 +381,17 @@ mod tests {
         assert!(pool.next(deadline).is_none());
         assert!(Instant::now() >= deadline);
 
-        // The hung file takes nothing more, read or write.
-        assert!(pool.busy(&node("hung")));
+        // The hung read takes no second read of that file.
+        assert!(pool.busy(&OpKind::ReadNode("hung".into())));
         assert_eq!(pool.submit(Op::ReadNode("hung".into())), None);
-        assert_eq!(pool.submit(Op::WriteNode("hung".into(), vec![1])), None);
 
         // Other files still work.
-        assert!(!pool.busy(&node("b")));
+        assert!(!pool.busy(&OpKind::ReadNode("b".into())));
         let b = pool.submit(Op::ReadNode("b".into())).unwrap();
         let c = pool.next(soon()).unwrap();
         assert_eq!((c.id, &c.op_kind), (b, &OpKind::ReadNode("b".into())));
         assert_eq!(c.result.unwrap(), b"b");
-        assert!(!pool.busy(&node("b")));
+        assert!(!pool.busy(&OpKind::ReadNode("b".into())));
         let m = pool.submit(Op::ReadMaint).unwrap();
         let c = pool.next(soon()).unwrap();
         assert_eq!((c.id, c.result.unwrap()), (m, b"maint".to_vec()));
@@ -393,7 +411,7 @@ mod tests {
         assert!(c.ended.duration_since(c.started) >= Duration::from_millis(70));
 
         // Having seen the completion, the file is free again at once.
-        assert!(!pool.busy(&node("hung")));
+        assert!(!pool.busy(&OpKind::ReadNode("hung".into())));
         let again = pool.submit(Op::ReadNode("hung".into())).unwrap();
         assert!(again > hung);
         assert_eq!(pool.next(soon()).unwrap().id, again);
