@@ -155,7 +155,85 @@ const KEYS: &[Key] = &[
         name: "mz.ha.min_consumes",
         apply: |c, v| set_counter(c, "consumes", "min", v),
     },
+    Key {
+        name: "hb.dir",
+        apply: |c, v| dir(v).map(|x| c.heartbeat.dir = Some(x)),
+    },
+    Key {
+        name: "hb.state_dir",
+        apply: |c, v| dir(v).map(|x| c.heartbeat.state_dir = Some(x)),
+    },
+    Key {
+        name: "hb.node",
+        apply: |c, v| node_name(v).map(|x| c.heartbeat.node = Some(x)),
+    },
+    Key {
+        name: "hb.cluster",
+        apply: |c, v| node_name(v).map(|x| c.heartbeat.cluster = x),
+    },
+    Key {
+        name: "hb.nodes",
+        apply: |c, v| node_list(v).map(|x| c.heartbeat.nodes = x),
+    },
+    Key {
+        name: "hb.preferred",
+        apply: |c, v| boolean(v).map(|x| c.heartbeat.preferred = x),
+    },
+    Key {
+        name: "hb.period_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.period = x),
+    },
+    Key {
+        name: "hb.io_timeout_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.io_timeout = x),
+    },
+    Key {
+        name: "hb.renew_deadline_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.renew_deadline = x),
+    },
+    Key {
+        name: "hb.kill_budget_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.kill_budget = x),
+    },
+    Key {
+        name: "hb.takeover_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.takeover = x),
+    },
+    Key {
+        name: "hb.confirm_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.confirm = x),
+    },
 ];
+
+fn dir(value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() || value.contains('\0') {
+        return Err("a directory path".to_string());
+    }
+    Ok(PathBuf::from(value))
+}
+
+fn node_name(value: &str) -> Result<String, String> {
+    if crate::heartbeat::codec::valid_name(value) {
+        Ok(value.to_string())
+    } else {
+        Err("a name of 1-32 characters A-Z a-z 0-9 _ . -".to_string())
+    }
+}
+
+fn node_list(value: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> = value.split(',').map(|n| n.trim().to_string()).collect();
+    let expected = "node names separated by commas, each 1-32 characters A-Z a-z 0-9 _ . -, no repeats";
+    if names.len() > 16 || names.iter().any(|n| !crate::heartbeat::codec::valid_name(n)) {
+        return Err(expected.to_string());
+    }
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() != names.len() {
+        return Err(expected.to_string());
+    }
+    Ok(names)
+}
 
 /// Whether a properties key belongs to hamon. Wrongly cased `HA.` keys count, so a typo is
 /// reported instead of silently ignored.
@@ -164,7 +242,7 @@ pub(super) fn in_namespace(key: &str) -> bool {
         key.get(..prefix.len())
             .is_some_and(|head| head.eq_ignore_ascii_case(prefix))
     };
-    starts("ha.") || starts("mz.ha.")
+    starts("ha.") || starts("mz.ha.") || starts("hb.")
 }
 
 /// Applies one trimmed setting. May leave `config` partly changed on error; callers work on
@@ -181,7 +259,7 @@ pub(super) fn apply(config: &mut Config, key: &str, value: &str) -> Result<(), C
     }
     let mut message = "unknown key".to_string();
     if !in_namespace(key) {
-        message.push_str(" (hamon keys start with ha. or mz.ha.)");
+        message.push_str(" (hamon keys start with ha., mz.ha. or hb.)");
     }
     if let Some(suggestion) = suggest(key) {
         message = format!("unknown key (did you mean {suggestion}?)");

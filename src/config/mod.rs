@@ -114,6 +114,42 @@ pub struct Config {
     pub check_defaults: CheckOptions,
     /// `ha.counter.NAME.*` and the `mz.ha.*` counter thresholds.
     pub counters: BTreeMap<String, CounterRule>,
+    /// `hb.*`: the heartbeat node, when this configuration describes one.
+    pub heartbeat: HeartbeatSettings,
+}
+
+/// The `hb.*` settings of one heartbeat node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeartbeatSettings {
+    /// `hb.dir`: the shared directory holding the records.
+    pub dir: Option<std::path::PathBuf>,
+    /// `hb.node`: this node's name.
+    pub node: Option<String>,
+    /// `hb.cluster`: guards against a directory of another cluster (default `hamon`).
+    pub cluster: String,
+    /// `hb.nodes`: every node of the cluster, comma-separated, this one included.
+    pub nodes: Vec<String>,
+    /// `hb.preferred`: this node backs off less when two claim at once.
+    pub preferred: bool,
+    /// `hb.period_ms`, `hb.io_timeout_ms`, `hb.renew_deadline_ms`, `hb.kill_budget_ms`,
+    /// `hb.takeover_ms`, `hb.confirm_ms` (defaults: the NFS profile).
+    pub timing: crate::heartbeat::timing::Timing,
+    /// `hb.state_dir`: local directory where the highest epoch seen is kept.
+    pub state_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for HeartbeatSettings {
+    fn default() -> Self {
+        HeartbeatSettings {
+            dir: None,
+            node: None,
+            cluster: "hamon".to_string(),
+            nodes: Vec::new(),
+            preferred: false,
+            timing: crate::heartbeat::timing::Timing::nfs_default(),
+            state_dir: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -135,6 +171,7 @@ impl Default for Config {
             agent_degraded_weight: 50,
             check_defaults: CheckOptions::default(),
             counters: BTreeMap::new(),
+            heartbeat: HeartbeatSettings::default(),
         }
     }
 }

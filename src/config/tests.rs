@@ -290,7 +290,7 @@ fn set_rejects_unknown_and_foreign_keys() {
     let error = set_err("pico.name", "ec1");
     assert_eq!(error.kind, ConfigErrorKind::UnknownKey);
     assert_eq!(error.key.as_deref(), Some("pico.name"));
-    assert!(error.message.contains("ha. or mz.ha."), "{error}");
+    assert!(error.message.contains("ha., mz.ha. or hb."), "{error}");
 
     assert!(
         set_err("port", "1")
@@ -816,4 +816,29 @@ fn load_file_reports_the_line_with_invalid_utf8() {
 fn config_error_is_a_std_error() {
     let error: Box<dyn std::error::Error> = Box::new(set_err("ha.port", "x"));
     assert!(error.to_string().starts_with("ha.port: "));
+}
+
+#[test]
+fn heartbeat_keys_fill_the_heartbeat_settings() {
+    let mut c = Config::default();
+    c.load_str(
+        "hb.dir=/shared/hb\nhb.node=dc1\nhb.nodes=dc1, dc2,dc3\nhb.preferred=yes\n\
+         hb.period_ms=200\nhb.takeover_ms=5000\nhb.state_dir=/var/lib/hamon\n",
+        "hb.properties",
+    )
+    .unwrap();
+    let hb = &c.heartbeat;
+    assert_eq!(hb.dir.as_deref(), Some(std::path::Path::new("/shared/hb")));
+    assert_eq!(hb.node.as_deref(), Some("dc1"));
+    assert_eq!(hb.nodes, vec!["dc1", "dc2", "dc3"]);
+    assert!(hb.preferred);
+    assert_eq!(hb.timing.period, Duration::from_millis(200));
+    assert_eq!(hb.timing.takeover, Duration::from_millis(5000));
+    assert_eq!(hb.cluster, "hamon");
+
+    let e = c.set("hb.nodes", "dc1,dc1").unwrap_err();
+    assert!(e.to_string().contains("hb.nodes"), "{e}");
+    assert!(c.set("hb.node", "has space").is_err());
+    let e = c.load_str("hb.perod_ms=1\n", "x").unwrap_err();
+    assert!(e.to_string().contains("did you mean hb.period_ms"), "{e}");
 }
