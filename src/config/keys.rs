@@ -222,8 +222,13 @@ fn node_name(value: &str) -> Result<String, String> {
 
 fn node_list(value: &str) -> Result<Vec<String>, String> {
     let names: Vec<String> = value.split(',').map(|n| n.trim().to_string()).collect();
-    let expected = "node names separated by commas, each 1-32 characters A-Z a-z 0-9 _ . -, no repeats";
-    if names.len() > 16 || names.iter().any(|n| !crate::heartbeat::codec::valid_name(n)) {
+    let expected =
+        "node names separated by commas, each 1-32 characters A-Z a-z 0-9 _ . -, no repeats";
+    if names.len() > 16
+        || names
+            .iter()
+            .any(|n| !crate::heartbeat::codec::valid_name(n))
+    {
         return Err(expected.to_string());
     }
     let mut unique = names.clone();

@@ -72,6 +72,9 @@ pub enum Action {
     /// Stop the application now (TERM, then KILL within the kill budget).
     StopApp {
         reason: String,
+        /// True when the lease is lost (deadline, overwritten record, a higher term): stop
+        /// now. False for a hand-over (release, switchover, failed application).
+        fence: bool,
     },
     /// Something an operator must know about.
     Alarm(String),
@@ -239,6 +242,11 @@ impl Core {
         self.app_running
     }
 
+    /// What was last read of our own record.
+    pub fn own(&self) -> &Observation {
+        &self.own
+    }
+
     pub fn peer(&self, node: &str) -> Option<&Observation> {
         self.peers.get(node)
     }
@@ -352,7 +360,8 @@ impl Core {
         self.deadline = None;
         if self.app_running {
             self.role = Role::Stopping;
-            out.push(Action::StopApp { reason });
+            let fence = after == AfterStop::Standby;
+            out.push(Action::StopApp { reason, fence });
         } else {
             self.role = Role::Standby;
         }

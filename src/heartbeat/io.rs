@@ -361,7 +361,11 @@ mod tests {
         assert!(pool.busy(&OpKind::ReadNode("hung".into())));
         assert!(pool.submit(Op::ReadNode("hung".into())).is_none());
         // The write of the same file starts while the read still hangs.
-        pool.submit(Op::WriteNode("hung".into(), vec![7; crate::heartbeat::record::BLOCK])).unwrap();
+        pool.submit(Op::WriteNode(
+            "hung".into(),
+            vec![7; crate::heartbeat::record::BLOCK],
+        ))
+        .unwrap();
         fake.gate.wait_entered(2);
         fake.gate.release();
         let a = pool.next(soon()).unwrap();

@@ -3,6 +3,7 @@
 pub mod codec;
 pub mod core;
 pub mod io;
+pub mod node;
 pub mod observe;
 pub mod record;
 #[cfg(test)]

@@ -100,6 +100,11 @@ impl Observation {
         }
     }
 
+    /// When the current bytes were first seen (None before any successful read).
+    pub fn changed_at(&self) -> Option<Time> {
+        self.last_bytes.as_ref().map(|_| self.t_change)
+    }
+
     pub fn is_failing(&self) -> bool {
         self.failing
     }

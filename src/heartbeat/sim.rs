@@ -471,7 +471,7 @@ impl Sim {
                 self.nodes[i].app = Some(self.terms.len() - 1);
                 self.nodes[i].killing = false;
             }
-            Action::StopApp { reason } => {
+            Action::StopApp { reason, .. } => {
                 let name = self.nodes[i].name.clone();
                 self.note(|| format!("{name}: stops the application: {reason}"));
                 let inc = self.nodes[i].inc;

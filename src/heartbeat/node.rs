@@ -1,0 +1,608 @@
+//! A heartbeat node: the [`Core`] wired to the shared directory (through the deadline-bound
+//! I/O pool), the boot clock and the local state directory. `tick` is what `hb_tick` and the
+//! `ha-heartbeat` daemon call, at least every half period; it never blocks longer than the
+//! I/O timeout.
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::HeartbeatSettings;
+use crate::heartbeat::codec::DecodeError;
+use crate::heartbeat::core::{Action, Core, CoreConfig, Event, Role};
+use crate::heartbeat::io::{Completion, IoPool, Op, OpKind};
+use crate::heartbeat::observe::{Liveness, Time};
+use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use crate::heartbeat::store::{FileStore, Store};
+
+/// What the caller must do with the application after a tick.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TickAction {
+    /// Nothing runs here and nothing should.
+    None,
+    /// Start the application now, with `epoch` as its fencing token.
+    Start,
+    /// Keep it running.
+    Keep,
+    /// Stop it gracefully (hand-over), within the kill budget.
+    Stop,
+    /// Stop it at once: the lease is lost.
+    Fence,
+}
+
+/// The outcome of one tick.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TickResult {
+    pub role: Role,
+    pub action: TickAction,
+    pub epoch: u64,
+    /// Time left until this node's lease ends (None: it holds none).
+    pub deadline_left: Option<Duration>,
+    pub maint: MaintMode,
+    /// The maintenance record is readable and valid.
+    pub maint_ok: bool,
+    /// Problems noticed during this tick, for the operator.
+    pub alarms: Vec<String>,
+}
+
+/// One node's record as this node sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NodeView {
+    pub name: String,
+    pub is_self: bool,
+    pub record: Option<NodeRecord>,
+    pub liveness: Liveness,
+    /// How long ago its record last changed, as observed here.
+    pub changed_ago: Option<Duration>,
+}
+
+#[derive(Debug)]
+pub enum NodeError {
+    /// A required `hb.*` setting is missing or inconsistent.
+    Config(String),
+    /// The timing would allow two active nodes.
+    Timing(crate::heartbeat::timing::TimingError),
+    /// The local state directory cannot be used.
+    State(PathBuf, io::Error),
+    /// The shared directory cannot be used.
+    Storage(String),
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::Config(m) => f.write_str(m),
+            NodeError::Timing(e) => write!(f, "{e}"),
+            NodeError::State(p, e) => write!(f, "hb.state_dir {}: {e}", p.display()),
+            NodeError::Storage(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// Nanoseconds of CLOCK_BOOTTIME: monotonic, and it keeps counting through a suspend, so a
+/// lease is never thought alive across one.
+pub fn boottime() -> Time {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid out-pointer; CLOCK_BOOTTIME exists on every supported Linux.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(boottime());
+    h.write_u32(std::process::id());
+    h.finish() | 1
+}
+
+/// The validated settings of a node.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    pub dir: PathBuf,
+    pub node: String,
+    pub cluster: String,
+    pub nodes: Vec<String>,
+    pub preferred: bool,
+    pub timing: crate::heartbeat::timing::Timing,
+    pub state_dir: PathBuf,
+}
+
+impl NodeSettings {
+    pub fn from_config(hb: &HeartbeatSettings) -> Result<NodeSettings, NodeError> {
+        let missing = |key: &str| NodeError::Config(format!("{key} is not set"));
+        let dir = hb.dir.clone().ok_or_else(|| missing("hb.dir"))?;
+        let node = hb.node.clone().ok_or_else(|| missing("hb.node"))?;
+        let state_dir = hb
+            .state_dir
+            .clone()
+            .ok_or_else(|| missing("hb.state_dir"))?;
+        if hb.nodes.is_empty() {
+            return Err(missing("hb.nodes"));
+        }
+        if !hb.nodes.contains(&node) {
+            return Err(NodeError::Config(format!(
+                "hb.node={node} is not one of hb.nodes={}",
+                hb.nodes.join(",")
+            )));
+        }
+        hb.timing.check().map_err(NodeError::Timing)?;
+        Ok(NodeSettings {
+            dir,
+            node,
+            cluster: hb.cluster.clone(),
+            nodes: hb.nodes.clone(),
+            preferred: hb.preferred,
+            timing: hb.timing,
+            state_dir,
+        })
+    }
+}
+
+/// The highest epoch this host has seen, kept in `STATE_DIR/epoch` (write, fsync, rename).
+pub struct EpochFile {
+    path: PathBuf,
+}
+
+impl EpochFile {
+    pub fn new(state_dir: &Path) -> EpochFile {
+        EpochFile {
+            path: state_dir.join("epoch"),
+        }
+    }
+
+    /// 0 when the file does not exist yet; an unreadable or garbled file is an error: the
+    /// node must not guess an epoch.
+    pub fn load(&self) -> io::Result<u64> {
+        match fs::read_to_string(&self.path) {
+            Ok(text) => text.trim().parse().map_err(|_| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{} does not hold a number", self.path.display()),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn store(&self, epoch: u64) -> io::Result<()> {
+        let tmp = self.path.with_extension("tmp");
+        let mut f = fs::File::create(&tmp)?;
+        writeln!(f, "{epoch}")?;
+        f.sync_all()?;
+        fs::rename(&tmp, &self.path)?;
+        if let Some(dir) = self.path.parent() {
+            fs::File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+pub struct Node {
+    settings: NodeSettings,
+    core: Core,
+    pool: IoPool,
+    store: Arc<dyn Store>,
+    epoch_file: EpochFile,
+    /// The last StopApp not yet confirmed: when it was given, and its kill budget.
+    stop_given: Option<Time>,
+}
+
+impl Node {
+    /// Creates a node on the shared directory `settings.dir` with the file store.
+    pub fn new(settings: NodeSettings) -> Result<Node, NodeError> {
+        let store: Arc<dyn Store> = Arc::new(FileStore::new(settings.dir.clone()));
+        Node::with_store(settings, store)
+    }
+
+    /// Creates a node on any store (tests use this to inject faults).
+    pub fn with_store(settings: NodeSettings, store: Arc<dyn Store>) -> Result<Node, NodeError> {
+        let state = |e| NodeError::State(settings.state_dir.clone(), e);
+        fs::create_dir_all(&settings.state_dir).map_err(state)?;
+        let epoch_file = EpochFile::new(&settings.state_dir);
+        let persisted_epoch = epoch_file.load().map_err(state)?;
+        let cfg = CoreConfig {
+            cluster: settings.cluster.clone(),
+            node: settings.node.clone(),
+            nodes: settings.nodes.clone(),
+            preferred: settings.preferred,
+            timing: settings.timing,
+            incarnation: random_u64(),
+            persisted_epoch,
+        };
+        let core = Core::new(cfg, boottime());
+        Ok(Node {
+            pool: IoPool::new(store.clone()),
+            store,
+            core,
+            epoch_file,
+            stop_given: None,
+            settings,
+        })
+    }
+
+    pub fn settings(&self) -> &NodeSettings {
+        &self.settings
+    }
+
+    pub fn role(&self) -> Role {
+        self.core.role()
+    }
+
+    /// Converts a completion's `Instant`s to the boot clock (they differ only across suspend).
+    fn boot_of(t: Instant, now_instant: Instant, now_boot: Time) -> Time {
+        now_boot.saturating_sub(now_instant.saturating_duration_since(t).as_nanos() as u64)
+    }
+
+    fn feed(&mut self, c: Completion, result: &mut TickResult) {
+        let (now_i, now_b) = (Instant::now(), boottime());
+        let started = Self::boot_of(c.started, now_i, now_b);
+        let ended = Self::boot_of(c.ended, now_i, now_b);
+        let event = match c.op_kind {
+            OpKind::ReadNode(node) => Event::NodeRead {
+                node,
+                started,
+                ended,
+                result: c.result.map_err(|e| e.to_string()),
+            },
+            OpKind::WriteNode(_) => Event::Written {
+                started,
+                ended,
+                ok: c.result.is_ok(),
+            },
+            OpKind::ReadMaint => {
+                let cluster = &self.settings.cluster;
+                let result = c
+                    .result
+                    .map(|b| MaintRecord::decode(&b, cluster).ok())
+                    .map_err(|e| e.to_string());
+                Event::MaintRead {
+                    started,
+                    ended,
+                    result,
+                }
+            }
+            OpKind::WriteMaint => return,
+        };
+        self.handle(event, result);
+    }
+
+    fn handle(&mut self, event: Event, result: &mut TickResult) {
+        let actions = self.core.handle(boottime(), event);
+        let mut persist_failed = false;
+        for action in actions {
+            match action {
+                Action::ReadNode(n) => {
+                    if self.pool.submit(Op::ReadNode(n.clone())).is_none() {
+                        let now = boottime();
+                        let err = Err("a read of this file is still outstanding".to_string());
+                        let ev = Event::NodeRead {
+                            node: n,
+                            started: now,
+                            ended: now,
+                            result: err,
+                        };
+                        self.handle(ev, result);
+                    }
+                }
+                Action::ReadMaint => {
+                    if self.pool.submit(Op::ReadMaint).is_none() {
+                        let now = boottime();
+                        let err = Err(
+                            "a read of the maintenance record is still outstanding".to_string()
+                        );
+                        self.handle(
+                            Event::MaintRead {
+                                started: now,
+                                ended: now,
+                                result: err,
+                            },
+                            result,
+                        );
+                    }
+                }
+                Action::PersistEpoch(e) => {
+                    if let Err(err) = self.epoch_file.store(e) {
+                        persist_failed = true;
+                        let msg = format!(
+                            "cannot persist epoch {e} in {}: {err}",
+                            self.settings.state_dir.display()
+                        );
+                        log::error!("hamon heartbeat: {msg}");
+                        result.alarms.push(msg);
+                    }
+                }
+                Action::Write(rec) => {
+                    let node = self.settings.node.clone();
+                    // An epoch that is not on local disk must not reach the shared one.
+                    if persist_failed
+                        || self
+                            .pool
+                            .submit(Op::WriteNode(node, rec.encode()))
+                            .is_none()
+                    {
+                        let now = boottime();
+                        self.handle(
+                            Event::Written {
+                                started: now,
+                                ended: now,
+                                ok: false,
+                            },
+                            result,
+                        );
+                    }
+                }
+                Action::StartApp { .. } => result.action = TickAction::Start,
+                Action::StopApp { reason, fence } => {
+                    log::warn!("hamon heartbeat: stop the application: {reason}");
+                    result.action = if fence {
+                        TickAction::Fence
+                    } else {
+                        TickAction::Stop
+                    };
+                    self.stop_given = Some(boottime());
+                }
+                Action::Alarm(msg) => {
+                    log::warn!("hamon heartbeat: {msg}");
+                    result.alarms.push(msg);
+                }
+            }
+        }
+    }
+
+    /// One step: collects finished I/O, lets the core decide, issues I/O and waits for it
+    /// at most the I/O timeout.
+    pub fn tick(&mut self) -> TickResult {
+        let mut result = TickResult {
+            role: self.core.role(),
+            action: TickAction::None,
+            epoch: self.core.epoch(),
+            deadline_left: None,
+            maint: MaintMode::Off,
+            maint_ok: true,
+            alarms: Vec::new(),
+        };
+        let until = Instant::now() + self.settings.timing.io_timeout;
+        // An application told to stop is taken as gone after the kill budget unless the
+        // caller confirmed it sooner (`app_stopped`).
+        if let Some(given) = self.stop_given
+            && boottime().saturating_sub(given)
+                >= self.settings.timing.kill_budget.as_nanos() as u64
+        {
+            self.stop_given = None;
+            self.handle(Event::AppStopped, &mut result);
+        }
+        self.handle(Event::Tick, &mut result);
+        while let Some(c) = self.pool.next(until) {
+            self.feed(c, &mut result);
+            if !self.outstanding() {
+                break;
+            }
+        }
+        let now = boottime();
+        let status = self.core.status(now);
+        result.role = status.role;
+        result.epoch = status.epoch;
+        result.deadline_left = status.deadline_left.map(Duration::from_nanos);
+        result.maint = status.maint;
+        result.maint_ok = status.maint_ok;
+        if result.action == TickAction::None && status.app_running && self.stop_given.is_none() {
+            result.action = TickAction::Keep;
+        }
+        result
+    }
+
+    fn outstanding(&self) -> bool {
+        let mut kinds: Vec<OpKind> = self
+            .settings
+            .nodes
+            .iter()
+            .map(|n| OpKind::ReadNode(n.clone()))
+            .collect();
+        kinds.push(OpKind::WriteNode(self.settings.node.clone()));
+        kinds.push(OpKind::ReadMaint);
+        kinds.iter().any(|k| self.pool.busy(k))
+    }
+
+    /// When the next tick is due at the latest.
+    pub fn next_tick_in(&self) -> Duration {
+        let now = boottime();
+        let half = self.settings.timing.period / 2;
+        Duration::from_nanos(self.core.next_wakeup().saturating_sub(now)).min(half)
+    }
+
+    /// The application is gone (after Stop/Fence, or it exited by itself).
+    pub fn app_stopped(&mut self) -> TickResult {
+        self.stop_given = None;
+        self.event(Event::AppStopped)
+    }
+
+    /// The application failed: stop it and let another node take over.
+    pub fn app_failed(&mut self, why: &str) -> TickResult {
+        self.event(Event::AppFailed(why.to_string()))
+    }
+
+    /// Graceful hand-over: stop the application, then release the lease.
+    pub fn release(&mut self) -> TickResult {
+        self.event(Event::Release)
+    }
+
+    fn event(&mut self, event: Event) -> TickResult {
+        let mut result = self.tick();
+        let before = result.action;
+        self.handle(event, &mut result);
+        if result.action == before && matches!(before, TickAction::Keep) && !self.core.app_running()
+        {
+            result.action = TickAction::None;
+        }
+        result.role = self.core.role();
+        result
+    }
+
+    /// Every record as last read (this node's own included), for status displays.
+    pub fn status(&self) -> Vec<NodeView> {
+        let now = boottime();
+        self.settings
+            .nodes
+            .iter()
+            .map(|name| {
+                let is_self = *name == self.settings.node;
+                let obs = if is_self {
+                    Some(self.core.own())
+                } else {
+                    self.core.peer(name)
+                };
+                NodeView {
+                    name: name.clone(),
+                    is_self,
+                    record: obs.and_then(|o| o.record.clone()),
+                    liveness: obs.map_or(Liveness::Unknown, |o| o.liveness),
+                    changed_ago: obs
+                        .and_then(|o| o.changed_at())
+                        .map(|t| Duration::from_nanos(now.saturating_sub(t))),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes the maintenance record (an operator action), keeping the drained list unless
+    /// `drain` changes it. Waits at most the I/O timeout.
+    pub fn set_maintenance(
+        &self,
+        mode: Option<MaintMode>,
+        drain: Option<(&str, bool)>,
+        reason: &str,
+    ) -> Result<MaintRecord, NodeError> {
+        update_maintenance(self.store.clone(), &self.settings, mode, drain, reason)
+    }
+}
+
+fn storage_err(what: &str, e: impl fmt::Display) -> NodeError {
+    NodeError::Storage(format!("{what}: {e}"))
+}
+
+/// Runs a store call on a thread and waits at most `timeout` for it.
+fn bounded<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("hamon-hbmaint".into())
+        .spawn(move || {
+            let _ = tx.send(f());
+        })?;
+    rx.recv_timeout(timeout).unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "storage did not answer in time",
+        ))
+    })
+}
+
+/// Read-modify-write of the maintenance record; the token always grows.
+pub fn update_maintenance(
+    store: Arc<dyn Store>,
+    settings: &NodeSettings,
+    mode: Option<MaintMode>,
+    drain: Option<(&str, bool)>,
+    reason: &str,
+) -> Result<MaintRecord, NodeError> {
+    let timeout = settings.timing.io_timeout.max(Duration::from_secs(2));
+    let read_store = store.clone();
+    let current = bounded(timeout, move || read_store.read_maint())
+        .map_err(|e| storage_err("cannot read the maintenance record", e))?;
+    let current: Result<MaintRecord, DecodeError> =
+        MaintRecord::decode(&current, &settings.cluster);
+    let (token, old_mode, mut drained) = match current {
+        Ok(m) => (m.token, m.mode, m.drained),
+        // A corrupt record is replaced: that is how an operator repairs it.
+        Err(_) => (0, MaintMode::Off, Vec::new()),
+    };
+    if let Some((name, on)) = drain {
+        if !settings.nodes.iter().any(|n| n == name) {
+            return Err(NodeError::Config(format!(
+                "{name} is not one of hb.nodes={}",
+                settings.nodes.join(",")
+            )));
+        }
+        drained.retain(|n| n != name);
+        if on {
+            drained.push(name.to_string());
+        }
+    }
+    if let Some(MaintMode::Switchover(target)) = &mode
+        && !settings.nodes.contains(target)
+    {
+        return Err(NodeError::Config(format!(
+            "{target} is not one of hb.nodes={}",
+            settings.nodes.join(",")
+        )));
+    }
+    let record = MaintRecord {
+        cluster: settings.cluster.clone(),
+        token: token + 1,
+        mode: mode.unwrap_or(old_mode),
+        drained,
+        set_by: settings.node.clone(),
+        reason: reason.to_string(),
+        wall_ms: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    let bytes = record.encode();
+    bounded(timeout, move || store.write_maint(&bytes))
+        .map_err(|e| storage_err("cannot write the maintenance record", e))?;
+    Ok(record)
+}
+
+/// Creates the shared records for every node and the maintenance record (OFF); existing
+/// files are left alone. Run once per cluster (`ha-heartbeat init`).
+pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
+    let store = FileStore::new(settings.dir.clone());
+    for name in &settings.nodes {
+        let blank = NodeRecord {
+            cluster: settings.cluster.clone(),
+            node: name.clone(),
+            incarnation: 0,
+            seq: 0,
+            state: NodeState::Standby,
+            epoch: 0,
+            max_epoch: 0,
+            maint_ack: 0,
+            period_ms: 0,
+            renew_deadline_ms: 0,
+            takeover_ms: 0,
+            kill_budget_ms: 0,
+            preferred: false,
+            wall_ms: 0,
+        };
+        store
+            .init_node(name, &blank.encode())
+            .map_err(|e| storage_err(&format!("cannot create the record of {name}"), e))?;
+    }
+    let maint = MaintRecord {
+        cluster: settings.cluster.clone(),
+        token: 1,
+        mode: MaintMode::Off,
+        drained: Vec::new(),
+        set_by: settings.node.clone(),
+        reason: "init".into(),
+        wall_ms: 0,
+    };
+    store
+        .init_maint(&maint.encode())
+        .map_err(|e| storage_err("cannot create the maintenance record", e))
+}
