@@ -454,7 +454,9 @@ impl Core {
                 result,
             } => self.on_node_read(&node, started, ended, result, &mut out),
             Event::MaintRead { result, .. } => self.on_maint_read(result, now, &mut out),
-            Event::Written { started, ended, ok } => self.on_written(started, ended, ok, &mut out),
+            Event::Written { started, ended, ok } => {
+                self.on_written(now, started, ended, ok, &mut out)
+            }
             Event::AppStopped => {
                 self.app_running = false;
                 if self.role == Role::Active {
@@ -620,7 +622,14 @@ impl Core {
         }
     }
 
-    fn on_written(&mut self, started: Time, ended: Time, ok: bool, out: &mut Vec<Action>) {
+    fn on_written(
+        &mut self,
+        now: Time,
+        started: Time,
+        ended: Time,
+        ok: bool,
+        out: &mut Vec<Action>,
+    ) {
         let Some((rec, _)) = self.writing.take() else {
             return;
         };
@@ -639,19 +648,22 @@ impl Core {
                         Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
                     self.claim = Some(ClaimPhase::Reading { after: ended });
                 } else {
-                    self.abort_claim("claim write failed or was late", ended, out);
+                    self.abort_claim("claim write failed or was late", now, out);
                 }
             }
             (Role::Claiming, Some(ClaimPhase::Activating)) => {
-                if ok && in_time(self.deadline) {
-                    self.deadline =
-                        Some(started + self.cfg.timing.renew_deadline.as_nanos() as u64);
+                let deadline = started + self.cfg.timing.renew_deadline.as_nanos() as u64;
+                // Learning of the write late (a paused daemon) must not start the
+                // application with its lease nearly or already over.
+                let time_left = now + self.io_timeout() < deadline;
+                if ok && in_time(self.deadline) && time_left {
+                    self.deadline = Some(deadline);
                     self.role = Role::Active;
                     self.claim = None;
                     self.app_running = true;
                     out.push(Action::StartApp { epoch: self.epoch });
                 } else {
-                    self.abort_claim("activation write failed or was late", ended, out);
+                    self.abort_claim("activation write failed or was late", now, out);
                 }
             }
             (Role::Active, _)
