@@ -800,3 +800,305 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heartbeat::timing::Timing;
+
+    const MS: u64 = 1_000_000;
+
+    fn cfg(node: &str, preferred: bool) -> CoreConfig {
+        CoreConfig {
+            cluster: "c".into(),
+            node: node.into(),
+            nodes: vec!["a".into(), "b".into()],
+            preferred,
+            timing: Timing::fast(),
+            incarnation: 7,
+            persisted_epoch: 0,
+        }
+    }
+
+    fn peer(node: &str, state: NodeState, epoch: u64, seq: u64) -> Vec<u8> {
+        NodeRecord {
+            cluster: "c".into(),
+            node: node.into(),
+            incarnation: 9,
+            seq,
+            state,
+            epoch,
+            max_epoch: epoch,
+            maint_ack: 0,
+            period_ms: 100,
+            renew_deadline_ms: 800,
+            takeover_ms: 1500,
+            kill_budget_ms: 300,
+            preferred: false,
+            wall_ms: 0,
+        }
+        .encode()
+    }
+
+    fn maint_off() -> Result<Option<MaintRecord>, String> {
+        Ok(Some(MaintRecord {
+            cluster: "c".into(),
+            token: 1,
+            mode: MaintMode::Off,
+            drained: vec![],
+            set_by: "t".into(),
+            reason: String::new(),
+            wall_ms: 0,
+        }))
+    }
+
+    /// Completes everything a node asked for, one millisecond each, in order: reads
+    /// return `b`'s bytes, writes succeed. Returns the actions and the time reached.
+    fn serve(
+        core: &mut Core,
+        now: Time,
+        actions: Vec<Action>,
+        b: &[u8],
+    ) -> (Vec<(Time, Action)>, Time) {
+        let mut all = Vec::new();
+        let mut queue: std::collections::VecDeque<Action> = actions.into();
+        let mut t = now;
+        while let Some(a) = queue.pop_front() {
+            assert!(all.len() < 10_000, "the core keeps asking for I/O");
+            let (started, ended) = (t, t + MS);
+            let ev = match &a {
+                Action::ReadNode(n) if n == "b" => Some(Event::NodeRead {
+                    node: "b".into(),
+                    started,
+                    ended,
+                    result: Ok(b.to_vec()),
+                }),
+                Action::ReadNode(n) => Some(Event::NodeRead {
+                    node: n.clone(),
+                    started,
+                    ended,
+                    result: Err("x".into()),
+                }),
+                Action::ReadMaint => Some(Event::MaintRead {
+                    started,
+                    ended,
+                    result: maint_off(),
+                }),
+                Action::Write(_) => Some(Event::Written {
+                    started,
+                    ended,
+                    ok: true,
+                }),
+                _ => None,
+            };
+            all.push((t, a));
+            if let Some(ev) = ev {
+                t = ended;
+                queue.extend(core.handle(t, ev));
+            }
+        }
+        (all, t)
+    }
+
+    fn run(
+        core: &mut Core,
+        from: Time,
+        to: Time,
+        b: impl Fn(Time) -> Vec<u8>,
+    ) -> Vec<(Time, Action)> {
+        let mut log = Vec::new();
+        let mut t = from;
+        while t < to {
+            let actions = core.handle(t, Event::Tick);
+            let (done, reached) = serve(core, t, actions, &b(t));
+            log.extend(done);
+            t = reached.max(t) + 20 * MS;
+        }
+        log
+    }
+
+    fn started(log: &[(Time, Action)]) -> Option<(Time, u64)> {
+        log.iter().find_map(|(t, a)| match a {
+            Action::StartApp { epoch } => Some((*t, *epoch)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn claims_when_the_peer_is_standby_persisting_the_epoch_first() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let log = run(&mut core, 0, 1000 * MS, |t| {
+            peer("b", NodeState::Standby, 0, t / (100 * MS))
+        });
+        let (_, epoch) = started(&log).expect("a becomes active");
+        assert_eq!(epoch, 1);
+        let persist = log
+            .iter()
+            .position(|(_, a)| *a == Action::PersistEpoch(1))
+            .unwrap();
+        let claim = log
+            .iter()
+            .position(|(_, a)| matches!(a, Action::Write(r) if r.state == NodeState::Claiming))
+            .unwrap();
+        assert!(
+            persist < claim,
+            "the epoch reaches local disk before the shared one"
+        );
+        assert_eq!(core.role(), Role::Active);
+    }
+
+    #[test]
+    fn a_live_active_peer_is_never_challenged() {
+        let mut core = Core::new(cfg("a", true), 0);
+        // The peer's record changes every period: alive.
+        let log = run(&mut core, 0, 10_000 * MS, |t| {
+            peer("b", NodeState::Active, 4, t / (100 * MS))
+        });
+        assert_eq!(started(&log), None);
+        assert!(
+            !log.iter()
+                .any(|(_, a)| matches!(a, Action::Write(r) if r.state != NodeState::Standby))
+        );
+    }
+
+    #[test]
+    fn a_dead_active_peer_is_taken_over_after_the_takeover_time_with_a_higher_epoch() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let frozen = peer("b", NodeState::Active, 4, 99);
+        let log = run(&mut core, 0, 5000 * MS, |_| frozen.clone());
+        let (t, epoch) = started(&log).expect("takeover");
+        assert!(t >= 1500 * MS, "not before the takeover time: {t}");
+        assert_eq!(epoch, 5);
+    }
+
+    #[test]
+    fn an_unreadable_peer_is_never_taken_for_dead() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let mut t = 0;
+        while t < 10_000 * MS {
+            let actions = core.handle(t, Event::Tick);
+            for a in actions {
+                let ev = match a {
+                    Action::ReadNode(n) => Event::NodeRead {
+                        node: n,
+                        started: t,
+                        ended: t,
+                        result: Err("ESTALE".into()),
+                    },
+                    Action::ReadMaint => Event::MaintRead {
+                        started: t,
+                        ended: t,
+                        result: maint_off(),
+                    },
+                    Action::Write(_) => Event::Written {
+                        started: t,
+                        ended: t,
+                        ok: true,
+                    },
+                    Action::StartApp { .. } => panic!("started with an unreadable peer"),
+                    _ => continue,
+                };
+                core.handle(t, ev);
+            }
+            t += 50 * MS;
+        }
+        assert_eq!(core.role(), Role::Standby);
+    }
+
+    #[test]
+    fn the_active_fences_itself_at_its_deadline_and_a_late_write_does_not_revive_it() {
+        let mut core = Core::new(cfg("a", true), 0);
+        run(&mut core, 0, 1000 * MS, |t| {
+            peer("b", NodeState::Standby, 0, t / (100 * MS))
+        });
+        assert_eq!(core.role(), Role::Active);
+        let deadline = core.deadline().unwrap();
+        // Storage hangs: writes never come back.
+        let mut t = 1000 * MS;
+        let mut stopped = None;
+        while t < deadline + 100 * MS {
+            for a in core.handle(t, Event::Tick) {
+                if let Action::StopApp { fence, .. } = a {
+                    stopped = Some((t, fence));
+                }
+            }
+            t += 10 * MS;
+        }
+        let (at, fence) = stopped.expect("self-fencing");
+        assert!(at >= deadline && at < deadline + 20 * MS);
+        assert!(fence);
+        // The hung write finally reports success, after the deadline: nothing revives.
+        let actions = core.handle(
+            t,
+            Event::Written {
+                started: deadline - 300 * MS,
+                ended: t,
+                ok: true,
+            },
+        );
+        assert!(!actions.iter().any(|a| matches!(a, Action::StartApp { .. })));
+        assert_ne!(core.role(), Role::Active);
+        assert_eq!(core.deadline(), None);
+    }
+
+    #[test]
+    fn freeze_blocks_a_takeover() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let frozen = peer("b", NodeState::Active, 4, 99);
+        let mut t = 0;
+        while t < 5000 * MS {
+            for a in core.handle(t, Event::Tick) {
+                let ev = match a {
+                    Action::ReadNode(n) if n == "b" => Event::NodeRead {
+                        node: n,
+                        started: t,
+                        ended: t,
+                        result: Ok(frozen.clone()),
+                    },
+                    Action::ReadNode(n) => Event::NodeRead {
+                        node: n,
+                        started: t,
+                        ended: t,
+                        result: Err("x".into()),
+                    },
+                    Action::ReadMaint => {
+                        let mut m = maint_off().unwrap().unwrap();
+                        m.mode = MaintMode::Freeze;
+                        Event::MaintRead {
+                            started: t,
+                            ended: t,
+                            result: Ok(Some(m)),
+                        }
+                    }
+                    Action::Write(_) => Event::Written {
+                        started: t,
+                        ended: t,
+                        ok: true,
+                    },
+                    Action::StartApp { .. } => panic!("took over while frozen"),
+                    _ => continue,
+                };
+                core.handle(t, ev);
+            }
+            t += 50 * MS;
+        }
+    }
+
+    #[test]
+    fn two_claimers_that_see_each_other_both_back_off() {
+        let mut core = Core::new(cfg("a", true), 0);
+        // b claims at the same time: its record says CLAIMING and changes.
+        let log = run(&mut core, 0, 300 * MS, |t| {
+            if t < 20 * MS {
+                peer("b", NodeState::Standby, 0, 1)
+            } else {
+                peer("b", NodeState::Claiming, 1, t / (20 * MS))
+            }
+        });
+        assert_eq!(started(&log), None);
+        assert!(
+            log.iter()
+                .any(|(_, a)| matches!(a, Action::Alarm(m) if m.contains("contended")))
+        );
+    }
+}
