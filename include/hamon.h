@@ -19,6 +19,106 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/**
+ * Size of the name fields of `hb_tick_result` and `hb_node_status`: the longest node name
+ * (32 bytes of `A-Z a-z 0-9 _ . -`) and its NUL.
+ */
+#define HB_NAME_CAP 33
+
+/**
+ * `hb_tick_result.role`: this node neither runs nor claims the application.
+ */
+#define HB_ROLE_STANDBY 0
+
+/**
+ * Claiming the lease; the application is not started yet.
+ */
+#define HB_ROLE_CLAIMING 1
+
+/**
+ * Holding the lease: the application runs here.
+ */
+#define HB_ROLE_ACTIVE 2
+
+/**
+ * The application was told to stop and is not confirmed gone yet.
+ */
+#define HB_ROLE_STOPPING 3
+
+/**
+ * `hb_tick_result.action`: nothing runs here and nothing may; make sure it does not.
+ */
+#define HB_ACTION_NONE 0
+
+/**
+ * Start the application now, with `epoch` as its fencing token (e.g. `HB_EPOCH=<epoch>`).
+ */
+#define HB_ACTION_START 1
+
+/**
+ * The application runs and must keep running; leave it alone.
+ */
+#define HB_ACTION_KEEP 2
+
+/**
+ * Hand-over: stop the application gracefully within `hb.kill_budget_ms`, then call
+ * `hb_app_stopped`.
+ */
+#define HB_ACTION_STOP 3
+
+/**
+ * The lease is lost: kill the application now, then call `hb_app_stopped`.
+ */
+#define HB_ACTION_FENCE 4
+
+/**
+ * Maintenance mode (`hb_tick_result.maint`, `hb_maintenance_set`): normal operation.
+ */
+#define HB_MAINT_OFF 0
+
+/**
+ * No node claims or takes over; an active node keeps its lease (and still stops the
+ * application if it cannot renew it).
+ */
+#define HB_MAINT_FREEZE 1
+
+/**
+ * The active node hands over and the named target node claims at once.
+ */
+#define HB_MAINT_SWITCHOVER 2
+
+/**
+ * `hb_node_status.state`: the state a node wrote in its record.
+ */
+#define HB_STATE_STANDBY 0
+
+#define HB_STATE_CLAIMING 1
+
+#define HB_STATE_ACTIVE 2
+
+#define HB_STATE_STOPPING 3
+
+/**
+ * Handed over on purpose: peers may take over at once.
+ */
+#define HB_STATE_RELEASED 4
+
+/**
+ * `hb_node_status.liveness`: nothing can be said (no read yet, the last read failed, or
+ * the record has not had time to change).
+ */
+#define HB_LIVENESS_UNKNOWN 0
+
+/**
+ * The record changed less than `hb.takeover_ms` ago: its writer is alive.
+ */
+#define HB_LIVENESS_ALIVE 1
+
+/**
+ * The record stayed unchanged for `hb.takeover_ms`: its writer is dead or cut off.
+ */
+#define HB_LIVENESS_STALE 2
+
 #define HA_LOG_OFF 0
 
 #define HA_LOG_ERROR 1
@@ -127,9 +227,116 @@ typedef struct ha_config ha_config;
 typedef struct ha_server ha_server;
 
 /**
+ * A heartbeat node: this host's member of a cluster that keeps exactly one node active.
+ *
+ * Create with `hb_node_new` (after `hb_init` has created the shared records once per
+ * cluster); the caller owns it and frees it with `hb_node_free`. Drive it from the daemon
+ * loop: call `hb_tick` again within `next_tick_ms` of the previous result and do what its
+ * `action` says; report the application's end with `hb_app_stopped` / `hb_app_failed`.
+ *
+ * Not thread-safe: one thread at a time per node (it may move between threads, but calls
+ * must not overlap, `hb_status` included). Separate nodes are independent. The methods
+ * that touch storage block at most a bounded time, given on each; only `hb_init` (not a
+ * method) does plain blocking I/O.
+ *
+ * Methods: hb_node_new, hb_tick, hb_app_stopped, hb_app_failed, hb_release,
+ * hb_maintenance_set, hb_drain_set, hb_status, hb_node_free.
+ */
+typedef struct hb_node hb_node;
+
+/**
  * The result of every fallible hamon function: `HA_OK` (0) or one of the `HA_ERR_*` codes.
  */
 typedef uint32_t ha_status;
+
+/**
+ * What a node tells its caller after `hb_tick`, `hb_app_stopped`, `hb_app_failed` and
+ * `hb_release`.
+ */
+typedef struct hb_tick_result {
+  /**
+   * `HB_ROLE_*`: this node's role now.
+   */
+  uint32_t role;
+  /**
+   * `HB_ACTION_*`: what the caller must do with the application now.
+   */
+  uint32_t action;
+  /**
+   * The fencing token of this node's current or last term (0 before its first claim).
+   */
+  uint64_t epoch;
+  /**
+   * Time left on this node's lease in milliseconds; -1 when it holds none.
+   */
+  int64_t deadline_left_ms;
+  /**
+   * `HB_MAINT_*` as last read from the shared directory (`HB_MAINT_FREEZE` until read).
+   */
+  uint32_t maint;
+  /**
+   * 1 when the maintenance record is readable and valid, 0 when not (the node then
+   * behaves as in `HB_MAINT_FREEZE`).
+   */
+  uint32_t maint_ok;
+  /**
+   * The switchover target when `maint` is `HB_MAINT_SWITCHOVER`, else empty;
+   * NUL-terminated.
+   */
+  char maint_target[HB_NAME_CAP];
+  /**
+   * How many alarms (problems an operator must know about) this call raised. Their text
+   * goes to the log (`ha_log_set_callback`, level WARN or ERROR).
+   */
+  uint32_t alarms;
+  /**
+   * Call `hb_tick` again within this many milliseconds (at most half of `hb.period_ms`;
+   * 0: at once).
+   */
+  uint32_t next_tick_ms;
+} hb_tick_result;
+
+/**
+ * One node of the cluster as this node sees it (`hb_status`).
+ */
+typedef struct hb_node_status {
+  /**
+   * The node's name (from `hb.nodes`), NUL-terminated.
+   */
+  char name[HB_NAME_CAP];
+  /**
+   * 1 for the calling node's own entry.
+   */
+  uint32_t is_self;
+  /**
+   * 1 if a valid record was read; `state`, `epoch`, `seq` and `preferred` are 0 otherwise.
+   */
+  uint32_t known;
+  /**
+   * `HB_STATE_*` from the record.
+   */
+  uint32_t state;
+  /**
+   * The epoch in the record.
+   */
+  uint64_t epoch;
+  /**
+   * The record's write counter: it grows with every heartbeat of its writer.
+   */
+  uint64_t seq;
+  /**
+   * `HB_LIVENESS_*`, judged on this node's clock.
+   */
+  uint32_t liveness;
+  /**
+   * How long ago this node saw the record last change, in milliseconds; -1 unknown.
+   */
+  int64_t changed_ago_ms;
+  /**
+   * 1 if the record says its node is preferred (`hb.preferred`).
+   */
+  uint32_t preferred;
+} hb_node_status;
 
 /**
  * Receives one log record: `level` is `HA_LOG_ERROR` .. `HA_LOG_TRACE`, `message` a
@@ -351,6 +558,21 @@ typedef uint32_t (*ha_check_cb)(void *userdata, char *reason, size_t reason_cap)
  */
 #define HA_ERR_PROBE_UNKNOWN_CHECK 4007
 
+/**
+ * The `hb.*` timing could allow two active nodes, or a claim could never complete.
+ */
+#define HB_ERR_TIMING 5001
+
+/**
+ * The local state directory (`hb.state_dir`) or its epoch file cannot be used.
+ */
+#define HB_ERR_STATE 5002
+
+/**
+ * The shared directory (`hb.dir`) or a record in it cannot be read or written in time.
+ */
+#define HB_ERR_STORAGE 5003
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -395,6 +617,176 @@ ha_status ha_config_load_file(struct ha_config *cfg, const char *path);
  * `cfg` is NULL or came from `ha_config_new` and is not used afterwards.
  */
 void ha_config_free(struct ha_config *cfg);
+
+/**
+ * Creates the shared records of the cluster described by `cfg` (one per node of
+ * `hb.nodes`, and the maintenance record, OFF) in `hb.dir`, which must exist. Records that
+ * exist are left exactly as they are, so this is idempotent and safe to run on every start
+ * of every node. Thread-safe (with other `hb_init` calls too).
+ *
+ * Needs the same `hb.*` keys as `hb_node_new`. Errors: `HA_ERR_CONFIG_MISSING` (a key is
+ * missing or `hb.node` is not in `hb.nodes`; the detail names it), `HB_ERR_TIMING`,
+ * `HB_ERR_STORAGE` (the directory cannot be written; the detail names the file). Unlike
+ * `hb_tick`, this does plain blocking file I/O on `hb.dir`: on a hung mount it hangs too.
+ *
+ * # Safety
+ * `cfg` is NULL or a live `ha_config`, not used by another thread during the call.
+ */
+ha_status hb_init(const struct ha_config *cfg);
+
+/**
+ * Creates this host's node from the `hb.*` keys of `cfg`: `hb.dir` (the shared directory),
+ * `hb.node` (this node's name), `hb.nodes` (every node, this one included),
+ * `hb.state_dir` (a local directory, created if missing, where the highest epoch seen is
+ * kept), and optionally `hb.cluster`, `hb.preferred` and the timing keys. `cfg` is copied;
+ * it may be freed right after.
+ *
+ * On success `*out` receives a node that the caller owns and must free with
+ * `hb_node_free`; `*out` is written only on success. The node starts as STANDBY and does
+ * no shared I/O until the first `hb_tick`, so storage problems (a missing `hb.dir`, records
+ * never created by `hb_init`) show up there as alarms, not as an error here.
+ *
+ * Errors (`ha_last_error` has the detail): `HA_ERR_CONFIG_MISSING` when a required key is
+ * missing or `hb.node` is not in `hb.nodes` (the detail names the key); `HB_ERR_TIMING`
+ * when the timing could allow two active nodes or never finish a claim (the detail gives
+ * the numbers and the inequality); `HB_ERR_STATE` when `hb.state_dir` cannot be created or
+ * its epoch file is unreadable or garbled.
+ *
+ * # Safety
+ * `cfg` is NULL or a live `ha_config`, not used by another thread during the call; `out` is
+ * NULL or writable storage for one pointer.
+ */
+ha_status hb_node_new(const struct ha_config *cfg, struct hb_node **out);
+
+/**
+ * One step of the heartbeat: collects finished storage I/O, renews or claims the lease,
+ * reads the peers and the maintenance record, and tells the caller what to do. Blocks at
+ * most `hb.io_timeout_ms` (storage that hangs longer is left behind, never waited for).
+ *
+ * Call it from the daemon loop, again within `out->next_tick_ms` of the previous result
+ * (at the latest every half `hb.period_ms`): the lease is renewed only inside this call,
+ * and an active node that misses its renew deadline is told FENCE. Then act on
+ * `out->action`:
+ * - `HB_ACTION_START`: start the application now, giving it `out->epoch` as its fencing
+ *   token (for instance in the environment as `HB_EPOCH`).
+ * - `HB_ACTION_KEEP`: it runs; leave it.
+ * - `HB_ACTION_STOP`: stop it gracefully (hand-over), then call `hb_app_stopped`.
+ * - `HB_ACTION_FENCE`: the lease is lost: kill it now, then call `hb_app_stopped`.
+ * - `HB_ACTION_NONE`: nothing may run here: make sure it does not.
+ *
+ * After STOP or FENCE the application must be gone within `hb.kill_budget_ms`; when
+ * `hb_app_stopped` has not been called by then, the node takes it as gone. Alarms raised
+ * by the tick are counted in `out->alarms` and logged. `*out` is written only on success.
+ *
+ * # Safety
+ * `node` is NULL or a live node that no other thread uses during the call; `out` is NULL or
+ * points to a writable `hb_tick_result`.
+ */
+ha_status hb_tick(struct hb_node *node, struct hb_tick_result *out);
+
+/**
+ * Tells the node the application is gone: after `HB_ACTION_STOP` or `HB_ACTION_FENCE`, or
+ * because it exited by itself (then an active node releases the lease so another node can
+ * take over, and waits `hb.takeover_ms` before it claims again). Includes a tick (blocks at
+ * most `hb.io_timeout_ms`); act on `out->action` as after `hb_tick`. `*out` is written only
+ * on success.
+ *
+ * # Safety
+ * As for `hb_tick`.
+ */
+ha_status hb_app_stopped(struct hb_node *node, struct hb_tick_result *out);
+
+/**
+ * Tells the node the application failed (it is unhealthy but still running): an active
+ * node answers `HB_ACTION_STOP` and hands over, and waits `hb.takeover_ms` before it claims
+ * again. `reason` (nullable) goes to the alarm and the log. Does nothing when the
+ * application is not running here. Includes a tick (blocks at most `hb.io_timeout_ms`);
+ * act on `out->action` as after `hb_tick`. `*out` is written only on success.
+ *
+ * # Safety
+ * As for `hb_tick`; `reason` is NULL or a NUL-terminated string.
+ */
+ha_status hb_app_failed(struct hb_node *node, const char *reason, struct hb_tick_result *out);
+
+/**
+ * Graceful hand-over (shutdown, operator): an active or claiming node gives up its lease;
+ * when the application runs, `out->action` is `HB_ACTION_STOP`: stop it, call
+ * `hb_app_stopped`, and then `hb_tick` once more, so the RELEASED record is written before
+ * `hb_node_free` (peers then take over at once instead of after `hb.takeover_ms`). The node
+ * does not claim again for `hb.takeover_ms`. Does nothing on a standby node. Includes a tick
+ * (blocks at most `hb.io_timeout_ms`). `*out` is written only on success.
+ *
+ * # Safety
+ * As for `hb_tick`.
+ */
+ha_status hb_release(struct hb_node *node, struct hb_tick_result *out);
+
+/**
+ * Sets the cluster's maintenance mode (an operator action; every node acts on it at its
+ * next read of the maintenance record, within about `hb.period_ms`):
+ * - `HB_MAINT_OFF`: normal operation. Takeover of a silent active then needs a full
+ *   `hb.takeover_ms` counted from the moment OFF is read.
+ * - `HB_MAINT_FREEZE`: no node claims or takes over; the active keeps its lease.
+ * - `HB_MAINT_SWITCHOVER`: the active node hands over and `target` claims at once.
+ *
+ * `target` names a node of `hb.nodes` for SWITCHOVER and must be NULL otherwise
+ * (`HA_ERR_INVALID_ARG`, as for an unknown mode or a name not in `hb.nodes`). `reason`
+ * (nullable) is recorded for operators, cut to 128 bytes. The drained list is kept.
+ *
+ * Reads and rewrites the maintenance record in `hb.dir`, waiting for each at most the
+ * larger of `hb.io_timeout_ms` and 2 s: `HB_ERR_STORAGE` when storage fails or is slower.
+ *
+ * # Safety
+ * `node` is NULL or a live node that no other thread uses during the call; `target` and
+ * `reason` are NULL or NUL-terminated strings.
+ */
+ha_status hb_maintenance_set(struct hb_node *node,
+                             uint32_t mode,
+                             const char *target,
+                             const char *reason);
+
+/**
+ * Drains `name` (a node of `hb.nodes`, this one or another) so it never takes over, or with
+ * `drained` false lets it again. A drained active node keeps running; use
+ * `hb_maintenance_set` with SWITCHOVER or `hb_release` to move the application. The mode is
+ * kept. Same storage access, bounds and errors as `hb_maintenance_set`; a name not in
+ * `hb.nodes` gives `HA_ERR_INVALID_ARG`.
+ *
+ * # Safety
+ * `node` is NULL or a live node that no other thread uses during the call; `name` is NULL
+ * or a NUL-terminated string.
+ */
+ha_status hb_drain_set(struct hb_node *node, const char *name, bool drained);
+
+/**
+ * Every node of `hb.nodes` (this one included, in that order) as this node last read it.
+ * No I/O: the records are those of the latest ticks.
+ *
+ * Fills `entries[0 .. min(cap, n)]` and writes the number of nodes `n` to `*out_count`, so a
+ * caller can size its array: with `cap` 0, `entries` may be NULL. Both are written only on
+ * success.
+ *
+ * # Safety
+ * `node` is NULL or a live node that no other thread uses during the call; `entries` is
+ * NULL (only when `cap` is 0) or points to `cap` writable `hb_node_status`; `out_count` is
+ * NULL or writable.
+ */
+ha_status hb_status(const struct hb_node *node,
+                    struct hb_node_status *entries,
+                    size_t cap,
+                    size_t *out_count);
+
+/**
+ * Frees a node. NULL is a no-op. Does not wait for storage: an I/O still in flight finishes
+ * on its own thread and is discarded, so call `hb_release` (and the ticks it asks for)
+ * first for a clean hand-over. A node freed while active simply stops renewing: peers take
+ * over after `hb.takeover_ms`, so the application must be stopped first.
+ *
+ * # Safety
+ * `node` is NULL or came from `hb_node_new`, is not in use by another thread, and is not
+ * used afterwards.
+ */
+void hb_node_free(struct hb_node *node);
 
 /**
  * Sends hamon's log records up to `max_level` (`HA_LOG_OFF` .. `HA_LOG_TRACE`) to `cb`.

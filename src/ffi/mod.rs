@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod guard;
+pub mod heartbeat;
 pub mod log;
 pub mod probe;
 pub mod server;

@@ -70,7 +70,13 @@ pub const HA_ERR_PROBE_BUSY: ha_status = 4006;
 /// The server has no check of the requested name.
 pub const HA_ERR_PROBE_UNKNOWN_CHECK: ha_status = 4007;
 
-// 5xxx: reserved for the heartbeat (hb_*).
+// 5xxx: the heartbeat (hb_*).
+/// The `hb.*` timing could allow two active nodes, or a claim could never complete.
+pub const HB_ERR_TIMING: ha_status = 5001;
+/// The local state directory (`hb.state_dir`) or its epoch file cannot be used.
+pub const HB_ERR_STATE: ha_status = 5002;
+/// The shared directory (`hb.dir`) or a record in it cannot be read or written in time.
+pub const HB_ERR_STORAGE: ha_status = 5003;
 
 fn message(status: u32) -> &'static CStr {
     match status {
@@ -100,6 +106,9 @@ fn message(status: u32) -> &'static CStr {
         HA_ERR_PROBE_IO => c"connection failed",
         HA_ERR_PROBE_BUSY => c"server busy (connection cap reached)",
         HA_ERR_PROBE_UNKNOWN_CHECK => c"unknown check name",
+        HB_ERR_TIMING => c"unsafe heartbeat timing",
+        HB_ERR_STATE => c"heartbeat state directory unusable",
+        HB_ERR_STORAGE => c"heartbeat shared storage unusable",
         _ => c"unknown status code",
     }
 }
@@ -194,6 +203,9 @@ mod tests {
             HA_ERR_PROBE_IO,
             HA_ERR_PROBE_BUSY,
             HA_ERR_PROBE_UNKNOWN_CHECK,
+            HB_ERR_TIMING,
+            HB_ERR_STATE,
+            HB_ERR_STORAGE,
         ];
         let mut seen = std::collections::HashSet::new();
         for code in codes {

@@ -1,0 +1,437 @@
+//! Builds c-examples/hb_node.c with a C compiler against the static library that cargo built
+//! for this test run, and runs two of them as the two nodes of a cluster on one temporary
+//! directory: exactly one becomes active, the other takes over when the active is killed with
+//! SIGKILL, and SIGTERM hands over cleanly.
+//!
+//! Needs `cc` (or `$CC`) and `kill` on the PATH; Unix only. The library-finding and compile
+//! helpers are copied from tests/c_examples.rs.
+
+#![cfg(unix)]
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, TryRecvError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use hamon::heartbeat::record::{NodeRecord, NodeState};
+
+/// Long enough for a loaded CI machine running a debug build; every wait polls.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+// ---- where the library is (as in tests/c_examples.rs) ------------------------------------
+
+/// The directory holding `libhamon.a` and `libhamon.so` for this build: `target/<profile>/
+/// deps/`, next to this test binary, where `cargo test` leaves them (see tests/c_examples.rs
+/// for the details); else `cargo build --lib` with the same target directory and profile.
+fn lib_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    let deps = exe
+        .parent()
+        .expect("the test binary has a directory")
+        .to_path_buf();
+    let profile_dir = deps.parent().expect("deps/ has a parent").to_path_buf();
+    for dir in [&deps, &profile_dir] {
+        if find_lib(dir, "a").is_some() && find_lib(dir, "so").is_some() {
+            return dir.clone();
+        }
+    }
+    let target_dir = profile_dir.parent().expect("target dir");
+    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
+        Some("debug") => "dev",
+        Some(other) => other,
+        None => panic!("unexpected layout: {}", profile_dir.display()),
+    };
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--lib", "--profile", profile, "--target-dir"])
+        .arg(target_dir)
+        .current_dir(root())
+        .status()
+        .expect("run cargo build --lib");
+    assert!(status.success(), "cargo build --lib failed: {status}");
+    assert!(
+        find_lib(&profile_dir, "a").is_some() && find_lib(&profile_dir, "so").is_some(),
+        "cargo build --lib left no libhamon.a/.so in {}",
+        profile_dir.display()
+    );
+    profile_dir
+}
+
+/// `libhamon.EXT`, else the newest `libhamon-*.EXT`, in `dir`.
+fn find_lib(dir: &Path, ext: &str) -> Option<PathBuf> {
+    let exact = dir.join(format!("libhamon.{ext}"));
+    if exact.is_file() {
+        return Some(exact);
+    }
+    let suffix = format!(".{ext}");
+    fs::read_dir(dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            name.starts_with("libhamon-") && name.ends_with(&suffix)
+        })
+        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
+        .map(|e| e.path())
+}
+
+// ---- building the C program --------------------------------------------------------------
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> TempDir {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let path = std::env::temp_dir().join(format!(
+            "hamon-c-heartbeat-{label}-{}-{}-{nanos}",
+            std::process::id(),
+            SEQ.fetch_add(1, Ordering::Relaxed)
+        ));
+        fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Compiles `c-examples/NAME.c` into `dir` against `libhamon.a`, with the warnings the
+/// examples are held to; returns the executable.
+fn compile_static(name: &str, dir: &Path) -> PathBuf {
+    let lib = lib_dir();
+    let out = dir.join(name);
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let output = Command::new(&cc)
+        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wpedantic"])
+        .arg(format!("-I{}", root().join("include").display()))
+        .arg(root().join("c-examples").join(format!("{name}.c")))
+        .arg("-o")
+        .arg(&out)
+        .arg(find_lib(&lib, "a").expect("libhamon.a"))
+        .args(["-lpthread", "-ldl", "-lm"])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "compiling c-examples/{name}.c failed ({}):\n{}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    out
+}
+
+// ---- running it (as in tests/c_examples.rs) ----------------------------------------------
+
+/// A child process that is killed and reaped when dropped, also when a test panics.
+struct Running {
+    child: Child,
+    stdout_lines: Option<Receiver<String>>,
+    stderr: Option<JoinHandle<String>>,
+    /// Every stdout line taken so far.
+    seen: Vec<String>,
+}
+
+impl Running {
+    fn spawn(cmd: &mut Command) -> Running {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let stdout = child.stdout.take().expect("piped stdout");
+        let mut stderr = child.stderr.take().expect("piped stderr");
+        Running {
+            child,
+            stdout_lines: Some(read_lines(stdout)),
+            stderr: Some(thread::spawn(move || {
+                let mut text = String::new();
+                let _ = stderr.read_to_string(&mut text);
+                text
+            })),
+            seen: Vec::new(),
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next stdout line if one is there already.
+    fn try_line(&mut self) -> Option<String> {
+        let line = match self.stdout_lines.as_ref()?.try_recv() {
+            Ok(line) => line,
+            Err(TryRecvError::Empty | TryRecvError::Disconnected) => return None,
+        };
+        self.seen.push(line.clone());
+        Some(line)
+    }
+
+    /// SIGKILL, then reap; returns stderr.
+    fn kill(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default()
+    }
+
+    /// Waits for the process to exit (killing it after `timeout`); returns its status, all
+    /// of its stdout lines, and all of stderr.
+    fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<String>, String) {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = self.child.kill();
+                let status = self.child.wait().expect("wait");
+                let stderr = self.stderr.take().and_then(|h| h.join().ok());
+                panic!(
+                    "process {} did not exit within {timeout:?} (killed: {status}); stdout:\n{}\nstderr:\n{}",
+                    self.child.id(),
+                    self.seen.join("\n"),
+                    stderr.unwrap_or_default()
+                );
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        // The reader threads end at EOF, which follows the exit.
+        if let Some(rx) = self.stdout_lines.take() {
+            self.seen.extend(rx.iter());
+        }
+        let stderr = self
+            .stderr
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        (status, std::mem::take(&mut self.seen), stderr)
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}
+
+fn read_lines(stdout: ChildStdout) -> Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Sends SIGTERM through kill(1): the tests use std only, and std has no signal API.
+fn sigterm(pid: u32) {
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -TERM {pid}: {status}");
+}
+
+// ---- the cluster -------------------------------------------------------------------------
+
+/// The epoch of an `hb_node: NAME ACTIVE START epoch N` line.
+fn start_epoch(line: &str, name: &str) -> Option<u64> {
+    line.strip_prefix(&format!("hb_node: {name} ACTIVE START epoch "))?
+        .parse()
+        .ok()
+}
+
+/// Takes lines from both nodes until `want(node index, line)` holds, for at most `limit`.
+fn wait_line(
+    nodes: &mut [&mut Running; 2],
+    limit: Duration,
+    what: &str,
+    mut want: impl FnMut(usize, &str) -> bool,
+) -> (usize, String) {
+    let deadline = Instant::now() + limit;
+    loop {
+        for (i, node) in nodes.iter_mut().enumerate() {
+            while let Some(line) = node.try_line() {
+                if want(i, &line) {
+                    return (i, line);
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {limit:?} in vain for {what}; output so far:\n{}\n--\n{}",
+            nodes[0].seen.join("\n"),
+            nodes[1].seen.join("\n")
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn write_properties(dir: &Path, name: &str, preferred: bool) -> PathBuf {
+    let path = dir.join(format!("{name}.properties"));
+    let text = format!(
+        "# node {name} of the test cluster\n\
+         hb.dir={shared}\n\
+         hb.node={name}\n\
+         hb.nodes=a,b\n\
+         hb.preferred={preferred}\n\
+         hb.state_dir={state}\n\
+         hb.period_ms=100\n\
+         hb.io_timeout_ms=150\n\
+         hb.renew_deadline_ms=800\n\
+         hb.kill_budget_ms=300\n\
+         hb.takeover_ms=1500\n\
+         hb.confirm_ms=100\n",
+        shared = dir.join("shared").display(),
+        state = dir.join(format!("state-{name}")).display(),
+    );
+    fs::write(&path, text).expect("write properties");
+    path
+}
+
+/// Both nodes run: exactly one prints ACTIVE START and then keeps it; the other stays
+/// standby. Returns the active's index and epoch.
+fn one_starts(nodes: &mut [&mut Running; 2], names: [&str; 2]) -> (usize, u64) {
+    let (first, line) = wait_line(nodes, PATIENCE, "ACTIVE START", |i, l| {
+        start_epoch(l, names[i]).is_some()
+    });
+    let first_epoch = start_epoch(&line, names[first]).unwrap();
+    let second = 1 - first;
+    let settle = Instant::now() + Duration::from_millis(1500);
+    while Instant::now() < settle {
+        for node in nodes.iter_mut() {
+            while node.try_line().is_some() {}
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let starts = |n: &Running, name: &str| {
+        n.seen
+            .iter()
+            .filter(|l| start_epoch(l, name).is_some())
+            .count()
+    };
+    assert_eq!(starts(nodes[first], names[first]), 1);
+    assert_eq!(
+        starts(nodes[second], names[second]),
+        0,
+        "both started:\n{}\n--\n{}",
+        nodes[0].seen.join("\n"),
+        nodes[1].seen.join("\n")
+    );
+    let last_role_line = |n: &Running| {
+        n.seen
+            .iter()
+            .rfind(|l| !l.contains(" maintenance "))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let standby_line = last_role_line(nodes[second]);
+    assert!(
+        standby_line.starts_with(&format!("hb_node: {} STANDBY NONE epoch ", names[second])),
+        "the other stays standby: {:?}",
+        nodes[second].seen
+    );
+    assert_eq!(
+        last_role_line(nodes[first]),
+        format!("hb_node: {} ACTIVE KEEP epoch {first_epoch}", names[first]),
+        "the active keeps it: {:?}",
+        nodes[first].seen
+    );
+    for (i, node) in nodes.iter().enumerate() {
+        let maint = format!("hb_node: {} maintenance OFF", names[i]);
+        assert!(node.seen.contains(&maint), "{:?}", node.seen);
+    }
+    (first, first_epoch)
+}
+
+#[test]
+fn two_c_nodes_fail_over_and_hand_over() {
+    let dir = TempDir::new("cluster");
+    let exe = compile_static("hb_node", dir.path());
+    fs::create_dir_all(dir.path().join("shared")).expect("shared dir");
+    let names = ["a", "b"];
+    let props = [
+        write_properties(dir.path(), "a", true),
+        write_properties(dir.path(), "b", false),
+    ];
+    let mut a = Running::spawn(Command::new(&exe).arg(&props[0]));
+    let mut b = Running::spawn(Command::new(&exe).arg(&props[1]));
+    let (first, first_epoch) = {
+        let mut nodes = [&mut a, &mut b];
+        one_starts(&mut nodes, names)
+    };
+    let second = 1 - first;
+
+    // The active dies without a word; the other takes over with a higher epoch.
+    let (active, mut survivor) = if first == 0 { (a, b) } else { (b, a) };
+    let killed_stderr = active.kill();
+    let killed = Instant::now();
+    let survivor_name = names[second];
+    let mut take_over_epoch = None;
+    while take_over_epoch.is_none() {
+        if let Some(line) = survivor.try_line() {
+            take_over_epoch = start_epoch(&line, survivor_name);
+            continue;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(8),
+            "no takeover within 8 s of SIGKILL; survivor said:\n{}\nkilled node's stderr:\n{}",
+            survivor.seen.join("\n"),
+            killed_stderr
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let epoch = take_over_epoch.unwrap();
+    assert!(epoch > first_epoch, "epoch {epoch} after {first_epoch}");
+
+    // SIGTERM: a clean hand-over, RELEASED on the shared directory, exit 0.
+    sigterm(survivor.pid());
+    let (status, lines, stderr) = survivor.finish(PATIENCE);
+    assert!(status.success(), "exit {status}; stderr:\n{stderr}");
+    let stop = format!("hb_node: {survivor_name} STOPPING STOP epoch {epoch}");
+    assert!(lines.contains(&stop), "{lines:?}\n{stderr}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("hb_node: {survivor_name} stopped").as_str()),
+        "{lines:?}"
+    );
+    let bytes = fs::read(
+        dir.path()
+            .join("shared")
+            .join(format!("node.{survivor_name}")),
+    )
+    .expect("the survivor's record");
+    let record = NodeRecord::decode(&bytes, "hamon").expect("a valid record");
+    assert_eq!(record.state, NodeState::Released, "{record:?}");
+    assert_eq!(record.epoch, epoch);
+}
