@@ -229,18 +229,7 @@ fn name_field(name: &str) -> [c_char; HB_NAME_CAP] {
 }
 
 fn tick_result(node: &Node, r: &TickResult) -> hb_tick_result {
-    let mut action = r.action;
-    // Node::app_stopped / app_failed / release run a tick before the event; a START from
-    // that tick can survive an event that already ended the term (seen with app_stopped
-    // while claiming). Never tell C to start an application the node does not hold a lease
-    // for.
-    if action == TickAction::Start && r.role != Role::Active {
-        log::error!(
-            "hamon heartbeat: START withdrawn: the node is {:?}, not active, after the call",
-            r.role
-        );
-        action = TickAction::None;
-    }
+    let action = r.action;
     let (maint, target) = match &r.maint {
         MaintMode::Off => (HB_MAINT_OFF, ""),
         MaintMode::Freeze => (HB_MAINT_FREEZE, ""),

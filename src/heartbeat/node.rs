@@ -365,6 +365,12 @@ impl Node {
     /// One step: collects finished I/O, lets the core decide, issues I/O and waits for it
     /// at most the I/O timeout.
     pub fn tick(&mut self) -> TickResult {
+        self.step(None)
+    }
+
+    /// A tick that first hands `event` to the core, so nothing decided before it (a START,
+    /// say) reaches the caller after the event changed the picture.
+    fn step(&mut self, event: Option<Event>) -> TickResult {
         let mut result = TickResult {
             role: self.core.role(),
             action: TickAction::None,
@@ -375,6 +381,9 @@ impl Node {
             alarms: Vec::new(),
         };
         let until = Instant::now() + self.settings.timing.io_timeout;
+        if let Some(event) = event {
+            self.handle(event, &mut result);
+        }
         // An application told to stop is taken as gone after the kill budget unless the
         // caller confirmed it sooner (`app_stopped`).
         if let Some(given) = self.stop_given
@@ -398,9 +407,29 @@ impl Node {
         result.deadline_left = status.deadline_left.map(Duration::from_nanos);
         result.maint = status.maint;
         result.maint_ok = status.maint_ok;
+        // A START is only ever passed on while the node holds the lease it was given for.
+        if result.action == TickAction::Start && status.role != Role::Active {
+            result.action = TickAction::None;
+        }
         if result.action == TickAction::None && status.app_running && self.stop_given.is_none() {
             result.action = TickAction::Keep;
         }
+        result
+    }
+
+    /// Waits (at most the I/O timeout) for the write in flight, so that a RELEASED record
+    /// reaches storage before the process exits and peers can take over at once.
+    pub fn flush(&mut self) -> TickResult {
+        let mut result = self.tick();
+        let until = Instant::now() + self.settings.timing.io_timeout;
+        let own = OpKind::WriteNode(self.settings.node.clone());
+        while self.pool.busy(&own) {
+            match self.pool.next(until) {
+                Some(c) => self.feed(c, &mut result),
+                None => break,
+            }
+        }
+        result.role = self.core.role();
         result
     }
 
@@ -440,15 +469,7 @@ impl Node {
     }
 
     fn event(&mut self, event: Event) -> TickResult {
-        let mut result = self.tick();
-        let before = result.action;
-        self.handle(event, &mut result);
-        if result.action == before && matches!(before, TickAction::Keep) && !self.core.app_running()
-        {
-            result.action = TickAction::None;
-        }
-        result.role = self.core.role();
-        result
+        self.step(Some(event))
     }
 
     /// Every record as last read (this node's own included), for status displays.
