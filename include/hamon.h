@@ -203,10 +203,12 @@
 #define HA_REASON_CAP 256
 
 /**
- * Settings for one HA monitor server (the `ha.*` / `mz.ha.*` keys).
+ * Settings for an HA monitor server (the `ha.*` / `mz.ha.*` keys) and for a heartbeat
+ * node (the `hb.*` keys).
  *
  * Create with `ha_config_new`, fill with `ha_config_set` / `ha_config_load_file`, pass to
- * `ha_server_start` (which copies it), free with `ha_config_free`. Not thread-safe: use one
+ * `ha_server_start`, `hb_init` or `hb_node_new` (which copy what they need), free with
+ * `ha_config_free`. Not thread-safe: use one
  * `ha_config` from one thread at a time.
  *
  * Methods: ha_config_new, ha_config_set, ha_config_load_file, ha_config_free.
@@ -590,7 +592,7 @@ ha_status ha_config_new(struct ha_config **out);
 
 /**
  * Sets one key, exactly as a properties-file line `key=value` would. Unknown keys, bad
- * values and keys outside `ha.` / `mz.ha.` are refused with a status
+ * values and keys outside `ha.`, `mz.ha.` and `hb.` are refused with a status
  * (`HA_ERR_CONFIG_UNKNOWN_KEY`, `HA_ERR_CONFIG_BAD_VALUE`) and leave the configuration
  * unchanged; `ha_last_error` then names the key and the problem.
  *
@@ -600,7 +602,7 @@ ha_status ha_config_new(struct ha_config **out);
 ha_status ha_config_set(struct ha_config *cfg, const char *key, const char *value);
 
 /**
- * Reads a Java-style properties file and applies its `ha.*` / `mz.ha.*` keys; other keys
+ * Reads a Java-style properties file and applies its `ha.*`, `mz.ha.*` and `hb.*` keys; others
  * are ignored, so a shared application properties file can be used. All or nothing: on any
  * error (missing file, syntax, unknown key, bad value) the configuration is unchanged and
  * `ha_last_error` names the file, the line and the key.

@@ -7,10 +7,12 @@ use crate::config::{Config, ConfigError, ConfigErrorKind};
 use crate::ffi::guard::{c_str, fail, guard, guard_status, non_null};
 use crate::ffi::status::*;
 
-/// Settings for one HA monitor server (the `ha.*` / `mz.ha.*` keys).
+/// Settings for an HA monitor server (the `ha.*` / `mz.ha.*` keys) and for a heartbeat
+/// node (the `hb.*` keys).
 ///
 /// Create with `ha_config_new`, fill with `ha_config_set` / `ha_config_load_file`, pass to
-/// `ha_server_start` (which copies it), free with `ha_config_free`. Not thread-safe: use one
+/// `ha_server_start`, `hb_init` or `hb_node_new` (which copy what they need), free with
+/// `ha_config_free`. Not thread-safe: use one
 /// `ha_config` from one thread at a time.
 ///
 /// Methods: ha_config_new, ha_config_set, ha_config_load_file, ha_config_free.
@@ -50,7 +52,7 @@ pub unsafe extern "C" fn ha_config_new(out: *mut *mut ha_config) -> ha_status {
 }
 
 /// Sets one key, exactly as a properties-file line `key=value` would. Unknown keys, bad
-/// values and keys outside `ha.` / `mz.ha.` are refused with a status
+/// values and keys outside `ha.`, `mz.ha.` and `hb.` are refused with a status
 /// (`HA_ERR_CONFIG_UNKNOWN_KEY`, `HA_ERR_CONFIG_BAD_VALUE`) and leave the configuration
 /// unchanged; `ha_last_error` then names the key and the problem.
 ///
@@ -71,7 +73,7 @@ pub unsafe extern "C" fn ha_config_set(
     })
 }
 
-/// Reads a Java-style properties file and applies its `ha.*` / `mz.ha.*` keys; other keys
+/// Reads a Java-style properties file and applies its `ha.*`, `mz.ha.*` and `hb.*` keys; others
 /// are ignored, so a shared application properties file can be used. All or nothing: on any
 /// error (missing file, syntax, unknown key, bad value) the configuration is unchanged and
 /// `ha_last_error` names the file, the line and the key.
