@@ -6,121 +6,20 @@
 
 #![cfg(unix)]
 
+mod common;
+
+use common::{TempDir, find_lib, lib_dir, root};
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 /// Long enough for a loaded CI machine running a debug build; every wait polls.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-// ---- where the library is --------------------------------------------------------------
-
-/// The directory holding `libhamon.a` and `libhamon.so` for this build.
-///
-/// Cargo compiles the library target once, with every crate type of `[lib] crate-type`
-/// (cdylib, staticlib, rlib), as the dependency of each integration test, and writes all three
-/// into `target/<profile>/deps/`, where this test binary lives too (checked with cargo 1.95:
-/// `cargo test --test c_examples` leaves `deps/libhamon.{a,so,rlib}`; only `cargo build`
-/// copies them up to `target/<profile>/`). Taking them from there costs nothing and they are
-/// exactly the sources under test. Because the crate has a cdylib, cargo gives these files no
-/// hash suffix; a `libhamon-<hash>.a` is accepted too, newest first.
-///
-/// Should a cargo ever stop building the non-rlib types for tests, the fallback runs
-/// `cargo build --lib` with the same target directory and profile (cargo releases its build
-/// lock before it runs test binaries, so this does not deadlock; the lib is then fresh, so
-/// it only links) and takes the files from `target/<profile>/`.
-fn lib_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe
-        .parent()
-        .expect("the test binary has a directory")
-        .to_path_buf();
-    let profile_dir = deps.parent().expect("deps/ has a parent").to_path_buf();
-    for dir in [&deps, &profile_dir] {
-        if find_lib(dir, "a").is_some() && find_lib(dir, "so").is_some() {
-            return dir.clone();
-        }
-    }
-    let target_dir = profile_dir.parent().expect("target dir");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(other) => other,
-        None => panic!("unexpected layout: {}", profile_dir.display()),
-    };
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--lib", "--profile", profile, "--target-dir"])
-        .arg(target_dir)
-        .current_dir(root())
-        .status()
-        .expect("run cargo build --lib");
-    assert!(status.success(), "cargo build --lib failed: {status}");
-    assert!(
-        find_lib(&profile_dir, "a").is_some() && find_lib(&profile_dir, "so").is_some(),
-        "cargo build --lib left no libhamon.a/.so in {}",
-        profile_dir.display()
-    );
-    profile_dir
-}
-
-/// `libhamon.EXT`, else the newest `libhamon-*.EXT`, in `dir`.
-fn find_lib(dir: &Path, ext: &str) -> Option<PathBuf> {
-    let exact = dir.join(format!("libhamon.{ext}"));
-    if exact.is_file() {
-        return Some(exact);
-    }
-    let suffix = format!(".{ext}");
-    fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("libhamon-") && name.ends_with(&suffix)
-        })
-        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
-        .map(|e| e.path())
-}
-
-// ---- building the C programs -------------------------------------------------------------
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "hamon-c-examples-{label}-{}-{}-{nanos}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&path).expect("create temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 #[derive(Clone, Copy)]
 enum Link {

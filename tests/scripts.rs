@@ -14,6 +14,9 @@
 
 #![cfg(target_os = "linux")]
 
+mod common;
+
+use common::{TempDir, find_lib, lib_dir, profile_dir, root};
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
@@ -22,7 +25,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -33,72 +35,12 @@ const PATIENCE: Duration = Duration::from_secs(20);
 /// For scripts/dist and scripts/install, which run release builds (the first time).
 const BUILD_PATIENCE: Duration = Duration::from_secs(600);
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn scripts() -> PathBuf {
     root().join("scripts")
 }
 
 fn ha_probe() -> &'static str {
     env!("CARGO_BIN_EXE_ha-probe")
-}
-
-// ---- where the library is (the same rules as tests/c_examples.rs) -------------------
-
-/// `target/<profile>`, the directory above this test binary's `deps/`.
-fn profile_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("current_exe");
-    let deps = exe.parent().expect("the test binary has a directory");
-    deps.parent().expect("deps/ has a parent").to_path_buf()
-}
-
-/// The directory holding `libhamon.a` for this build: cargo builds every crate type of
-/// the library as the dependency of an integration test and leaves them in `deps/` (see
-/// tests/c_examples.rs for the details); else `cargo build --lib` puts it in the profile
-/// directory.
-fn lib_dir() -> PathBuf {
-    let profile_dir = profile_dir();
-    let deps = profile_dir.join("deps");
-    for dir in [&deps, &profile_dir] {
-        if find_lib(dir, "a").is_some() {
-            return dir.clone();
-        }
-    }
-    let target_dir = profile_dir.parent().expect("target dir");
-    let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-        Some("debug") => "dev",
-        Some(other) => other,
-        None => panic!("unexpected layout: {}", profile_dir.display()),
-    };
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--lib", "--profile", profile, "--target-dir"])
-        .arg(target_dir)
-        .current_dir(root())
-        .status()
-        .expect("run cargo build --lib");
-    assert!(status.success(), "cargo build --lib failed: {status}");
-    profile_dir
-}
-
-/// `libhamon.EXT`, else the newest `libhamon-*.EXT`, in `dir`.
-fn find_lib(dir: &Path, ext: &str) -> Option<PathBuf> {
-    let exact = dir.join(format!("libhamon.{ext}"));
-    if exact.is_file() {
-        return Some(exact);
-    }
-    let suffix = format!(".{ext}");
-    fs::read_dir(dir)
-        .ok()?
-        .filter_map(Result::ok)
-        .filter(|e| {
-            let name = e.file_name();
-            let name = name.to_string_lossy();
-            name.starts_with("libhamon-") && name.ends_with(&suffix)
-        })
-        .max_by_key(|e| e.metadata().and_then(|m| m.modified()).ok())
-        .map(|e| e.path())
 }
 
 /// The example pico, compiled once per test process against this run's `libhamon.a`,
@@ -132,36 +74,6 @@ fn pico() -> &'static Path {
 }
 
 // ---- temporary directories, ports, processes ----------------------------------------
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "hamon-scripts-{label}-{}-{}-{nanos}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        fs::create_dir_all(&path).expect("create temp dir");
-        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).expect("chmod temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A port nobody listens on right now: bound, read back, released.
 fn free_port() -> u16 {
