@@ -263,7 +263,8 @@ impl Core {
             epoch: self.epoch,
             deadline_left: self.deadline.map(|d| d.saturating_sub(now)),
             maint: self.maint_mode(),
-            maint_ok: !self.maint_bad,
+            // Nothing read yet counts as not OK: the node behaves as frozen until it knows.
+            maint_ok: !self.maint_bad && self.maint.is_some(),
             app_running: self.app_running,
         }
     }
