@@ -160,6 +160,8 @@ pub struct Core {
     foreign_writer: bool,
     /// The highest epoch any peer claimed, as read in its record.
     peer_epoch: u64,
+    /// The latest `now` handled.
+    last_now: Time,
     rng: u64,
 }
 
@@ -200,6 +202,7 @@ impl Core {
             backoff_until: now,
             foreign_writer: false,
             peer_epoch: 0,
+            last_now: now,
             rng: cfg.incarnation | 1,
             cfg,
         };
@@ -280,6 +283,9 @@ impl Core {
         }
         if let Some(ClaimPhase::Pausing { until }) = self.claim {
             t = t.min(until);
+        }
+        if self.role == Role::Standby && self.backoff_until > self.last_now {
+            t = t.min(self.backoff_until);
         }
         t
     }
@@ -370,12 +376,15 @@ impl Core {
 
     fn back_off(&mut self, now: Time) {
         let p = self.period();
+        // The jitter spans two periods and the node wakes when it ends (see `next_wakeup`),
+        // so two nodes that are not preferred do not keep colliding on the period grid.
         let wait = if self.cfg.preferred {
             p
         } else {
-            3 * p + self.jitter(p)
+            3 * p + self.jitter(2 * p)
         };
-        self.backoff_until = now + wait;
+        // Never shortens a longer back-off (after a failure this node must let others go).
+        self.backoff_until = self.backoff_until.max(now + wait);
     }
 
     fn abort_claim(&mut self, why: &str, now: Time, out: &mut Vec<Action>) {
@@ -446,6 +455,7 @@ impl Core {
 
     pub fn handle(&mut self, now: Time, event: Event) -> Vec<Action> {
         let mut out = Vec::new();
+        self.last_now = self.last_now.max(now);
         match event {
             Event::Tick => {}
             Event::NodeRead {
