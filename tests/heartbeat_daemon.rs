@@ -672,3 +672,37 @@ fn a_stray_application_group_of_an_earlier_run_is_killed_at_start() {
         c.logs()
     );
 }
+
+#[test]
+fn switchover_moves_the_application_to_the_named_node() {
+    let mut c = Cluster::new("switch", &["n1", "n2"], "");
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_millis(D + 3000));
+    let other = if first.node == "n1" { "n2" } else { "n1" };
+    // Let the target's observation window pass, as in a planned switchover.
+    std::thread::sleep(Duration::from_millis(D));
+    let t0 = now_ns();
+    let (st, out) = c.cli(&first.node, &["switchover"]);
+    assert!(st.success(), "{out}");
+    let second = c.wait_running_on(
+        |i| i.node == other,
+        Duration::from_millis(FAILOVER_BOUND_MS + MARGIN_MS),
+    );
+    let ms = (second.start - t0) / 1_000_000;
+    // docs/heartbeat.md: about stop time + P + 2 T_io + C + S.
+    eprintln!("switchover took {ms} ms");
+    assert!(
+        ms <= 300 + P + 2 * T_IO + C + MARGIN_MS,
+        "{ms} ms\n{}",
+        c.logs()
+    );
+    // It stays there.
+    std::thread::sleep(Duration::from_millis(D));
+    let running = c.running();
+    assert_eq!(running.len(), 1, "{running:?}\n{}", c.logs());
+    assert_eq!(running[0].node, other);
+    let (st, out) = c.cli(other, &["status"]);
+    assert_eq!(st.code(), Some(0), "{out}");
+    c.assert_no_overlap();
+}
