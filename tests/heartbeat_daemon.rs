@@ -706,3 +706,66 @@ fn switchover_moves_the_application_to_the_named_node() {
     assert_eq!(st.code(), Some(0), "{out}");
     c.assert_no_overlap();
 }
+
+/// Writes `bytes` over `node`'s record in place (the way a stray writer or a broken storage
+/// would), keeping the file's size.
+fn scribble(c: &Cluster, node: &str, bytes: &[u8]) {
+    use std::io::{Seek, SeekFrom, Write};
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(c.dir.join("shared").join(format!("node.{node}")))
+        .unwrap();
+    f.seek(SeekFrom::Start(0)).unwrap();
+    f.write_all(bytes).unwrap();
+    f.sync_all().unwrap();
+}
+
+#[test]
+fn garbage_in_the_records_never_makes_two_applications() {
+    let mut c = Cluster::new("garbage", &["n1", "n2"], "");
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_millis(D + 3000));
+    let other = if first.node == "n1" { "n2" } else { "n1" };
+    // Garbage over the standby's record, then over the active's own record, a few times.
+    for round in 0..5u8 {
+        scribble(&c, other, &[0xA5 ^ round; 4096]);
+        std::thread::sleep(Duration::from_millis(2 * P));
+        scribble(&c, &first.node, &[0x5A ^ round; 4096]);
+        std::thread::sleep(Duration::from_millis(2 * P));
+        assert!(c.running().len() <= 1, "{:?}\n{}", c.running(), c.logs());
+    }
+    // Whatever the nodes made of it, one application runs again within the failover bound.
+    let until = Instant::now() + Duration::from_millis(2 * (FAILOVER_BOUND_MS + MARGIN_MS));
+    while Instant::now() < until {
+        assert!(c.running().len() <= 1, "{:?}\n{}", c.running(), c.logs());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(c.running().len(), 1, "{:?}\n{}", c.instances(), c.logs());
+    c.assert_no_overlap();
+}
+
+#[test]
+fn a_second_writer_of_the_active_record_makes_it_stop() {
+    let mut c = Cluster::new("overwrite", &["n1", "n2"], "");
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_millis(D + 3000));
+    std::thread::sleep(Duration::from_millis(5 * P));
+    // Replay an old copy of the active's own record every half period: a rolled-back seq,
+    // as a second daemon with the same hb.node would keep writing. (One single replay can
+    // land between the active's read-back and its next write and go unseen.)
+    let path = c.dir.join("shared").join(format!("node.{}", first.node));
+    let old = fs::read(&path).unwrap();
+    std::thread::sleep(Duration::from_millis(5 * P));
+    assert!(
+        wait_until(Duration::from_millis(F1 + 1000), || {
+            scribble(&c, &first.node, &old);
+            std::thread::sleep(Duration::from_millis(P / 2));
+            !pid_alive(first.pid)
+        }),
+        "the active kept running after its record was overwritten\n{}",
+        c.logs()
+    );
+    c.assert_no_overlap();
+}

@@ -92,6 +92,8 @@ struct Daemon {
     /// Lease deadline on the boot clock last given to the guard.
     deadline: u64,
     role: Role,
+    /// The epoch of the last tick.
+    epoch: u64,
     alarms: Vec<String>,
     incidents: Vec<Child>,
     /// Process groups of finished incident commands that may still hold orphans.
@@ -133,15 +135,11 @@ impl Daemon {
     }
 
     fn node_epoch(&self) -> u64 {
-        self.node
-            .status()
-            .into_iter()
-            .find(|v| v.is_self)
-            .and_then(|v| v.record)
-            .map_or(0, |r| r.epoch)
+        self.epoch
     }
 
     fn report(&mut self, r: &TickResult) {
+        self.epoch = r.epoch;
         if r.role != self.role {
             log::info!(
                 "role {} -> {} (epoch {})",
@@ -419,6 +417,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         guard_exe: guard_exe.map(Path::to_path_buf),
         deadline: 0,
         role: Role::Standby,
+        epoch: 0,
         alarms: Vec::new(),
         incidents: Vec::new(),
         incident_groups: Vec::new(),
