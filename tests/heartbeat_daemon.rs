@@ -155,6 +155,10 @@ impl Cluster {
     }
 
     fn start(&mut self, node: &str) {
+        self.start_with(node, &[]);
+    }
+
+    fn start_with(&mut self, node: &str, env: &[(&str, &str)]) {
         let i = self.idx(node);
         let log = fs::File::create(self.dir.join(format!("{node}.log"))).unwrap();
         let child = Command::new(BIN)
@@ -162,6 +166,7 @@ impl Cluster {
             .arg(self.conf(node))
             .env(TAG, &self.dir)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -768,4 +773,46 @@ fn a_second_writer_of_the_active_record_makes_it_stop() {
         c.logs()
     );
     c.assert_no_overlap();
+}
+
+#[test]
+fn systemd_notify_ready_status_watchdog_and_stopping() {
+    let mut c = Cluster::new("notify", &["n1"], "");
+    let sock_path = c.dir.join("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let path = sock_path.to_str().unwrap().to_string();
+    c.start_with(
+        "n1",
+        &[("NOTIFY_SOCKET", &path), ("WATCHDOG_USEC", "400000")],
+    );
+    let mut got: Vec<String> = Vec::new();
+    let mut buf = [0u8; 512];
+    let until = Instant::now() + Duration::from_millis(D + 3000);
+    while Instant::now() < until
+        && !(got.iter().any(|m| m.starts_with("STATUS=active"))
+            && got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3)
+    {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    assert_eq!(got.first().map(String::as_str), Some("READY=1"), "{got:?}");
+    assert!(
+        got.iter().any(|m| m.starts_with("STATUS=active")),
+        "{got:?}"
+    );
+    assert!(
+        got.iter().filter(|m| *m == "WATCHDOG=1").count() >= 3,
+        "{got:?}"
+    );
+    signal(c.pid("n1"), libc::SIGTERM);
+    let until = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < until && !got.iter().any(|m| m == "STOPPING=1") {
+        if let Ok(n) = sock.recv(&mut buf) {
+            got.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
 }

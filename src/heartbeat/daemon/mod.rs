@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod guard;
+pub mod notify;
 pub mod status;
 pub mod supervise;
 
@@ -430,6 +431,9 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         probe_fails: 0,
         probe_ok_once: false,
     };
+    let mut notifier = notify::Notifier::from_env();
+    let mut ready = false;
+    let mut shown_role = None;
     if let Err(e) = supervise::become_subreaper() {
         log::warn!(
             "cannot become a child subreaper: {e}; the application's orphans are not reaped here"
@@ -445,6 +449,15 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         d.check_probe();
         d.feed_guard();
         d.housekeeping();
+        if !ready {
+            notifier.send("READY=1");
+            ready = true;
+        }
+        if shown_role != Some(d.role) {
+            shown_role = Some(d.role);
+            notifier.send(&format!("STATUS={} (epoch {})", role_name(d.role), d.epoch));
+        }
+        notifier.ping();
         let mut wait = d.node.next_tick_in();
         if d.app.is_running() && !d.app.is_serving() {
             wait = wait.min(Duration::from_millis(10));
@@ -457,6 +470,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         }
     }
     log::info!("stopping: releasing this node");
+    notifier.send("STOPPING=1");
     d.pending_start = None;
     d.restart_pending = false;
     let r = d.node.release();
@@ -475,6 +489,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
             d.app.kill("shutting down");
         }
         d.feed_guard();
+        notifier.ping();
         std::thread::sleep(Duration::from_millis(5));
     }
     let r = d.node.flush();
