@@ -513,6 +513,14 @@ fn freeze_blocks_takeover_until_maintenance_off() {
 #[test]
 fn sigterm_releases_and_the_other_node_takes_over() {
     let mut c = Cluster::new("term", &["n1", "n2"], "");
+    for n in ["n1", "n2"] {
+        let mut conf = fs::read_to_string(c.conf(n)).unwrap();
+        conf.push_str(&format!(
+            "hb.log_file={}\n",
+            c.dir.join(format!("{n}.hblog")).display()
+        ));
+        fs::write(c.conf(n), conf).unwrap();
+    }
     c.start("n1");
     c.start("n2");
     let first = c.wait_running_on(|_| true, Duration::from_millis(D + 3000));
@@ -528,6 +536,12 @@ fn sigterm_releases_and_the_other_node_takes_over() {
     }));
     assert!(status.unwrap().success(), "{}", c.log(&node));
     assert!(!pid_alive(first.pid));
+    let hblog = fs::read_to_string(c.dir.join(format!("{node}.hblog"))).unwrap();
+    assert!(
+        hblog.contains("started the application") && hblog.contains("stopped"),
+        "{hblog}"
+    );
+    assert!(c.dir.join(format!("state-{node}/app.log")).is_file());
     c.wait_running_on(
         |i| i.node == other,
         Duration::from_millis(FAILOVER_BOUND_MS + MARGIN_MS + 1000),
@@ -815,4 +829,28 @@ fn systemd_notify_ready_status_watchdog_and_stopping() {
         }
     }
     assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
+}
+
+/// `HAMON_HB_STARTS=50 cargo test --test heartbeat_daemon simultaneous` for the long run.
+#[test]
+fn three_nodes_started_at_once_repeatedly_run_one_application() {
+    let rounds: usize = std::env::var("HAMON_HB_STARTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    for round in 0..rounds {
+        let mut c = Cluster::new("simultaneous", &["n1", "n2", "n3"], "");
+        for n in ["n1", "n2", "n3"] {
+            c.start(n);
+        }
+        c.wait_running_on(|_| true, Duration::from_millis(D + 3000));
+        let until = Instant::now() + Duration::from_millis(D);
+        while Instant::now() < until {
+            let r = c.running();
+            assert!(r.len() <= 1, "round {round}: {r:?}\n{}", c.logs());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(c.instances().len(), 1, "round {round}: {:?}", c.instances());
+        c.assert_no_overlap();
+    }
 }
