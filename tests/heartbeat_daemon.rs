@@ -831,7 +831,7 @@ fn systemd_notify_ready_status_watchdog_and_stopping() {
     assert!(got.iter().any(|m| m == "STOPPING=1"), "{got:?}");
 }
 
-/// `HAMON_HB_STARTS=50 cargo test --test heartbeat_daemon simultaneous` for the long run.
+/// `HAMON_HB_STARTS=50 cargo test --test heartbeat_daemon repeatedly` for the long run.
 #[test]
 fn three_nodes_started_at_once_repeatedly_run_one_application() {
     let rounds: usize = std::env::var("HAMON_HB_STARTS")
