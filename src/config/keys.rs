@@ -203,7 +203,51 @@ const KEYS: &[Key] = &[
         name: "hb.confirm_ms",
         apply: |c, v| millis(v).map(|x| c.heartbeat.timing.confirm = x),
     },
+    Key {
+        name: "hb.start_cmd",
+        apply: |c, v| command(v, false).map(|x| c.heartbeat.start_cmd = x),
+    },
+    Key {
+        name: "hb.stop_cmd",
+        apply: |c, v| command(v, true).map(|x| c.heartbeat.stop_cmd = x),
+    },
+    Key {
+        name: "hb.incident_cmd",
+        apply: |c, v| command(v, true).map(|x| c.heartbeat.incident_cmd = x),
+    },
+    Key {
+        name: "hb.app_port",
+        apply: |c, v| optional_port(v).map(|x| c.heartbeat.app_port = x.filter(|&p| p != 0)),
+    },
+    Key {
+        name: "hb.app_probe_fail",
+        apply: |c, v| int(v, 1, 100).map(|x| c.heartbeat.app_probe_fail = x as u32),
+    },
+    Key {
+        name: "hb.restart_limit",
+        apply: |c, v| int(v, 0, 100).map(|x| c.heartbeat.restart_limit = x as u32),
+    },
+    Key {
+        name: "hb.log_file",
+        apply: |c, v| log_file(v).map(|x| c.heartbeat.log_file = x),
+    },
+    Key {
+        name: "hb.app_log",
+        apply: |c, v| log_file(v).map(|x| c.heartbeat.app_log = x),
+    },
 ];
+
+/// A shell command line (run with `/bin/sh -c`); empty means none where `optional`.
+fn command(value: &str, optional: bool) -> Result<Option<String>, String> {
+    if value.contains('\0') || (value.is_empty() && !optional) {
+        return Err(if optional {
+            "a shell command line without NUL characters, or empty for none".to_string()
+        } else {
+            "a non-empty shell command line without NUL characters".to_string()
+        });
+    }
+    Ok((!value.is_empty()).then(|| value.to_string()))
+}
 
 fn dir(value: &str) -> Result<PathBuf, String> {
     if value.is_empty() || value.contains('\0') {

@@ -136,6 +136,28 @@ pub struct HeartbeatSettings {
     pub timing: crate::heartbeat::timing::Timing,
     /// `hb.state_dir`: local directory where the highest epoch seen is kept.
     pub state_dir: Option<std::path::PathBuf>,
+    /// `hb.start_cmd`: how `ha-heartbeat` starts the application (run with `/bin/sh -c`).
+    pub start_cmd: Option<String>,
+    /// `hb.stop_cmd`: how it stops the application gracefully (default: SIGTERM to the
+    /// application's process group, SIGKILL after `hb.kill_budget_ms`).
+    pub stop_cmd: Option<String>,
+    /// `hb.app_port`: the application's HA monitor port; the application counts as healthy
+    /// only while a probe of it says UP or DEGRADED (None/0: no probe).
+    pub app_port: Option<u16>,
+    /// `hb.app_probe_fail`: consecutive failed probes before the application counts as dead
+    /// (default 3).
+    pub app_probe_fail: u32,
+    /// `hb.incident_cmd`: run with `/bin/sh -c` on an incident, with `HB_INCIDENT`, `HB_NODE`
+    /// and `HB_EPOCH` in its environment.
+    pub incident_cmd: Option<String>,
+    /// `hb.log_file`: the daemon's own log is appended here too (besides stderr).
+    pub log_file: Option<std::path::PathBuf>,
+    /// `hb.app_log`: where the application's stdout and stderr are appended (default
+    /// `STATE_DIR/app.log`).
+    pub app_log: Option<std::path::PathBuf>,
+    /// `hb.restart_limit`: local restarts of a failed application before handing over
+    /// (default 0: hand over at once).
+    pub restart_limit: u32,
 }
 
 impl Default for HeartbeatSettings {
@@ -148,6 +170,14 @@ impl Default for HeartbeatSettings {
             preferred: false,
             timing: crate::heartbeat::timing::Timing::nfs_default(),
             state_dir: None,
+            start_cmd: None,
+            stop_cmd: None,
+            app_port: None,
+            app_probe_fail: 3,
+            incident_cmd: None,
+            log_file: None,
+            app_log: None,
+            restart_limit: 0,
         }
     }
 }

@@ -842,3 +842,75 @@ fn heartbeat_keys_fill_the_heartbeat_settings() {
     let e = c.load_str("hb.perod_ms=1\n", "x").unwrap_err();
     assert!(e.to_string().contains("did you mean hb.period_ms"), "{e}");
 }
+
+#[test]
+fn daemon_keys_fill_the_heartbeat_settings() {
+    let mut c = Config::default();
+    assert_eq!(c.heartbeat.app_probe_fail, 3);
+    assert_eq!(c.heartbeat.restart_limit, 0);
+    c.load_str(
+        "hb.start_cmd=exec /opt/app/bin/app --serve\nhb.stop_cmd=/opt/app/bin/stop\n\
+         hb.app_port=9090\nhb.app_probe_fail=5\nhb.incident_cmd=logger -t hb\n\
+         hb.log_file=/var/log/hb.log\nhb.app_log=/var/log/app.log\nhb.restart_limit=2\n",
+        "hb.properties",
+    )
+    .unwrap();
+    let hb = &c.heartbeat;
+    assert_eq!(
+        hb.start_cmd.as_deref(),
+        Some("exec /opt/app/bin/app --serve")
+    );
+    assert_eq!(hb.stop_cmd.as_deref(), Some("/opt/app/bin/stop"));
+    assert_eq!(hb.app_port, Some(9090));
+    assert_eq!(hb.app_probe_fail, 5);
+    assert_eq!(hb.incident_cmd.as_deref(), Some("logger -t hb"));
+    assert_eq!(
+        hb.log_file.as_deref(),
+        Some(std::path::Path::new("/var/log/hb.log"))
+    );
+    assert_eq!(
+        hb.app_log.as_deref(),
+        Some(std::path::Path::new("/var/log/app.log"))
+    );
+    assert_eq!(hb.restart_limit, 2);
+
+    // 0 and empty switch the optional ones off.
+    c.set("hb.app_port", "0").unwrap();
+    assert_eq!(c.heartbeat.app_port, None);
+    c.set("hb.stop_cmd", "").unwrap();
+    assert_eq!(c.heartbeat.stop_cmd, None);
+    c.set("hb.incident_cmd", "").unwrap();
+    assert_eq!(c.heartbeat.incident_cmd, None);
+    c.set("hb.log_file", "").unwrap();
+    assert_eq!(c.heartbeat.log_file, None);
+}
+
+#[test]
+fn bad_daemon_values_name_their_key() {
+    let mut c = Config::default();
+    for (key, value) in [
+        ("hb.start_cmd", ""),
+        ("hb.start_cmd", "a\0b"),
+        ("hb.stop_cmd", "a\0b"),
+        ("hb.incident_cmd", "a\0b"),
+        ("hb.app_port", "65536"),
+        ("hb.app_port", "-1"),
+        ("hb.app_port", "http"),
+        ("hb.app_probe_fail", "0"),
+        ("hb.app_probe_fail", "101"),
+        ("hb.app_probe_fail", "three"),
+        ("hb.restart_limit", "-1"),
+        ("hb.restart_limit", "101"),
+        ("hb.log_file", "a\0b"),
+        ("hb.app_log", "a\0b"),
+    ] {
+        let e = c.set(key, value).unwrap_err();
+        assert!(
+            e.to_string().starts_with(&format!("{key}: ")),
+            "{key}={value:?}: {e}"
+        );
+    }
+    assert_eq!(c, Config::default(), "a refused value changes nothing");
+    let e = c.load_str("hb.start_cmnd=x\n", "x").unwrap_err();
+    assert!(e.to_string().contains("did you mean hb.start_cmd"), "{e}");
+}

@@ -2,6 +2,7 @@
 
 pub mod codec;
 pub mod core;
+pub mod daemon;
 pub mod io;
 pub mod node;
 pub mod observe;
