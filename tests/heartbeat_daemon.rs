@@ -331,12 +331,9 @@ fn two_daemons_started_at_once_run_exactly_one_application() {
     c.assert_no_overlap();
 }
 
-/// Known core issue: with no preferred node, two nodes started at the same moment back off
-/// 3P + jitter(P), but a standby only re-claims on its period grid, so both land on the same
-/// slot and abandon each other's claim round after round (seen for > 5 s). Run with
-/// `--ignored` once the back-off jitter spans whole periods.
+/// With no preferred node, two nodes started at the same moment must not keep abandoning each
+/// other's claims: the back-off jitter spans two periods and a node wakes when it ends.
 #[test]
-#[ignore = "core back-off livelock without a preferred node"]
 fn symmetric_start_converges() {
     for round in 0..5 {
         let mut c = Cluster::new("sym", &["n1", "n2"], "hb.preferred=false\n");
@@ -431,12 +428,9 @@ fn a_crashed_application_is_reported_and_a_new_term_starts() {
     c.assert_no_overlap();
 }
 
-/// Known core issue: after `app_failed` the core sets a back-off of D so that another node
-/// takes over, but the `AppStopped` that follows (role Stopping) calls `back_off(now)`, which
-/// replaces it with the ordinary back-off (P for a preferred node). The failed node then
-/// often claims again first.
+/// After its application failed, a node backs off for the takeover time so the other node
+/// takes over; the stop that follows must not shorten that back-off.
 #[test]
-#[ignore = "core: AppStopped after AppFailed shortens the failure back-off"]
 fn a_crashed_application_is_taken_over_by_the_other_node() {
     let mut c = Cluster::new("crash2", &["n1", "n2"], "");
     c.start("n1");
