@@ -848,3 +848,47 @@ fn three_nodes_started_at_once_repeatedly_run_one_application() {
         c.assert_no_overlap();
     }
 }
+
+#[test]
+fn a_short_pause_of_the_active_daemon_changes_nothing() {
+    let mut c = Cluster::new("shortstop", &["n1", "n2"], "");
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_millis(D + 3000));
+    let pid = c.pid(&first.node);
+    // Well inside the renew deadline: the lease survives, nobody takes over.
+    signal(pid, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(F1 / 3));
+    signal(pid, libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(2 * D));
+    let running = c.running();
+    assert_eq!(running.len(), 1, "{running:?}\n{}", c.logs());
+    assert_eq!(
+        running[0].pid,
+        first.pid,
+        "the same application keeps running\n{}",
+        c.logs()
+    );
+    assert!(pid_alive(first.pid));
+    c.assert_no_overlap();
+}
+
+#[test]
+fn a_paused_standby_does_not_take_over_when_it_resumes() {
+    let mut c = Cluster::new("standbystop", &["n1", "n2"], "");
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_millis(D + 3000));
+    let standby = if first.node == "n1" { "n2" } else { "n1" };
+    let pid = c.pid(standby);
+    // Longer than the takeover time: on resume its last observations are old, but a fresh
+    // read shows the active's record still changing.
+    signal(pid, libc::SIGSTOP);
+    std::thread::sleep(Duration::from_millis(2 * D));
+    signal(pid, libc::SIGCONT);
+    std::thread::sleep(Duration::from_millis(2 * D));
+    let running = c.running();
+    assert_eq!(running.len(), 1, "{running:?}\n{}", c.logs());
+    assert_eq!(running[0].pid, first.pid, "no false takeover\n{}", c.logs());
+    c.assert_no_overlap();
+}
