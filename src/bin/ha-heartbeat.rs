@@ -65,32 +65,6 @@ impl Write for Tee {
     }
 }
 
-/// UTC `YYYY-MM-DDTHH:MM:SS.mmmZ` without a date crate.
-fn timestamp() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        now.subsec_millis()
-    )
-}
-
 fn init_logging(log_file: Option<&PathBuf>) {
     let file = log_file.and_then(|p| {
         match std::fs::OpenOptions::new()
@@ -111,7 +85,7 @@ fn init_logging(log_file: Option<&PathBuf>) {
             writeln!(
                 buf,
                 "{} ha-heartbeat[{pid}] {}: {}",
-                timestamp(),
+                hamon::monitor::translog::utc_timestamp(std::time::SystemTime::now()),
                 record.level(),
                 record.args()
             )

@@ -600,22 +600,7 @@ mod tests {
                 wall_ms: u64::MAX,
             };
             assert_eq!(NodeRecord::decode(&r.encode(), cluster), Ok(r));
-            let z = NodeRecord {
-                cluster: cluster.clone(),
-                node: node.clone(),
-                incarnation: 0,
-                seq: 0,
-                state: NodeState::Standby,
-                epoch: 0,
-                max_epoch: 0,
-                maint_ack: 0,
-                period_ms: 0,
-                renew_deadline_ms: 0,
-                takeover_ms: 0,
-                kill_budget_ms: 0,
-                preferred: false,
-                wall_ms: 0,
-            };
+            let z = NodeRecord::blank(cluster, node);
             assert_eq!(NodeRecord::decode(&z.encode(), cluster), Ok(z));
         }
     }

@@ -15,7 +15,7 @@ use crate::heartbeat::codec::DecodeError;
 use crate::heartbeat::core::{Action, Core, CoreConfig, Event, Role};
 use crate::heartbeat::io::{Completion, IoPool, Op, OpKind};
 use crate::heartbeat::observe::{Liveness, Time};
-use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 use crate::heartbeat::store::{FileStore, Store};
 
 /// What the caller must do with the application after a tick.
@@ -594,22 +594,7 @@ pub fn update_maintenance(
 pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
     let store = FileStore::new(settings.dir.clone());
     for name in &settings.nodes {
-        let blank = NodeRecord {
-            cluster: settings.cluster.clone(),
-            node: name.clone(),
-            incarnation: 0,
-            seq: 0,
-            state: NodeState::Standby,
-            epoch: 0,
-            max_epoch: 0,
-            maint_ack: 0,
-            period_ms: 0,
-            renew_deadline_ms: 0,
-            takeover_ms: 0,
-            kill_budget_ms: 0,
-            preferred: false,
-            wall_ms: 0,
-        };
+        let blank = NodeRecord::blank(&settings.cluster, name);
         store
             .init_node(name, &blank.encode())
             .map_err(|e| storage_err(&format!("cannot create the record of {name}"), e))?;

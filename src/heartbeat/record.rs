@@ -69,3 +69,25 @@ pub struct MaintRecord {
     /// Display only.
     pub wall_ms: u64,
 }
+
+impl NodeRecord {
+    /// The record `init` writes for a node that never ran: STANDBY, epoch 0, no timing.
+    pub fn blank(cluster: &str, node: &str) -> NodeRecord {
+        NodeRecord {
+            cluster: cluster.to_string(),
+            node: node.to_string(),
+            incarnation: 0,
+            seq: 0,
+            state: NodeState::Standby,
+            epoch: 0,
+            max_epoch: 0,
+            maint_ack: 0,
+            period_ms: 0,
+            renew_deadline_ms: 0,
+            takeover_ms: 0,
+            kill_budget_ms: 0,
+            preferred: false,
+            wall_ms: 0,
+        }
+    }
+}

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
 use crate::heartbeat::core::{Action, Core, CoreConfig, Event};
-use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 use crate::heartbeat::timing::{RATE_ERROR, Timing};
 
 const MS: u64 = 1_000_000;
@@ -191,22 +191,7 @@ impl Sim {
                 offset: rng.below(1 << 40),
                 rate,
             };
-            let blank = NodeRecord {
-                cluster: sim.cluster.clone(),
-                node: name.clone(),
-                incarnation: 0,
-                seq: 0,
-                state: NodeState::Standby,
-                epoch: 0,
-                max_epoch: 0,
-                maint_ack: 0,
-                period_ms: 0,
-                renew_deadline_ms: 0,
-                takeover_ms: 0,
-                kill_budget_ms: 0,
-                preferred: i == 0,
-                wall_ms: 0,
-            };
+            let blank = NodeRecord::blank(&sim.cluster, &name);
             sim.storage.insert(name.clone(), vec![(0, blank.encode())]);
             sim.nodes.push(Node {
                 name,
