@@ -95,7 +95,6 @@ struct Daemon {
     role: Role,
     /// The epoch of the last tick.
     epoch: u64,
-    alarms: Vec<String>,
     incidents: Vec<Child>,
     /// Process groups of finished incident commands that may still hold orphans.
     incident_groups: Vec<i32>,
@@ -150,12 +149,7 @@ impl Daemon {
             );
             self.role = r.role;
         }
-        for a in &r.alarms {
-            if !self.alarms.contains(a) {
-                log::warn!("alarm: {a}");
-            }
-        }
-        self.alarms = r.alarms.clone();
+        // Alarms are logged by the node itself.
     }
 
     /// Carries out what a tick (or an event) asked for.
@@ -419,7 +413,6 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         deadline: 0,
         role: Role::Standby,
         epoch: 0,
-        alarms: Vec::new(),
         incidents: Vec::new(),
         incident_groups: Vec::new(),
         pending_start: None,
