@@ -165,6 +165,15 @@ impl Cluster {
         let log = fs::File::create(self.dir.join(format!("{node}.log"))).unwrap();
         let mut cmd = Command::new(BIN);
         if let Some(uid) = uid {
+            // The checkout may sit in a directory other users cannot enter (mktemp -d is
+            // 0700): run a copy from the test's own directory, which they can.
+            use std::os::unix::fs::PermissionsExt;
+            let copy = self.dir.join("ha-heartbeat");
+            if !copy.exists() {
+                fs::copy(BIN, &copy).unwrap();
+            }
+            fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o755)).unwrap();
+            cmd = Command::new(&copy);
             cmd.uid(uid).gid(uid);
         }
         let child = cmd
