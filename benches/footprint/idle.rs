@@ -1,0 +1,95 @@
+//! What the server's threads (named `hamon-*`) do while nobody asks anything: their wake-ups
+//! (context switches) and CPU time over a window, read from /proc/self/task.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::support::procfs::{self, Task};
+use crate::support::report::Table;
+use crate::support::stats::human;
+
+/// Wake-ups a check run may cause: the scheduler wakes when it is due and hands it to the
+/// check's worker (1), the worker wakes for it (1) and reports the result, which wakes the
+/// scheduler once more (1).
+pub const WAKEUPS_PER_RUN: u64 = 3;
+
+pub struct Idle {
+    pub window: Duration,
+    /// Per thread name: wake-ups and CPU time in the window.
+    pub threads: BTreeMap<String, (u64, Duration)>,
+    /// Check callback invocations in the window.
+    pub runs: u64,
+}
+
+impl Idle {
+    pub fn total_wakeups(&self) -> u64 {
+        self.threads.values().map(|(w, _)| w).sum()
+    }
+}
+
+fn hamon_tasks() -> BTreeMap<String, Task> {
+    procfs::tasks("self")
+        .into_iter()
+        .filter(|t| t.name.starts_with("hamon-"))
+        .map(|t| (t.name.clone(), t))
+        .collect()
+}
+
+/// Sleeps through `window` and reports what the hamon threads did meanwhile; `runs` reads
+/// the check callback's invocation counter.
+pub fn measure(window: Duration, runs: impl Fn() -> u64) -> Idle {
+    let before = hamon_tasks();
+    let runs_before = runs();
+    std::thread::sleep(window);
+    let after = hamon_tasks();
+    let threads = after
+        .iter()
+        .map(|(name, a)| {
+            let (switches, cpu) = match before.get(name) {
+                Some(b) => (a.switches - b.switches, a.cpu.saturating_sub(b.cpu)),
+                None => (a.switches, a.cpu),
+            };
+            (name.clone(), (switches, cpu))
+        })
+        .collect();
+    Idle {
+        window,
+        threads,
+        runs: runs() - runs_before,
+    }
+}
+
+/// The most wake-ups the window's check runs account for.
+pub fn expected_wakeups(idle: &Idle) -> u64 {
+    idle.runs * WAKEUPS_PER_RUN
+}
+
+pub fn table(situations: &[(&str, &Idle)]) -> Table {
+    let mut t = Table::new(&[
+        "situation",
+        "thread",
+        "wake-ups",
+        "per second",
+        "CPU",
+        "check runs",
+        "wake-ups the runs account for",
+    ]);
+    for (label, idle) in situations {
+        let secs = idle.window.as_secs_f64();
+        for (name, (wakeups, cpu)) in &idle.threads {
+            t.row(vec![
+                label.to_string(),
+                name.clone(),
+                wakeups.to_string(),
+                format!("{:.2}", *wakeups as f64 / secs),
+                human(*cpu),
+                idle.runs.to_string(),
+                format!(
+                    "{} in all ({WAKEUPS_PER_RUN} per run)",
+                    expected_wakeups(idle)
+                ),
+            ]);
+        }
+    }
+    t
+}
