@@ -1,5 +1,5 @@
 //! The command line of a benchmark program as `cargo bench` (and so scripts/bench) runs it:
-//! `--bench`, added by cargo, then `--quick` and `--out DIR` from after the `--`.
+//! `--bench`, added by cargo, then `--quick`, `--out DIR` and `--runs N` from after the `--`.
 
 use std::path::PathBuf;
 
@@ -8,6 +8,8 @@ pub struct Options {
     pub quick: bool,
     /// Where the report fragments go (`NAME.md`, `NAME.targets.md`).
     pub out: PathBuf,
+    /// Repetitions instead of the default, for benchmarks that repeat a slow run.
+    pub runs: Option<usize>,
     /// Where scratch directories go: `$HAMON_BENCH_TMP`, else the system's temp directory.
     pub scratch_root: PathBuf,
 }
@@ -22,6 +24,7 @@ pub fn parse(name: &str) -> Option<Options> {
     }
     let mut quick = false;
     let mut out = None;
+    let mut runs = None;
     let mut it = args.iter();
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -31,12 +34,17 @@ pub fn parse(name: &str) -> Option<Options> {
                 Some(dir) => out = Some(PathBuf::from(dir)),
                 None => usage(name, "--out needs a directory"),
             },
+            "--runs" => match it.next().and_then(|n| n.parse().ok()).filter(|&n| n > 0) {
+                Some(n) => runs = Some(n),
+                None => usage(name, "--runs needs a number above 0"),
+            },
             other => usage(name, &format!("unknown argument {other:?}")),
         }
     }
     Some(Options {
         quick,
         out: out.unwrap_or_else(default_out),
+        runs,
         scratch_root: std::env::var_os("HAMON_BENCH_TMP")
             .map(PathBuf::from)
             .unwrap_or_else(std::env::temp_dir),
@@ -45,7 +53,7 @@ pub fn parse(name: &str) -> Option<Options> {
 
 fn usage(name: &str, problem: &str) -> ! {
     eprintln!("{name}: {problem}");
-    eprintln!("usage: cargo bench --bench {name} -- [--quick] [--out DIR]");
+    eprintln!("usage: cargo bench --bench {name} -- [--quick] [--out DIR] [--runs N]");
     std::process::exit(2);
 }
 

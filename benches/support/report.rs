@@ -72,6 +72,11 @@ impl Report {
         let _ = writeln!(self.targets, "| {what} | {measured} | {verdict} |");
     }
 
+    /// A target this run did not measure, and why.
+    pub fn not_run(&mut self, what: &str, why: &str) {
+        let _ = writeln!(self.targets, "| {what} | {why} | not run |");
+    }
+
     /// Writes both files into `out` and prints the section.
     pub fn write(&self, out: &Path) {
         fs::create_dir_all(out).unwrap_or_else(|e| panic!("cannot create {}: {e}", out.display()));

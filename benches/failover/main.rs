@@ -1,0 +1,272 @@
+//! Failover time after kill -9 of the active daemon, with real processes: hamon's
+//! `ha-heartbeat` with the fast and the default (NFS) timing profile against the formula
+//! bound D + 2P + 6 T_io + C plus the application's start time, and the seed script with its
+//! own settings under the same kill. The fast clusters run one after another; the NFS and
+//! seed clusters (a minute or more per failover) all at once, each in its own directory.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod hamon_cluster;
+mod seed_cluster;
+mod watch;
+
+use std::path::Path;
+use std::time::Duration;
+
+use hamon::heartbeat::timing::Timing;
+
+use hamon_cluster::HamonCluster;
+use seed_cluster::SeedCluster;
+use support::cleanup::Guard;
+use support::report::{Report, Table};
+use support::stats::{Samples, human};
+use support::{cli, pico, seed};
+use watch::Failover;
+
+/// Probe interval while watching: the resolution of the figures.
+const FAST_EVERY: Duration = Duration::from_millis(10);
+const SLOW_EVERY: Duration = Duration::from_millis(100);
+
+struct Series {
+    label: String,
+    runs: Vec<Failover>,
+    /// The bound the failover must stay within, with how it is made up.
+    bound: Option<(Duration, String)>,
+}
+
+fn main() {
+    let Some(opts) = cli::parse("failover") else {
+        return;
+    };
+    let guard = Guard::install(&opts, "failover");
+    let runs = opts.runs.unwrap_or(if opts.quick { 3 } else { 20 });
+    let pico = pico::build(guard.scratch());
+    let start_time = hamon_cluster::pico_start_time(&pico, 10);
+
+    let fast = Timing::fast();
+    let nfs = Timing::nfs_default();
+    let fast_runs = (0..runs)
+        .map(|i| {
+            let dir = guard.subdir(&format!("fast-{i}"));
+            HamonCluster::new(&dir, &pico, &fast).failover(&fast, FAST_EVERY)
+        })
+        .collect();
+    let mut series = vec![Series {
+        label: "hamon, fast profile".into(),
+        runs: fast_runs,
+        bound: Some(bound(&fast, start_time)),
+    }];
+
+    let seed_ready = seed::source().and_then(|script| {
+        seed_cluster::available()?;
+        Ok(script)
+    });
+    let mut seed_notes = Vec::new();
+    let mut skipped = Vec::new();
+    if opts.quick {
+        skipped.push("hamon, NFS profile: not run with --quick (over a minute per failover)");
+        skipped.push("seed script: not run with --quick (up to a minute and a half per failover)");
+    } else {
+        let (nfs_runs, seed_runs) = concurrent_runs(
+            guard.scratch(),
+            runs,
+            &pico,
+            &nfs,
+            seed_ready.as_deref().ok(),
+        );
+        series.push(Series {
+            label: "hamon, NFS profile (default)".into(),
+            runs: nfs_runs,
+            bound: Some(bound(&nfs, start_time)),
+        });
+        if let Some(seed_runs) = seed_runs {
+            let (runs, notes): (Vec<_>, Vec<_>) = seed_runs.into_iter().unzip();
+            seed_notes = notes.into_iter().flatten().collect();
+            series.push(Series {
+                label: "seed script (failOverTime 10 s, loopTime 3 s)".into(),
+                runs,
+                bound: None,
+            });
+        }
+    }
+
+    let mut report = Report::new("failover");
+    report.heading("Heartbeat failover after kill -9 of the active daemon");
+    report.paragraph(&format!(
+        "Two nodes on one machine, each with its own monitor port; the active node's daemon \
+         is killed with -9 at a random point of the period, and the time runs from the kill \
+         until the other node's application answers `check` healthy (probed every {} for \
+         the fast profile, every {} otherwise). hamon: `ha-heartbeat` supervising the \
+         example pico, {runs} clusters per profile, fast ones one after another, NFS ones \
+         all at once. The bound is D + 2P + 6 T_io + C plus S, pico's start time (the \
+         slowest of 10 starts: {}). Seed: the script unchanged, each instance in its own \
+         UTS and PID namespace with its own host name, sharing the heartbeat directory, \
+         killed at a random point of the standby's 33 s loop.",
+        human(FAST_EVERY),
+        human(SLOW_EVERY),
+        human(start_time)
+    ));
+    report.table(&failover_table(&series));
+    let mut notes = Vec::new();
+    for s in &series {
+        for (i, problem) in s
+            .runs
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.problem.as_ref()?)))
+        {
+            notes.push(format!("{} run {i}: {problem}", s.label));
+        }
+    }
+    if let (Err(why), false) = (&seed_ready, opts.quick) {
+        notes.push(format!("seed script not run: {why}"));
+    }
+    notes.extend(skipped.iter().map(|s| s.to_string()));
+    if let Some(first) = seed_notes.first() {
+        notes.push(format!(
+            "The seed's standby printed `{first}` at each takeover check ({} in all): \
+             GNU stat has no -s; the script then reads the time with `stat -c %Y`, so the \
+             check still works.",
+            seed_notes.len()
+        ));
+    }
+    for note in notes {
+        report.paragraph(&format!("- {note}"));
+    }
+    for s in series.iter().filter(|s| s.bound.is_some()) {
+        judge(&mut report, s);
+    }
+    if opts.quick {
+        report.not_run(
+            "failover: NFS profile within D + 2P + 6 T_io + C + S",
+            "not run with --quick",
+        );
+    }
+    report.write(&opts.out);
+    drop(guard);
+}
+
+/// D + 2P + 6 T_io + C + S, and how it is made up.
+fn bound(t: &Timing, start: Duration) -> (Duration, String) {
+    let total = t.failover_bound() + start;
+    let text = format!("{} + {}", human(t.failover_bound()), human(start));
+    (total, text)
+}
+
+type SeedRun = (Failover, Vec<String>);
+
+/// Every NFS-profile cluster and every seed cluster at once, one thread each.
+fn concurrent_runs(
+    scratch: &Path,
+    runs: usize,
+    pico: &Path,
+    nfs: &Timing,
+    seed_script: Option<&Path>,
+) -> (Vec<Failover>, Option<Vec<SeedRun>>) {
+    std::thread::scope(|scope| {
+        let nfs_threads: Vec<_> = (0..runs)
+            .map(|i| {
+                let dir = scratch.join(format!("nfs-{i}"));
+                scope.spawn(move || HamonCluster::new(&dir, pico, nfs).failover(nfs, SLOW_EVERY))
+            })
+            .collect();
+        let seed_threads: Option<Vec<_>> = seed_script.map(|script| {
+            (0..runs)
+                .map(|i| {
+                    let dir = scratch.join(format!("seed-{i}"));
+                    scope.spawn(move || SeedCluster::new(&dir, script, pico).failover(SLOW_EVERY))
+                })
+                .collect()
+        });
+        let nfs_runs = nfs_threads
+            .into_iter()
+            .map(|t| t.join().expect("an NFS cluster thread"))
+            .collect();
+        let seed_runs = seed_threads.map(|threads| {
+            threads
+                .into_iter()
+                .map(|t| t.join().expect("a seed cluster thread"))
+                .collect()
+        });
+        (nfs_runs, seed_runs)
+    })
+}
+
+fn failover_table(series: &[Series]) -> Table {
+    let mut t = Table::new(&[
+        "setup",
+        "runs",
+        "failed",
+        "min",
+        "p50",
+        "p90",
+        "max",
+        "bound",
+        "old application gone after (max)",
+        "both applications up at once",
+    ]);
+    for s in series {
+        let mut times = Samples::default();
+        for d in s.runs.iter().filter_map(|r| r.new_up) {
+            times.record(d);
+        }
+        let gone = s.runs.iter().filter_map(|r| r.old_gone).max();
+        let both = s.runs.iter().filter(|r| r.both_up).count();
+        let q = |q: f64| {
+            if times.count() > 0 {
+                human(times.quantile(q))
+            } else {
+                "–".to_string()
+            }
+        };
+        t.row(vec![
+            s.label.clone(),
+            s.runs.len().to_string(),
+            s.runs
+                .iter()
+                .filter(|r| r.new_up.is_none())
+                .count()
+                .to_string(),
+            if times.count() > 0 {
+                human(times.min())
+            } else {
+                "–".into()
+            },
+            q(0.5),
+            q(0.9),
+            if times.count() > 0 {
+                human(times.max())
+            } else {
+                "–".into()
+            },
+            s.bound
+                .as_ref()
+                .map_or("none".into(), |(_, text)| text.clone()),
+            gone.map_or("never".into(), human),
+            format!("{both} of {}", s.runs.len()),
+        ]);
+    }
+    t
+}
+
+fn judge(report: &mut Report, s: &Series) {
+    let Some((bound, text)) = &s.bound else {
+        return;
+    };
+    let max = s.runs.iter().filter_map(|r| r.new_up).max();
+    let failed = s.runs.iter().filter(|r| r.new_up.is_none()).count();
+    let measured = match max {
+        Some(max) => format!(
+            "max {} of {} runs, {failed} failed; bound {text}",
+            human(max),
+            s.runs.len()
+        ),
+        None => format!("no run completed ({failed} failed)"),
+    };
+    report.target(
+        &format!("failover: {} within D + 2P + 6 T_io + C + S", s.label),
+        &measured,
+        failed == 0 && max.is_some_and(|m| m <= *bound),
+    );
+}
