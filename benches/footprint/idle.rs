@@ -1,5 +1,6 @@
 //! What the server's threads (named `hamon-*`) do while nobody asks anything: their wake-ups
-//! (context switches) and CPU time over a window, read from /proc/self/task.
+//! (voluntary context switches: each time a thread went to sleep, it was woken once more)
+//! and CPU time over a window, read from /proc/self/task.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -8,7 +9,7 @@ use crate::support::procfs::{self, Task};
 use crate::support::report::Table;
 use crate::support::stats::human;
 
-/// Wake-ups a check run may cause: the scheduler wakes when it is due and hands it to the
+/// Wake-ups a check run causes: the scheduler wakes when it is due and hands it to the
 /// check's worker (1), the worker wakes for it (1) and reports the result, which wakes the
 /// scheduler once more (1).
 pub const WAKEUPS_PER_RUN: u64 = 3;
@@ -46,8 +47,8 @@ pub fn measure(window: Duration, runs: impl Fn() -> u64) -> Idle {
         .iter()
         .map(|(name, a)| {
             let (switches, cpu) = match before.get(name) {
-                Some(b) => (a.switches - b.switches, a.cpu.saturating_sub(b.cpu)),
-                None => (a.switches, a.cpu),
+                Some(b) => (a.sleeps - b.sleeps, a.cpu.saturating_sub(b.cpu)),
+                None => (a.sleeps, a.cpu),
             };
             (name.clone(), (switches, cpu))
         })
@@ -59,9 +60,14 @@ pub fn measure(window: Duration, runs: impl Fn() -> u64) -> Idle {
     }
 }
 
-/// The most wake-ups the window's check runs account for.
+/// The most wake-ups the window's check runs account for: one more run than counted, for a
+/// run that began before the window and ended in it.
 pub fn expected_wakeups(idle: &Idle) -> u64 {
-    idle.runs * WAKEUPS_PER_RUN
+    if idle.runs == 0 {
+        0
+    } else {
+        (idle.runs + 1) * WAKEUPS_PER_RUN
+    }
 }
 
 pub fn table(situations: &[(&str, &Idle)]) -> Table {
@@ -85,7 +91,7 @@ pub fn table(situations: &[(&str, &Idle)]) -> Table {
                 human(*cpu),
                 idle.runs.to_string(),
                 format!(
-                    "{} in all ({WAKEUPS_PER_RUN} per run)",
+                    "{} ({WAKEUPS_PER_RUN} per run, and one run more for the window's edge)",
                     expected_wakeups(idle)
                 ),
             ]);

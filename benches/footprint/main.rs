@@ -102,8 +102,8 @@ fn main() {
     );
     report.table(&memory);
     report.paragraph(&format!(
-        "Idle cost over {} per situation: wake-ups are the context switches of each hamon \
-         thread (/proc/self/task/*/status), CPU its schedstat run time. The check \
+        "Idle cost over {} per situation: wake-ups are the voluntary context switches of \
+         each hamon thread (/proc/self/task/*/status), CPU its schedstat run time. The check \
          (interval {}, a callback that returns at once) is the only thing that should wake \
          anything.",
         human(window),

@@ -27,9 +27,9 @@ pub fn threads(pid: &str) -> u64 {
 pub struct Task {
     pub tid: String,
     pub name: String,
-    /// Voluntary plus involuntary context switches: each is the thread going to sleep or
-    /// being preempted, so an idle thread that wakes up shows one more.
-    pub switches: u64,
+    /// Voluntary context switches: each is the thread going to sleep, so each stands for
+    /// one wake-up (preemptions, the involuntary ones, are not counted).
+    pub sleeps: u64,
     /// CPU time spent running (schedstat, nanoseconds).
     pub cpu: Duration,
 }
@@ -49,14 +49,11 @@ pub fn tasks(pid: &str) -> Vec<Task> {
                 .trim_end()
                 .to_string();
             let status = fs::read_to_string(dir.join("status")).unwrap_or_default();
-            let switches = status
+            let sleeps = status
                 .lines()
-                .filter_map(|l| {
-                    l.strip_prefix("voluntary_ctxt_switches:")
-                        .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
-                })
-                .filter_map(|v| v.trim().parse::<u64>().ok())
-                .sum();
+                .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
             let cpu_ns = fs::read_to_string(dir.join("schedstat"))
                 .ok()
                 .and_then(|s| s.split_whitespace().next()?.parse().ok())
@@ -64,7 +61,7 @@ pub fn tasks(pid: &str) -> Vec<Task> {
             Task {
                 tid,
                 name,
-                switches,
+                sleeps,
                 cpu: Duration::from_nanos(cpu_ns),
             }
         })
