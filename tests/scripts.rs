@@ -1266,7 +1266,7 @@ fn edge_cases(shell: &str) {
 // ---- static checks -------------------------------------------------------------------
 
 /// Every shell script of the cluster-manager kit.
-const SCRIPTS: [&str; 9] = [
+const SCRIPTS: [&str; 10] = [
     "monitor",
     "online",
     "offline",
@@ -1276,6 +1276,7 @@ const SCRIPTS: [&str; 9] = [
     "dist",
     "install",
     "test",
+    "bench",
 ];
 
 #[test]
