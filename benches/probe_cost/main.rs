@@ -19,10 +19,10 @@ use std::time::Duration;
 use clients::Client;
 use rss::{Peak, RssMeter};
 use support::cleanup::{self, Guard};
+use support::cli;
 use support::pico::{self, Pico};
 use support::report::{Report, Table};
 use support::stats::{Samples, human, kib, ratio};
-use support::{cli, stats};
 
 /// Rounds between two runs of the JVM client, which costs tens of times more per call.
 const JVM_EVERY: u64 = 10;
@@ -257,10 +257,10 @@ fn judge(report: &mut Report, measured: &[Measured]) {
                 "probe: ha-probe no slower than bash /dev/tcp (mean and p50)",
                 &format!(
                     "ha-probe {} / {} vs bash {} / {}",
-                    stats::human(mean),
-                    stats::human(p50),
-                    stats::human(bm),
-                    stats::human(bp)
+                    human(mean),
+                    human(p50),
+                    human(bm),
+                    human(bp)
                 ),
                 mean <= bm && p50 <= bp,
             );

@@ -34,8 +34,8 @@ pub fn run(cmd: &mut Command) -> Run {
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // Reaped here rather than by Child::wait, which cannot report the child's rusage;
     // `child` is not used afterwards (dropping a Child neither waits nor kills).
-    // SAFETY: pid is our own unreaped child; both pointers are valid.
     let rc = loop {
+        // SAFETY: pid is our own unreaped child; both pointers are valid.
         let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
         if rc >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
             break rc;

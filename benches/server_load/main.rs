@@ -77,37 +77,35 @@ fn main() {
         .iter()
         .flat_map(|&c| MODES.map(|m| (c, m, Some(PACE))));
     for (clients, mode, pace) in closed_loop.chain(paced) {
-        {
-            let cpu_before = server.cpu();
-            let out = loadgen::run(addr, clients, mode, pace, cell);
-            let cpu = server.cpu().saturating_sub(cpu_before);
-            let requests = out.answered + out.errors;
-            answered += out.answered;
-            let p99 = out.latency.quantile(0.99);
-            let pace_label = match pace {
-                Some(p) => format!("each every {}", human(p)),
-                None => "closed loop".to_string(),
-            };
-            if clients == 100 {
-                p99_at_100.push((mode, pace_label.clone(), p99));
-            }
-            table.row(vec![
-                clients.to_string(),
-                mode.label().to_string(),
-                pace_label,
-                requests.to_string(),
-                format!("{:.0}/s", requests as f64 / out.elapsed.as_secs_f64()),
-                human(out.latency.quantile(0.5)),
-                human(p99),
-                human(out.latency.max()),
-                human(cpu / requests.max(1) as u32),
-                match pace {
-                    Some(_) => human(out.start_lag.quantile(0.99)),
-                    None => "–".to_string(),
-                },
-                out.errors.to_string(),
-            ]);
+        let cpu_before = server.cpu();
+        let out = loadgen::run(addr, clients, mode, pace, cell);
+        let cpu = server.cpu().saturating_sub(cpu_before);
+        let requests = out.answered + out.errors;
+        answered += out.answered;
+        let p99 = out.latency.quantile(0.99);
+        let pace_label = match pace {
+            Some(p) => format!("each every {}", human(p)),
+            None => "closed loop".to_string(),
+        };
+        if clients == 100 {
+            p99_at_100.push((mode, pace_label.clone(), p99));
         }
+        table.row(vec![
+            clients.to_string(),
+            mode.label().to_string(),
+            pace_label,
+            requests.to_string(),
+            format!("{:.0}/s", requests as f64 / out.elapsed.as_secs_f64()),
+            human(out.latency.quantile(0.5)),
+            human(p99),
+            human(out.latency.max()),
+            human(cpu / requests.max(1) as u32),
+            match pace {
+                Some(_) => human(out.start_lag.quantile(0.99)),
+                None => "–".to_string(),
+            },
+            out.errors.to_string(),
+        ]);
     }
     let runs = server.runs();
     drop(server);
