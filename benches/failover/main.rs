@@ -207,39 +207,30 @@ fn failover_table(series: &[Series]) -> Table {
         "both applications up at once",
     ]);
     for s in series {
+        let done: Vec<Duration> = s.runs.iter().filter_map(|r| r.new_up).collect();
         let mut times = Samples::default();
-        for d in s.runs.iter().filter_map(|r| r.new_up) {
+        for &d in &done {
             times.record(d);
         }
         let gone = s.runs.iter().filter_map(|r| r.old_gone).max();
         let both = s.runs.iter().filter(|r| r.both_up).count();
+        // Quantiles from the histogram; the extremes exactly, as the verdicts use them.
         let q = |q: f64| {
-            if times.count() > 0 {
-                human(times.quantile(q))
-            } else {
+            if done.is_empty() {
                 "–".to_string()
+            } else {
+                human(times.quantile(q))
             }
         };
+        let exact = |d: Option<&Duration>| d.map_or("–".to_string(), |d| human(*d));
         t.row(vec![
             s.label.clone(),
             s.runs.len().to_string(),
-            s.runs
-                .iter()
-                .filter(|r| r.new_up.is_none())
-                .count()
-                .to_string(),
-            if times.count() > 0 {
-                human(times.min())
-            } else {
-                "–".into()
-            },
+            (s.runs.len() - done.len()).to_string(),
+            exact(done.iter().min()),
             q(0.5),
             q(0.9),
-            if times.count() > 0 {
-                human(times.max())
-            } else {
-                "–".into()
-            },
+            exact(done.iter().max()),
             s.bound
                 .as_ref()
                 .map_or("none".into(), |(_, text)| text.clone()),
