@@ -247,19 +247,8 @@ fn run_within(cmd: &mut Command, limit: Duration) -> Run {
 }
 
 /// Polls `probe` until it gives `Some`, for at most `PATIENCE`; the panic shows `last`.
-fn wait_for<T>(what: &str, mut probe: impl FnMut(&mut String) -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    let mut last = String::new();
-    loop {
-        if let Some(v) = probe(&mut last) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waited {PATIENCE:?} in vain for {what}; last seen:\n{last}"
-        );
-        thread::sleep(Duration::from_millis(25));
-    }
+fn wait_for<T>(what: &str, probe: impl FnMut(&mut String) -> Option<T>) -> T {
+    common::child::wait_within(PATIENCE, what, probe)
 }
 
 /// pico started directly (not through the scripts), killed on drop.

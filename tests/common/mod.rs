@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod cc;
+pub mod child;
 pub mod cluster;
 
 use std::fs;
