@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod cluster;
+pub mod java;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
