@@ -30,8 +30,9 @@ import java.util.Properties;
  * <p><b>Threads.</b> Every method may be called from any thread at the same time, from checks
  * too. {@link #close()} waits for calls in progress on other threads, then stops the server.
  * A server that is neither closed nor reachable any more is stopped by a {@link
- * java.lang.ref.Cleaner}; close it explicitly to free its port at a known time. The server's
- * threads never keep the JVM from exiting.
+ * java.lang.ref.Cleaner} (a check that refers to its own server keeps it reachable); close
+ * it explicitly to free its port at a known time. The server's threads never keep the JVM
+ * from exiting.
  *
  * <p><b>Errors.</b> A null argument throws {@link NullPointerException}; an invalid one
  * (a name outside {@code [A-Za-z0-9_.-]{1,64}}, options out of range) {@link

@@ -92,7 +92,11 @@ public final class HeartbeatTest {
                 check(self.seq() > 0, "own seq");
                 NodeStatus peer = status.get(1);
                 check(!peer.isSelf() && peer.name().equals("b"), "peer: " + peer);
-                check(peer.changedAgo().isPresent() || peer.liveness() != null, "peer liveness");
+                // b's record is the one initCluster wrote; b never runs, so it never looks alive.
+                equal(Heartbeat.NodeState.STANDBY, peer.state().orElse(null), "peer record");
+                check(peer.epoch() == 0 && peer.seq() == 0 && !peer.preferred(), "peer: " + peer);
+                check(peer.liveness() != Heartbeat.Liveness.ALIVE, "peer not alive: " + peer);
+                check(peer.changedAgo().isPresent(), "seen since: " + peer);
                 contains(peer.toString(), "b", "toString");
                 raises(UnsupportedOperationException.class, () -> status.remove(0));
 
