@@ -1255,7 +1255,7 @@ fn edge_cases(shell: &str) {
 // ---- static checks -------------------------------------------------------------------
 
 /// Every shell script of the cluster-manager kit.
-const SCRIPTS: [&str; 9] = [
+const SCRIPTS: [&str; 10] = [
     "monitor",
     "online",
     "offline",
@@ -1265,6 +1265,7 @@ const SCRIPTS: [&str; 9] = [
     "dist",
     "install",
     "test",
+    "build-java",
 ];
 
 #[test]
@@ -1307,6 +1308,7 @@ fn shellcheck_and_syntax_of_every_script() {
         "ocf/hamon",
         "dist",
         "install",
+        "build-java",
     ] {
         let mode = fs::metadata(scripts().join(s))
             .expect("stat")
@@ -1328,7 +1330,7 @@ fn shellcheck_and_syntax_of_every_script() {
 #[test]
 fn example_ha_conf_is_valid() {
     let mz = TempDir::new("example");
-    for instance in ["ec1", "pico"] {
+    for instance in ["ec1", "pico", "java-pico"] {
         let r = run(Command::new("dash")
             .arg(scripts().join("ocf/hamon"))
             .arg("validate-all")

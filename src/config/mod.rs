@@ -238,6 +238,30 @@ impl Config {
         Ok(())
     }
 
+    /// Applies `(key, value)` pairs, such as a Java `Properties` object holds, like a
+    /// properties text: keys outside `ha.`, `mz.ha.` and `hb.` are ignored, keys and values
+    /// are trimmed, and on any error nothing changes. The pairs have no order of their own, so
+    /// they are applied sorted by key with the `mz.ha.*` aliases first: when a key and its
+    /// alias are both given, the `ha.*` name wins. `origin` names the source in errors.
+    pub fn load_pairs<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        origin: &str,
+    ) -> Result<(), ConfigError> {
+        let mut pairs: Vec<(&str, &str)> = pairs
+            .into_iter()
+            .map(|(key, value)| (key.trim(), value.trim()))
+            .filter(|(key, _)| keys::in_namespace(key))
+            .collect();
+        pairs.sort_by_key(|&(key, _)| (!key.starts_with("mz."), key));
+        let mut next = self.clone();
+        for (key, value) in pairs {
+            keys::apply(&mut next, key, value).map_err(|error| error.at(origin, None))?;
+        }
+        *self = next;
+        Ok(())
+    }
+
     /// Reads a properties file (UTF-8, at most 1 MiB) and applies it like [`Config::load_str`].
     /// Errors name the path.
     pub fn load_file(&mut self, path: &Path) -> Result<(), ConfigError> {

@@ -914,3 +914,35 @@ fn bad_daemon_values_name_their_key() {
     let e = c.load_str("hb.start_cmnd=x\n", "x").unwrap_err();
     assert!(e.to_string().contains("did you mean hb.start_cmd"), "{e}");
 }
+
+#[test]
+fn pairs_apply_like_a_file_with_the_canonical_name_winning() {
+    let mut config = Config::default();
+    let pairs = [
+        ("ha.port", " 7002 "),
+        ("java.home", "/usr/lib/jvm"),
+        ("mz.ha.port", "7001"),
+        ("mz.ha.enabled", "false"),
+        ("hb.node", "dc1"),
+    ];
+    config.load_pairs(pairs, "Properties").unwrap();
+    assert_eq!(config.port, Some(7002));
+    assert!(!config.enabled);
+    assert_eq!(config.heartbeat.node.as_deref(), Some("dc1"));
+}
+
+#[test]
+fn pairs_change_nothing_on_error_and_name_origin_and_key() {
+    let mut config = Config::default();
+    let error = config
+        .load_pairs([("ha.port", "7002"), ("ha.prot", "1")], "system properties")
+        .unwrap_err();
+    assert_eq!(error.kind, ConfigErrorKind::UnknownKey);
+    assert!(
+        error
+            .to_string()
+            .starts_with("system properties: ha.prot: "),
+        "{error}"
+    );
+    assert_eq!(config, Config::default());
+}

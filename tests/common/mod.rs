@@ -6,6 +6,7 @@
 pub mod cc;
 pub mod child;
 pub mod cluster;
+pub mod java;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
