@@ -923,3 +923,25 @@ fn bad_daemon_values_name_their_key() {
     let e = c.load_str("hb.start_cmnd=x\n", "x").unwrap_err();
     assert!(e.to_string().contains("did you mean hb.start_cmd"), "{e}");
 }
+
+#[test]
+fn the_readme_heartbeat_example_is_a_valid_configuration() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Heartbeat").expect("a heartbeat section")..];
+    let start = section
+        .find("```properties\n")
+        .expect("a properties example")
+        + 14;
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let mut c = Config::default();
+    c.load_str(example, "README.md").unwrap();
+    let hb = &c.heartbeat;
+    assert_eq!(
+        hb.dir.as_deref(),
+        Some(std::path::Path::new("/shared/billing/hb"))
+    );
+    assert_eq!(hb.nodes, ["dc1", "dc2"]);
+    assert_eq!(hb.app_port, Some(9090));
+    crate::heartbeat::node::NodeSettings::from_config(hb).unwrap();
+    crate::heartbeat::daemon::watchdog::check_settings(hb).unwrap();
+}
