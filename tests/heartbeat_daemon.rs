@@ -604,3 +604,85 @@ fn a_paused_standby_does_not_take_over_when_it_resumes() {
     c.assert_no_failover(first.pid, "the paused standby resumed");
     c.assert_no_overlap();
 }
+
+/// Every command refuses a bad setting with an error that names the key: exit 2 when the
+/// file itself is wrong, 1 when a setting cannot be used (a path that is not there).
+#[test]
+fn every_bad_setting_is_refused_naming_its_key() {
+    let cases: &[(&str, &str, i32, &str)] = &[
+        (
+            "status",
+            "hb.period_ms=abc",
+            2,
+            "hb.period_ms: bad value \"abc\"",
+        ),
+        ("status", "hb.bogus=1", 2, "hb.bogus: unknown key"),
+        (
+            "status",
+            "hb.nodes=a,b",
+            2,
+            "hb.node=n1 is not one of hb.nodes=a,b",
+        ),
+        (
+            "status",
+            "hb.takeover_ms=1000",
+            2,
+            "raise hb.takeover_ms above",
+        ),
+        (
+            "status",
+            "hb.renew_deadline_ms=300",
+            2,
+            "hb.renew_deadline_ms 300 must be",
+        ),
+        (
+            "status",
+            "hb.confirm_ms=300",
+            2,
+            "hb.confirm_ms 300 + 4 x hb.io_timeout_ms",
+        ),
+        ("run", "hb.start_cmd=", 2, "hb.start_cmd: bad value \"\""),
+        (
+            "init",
+            "hb.dir=/nonexistent/hamon",
+            1,
+            "hb.dir /nonexistent/hamon: cannot create",
+        ),
+        (
+            "run",
+            "hb.state_dir=/proc/hamon",
+            1,
+            "hb.state_dir /proc/hamon: ",
+        ),
+        (
+            "run",
+            "hb.app_log=/nonexistent/hamon/app.log",
+            1,
+            "hb.app_log /nonexistent/hamon/app.log: ",
+        ),
+    ];
+    for (i, (command, setting, code, message)) in cases.iter().enumerate() {
+        let mut c = Cluster::new(&format!("badconf{i}"), &["n1", "n2"], "");
+        c.add_conf("n1", &format!("{setting}\n"));
+        let (status, out) = if *command == "run" {
+            // Through the harness, so a daemon that wrongly keeps running is cleaned up.
+            c.start("n1");
+            let child = c.daemons[0].as_mut().unwrap();
+            let mut status = None;
+            let exited = wait_until(ms(D), || {
+                status = child.try_wait().unwrap();
+                status.is_some()
+            });
+            assert!(exited, "{setting}: run kept going\n{}", c.logs());
+            (status.unwrap(), c.log("n1"))
+        } else {
+            c.cli("n1", &[command])
+        };
+        assert_eq!(
+            status.code(),
+            Some(*code),
+            "{command} with {setting}:\n{out}"
+        );
+        assert!(out.contains(message), "{command} with {setting}:\n{out}");
+    }
+}

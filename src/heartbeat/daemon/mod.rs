@@ -408,6 +408,15 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         &settings.state_dir,
         timing.kill_budget,
     );
+    app.check_log()?;
+    if !settings.dir.is_dir() {
+        // Not fatal: the share may be mounted later; until then nobody here takes over.
+        log::error!(
+            "hb.dir {}: not a directory (not mounted yet?); this node takes over nothing until \
+             it can read and write the records there",
+            settings.dir.display()
+        );
+    }
     if let Some(pgid) = app.kill_stray(timing.kill_budget * 2) {
         log::warn!("killed process group {pgid} left by an earlier run");
     }
