@@ -1,8 +1,8 @@
 //! Process-level faults for `ha-heartbeat`, beyond tests/heartbeat_daemon.rs (the harness
 //! is tests/common/cluster.rs): peer records deleted and truncated, an HA port that stops
-//! answering, a daemon whose wall clock is hours off (Debian's `faketime`), a peer record
-//! unreadable for one daemon (an unprivileged user; needs root), and many simultaneous starts
-//! of two nodes. Every failover is timed from the fault against the bound of
+//! answering, a daemon whose wall clock is hours off (Debian's `faketime`), a peer record or
+//! the whole shared directory unreadable for one daemon (an unprivileged user; needs root),
+//! and many simultaneous starts of two nodes. Every failover is timed from the fault against the bound of
 //! docs/heartbeat.md; where none may happen, none does for as long as one would take.
 //!
 //! Linux only; needs /bin/sh and /proc/uptime.
@@ -250,24 +250,22 @@ fn a_wall_clock_hours_off_changes_nothing() {
     c.assert_no_overlap();
 }
 
-/// Scenario 4: n2's daemon runs as `nobody` and cannot read n1's record (mode 0600, owned by
-/// root). Unreadable is never dead: when n1 is killed with -9 nobody takes over; once the
-/// permissions are fixed, n2 takes over.
-#[test]
-fn an_unreadable_peer_record_is_never_dead() {
+const NOBODY: u32 = 65534;
+
+/// n1 runs as root and becomes active; then `hide` takes something away from `nobody`, and
+/// n2's daemon starts as `nobody` with what it needs otherwise (its record, its state dir,
+/// the application's log dir, the incidents file). None, after saying so, without root.
+fn with_an_unprivileged_standby(
+    label: &str,
+    hide: impl Fn(&Cluster),
+) -> Option<(Cluster, Instance)> {
     // SAFETY: plain syscall.
     if unsafe { libc::geteuid() } != 0 {
-        eprintln!(
-            "SKIPPED an_unreadable_peer_record_is_never_dead: needs root to run a daemon as \
-             another user"
-        );
-        return;
+        eprintln!("SKIPPED {label}: needs root to run a daemon as another user");
+        return None;
     }
-    use std::os::unix::fs::PermissionsExt;
-    const NOBODY: u32 = 65534;
-    let mut c = Cluster::new("perm", &["n1", "n2"], "");
+    let mut c = Cluster::new(label, &["n1", "n2"], "");
     let chown = |p: &std::path::Path| std::os::unix::fs::chown(p, Some(NOBODY), Some(NOBODY));
-    // What n2 (as nobody) needs: its own record, its state dir, the app's log dir, incidents.
     chown(&c.record("n2")).unwrap();
     let state = c.dir.join("state-n2");
     fs::create_dir_all(&state).unwrap();
@@ -275,10 +273,27 @@ fn an_unreadable_peer_record_is_never_dead() {
     chown(&c.dir.join("iv")).unwrap();
     fs::write(c.dir.join("incidents"), "").unwrap();
     chown(&c.dir.join("incidents")).unwrap();
-    fs::set_permissions(c.record("n1"), fs::Permissions::from_mode(0o600)).unwrap();
     c.start("n1");
     let first = c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    hide(&c);
     c.start_as("n2", &[], Some(NOBODY));
+    Some((c, first))
+}
+
+fn chmod(path: &std::path::Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Scenario 4: n2's daemon runs as `nobody` and cannot read n1's record (mode 0600, owned by
+/// root). Unreadable is never dead: when n1 is killed with -9 nobody takes over; once the
+/// permissions are fixed, n2 takes over as after a death.
+#[test]
+fn an_unreadable_peer_record_is_never_dead() {
+    let hide = |c: &Cluster| chmod(&c.record("n1"), 0o600);
+    let Some((mut c, first)) = with_an_unprivileged_standby("perm", hide) else {
+        return;
+    };
     // n2 runs and keeps writing its own record, but cannot see n1.
     let before = fs::read(c.record("n2")).unwrap();
     c.watch(ms(D), Some(first.pid), "n2 blind");
@@ -293,7 +308,32 @@ fn an_unreadable_peer_record_is_never_dead() {
         "n2 does not write its record\n{}",
         c.logs()
     );
+    let record = c.record("n1");
+    stays_dead_until_readable(&mut c, &first, || chmod(&record, 0o644));
+}
 
+/// Scenario 4b: the whole shared directory unreadable for n2 (mode 0700, owned by root):
+/// n2 can neither read nor write there, and never takes over until it can.
+#[test]
+fn an_unreadable_shared_directory_is_never_dead() {
+    let hide = |c: &Cluster| chmod(&c.dir.join("shared"), 0o700);
+    let Some((mut c, first)) = with_an_unprivileged_standby("permdir", hide) else {
+        return;
+    };
+    c.watch(ms(D), Some(first.pid), "n2 shut out");
+    assert!(
+        c.daemons[1].as_mut().unwrap().try_wait().unwrap().is_none(),
+        "n2's daemon exited\n{}",
+        c.logs()
+    );
+    let shared = c.dir.join("shared");
+    stays_dead_until_readable(&mut c, &first, || chmod(&shared, 0o755));
+}
+
+/// n1 is killed with -9: for as long as a failover would take nobody takes over; then
+/// `restore` makes n1's record readable for n2, which first sees it then, finds it unchanged
+/// for D and takes over within the failover bound.
+fn stays_dead_until_readable(c: &mut Cluster, first: &Instance, restore: impl Fn()) {
     let t_kill = mono_ns();
     c.kill9("n1");
     assert!(
@@ -301,14 +341,9 @@ fn an_unreadable_peer_record_is_never_dead() {
         "{}",
         c.logs()
     );
-    // For as long as a failover would take: nobody takes over.
     c.assert_no_takeover_since(t_kill, "n2 cannot read n1's record");
-    assert_eq!(c.instances().len(), 1, "{:?}", c.instances());
-
-    // Readable again: n1's record is first seen now, stays the same for D, and n2 takes
-    // over as after a death.
     let t_readable = mono_ns();
-    fs::set_permissions(c.record("n1"), fs::Permissions::from_mode(0o644)).unwrap();
+    restore();
     let second = c.failover_within(
         "takeover after the record became readable",
         t_readable,
