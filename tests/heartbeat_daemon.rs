@@ -482,13 +482,15 @@ fn a_second_writer_of_the_active_record_makes_it_stop() {
     let other = other_of(&first.node);
     c.watch(ms(5 * P), Some(first.pid), "settled");
     // Replay an old copy of the active's own record every half period: a rolled-back seq,
-    // as a second daemon with the same hb.node would keep writing. (One single replay can
-    // land between the active's read-back and its next write and go unseen.)
+    // as a second daemon with the same hb.node would keep writing. A replay is seen only when
+    // it lands after one of the active's writes and before its next read-back, which the
+    // daemon issues together with the write after it: each period that is a matter of
+    // chance, so the replays go on for as long as a failover may take.
     let old = fs::read(c.record(&first.node)).unwrap();
     c.watch(ms(5 * P), Some(first.pid), "before the replays");
     let mut last_replay = mono_ns();
     assert!(
-        wait_until(ms(F1 + 1000), || {
+        wait_until(failover_bound(), || {
             last_replay = mono_ns();
             scribble(&c, &first.node, &old);
             std::thread::sleep(ms(P / 2));
