@@ -368,8 +368,10 @@ fn unusable_state_dir_and_storage_have_their_codes() {
     // hb_init on a directory that does not exist.
     cfg.set("hb.dir", &dir.0.join("not-there").display().to_string());
     assert_eq!(unsafe { hb_init(cfg.0) }, HB_ERR_STORAGE);
+    let not_there = format!("hb.dir {}: ", dir.0.join("not-there").display());
     assert!(
-        last_error().starts_with("cannot create the record of a"),
+        last_error().starts_with(&not_there)
+            && last_error().contains("cannot create the record of a"),
         "{}",
         last_error()
     );

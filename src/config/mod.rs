@@ -158,6 +158,9 @@ pub struct HeartbeatSettings {
     /// `hb.restart_limit`: local restarts of a failed application before handing over
     /// (default 0: hand over at once).
     pub restart_limit: u32,
+    /// `hb.watchdog_device`: a watchdog device (such as /dev/watchdog) the daemon pets while
+    /// it is alive and its application runs inside its lease (None: no device).
+    pub watchdog_device: Option<std::path::PathBuf>,
 }
 
 impl Default for HeartbeatSettings {
@@ -178,6 +181,7 @@ impl Default for HeartbeatSettings {
             log_file: None,
             app_log: None,
             restart_limit: 0,
+            watchdog_device: None,
         }
     }
 }
