@@ -134,7 +134,7 @@ fn one_starts(nodes: &mut [&mut Running; 2], names: [&str; 2]) -> (usize, u64) {
 
 #[test]
 fn two_c_nodes_fail_over_and_hand_over() {
-    let dir = TempDir::new("cluster");
+    let dir = TempDir::on_fast_storage("cluster");
     let exe = compile(&[("hb_node", Link::Static)], dir.path()).remove(0);
     fs::create_dir_all(dir.path().join("shared")).expect("shared dir");
     let names = ["a", "b"];

@@ -86,27 +86,6 @@ fn parse_uptime(s: &str) -> Option<u64> {
     Some(ns)
 }
 
-/// Where the clusters live: tmpfs when the machine has one. The fast profile counts a write
-/// slower than T_io = 150 ms as failed, and a disk shared with parallel builds stalls fsync
-/// for longer than that, so daemons would lose their leases to the disk rather than to the
-/// faults under test. Slow storage is the simulation's subject (src/heartbeat/sim.rs).
-/// (One test runs a copy of the daemon from there, so it must allow exec.)
-fn fast_storage() -> PathBuf {
-    let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
-    let usable = mounts.lines().any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3
-            && f[1] == "/dev/shm"
-            && f[2] == "tmpfs"
-            && !f[3].split(',').any(|o| o == "noexec")
-    });
-    if usable {
-        PathBuf::from("/dev/shm")
-    } else {
-        std::env::temp_dir()
-    }
-}
-
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let until = Instant::now() + timeout;
     loop {
@@ -155,7 +134,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn new(label: &str, nodes: &[&str], extra: &str) -> Cluster {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = fast_storage().join(format!(
+        let dir = super::fast_storage().join(format!(
             "hamon-hb-{label}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
