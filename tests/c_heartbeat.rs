@@ -3,174 +3,22 @@
 //! directory: exactly one becomes active, the other takes over when the active is killed with
 //! SIGKILL, and SIGTERM hands over cleanly.
 //!
-//! Needs `cc` (or `$CC`) and `kill` on the PATH; Unix only. The library-finding and compile
-//! helpers are copied from tests/c_examples.rs.
+//! Needs `cc` (or `$CC`) and `kill` on the PATH; Unix only.
 
 #![cfg(unix)]
 
 mod common;
 
-use common::{TempDir, find_lib, lib_dir, root};
+use common::TempDir;
+use common::cc::{Link, compile};
+use common::child::{PATIENCE, Running, sigterm};
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::thread::{self, JoinHandle};
+use std::process::Command;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use hamon::heartbeat::record::{NodeRecord, NodeState};
-
-/// Long enough for a loaded CI machine running a debug build; every wait polls.
-const PATIENCE: Duration = Duration::from_secs(10);
-
-/// Compiles `c-examples/NAME.c` into `dir` against `libhamon.a`, with the warnings the
-/// examples are held to; returns the executable.
-fn compile_static(name: &str, dir: &Path) -> PathBuf {
-    let lib = lib_dir();
-    let out = dir.join(name);
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
-    let output = Command::new(&cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wpedantic"])
-        .arg(format!("-I{}", root().join("include").display()))
-        .arg(root().join("c-examples").join(format!("{name}.c")))
-        .arg("-o")
-        .arg(&out)
-        .arg(find_lib(&lib, "a").expect("libhamon.a"))
-        .args(["-lpthread", "-ldl", "-lm"])
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run the C compiler {cc:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "compiling c-examples/{name}.c failed ({}):\n{}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    out
-}
-
-// ---- running it (as in tests/c_examples.rs) ----------------------------------------------
-
-/// A child process that is killed and reaped when dropped, also when a test panics.
-struct Running {
-    child: Child,
-    stdout_lines: Option<Receiver<String>>,
-    stderr: Option<JoinHandle<String>>,
-    /// Every stdout line taken so far.
-    seen: Vec<String>,
-}
-
-impl Running {
-    fn spawn(cmd: &mut Command) -> Running {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut stderr = child.stderr.take().expect("piped stderr");
-        Running {
-            child,
-            stdout_lines: Some(read_lines(stdout)),
-            stderr: Some(thread::spawn(move || {
-                let mut text = String::new();
-                let _ = stderr.read_to_string(&mut text);
-                text
-            })),
-            seen: Vec::new(),
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// The next stdout line if one is there already.
-    fn try_line(&mut self) -> Option<String> {
-        let line = match self.stdout_lines.as_ref()?.try_recv() {
-            Ok(line) => line,
-            Err(TryRecvError::Empty | TryRecvError::Disconnected) => return None,
-        };
-        self.seen.push(line.clone());
-        Some(line)
-    }
-
-    /// SIGKILL, then reap; returns stderr.
-    fn kill(mut self) -> String {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        self.stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default()
-    }
-
-    /// Waits for the process to exit (killing it after `timeout`); returns its status, all
-    /// of its stdout lines, and all of stderr.
-    fn finish(mut self, timeout: Duration) -> (ExitStatus, Vec<String>, String) {
-        let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = self.child.kill();
-                let status = self.child.wait().expect("wait");
-                let stderr = self.stderr.take().and_then(|h| h.join().ok());
-                panic!(
-                    "process {} did not exit within {timeout:?} (killed: {status}); stdout:\n{}\nstderr:\n{}",
-                    self.child.id(),
-                    self.seen.join("\n"),
-                    stderr.unwrap_or_default()
-                );
-            }
-            thread::sleep(Duration::from_millis(10));
-        };
-        // The reader threads end at EOF, which follows the exit.
-        if let Some(rx) = self.stdout_lines.take() {
-            self.seen.extend(rx.iter());
-        }
-        let stderr = self
-            .stderr
-            .take()
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
-        (status, std::mem::take(&mut self.seen), stderr)
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn read_lines(stdout: ChildStdout) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    rx
-}
-
-/// Sends SIGTERM through kill(1): the tests use std only, and std has no signal API.
-fn sigterm(pid: u32) {
-    let status = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -TERM {pid}: {status}");
-}
 
 // ---- the cluster -------------------------------------------------------------------------
 
@@ -286,8 +134,8 @@ fn one_starts(nodes: &mut [&mut Running; 2], names: [&str; 2]) -> (usize, u64) {
 
 #[test]
 fn two_c_nodes_fail_over_and_hand_over() {
-    let dir = TempDir::new("cluster");
-    let exe = compile_static("hb_node", dir.path());
+    let dir = TempDir::on_fast_storage("cluster");
+    let exe = compile(&[("hb_node", Link::Static)], dir.path()).remove(0);
     fs::create_dir_all(dir.path().join("shared")).expect("shared dir");
     let names = ["a", "b"];
     let props = [

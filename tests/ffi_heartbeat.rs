@@ -4,12 +4,13 @@
 #![cfg(unix)]
 
 use std::ffi::{CStr, CString, c_char};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::ptr;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+
+mod common;
 
 use hamon::ffi::config::*;
 use hamon::ffi::heartbeat::*;
@@ -53,34 +54,34 @@ fn text(field: &[c_char]) -> String {
     String::from_utf8(bytes).unwrap()
 }
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
+/// A cluster's directory: `shared/` for the records, `state-NODE/` for each node.
+struct ClusterDir(common::TempDir);
 
-impl TempDir {
-    fn new(label: &str) -> TempDir {
-        static SEQ: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "hamon-ffi-hb-{label}-{}-{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(path.join("shared")).unwrap();
-        TempDir(path)
+impl ClusterDir {
+    fn new(label: &str) -> ClusterDir {
+        ClusterDir::made(common::TempDir::new(label))
+    }
+
+    /// For nodes that tick on the fast profile: see `common::fast_storage`.
+    fn on_fast_storage(label: &str) -> ClusterDir {
+        ClusterDir::made(common::TempDir::on_fast_storage(label))
+    }
+
+    fn made(dir: common::TempDir) -> ClusterDir {
+        std::fs::create_dir_all(dir.path().join("shared")).unwrap();
+        ClusterDir(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
     }
 
     fn shared(&self) -> PathBuf {
-        self.0.join("shared")
+        self.path().join("shared")
     }
 
     fn state(&self, node: &str) -> PathBuf {
-        self.0.join(format!("state-{node}"))
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.path().join(format!("state-{node}"))
     }
 }
 
@@ -116,7 +117,7 @@ impl Drop for Cfg {
 }
 
 /// Every setting node `node` of the cluster a,b needs, on `dir`, with the fast timing.
-fn settings(dir: &TempDir, node: &str, preferred: bool) -> Vec<(&'static str, String)> {
+fn settings(dir: &ClusterDir, node: &str, preferred: bool) -> Vec<(&'static str, String)> {
     let mut pairs = vec![
         ("hb.dir", dir.shared().display().to_string()),
         ("hb.node", node.to_string()),
@@ -194,7 +195,7 @@ fn blank_status() -> hb_node_status {
 
 #[test]
 fn null_arguments_are_refused_and_out_params_untouched() {
-    let dir = TempDir::new("null");
+    let dir = ClusterDir::new("null");
     let cfg = Cfg::new(&settings(&dir, "a", true));
     let node = NodeBox::new(&cfg);
     let n = node.0;
@@ -285,7 +286,7 @@ fn null_arguments_are_refused_and_out_params_untouched() {
 
 #[test]
 fn missing_keys_are_named() {
-    let dir = TempDir::new("missing");
+    let dir = ClusterDir::new("missing");
     for key in ["hb.dir", "hb.node", "hb.nodes", "hb.state_dir"] {
         let pairs: Vec<_> = settings(&dir, "a", true)
             .into_iter()
@@ -320,7 +321,7 @@ fn missing_keys_are_named() {
 
 #[test]
 fn unsafe_timing_is_refused_with_the_numbers() {
-    let dir = TempDir::new("timing");
+    let dir = ClusterDir::new("timing");
     let cfg = Cfg::new(&settings(&dir, "a", true));
     cfg.set("hb.takeover_ms", "1000");
     let mut out: *mut hb_node = ptr::dangling_mut();
@@ -341,9 +342,9 @@ fn unsafe_timing_is_refused_with_the_numbers() {
 
 #[test]
 fn unusable_state_dir_and_storage_have_their_codes() {
-    let dir = TempDir::new("state");
+    let dir = ClusterDir::new("state");
     // A state dir below a regular file cannot be created.
-    let file = dir.0.join("plain-file");
+    let file = dir.path().join("plain-file");
     std::fs::write(&file, "x").unwrap();
     let cfg = Cfg::new(&settings(&dir, "a", true));
     cfg.set("hb.state_dir", &file.join("sub").display().to_string());
@@ -366,10 +367,15 @@ fn unusable_state_dir_and_storage_have_their_codes() {
     assert_eq!(out, ptr::dangling_mut());
 
     // hb_init on a directory that does not exist.
-    cfg.set("hb.dir", &dir.0.join("not-there").display().to_string());
+    cfg.set(
+        "hb.dir",
+        &dir.path().join("not-there").display().to_string(),
+    );
     assert_eq!(unsafe { hb_init(cfg.0) }, HB_ERR_STORAGE);
+    let not_there = format!("hb.dir {}: ", dir.path().join("not-there").display());
     assert!(
-        last_error().starts_with("cannot create the record of a"),
+        last_error().starts_with(&not_there)
+            && last_error().contains("cannot create the record of a"),
         "{}",
         last_error()
     );
@@ -391,7 +397,7 @@ fn tick_until(n: *mut hb_node, want: impl Fn(&hb_tick_result) -> bool) -> hb_tic
 
 #[test]
 fn maintenance_arguments_are_checked() {
-    let dir = TempDir::new("maint");
+    let dir = ClusterDir::new("maint");
     let cfg = Cfg::new(&settings(&dir, "a", true));
     unsafe {
         assert_eq!(hb_init(cfg.0), HA_OK);
@@ -695,7 +701,7 @@ fn other(name: &str) -> &'static str {
 
 #[test]
 fn two_nodes_keep_exactly_one_active() {
-    let dir = TempDir::new("cluster");
+    let dir = ClusterDir::on_fast_storage("cluster");
     {
         let cfg = Cfg::new(&settings(&dir, "a", true));
         assert_eq!(unsafe { hb_init(cfg.0) }, HA_OK, "{}", last_error());
@@ -821,7 +827,7 @@ fn two_nodes_keep_exactly_one_active() {
 /// START without one would run the application unfenced.
 #[test]
 fn app_stopped_never_answers_start_without_a_lease() {
-    let dir = TempDir::new("single");
+    let dir = ClusterDir::on_fast_storage("single");
     let cfg = Cfg::new(&settings(&dir, "a", true));
     cfg.set("hb.nodes", "a");
     assert_eq!(unsafe { hb_init(cfg.0) }, HA_OK, "{}", last_error());

@@ -247,19 +247,8 @@ fn run_within(cmd: &mut Command, limit: Duration) -> Run {
 }
 
 /// Polls `probe` until it gives `Some`, for at most `PATIENCE`; the panic shows `last`.
-fn wait_for<T>(what: &str, mut probe: impl FnMut(&mut String) -> Option<T>) -> T {
-    let deadline = Instant::now() + PATIENCE;
-    let mut last = String::new();
-    loop {
-        if let Some(v) = probe(&mut last) {
-            return v;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "waited {PATIENCE:?} in vain for {what}; last seen:\n{last}"
-        );
-        thread::sleep(Duration::from_millis(25));
-    }
+fn wait_for<T>(what: &str, probe: impl FnMut(&mut String) -> Option<T>) -> T {
+    common::child::wait_within(PATIENCE, what, probe)
 }
 
 /// pico started directly (not through the scripts), killed on drop.
@@ -1266,7 +1255,7 @@ fn edge_cases(shell: &str) {
 // ---- static checks -------------------------------------------------------------------
 
 /// Every shell script of the cluster-manager kit.
-const SCRIPTS: [&str; 10] = [
+const SCRIPTS: [&str; 11] = [
     "monitor",
     "online",
     "offline",
@@ -1276,6 +1265,7 @@ const SCRIPTS: [&str; 10] = [
     "dist",
     "install",
     "test",
+    "build-java",
     "bench",
 ];
 
@@ -1319,6 +1309,7 @@ fn shellcheck_and_syntax_of_every_script() {
         "ocf/hamon",
         "dist",
         "install",
+        "build-java",
     ] {
         let mode = fs::metadata(scripts().join(s))
             .expect("stat")
@@ -1340,7 +1331,7 @@ fn shellcheck_and_syntax_of_every_script() {
 #[test]
 fn example_ha_conf_is_valid() {
     let mz = TempDir::new("example");
-    for instance in ["ec1", "pico"] {
+    for instance in ["ec1", "pico", "java-pico"] {
         let r = run(Command::new("dash")
             .arg(scripts().join("ocf/hamon"))
             .arg("validate-all")

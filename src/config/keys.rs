@@ -235,6 +235,10 @@ const KEYS: &[Key] = &[
         name: "hb.app_log",
         apply: |c, v| log_file(v).map(|x| c.heartbeat.app_log = x),
     },
+    Key {
+        name: "hb.watchdog_device",
+        apply: |c, v| device(v).map(|x| c.heartbeat.watchdog_device = x),
+    },
 ];
 
 /// A shell command line (run with `/bin/sh -c`); empty means none where `optional`.
@@ -254,6 +258,18 @@ fn dir(value: &str) -> Result<PathBuf, String> {
         return Err("a directory path".to_string());
     }
     Ok(PathBuf::from(value))
+}
+
+/// A device is named by an absolute path (a relative one would depend on the daemon's
+/// working directory); empty means none.
+fn device(value: &str) -> Result<Option<PathBuf>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !value.starts_with('/') || value.contains('\0') {
+        return Err("an absolute path such as /dev/watchdog, or empty for none".to_string());
+    }
+    Ok(Some(PathBuf::from(value)))
 }
 
 fn node_name(value: &str) -> Result<String, String> {

@@ -158,6 +158,9 @@ pub struct HeartbeatSettings {
     /// `hb.restart_limit`: local restarts of a failed application before handing over
     /// (default 0: hand over at once).
     pub restart_limit: u32,
+    /// `hb.watchdog_device`: a watchdog device (such as /dev/watchdog) the daemon pets while
+    /// it is alive and its application runs inside its lease (None: no device).
+    pub watchdog_device: Option<std::path::PathBuf>,
 }
 
 impl Default for HeartbeatSettings {
@@ -178,6 +181,7 @@ impl Default for HeartbeatSettings {
             log_file: None,
             app_log: None,
             restart_limit: 0,
+            watchdog_device: None,
         }
     }
 }
@@ -233,6 +237,30 @@ impl Config {
         {
             keys::apply(&mut next, &entry.key, &entry.value)
                 .map_err(|error| error.at(origin, Some(entry.line)))?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Applies `(key, value)` pairs, such as a Java `Properties` object holds, like a
+    /// properties text: keys outside `ha.`, `mz.ha.` and `hb.` are ignored, keys and values
+    /// are trimmed, and on any error nothing changes. The pairs have no order of their own, so
+    /// they are applied sorted by key with the `mz.ha.*` aliases first: when a key and its
+    /// alias are both given, the `ha.*` name wins. `origin` names the source in errors.
+    pub fn load_pairs<'a>(
+        &mut self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+        origin: &str,
+    ) -> Result<(), ConfigError> {
+        let mut pairs: Vec<(&str, &str)> = pairs
+            .into_iter()
+            .map(|(key, value)| (key.trim(), value.trim()))
+            .filter(|(key, _)| keys::in_namespace(key))
+            .collect();
+        pairs.sort_by_key(|&(key, _)| (!key.starts_with("mz."), key));
+        let mut next = self.clone();
+        for (key, value) in pairs {
+            keys::apply(&mut next, key, value).map_err(|error| error.at(origin, None))?;
         }
         *self = next;
         Ok(())

@@ -851,7 +851,8 @@ fn daemon_keys_fill_the_heartbeat_settings() {
     c.load_str(
         "hb.start_cmd=exec /opt/app/bin/app --serve\nhb.stop_cmd=/opt/app/bin/stop\n\
          hb.app_port=9090\nhb.app_probe_fail=5\nhb.incident_cmd=logger -t hb\n\
-         hb.log_file=/var/log/hb.log\nhb.app_log=/var/log/app.log\nhb.restart_limit=2\n",
+         hb.log_file=/var/log/hb.log\nhb.app_log=/var/log/app.log\nhb.restart_limit=2\n\
+         hb.watchdog_device=/dev/watchdog\n",
         "hb.properties",
     )
     .unwrap();
@@ -873,6 +874,10 @@ fn daemon_keys_fill_the_heartbeat_settings() {
         Some(std::path::Path::new("/var/log/app.log"))
     );
     assert_eq!(hb.restart_limit, 2);
+    assert_eq!(
+        hb.watchdog_device.as_deref(),
+        Some(std::path::Path::new("/dev/watchdog"))
+    );
 
     // 0 and empty switch the optional ones off.
     c.set("hb.app_port", "0").unwrap();
@@ -883,6 +888,8 @@ fn daemon_keys_fill_the_heartbeat_settings() {
     assert_eq!(c.heartbeat.incident_cmd, None);
     c.set("hb.log_file", "").unwrap();
     assert_eq!(c.heartbeat.log_file, None);
+    c.set("hb.watchdog_device", "").unwrap();
+    assert_eq!(c.heartbeat.watchdog_device, None);
 }
 
 #[test]
@@ -903,6 +910,8 @@ fn bad_daemon_values_name_their_key() {
         ("hb.restart_limit", "101"),
         ("hb.log_file", "a\0b"),
         ("hb.app_log", "a\0b"),
+        ("hb.watchdog_device", "watchdog"),
+        ("hb.watchdog_device", "/dev/a\0b"),
     ] {
         let e = c.set(key, value).unwrap_err();
         assert!(
@@ -913,4 +922,58 @@ fn bad_daemon_values_name_their_key() {
     assert_eq!(c, Config::default(), "a refused value changes nothing");
     let e = c.load_str("hb.start_cmnd=x\n", "x").unwrap_err();
     assert!(e.to_string().contains("did you mean hb.start_cmd"), "{e}");
+}
+
+#[test]
+fn pairs_apply_like_a_file_with_the_canonical_name_winning() {
+    let mut config = Config::default();
+    let pairs = [
+        ("ha.port", " 7002 "),
+        ("java.home", "/usr/lib/jvm"),
+        ("mz.ha.port", "7001"),
+        ("mz.ha.enabled", "false"),
+        ("hb.node", "dc1"),
+    ];
+    config.load_pairs(pairs, "Properties").unwrap();
+    assert_eq!(config.port, Some(7002));
+    assert!(!config.enabled);
+    assert_eq!(config.heartbeat.node.as_deref(), Some("dc1"));
+}
+
+#[test]
+fn pairs_change_nothing_on_error_and_name_origin_and_key() {
+    let mut config = Config::default();
+    let error = config
+        .load_pairs([("ha.port", "7002"), ("ha.prot", "1")], "system properties")
+        .unwrap_err();
+    assert_eq!(error.kind, ConfigErrorKind::UnknownKey);
+    assert!(
+        error
+            .to_string()
+            .starts_with("system properties: ha.prot: "),
+        "{error}"
+    );
+    assert_eq!(config, Config::default());
+}
+
+#[test]
+fn the_readme_heartbeat_example_is_a_valid_configuration() {
+    let readme = include_str!("../../README.md");
+    let section = &readme[readme.find("## Heartbeat").expect("a heartbeat section")..];
+    let start = section
+        .find("```properties\n")
+        .expect("a properties example")
+        + 14;
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let mut c = Config::default();
+    c.load_str(example, "README.md").unwrap();
+    let hb = &c.heartbeat;
+    assert_eq!(
+        hb.dir.as_deref(),
+        Some(std::path::Path::new("/shared/billing/hb"))
+    );
+    assert_eq!(hb.nodes, ["dc1", "dc2"]);
+    assert_eq!(hb.app_port, Some(9090));
+    crate::heartbeat::node::NodeSettings::from_config(hb).unwrap();
+    crate::heartbeat::daemon::watchdog::check_settings(hb).unwrap();
 }

@@ -20,15 +20,19 @@ pub struct ha_config {
     pub(crate) inner: Config,
 }
 
-pub(crate) fn config_status(e: &ConfigError) -> ha_status {
-    let status = match e.kind {
+/// The status code of a configuration error.
+pub(crate) fn config_code(e: &ConfigError) -> ha_status {
+    match e.kind {
         ConfigErrorKind::UnknownKey => HA_ERR_CONFIG_UNKNOWN_KEY,
         ConfigErrorKind::BadValue => HA_ERR_CONFIG_BAD_VALUE,
         ConfigErrorKind::Syntax => HA_ERR_CONFIG_SYNTAX,
         ConfigErrorKind::File => HA_ERR_CONFIG_FILE,
         ConfigErrorKind::Missing => HA_ERR_CONFIG_MISSING,
-    };
-    fail(status, e.to_string())
+    }
+}
+
+pub(crate) fn config_status(e: &ConfigError) -> ha_status {
+    fail(config_code(e), e.to_string())
 }
 
 /// Creates a configuration with every default (bind 127.0.0.1, no port yet).

@@ -142,23 +142,31 @@ pub struct hb_node_status {
     pub preferred: u32,
 }
 
-fn node_status(e: &NodeError) -> ha_status {
-    let status = match e {
+/// The status code of a node error.
+pub(crate) fn node_code(e: &NodeError) -> ha_status {
+    match e {
         NodeError::Config(_) => HA_ERR_CONFIG_MISSING,
         NodeError::Timing(_) => HB_ERR_TIMING,
         NodeError::State(..) => HB_ERR_STATE,
         NodeError::Storage(_) => HB_ERR_STORAGE,
-    };
-    fail(status, e.to_string())
+    }
 }
 
-/// For operator calls: the only configuration error they raise is a name not in hb.nodes,
-/// which is an argument the caller passed.
-fn maint_status(e: &NodeError) -> ha_status {
+fn node_status(e: &NodeError) -> ha_status {
+    fail(node_code(e), e.to_string())
+}
+
+/// The status code of a failed operator call (maintenance, drain): the only configuration
+/// error they raise is a name not in hb.nodes, which is an argument the caller passed.
+pub(crate) fn maint_code(e: &NodeError) -> ha_status {
     match e {
-        NodeError::Config(m) => fail(HA_ERR_INVALID_ARG, m.clone()),
-        other => node_status(other),
+        NodeError::Config(_) => HA_ERR_INVALID_ARG,
+        other => node_code(other),
     }
+}
+
+fn maint_status(e: &NodeError) -> ha_status {
+    fail(maint_code(e), e.to_string())
 }
 
 fn settings(cfg: *const ha_config) -> Result<NodeSettings, ha_status> {
@@ -180,11 +188,11 @@ fn node_mut<'a>(node: *mut hb_node) -> Result<&'a mut Node, ha_status> {
     Ok(unsafe { &mut (*node).inner })
 }
 
-fn millis_i64(d: Duration) -> i64 {
+pub(crate) fn millis_i64(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
-fn role_code(role: Role) -> u32 {
+pub(crate) fn role_code(role: Role) -> u32 {
     match role {
         Role::Standby => HB_ROLE_STANDBY,
         Role::Claiming => HB_ROLE_CLAIMING,
@@ -193,7 +201,7 @@ fn role_code(role: Role) -> u32 {
     }
 }
 
-fn action_code(action: TickAction) -> u32 {
+pub(crate) fn action_code(action: TickAction) -> u32 {
     match action {
         TickAction::None => HB_ACTION_NONE,
         TickAction::Start => HB_ACTION_START,
@@ -203,7 +211,7 @@ fn action_code(action: TickAction) -> u32 {
     }
 }
 
-fn state_code(state: NodeState) -> u32 {
+pub(crate) fn state_code(state: NodeState) -> u32 {
     match state {
         NodeState::Standby => HB_STATE_STANDBY,
         NodeState::Claiming => HB_STATE_CLAIMING,
@@ -213,7 +221,7 @@ fn state_code(state: NodeState) -> u32 {
     }
 }
 
-fn liveness_code(l: Liveness) -> u32 {
+pub(crate) fn liveness_code(l: Liveness) -> u32 {
     match l {
         Liveness::Unknown => HB_LIVENESS_UNKNOWN,
         Liveness::Alive => HB_LIVENESS_ALIVE,
@@ -228,13 +236,27 @@ fn name_field(name: &str) -> [c_char; HB_NAME_CAP] {
     field
 }
 
-fn tick_result(node: &Node, r: &TickResult) -> hb_tick_result {
-    let action = r.action;
-    let (maint, target) = match &r.maint {
+/// The reason recorded for `hb_app_failed`: the caller's, or a placeholder when empty.
+pub(crate) fn failure_reason(reason: &str) -> &str {
+    if reason.is_empty() {
+        "no reason given"
+    } else {
+        reason
+    }
+}
+
+/// The `HB_MAINT_*` of a mode and its switchover target ("" for the other modes).
+pub(crate) fn maint_parts(mode: &MaintMode) -> (u32, &str) {
+    match mode {
         MaintMode::Off => (HB_MAINT_OFF, ""),
         MaintMode::Freeze => (HB_MAINT_FREEZE, ""),
         MaintMode::Switchover(t) => (HB_MAINT_SWITCHOVER, t.as_str()),
-    };
+    }
+}
+
+fn tick_result(node: &Node, r: &TickResult) -> hb_tick_result {
+    let action = r.action;
+    let (maint, target) = maint_parts(&r.maint);
     hb_tick_result {
         role: role_code(r.role),
         action: action_code(action),
@@ -260,6 +282,24 @@ fn view_status(v: &NodeView) -> hb_node_status {
         liveness: liveness_code(v.liveness),
         changed_ago_ms: v.changed_ago.map_or(-1, millis_i64),
         preferred: u32::from(rec.is_some_and(|r| r.preferred)),
+    }
+}
+
+/// The maintenance mode for an `HB_MAINT_*` and its target, which SWITCHOVER needs and the
+/// other modes refuse; `Err` says what is wrong (an `HA_ERR_INVALID_ARG`).
+pub(crate) fn maint_mode(mode: u32, target: Option<&str>) -> Result<MaintMode, String> {
+    match (mode, target) {
+        (HB_MAINT_OFF, None) => Ok(MaintMode::Off),
+        (HB_MAINT_FREEZE, None) => Ok(MaintMode::Freeze),
+        (HB_MAINT_SWITCHOVER, Some(target)) => Ok(MaintMode::Switchover(target.to_string())),
+        (HB_MAINT_SWITCHOVER, None) => Err("HB_MAINT_SWITCHOVER needs a target node".to_string()),
+        (HB_MAINT_OFF | HB_MAINT_FREEZE, Some(_)) => {
+            Err(format!("target must be NULL for maintenance mode {mode}"))
+        }
+        _ => Err(format!(
+            "maintenance mode {mode} is not HB_MAINT_OFF (0), HB_MAINT_FREEZE (1) \
+             or HB_MAINT_SWITCHOVER (2)"
+        )),
     }
 }
 
@@ -391,12 +431,7 @@ pub unsafe extern "C" fn hb_app_failed(
         non_null(out, "out")?;
         // SAFETY: per the contract.
         let reason = unsafe { c_str_or_empty(reason, "reason")? };
-        let reason = if reason.is_empty() {
-            "no reason given"
-        } else {
-            reason
-        };
-        let r = node.app_failed(reason);
+        let r = node.app_failed(failure_reason(reason));
         let result = tick_result(node, &r);
         // SAFETY: out is non-NULL and writable per the contract.
         unsafe { *out = result };
@@ -454,36 +489,15 @@ pub unsafe extern "C" fn hb_maintenance_set(
         let node = node_ref(node)?;
         // SAFETY: per the contract.
         let reason = unsafe { c_str_or_empty(reason, "reason")? };
-        let mode = match (mode, target.is_null()) {
-            (HB_MAINT_OFF, true) => MaintMode::Off,
-            (HB_MAINT_FREEZE, true) => MaintMode::Freeze,
-            (HB_MAINT_SWITCHOVER, false) => {
-                // SAFETY: per the contract.
-                let target = unsafe { c_str(target, "target")? };
-                MaintMode::Switchover(target.to_string())
-            }
-            (HB_MAINT_SWITCHOVER, true) => {
-                return Err(fail(
-                    HA_ERR_INVALID_ARG,
-                    "HB_MAINT_SWITCHOVER needs a target node",
-                ));
-            }
-            (HB_MAINT_OFF | HB_MAINT_FREEZE, false) => {
-                return Err(fail(
-                    HA_ERR_INVALID_ARG,
-                    format!("target must be NULL for maintenance mode {mode}"),
-                ));
-            }
-            _ => {
-                return Err(fail(
-                    HA_ERR_INVALID_ARG,
-                    format!(
-                        "maintenance mode {mode} is not HB_MAINT_OFF (0), HB_MAINT_FREEZE (1) \
-                         or HB_MAINT_SWITCHOVER (2)"
-                    ),
-                ));
-            }
+        // The target's text matters only for SWITCHOVER; for the other modes a target is an
+        // error whatever it says.
+        let target = match (target.is_null(), mode) {
+            (true, _) => None,
+            // SAFETY: per the contract.
+            (false, HB_MAINT_SWITCHOVER) => Some(unsafe { c_str(target, "target")? }),
+            (false, _) => Some(""),
         };
+        let mode = maint_mode(mode, target).map_err(|m| fail(HA_ERR_INVALID_ARG, m))?;
         node.set_maintenance(Some(mode), None, reason)
             .map(drop)
             .map_err(|e| maint_status(&e))

@@ -30,8 +30,9 @@ pub struct ha_probe_result {
     pub reason: [c_char; HA_REASON_CAP],
 }
 
-fn probe_status(e: &ProbeError) -> ha_status {
-    let status = match e {
+/// The status code of a failed probe.
+pub(crate) fn probe_code(e: &ProbeError) -> ha_status {
+    match e {
         ProbeError::Resolve(_) => HA_ERR_PROBE_RESOLVE,
         ProbeError::Refused(_) => HA_ERR_PROBE_REFUSED,
         ProbeError::Timeout(_) => HA_ERR_PROBE_TIMEOUT,
@@ -40,8 +41,11 @@ fn probe_status(e: &ProbeError) -> ha_status {
         ProbeError::UnknownCheck(_) => HA_ERR_PROBE_UNKNOWN_CHECK,
         ProbeError::Busy => HA_ERR_PROBE_BUSY,
         ProbeError::InvalidRequest(_) => HA_ERR_INVALID_ARG,
-    };
-    fail(status, e.to_string())
+    }
+}
+
+fn probe_status(e: &ProbeError) -> ha_status {
+    fail(probe_code(e), e.to_string())
 }
 
 fn fill(reply: &ProbeReply) -> ha_probe_result {
@@ -50,16 +54,11 @@ fn fill(reply: &ProbeReply) -> ha_probe_result {
         rtt_us: u64::try_from(reply.rtt.as_micros()).unwrap_or(u64::MAX),
         checks_ok: -1,
         checks_total: -1,
-        age_ms: reply
-            .field("age_ms")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or(-1),
+        age_ms: reply.age_ms().unwrap_or(-1),
         line: [0; HA_PROBE_LINE_CAP],
         reason: [0; HA_REASON_CAP],
     };
-    if let Some((ok, total)) = reply.field("checks").and_then(|c| c.split_once('/'))
-        && let (Ok(ok), Ok(total)) = (ok.parse(), total.parse())
-    {
+    if let Some((ok, total)) = reply.checks() {
         (out.checks_ok, out.checks_total) = (ok, total);
     }
     // SAFETY: both buffers are writable for their full, non-zero length.

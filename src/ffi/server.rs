@@ -4,7 +4,7 @@ use std::ffi::{CStr, c_char, c_void};
 use std::time::Duration;
 
 use crate::config::{CheckOptions, Importance};
-use crate::ffi::config::{config_status, ha_config};
+use crate::ffi::config::{config_code, ha_config};
 use crate::ffi::guard::{c_str, c_str_or_empty, fail, guard, guard_status, non_null};
 use crate::ffi::status::*;
 use crate::monitor::check::Outcome;
@@ -95,10 +95,11 @@ pub struct ha_server {
     inner: Server,
 }
 
-fn server_status(e: ServerError) -> ha_status {
-    let status = match &e {
+/// The status code of a server error.
+pub(crate) fn server_code(e: &ServerError) -> ha_status {
+    match e {
         ServerError::Disabled => HA_ERR_DISABLED,
-        ServerError::Config(c) => return config_status(c),
+        ServerError::Config(c) => config_code(c),
         ServerError::LogFile(_) => HA_ERR_LOG_FILE,
         ServerError::Bind { .. } => HA_ERR_BIND,
         ServerError::Thread(_) => HA_ERR_THREAD,
@@ -106,8 +107,11 @@ fn server_status(e: ServerError) -> ha_status {
         ServerError::InvalidName(_) => HA_ERR_INVALID_NAME,
         ServerError::TooManyChecks => HA_ERR_TOO_MANY_CHECKS,
         ServerError::TooManyCounters => HA_ERR_TOO_MANY_COUNTERS,
-    };
-    fail(status, e.to_string())
+    }
+}
+
+fn server_status(e: ServerError) -> ha_status {
+    fail(server_code(&e), e.to_string())
 }
 
 fn invalid(message: String) -> ha_status {
@@ -120,39 +124,39 @@ fn server_ref<'a>(srv: *const ha_server) -> Result<&'a Server, ha_status> {
     Ok(unsafe { &(*srv).inner })
 }
 
-fn to_options(o: &ha_check_options) -> Result<CheckOptions, ha_status> {
+/// Checks `ha_check_options` and turns them into [`CheckOptions`]; `Err` says what is out of
+/// range (an `HA_ERR_INVALID_ARG`).
+pub(crate) fn check_options(o: &ha_check_options) -> Result<CheckOptions, String> {
     let ms = |v: u32| Duration::from_millis(u64::from(v));
     let off_or = |v: u32| (v > 0).then(|| ms(v));
     if o.interval_ms == 0 || o.timeout_ms == 0 {
-        return Err(invalid(format!(
+        return Err(format!(
             "interval_ms ({}) and timeout_ms ({}) must be > 0",
             o.interval_ms, o.timeout_ms
-        )));
+        ));
     }
     if !(1..=100).contains(&o.rise) || !(1..=100).contains(&o.fall) {
-        return Err(invalid(format!(
+        return Err(format!(
             "rise ({}) and fall ({}) must be 1-100",
             o.rise, o.fall
-        )));
+        ));
     }
     let importance = match o.importance {
         HA_IMPORTANCE_CRITICAL => Importance::Critical,
         HA_IMPORTANCE_DEGRADING => Importance::Degrading,
         HA_IMPORTANCE_INFO => Importance::Info,
         other => {
-            return Err(invalid(format!(
-                "importance {other} is not one of HA_IMPORTANCE_*"
-            )));
+            return Err(format!("importance {other} is not one of HA_IMPORTANCE_*"));
         }
     };
     let (warn, crit) = (off_or(o.latency_warn_ms), off_or(o.latency_crit_ms));
     if let (Some(w), Some(c)) = (warn, crit)
         && w >= c
     {
-        return Err(invalid(format!(
+        return Err(format!(
             "latency_warn_ms ({}) must be below latency_crit_ms ({})",
             o.latency_warn_ms, o.latency_crit_ms
-        )));
+        ));
     }
     Ok(CheckOptions {
         interval: ms(o.interval_ms),
@@ -165,7 +169,8 @@ fn to_options(o: &ha_check_options) -> Result<CheckOptions, ha_status> {
     })
 }
 
-fn from_options(o: &CheckOptions) -> ha_check_options {
+/// The C form of [`CheckOptions`].
+pub(crate) fn from_options(o: &CheckOptions) -> ha_check_options {
     let ms = |d: Duration| u32::try_from(d.as_millis()).unwrap_or(u32::MAX);
     ha_check_options {
         interval_ms: ms(o.interval),
@@ -179,6 +184,29 @@ fn from_options(o: &CheckOptions) -> ha_check_options {
         },
         latency_warn_ms: o.latency_warn.map_or(0, ms),
         latency_crit_ms: o.latency_crit.map_or(0, ms),
+    }
+}
+
+/// The outcome for an `HA_STATE_*` an application may push (UP, DEGRADED, DOWN).
+pub(crate) fn pushed_outcome(state: u32) -> Result<Outcome, String> {
+    match state {
+        HA_STATE_UP => Ok(Outcome::Up),
+        HA_STATE_DEGRADED => Ok(Outcome::Degraded),
+        HA_STATE_DOWN => Ok(Outcome::Down),
+        other => Err(format!(
+            "state {other} is not HA_STATE_UP, _DEGRADED or _DOWN"
+        )),
+    }
+}
+
+/// The lifecycle state for an `HA_ADMIN_*`.
+pub(crate) fn admin_state(admin: u32) -> Result<Admin, String> {
+    match admin {
+        HA_ADMIN_NONE => Ok(Admin::None),
+        HA_ADMIN_DRAINING => Ok(Admin::Draining),
+        HA_ADMIN_MAINT => Ok(Admin::Maint),
+        HA_ADMIN_STOPPING => Ok(Admin::Stopping),
+        other => Err(format!("admin {other} is not one of HA_ADMIN_*")),
     }
 }
 
@@ -260,7 +288,7 @@ pub unsafe extern "C" fn ha_server_add_check(
         let opts = if opts.is_null() {
             None
         } else {
-            Some(to_options(unsafe { &*opts })?)
+            Some(check_options(unsafe { &*opts }).map_err(invalid)?)
         };
         let callback = CCheck { cb, userdata };
         let check = Box::new(move || callback.call());
@@ -289,12 +317,17 @@ impl CCheck {
         let reason = unsafe { CStr::from_ptr(buf.as_ptr()) }
             .to_string_lossy()
             .into_owned();
-        match rc {
-            HA_CHECK_UP => (Outcome::Up, reason),
-            HA_CHECK_DEGRADED => (Outcome::Degraded, reason),
-            HA_CHECK_DOWN => (Outcome::Down, reason),
-            other => (Outcome::Down, format!("invalid check result {other}")),
-        }
+        check_result(rc, reason)
+    }
+}
+
+/// What a check's `HA_CHECK_*` result and reason count as; any other number is DOWN.
+pub(crate) fn check_result(rc: u32, reason: String) -> (Outcome, String) {
+    match rc {
+        HA_CHECK_UP => (Outcome::Up, reason),
+        HA_CHECK_DEGRADED => (Outcome::Degraded, reason),
+        HA_CHECK_DOWN => (Outcome::Down, reason),
+        other => (Outcome::Down, format!("invalid check result {other}")),
     }
 }
 
@@ -324,16 +357,7 @@ pub unsafe extern "C" fn ha_server_set_state(
 ) -> ha_status {
     guard_status(|| {
         let server = server_ref(srv)?;
-        let outcome = match state {
-            HA_STATE_UP => Outcome::Up,
-            HA_STATE_DEGRADED => Outcome::Degraded,
-            HA_STATE_DOWN => Outcome::Down,
-            other => {
-                return Err(invalid(format!(
-                    "state {other} is not HA_STATE_UP, _DEGRADED or _DOWN"
-                )));
-            }
-        };
+        let outcome = pushed_outcome(state).map_err(invalid)?;
         // SAFETY: per the contract.
         let reason = unsafe { c_str_or_empty(reason, "reason")? };
         server.set_state(outcome, reason);
@@ -354,13 +378,7 @@ pub unsafe extern "C" fn ha_server_set_admin(
 ) -> ha_status {
     guard_status(|| {
         let server = server_ref(srv)?;
-        let admin = match admin {
-            HA_ADMIN_NONE => Admin::None,
-            HA_ADMIN_DRAINING => Admin::Draining,
-            HA_ADMIN_MAINT => Admin::Maint,
-            HA_ADMIN_STOPPING => Admin::Stopping,
-            other => return Err(invalid(format!("admin {other} is not one of HA_ADMIN_*"))),
-        };
+        let admin = admin_state(admin).map_err(invalid)?;
         // SAFETY: per the contract.
         let reason = unsafe { c_str_or_empty(reason, "reason")? };
         server.set_admin(admin, reason);

@@ -78,7 +78,8 @@ pub const HB_ERR_STATE: ha_status = 5002;
 /// The shared directory (`hb.dir`) or a record in it cannot be read or written in time.
 pub const HB_ERR_STORAGE: ha_status = 5003;
 
-fn message(status: u32) -> &'static CStr {
+/// The static description of a status code, as `ha_status_str` gives it.
+pub(crate) fn message(status: u32) -> &'static CStr {
     match status {
         HA_OK => c"ok",
         HA_ERR_NULL_ARG => c"a required argument is NULL",

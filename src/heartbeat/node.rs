@@ -595,9 +595,13 @@ pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
     let store = FileStore::new(settings.dir.clone());
     for name in &settings.nodes {
         let blank = NodeRecord::blank(&settings.cluster, name);
-        store
-            .init_node(name, &blank.encode())
-            .map_err(|e| storage_err(&format!("cannot create the record of {name}"), e))?;
+        store.init_node(name, &blank.encode()).map_err(|e| {
+            let what = format!(
+                "hb.dir {}: cannot create the record of {name}",
+                settings.dir.display()
+            );
+            storage_err(&what, e)
+        })?;
     }
     let maint = MaintRecord {
         cluster: settings.cluster.clone(),
@@ -608,7 +612,11 @@ pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
         reason: "init".into(),
         wall_ms: 0,
     };
-    store
-        .init_maint(&maint.encode())
-        .map_err(|e| storage_err("cannot create the maintenance record", e))
+    store.init_maint(&maint.encode()).map_err(|e| {
+        let what = format!(
+            "hb.dir {}: cannot create the maintenance record",
+            settings.dir.display()
+        );
+        storage_err(&what, e)
+    })
 }

@@ -55,7 +55,7 @@ impl Timing {
     }
 
     /// For local tests and demos on one machine: failover within about 3 s.
-    pub fn fast() -> Timing {
+    pub const fn fast() -> Timing {
         Timing {
             period: Duration::from_millis(100),
             io_timeout: Duration::from_millis(150),
@@ -105,16 +105,50 @@ impl Timing {
         }
         if f1 < p + 2.0 * tio {
             return Err(TimingError(format!(
-                "renew deadline {f1:.0} ms must be at least period {p:.0} ms + 2 x I/O timeout \
-                 {tio:.0} ms = {:.0} ms, so one failed write can be retried",
+                "hb.renew_deadline_ms {f1:.0} must be at least hb.period_ms {p:.0} + 2 x \
+                 hb.io_timeout_ms {tio:.0} = {:.0}, so one failed write can be retried",
                 p + 2.0 * tio
             )));
         }
         if c + 4.0 * tio >= f1 {
             return Err(TimingError(format!(
-                "confirm {c:.0} ms + 4 x I/O timeout {tio:.0} ms = {:.0} ms must be below the renew \
-                 deadline {f1:.0} ms, or a claim can never complete",
+                "hb.confirm_ms {c:.0} + 4 x hb.io_timeout_ms {tio:.0} = {:.0} must be below \
+                 hb.renew_deadline_ms {f1:.0}, or a claim can never complete",
                 c + 4.0 * tio
+            )));
+        }
+        Ok(())
+    }
+
+    /// The longest one turn of the daemon's loop takes: it wakes at least every period and a
+    /// tick waits for storage at most the I/O timeout. A watchdog (systemd's or a device) must
+    /// allow more than this, or a healthy daemon trips it.
+    pub fn loop_turn(&self) -> Duration {
+        self.period + self.io_timeout
+    }
+
+    /// W: the longest timeout a watchdog device may have. The daemon pets it only while its
+    /// application runs inside the lease, so a daemon that hangs right after a pet has its host
+    /// reset by F1 + W after the start of its last successful write; W takes the place of the
+    /// kill budget in the safety inequality: D (1 - rho) > (F1 + W)(1 + rho) + eps.
+    pub fn watchdog_limit(&self) -> Duration {
+        let d = ms(self.takeover) * (1.0 - RATE_ERROR);
+        let most = (d - ms(self.slack())) / (1.0 + RATE_ERROR) - ms(self.renew_deadline);
+        // Strictly below the bound, in whole milliseconds.
+        Duration::from_millis((most.ceil() - 1.0).max(0.0) as u64)
+    }
+
+    /// Refuses a timing that leaves no safe watchdog device timeout above one loop turn.
+    pub fn check_watchdog(&self) -> Result<(), TimingError> {
+        let (limit, turn) = (self.watchdog_limit(), self.loop_turn());
+        if limit <= turn {
+            return Err(TimingError(format!(
+                "hb.watchdog_device: the device timeout must exceed one loop turn \
+                 (hb.period_ms + hb.io_timeout_ms = {} ms) and stay at most {} ms \
+                 (hb.takeover_ms - hb.renew_deadline_ms - slack, with clock rate error); \
+                 raise hb.takeover_ms or lower hb.renew_deadline_ms",
+                turn.as_millis(),
+                limit.as_millis()
             )));
         }
         Ok(())
@@ -173,5 +207,59 @@ mod tests {
                 .0
                 .contains("a claim can never complete")
         );
+    }
+
+    #[test]
+    fn timing_errors_name_the_keys() {
+        let t = Timing {
+            io_timeout: Duration::from_millis(360),
+            ..Timing::fast()
+        };
+        assert!(
+            t.check()
+                .unwrap_err()
+                .0
+                .starts_with("hb.renew_deadline_ms 800"),
+            "{:?}",
+            t.check()
+        );
+        let t = Timing {
+            confirm: Duration::from_millis(200),
+            ..Timing::fast()
+        };
+        assert!(
+            t.check().unwrap_err().0.starts_with("hb.confirm_ms 200"),
+            "{:?}",
+            t.check()
+        );
+    }
+
+    #[test]
+    fn the_watchdog_limit_keeps_the_safety_inequality() {
+        for t in [Timing::fast(), Timing::nfs_default()] {
+            let w = ms(t.watchdog_limit());
+            let left = ms(t.takeover) * (1.0 - RATE_ERROR);
+            let right = |w: f64| (ms(t.renew_deadline) + w) * (1.0 + RATE_ERROR) + ms(t.slack());
+            assert!(left > right(w), "{t:?}: {w} ms is unsafe");
+            assert!(left <= right(w + 1.0), "{t:?}: {w} ms is not the largest");
+        }
+        // NFS: D 75 s, F1 40 s, eps 3 s: a device timeout of 31 s is the most.
+        assert_eq!(Timing::nfs_default().watchdog_limit().as_secs(), 31);
+        Timing::nfs_default().check_watchdog().unwrap();
+        Timing::fast().check_watchdog().unwrap();
+    }
+
+    #[test]
+    fn a_timing_without_room_for_a_watchdog_is_refused_naming_the_key() {
+        // Safe with its kill budget, but D - F1 - eps leaves less than one loop turn.
+        let t = Timing {
+            kill_budget: Duration::from_millis(100),
+            takeover: Duration::from_millis(1100),
+            ..Timing::fast()
+        };
+        t.check().unwrap();
+        let e = t.check_watchdog().unwrap_err().0;
+        assert!(e.starts_with("hb.watchdog_device: "), "{e}");
+        assert!(e.contains("250 ms"), "{e}");
     }
 }

@@ -79,6 +79,17 @@ impl ProbeReply {
     pub fn reason(&self) -> Option<&str> {
         self.field("reason")
     }
+
+    /// `checks=OK/TOTAL`: how many checks pass, of how many; `None` when absent or garbled.
+    pub fn checks(&self) -> Option<(i32, i32)> {
+        let (ok, total) = self.field("checks")?.split_once('/')?;
+        Some((ok.parse().ok()?, total.parse().ok()?))
+    }
+
+    /// `age_ms=`: how old the server's check results are; `None` when absent or garbled.
+    pub fn age_ms(&self) -> Option<i64> {
+        self.field("age_ms")?.parse().ok()
+    }
 }
 
 /// Why a probe produced no usable state. Every variant means "not healthy".
@@ -164,6 +175,24 @@ mod tests {
         assert_eq!(r.field("v"), Some("1"));
         assert_eq!(r.field("x"), None);
         assert_eq!(r.reason(), Some("db: timeout"));
+    }
+
+    #[test]
+    fn checks_and_age() {
+        let reply = |fields: &[(&str, &str)]| ProbeReply {
+            state: State::Up,
+            line: String::new(),
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            rtt: Duration::ZERO,
+        };
+        let r = reply(&[("checks", "2/3"), ("age_ms", "412")]);
+        assert_eq!((r.checks(), r.age_ms()), (Some((2, 3)), Some(412)));
+        let garbled = reply(&[("checks", "2-3"), ("age_ms", "soon")]);
+        assert_eq!((garbled.checks(), garbled.age_ms()), (None, None));
+        assert_eq!((reply(&[]).checks(), reply(&[]).age_ms()), (None, None));
     }
 
     #[test]

@@ -1,36 +1,89 @@
 //! The multi-process harness of the `ha-heartbeat` tests: real daemons (one per node) on
 //! one machine over a temp directory, with a tiny shell application that logs its own
-//! lifetime, so an independent checker can prove that no two instances ever ran at once.
+//! lifetime on the machine's monotonic clock, so an independent checker can prove that no
+//! two instances ever ran at once, and failover times can be measured from the fault.
 
 use std::fs;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use hamon::heartbeat::record::NodeRecord;
+use hamon::heartbeat::timing::Timing;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ha-heartbeat");
 
-// The fast profile of docs/heartbeat.md.
-pub const P: u64 = 100;
-pub const T_IO: u64 = 150;
-pub const F1: u64 = 800;
-pub const D: u64 = 1500;
-pub const C: u64 = 100;
-/// Worst-case failover without the application's start time (docs/heartbeat.md).
-pub const FAILOVER_BOUND_MS: u64 = D + 2 * P + 6 * T_IO + C;
-/// For the shell application to start, for a loaded machine and a debug build.
-pub const MARGIN_MS: u64 = 1500;
-/// How often the application writes "alive": the checker's resolution.
+/// The fast profile of docs/heartbeat.md, which every daemon of these tests runs.
+pub const FAST: Timing = Timing::fast();
+pub const P: u64 = FAST.period.as_millis() as u64;
+pub const T_IO: u64 = FAST.io_timeout.as_millis() as u64;
+pub const F1: u64 = FAST.renew_deadline.as_millis() as u64;
+pub const K: u64 = FAST.kill_budget.as_millis() as u64;
+pub const D: u64 = FAST.takeover.as_millis() as u64;
+pub const C: u64 = FAST.confirm.as_millis() as u64;
+/// S of docs/heartbeat.md, the application's own start time: for the shell application a
+/// fork, an exec and its first line, which on a loaded two-core machine running debug builds
+/// can take a second. It also absorbs the daemons' own scheduling delays there.
+pub const APP_START_MS: u64 = 1500;
+/// How often the application writes "alive": with /proc/uptime's 10 ms, the checker's
+/// resolution.
 pub const ALIVE_EVERY: &str = "0.02";
 
 /// The environment tag every process of one test inherits, so Drop can find them all.
 pub const TAG: &str = "HAMON_HB_TEST";
 
-pub fn now_ns() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Worst-case failover after the active daemon or its host dies, D + 2P + 6 T_io + C, plus S.
+pub fn failover_bound() -> Duration {
+    FAST.failover_bound() + ms(APP_START_MS)
+}
+
+/// How long an active daemon takes to notice that its application died: one loop turn.
+pub fn crash_detection() -> Duration {
+    FAST.loop_turn()
+}
+
+/// How long an active daemon takes to give up on an application whose HA port fails: the
+/// probe in flight when it breaks may still pass, then `fails` probes, one per period, each
+/// answered or timed out (min(T_io, P)) within one loop turn.
+pub fn probe_detection(fails: u32) -> Duration {
+    FAST.loop_turn() * (fails + 1)
+}
+
+/// Worst-case planned hand-over: the active sees the maintenance record (P + T_io), stops its
+/// application (K) and writes RELEASED (T_io); the target reads it (P + T_io), claims (T_io),
+/// reads (T_io), waits C, confirms (T_io) and writes ACTIVE (T_io); plus S.
+pub fn switchover_bound() -> Duration {
+    FAST.kill_budget + FAST.period * 2 + FAST.io_timeout * 7 + FAST.confirm + ms(APP_START_MS)
+}
+
+/// How long to watch for a failover that must not happen: as long as one would take at worst
+/// after the fault, so one would have been seen.
+pub fn no_failover_window() -> Duration {
+    failover_bound()
+}
+
+/// CLOCK_BOOTTIME as the application sees it (/proc/uptime, 10 ms resolution), in ns. Both
+/// sides read the same file, so a container's view of uptime cannot skew the comparison.
+pub fn mono_ns() -> u64 {
+    let text = fs::read_to_string("/proc/uptime").unwrap();
+    parse_uptime(text.split_whitespace().next().unwrap()).unwrap()
+}
+
+/// "12345.67" (seconds) to nanoseconds.
+fn parse_uptime(s: &str) -> Option<u64> {
+    let (secs, frac) = s.split_once('.').unwrap_or((s, ""));
+    let mut ns: u64 = secs.parse::<u64>().ok()? * 1_000_000_000;
+    let mut scale = 100_000_000;
+    for b in frac.bytes().take(9) {
+        ns += u64::from(b.checked_sub(b'0').filter(|d| *d < 10)?) * scale;
+        scale /= 10;
+    }
+    Some(ns)
 }
 
 pub fn wait_until(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
@@ -51,6 +104,12 @@ pub fn signal(pid: i32, sig: i32) {
     unsafe {
         libc::kill(pid, sig);
     }
+}
+
+/// The process is stopped (SIGSTOP took effect), per /proc.
+pub fn pid_stopped(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .is_ok_and(|s| s[s.rfind(')').unwrap() + 1..].trim_start().starts_with('T'))
 }
 
 /// One application instance, from its own log file.
@@ -75,7 +134,7 @@ pub struct Cluster {
 impl Cluster {
     pub fn new(label: &str, nodes: &[&str], extra: &str) -> Cluster {
         static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
+        let dir = super::fast_storage().join(format!(
             "hamon-hb-{label}-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
@@ -83,10 +142,14 @@ impl Cluster {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("shared")).unwrap();
         fs::create_dir_all(dir.join("iv")).unwrap();
+        // `read` is a shell builtin: the clock costs no fork.
         let app = format!(
             "f=\"{iv}/$HB_NODE.$$\"\n\
-             echo \"start $HB_NODE $HB_EPOCH $(date +%s%N)\" > \"$f\"\n\
-             while :; do echo \"alive $(date +%s%N)\" >> \"$f\"; sleep {ALIVE_EVERY}; done\n",
+             read -r up _ < /proc/uptime\n\
+             echo \"start $HB_NODE $HB_EPOCH $up\" > \"$f\"\n\
+             while :; do\n\
+             read -r up _ < /proc/uptime; echo \"alive $up\" >> \"$f\"; sleep {ALIVE_EVERY}\n\
+             done\n",
             iv = dir.join("iv").display()
         );
         fs::write(dir.join("app.sh"), app).unwrap();
@@ -103,7 +166,7 @@ impl Cluster {
             let conf = format!(
                 "hb.dir={shared}\nhb.node={n}\nhb.nodes={all}\nhb.state_dir={state}\n\
                  hb.period_ms={P}\nhb.io_timeout_ms={T_IO}\nhb.renew_deadline_ms={F1}\n\
-                 hb.kill_budget_ms=300\nhb.takeover_ms={D}\nhb.confirm_ms={C}\n\
+                 hb.kill_budget_ms={K}\nhb.takeover_ms={D}\nhb.confirm_ms={C}\n\
                  hb.start_cmd=exec /bin/sh {app}\n\
                  hb.incident_cmd=echo \"$HB_NODE $HB_EPOCH $HB_INCIDENT\" >> {incident}\n\
                  {preferred}{extra}",
@@ -127,6 +190,18 @@ impl Cluster {
 
     pub fn conf(&self, node: &str) -> PathBuf {
         self.dir.join(format!("{node}.conf"))
+    }
+
+    /// Appends settings to `node`'s configuration file.
+    pub fn add_conf(&self, node: &str, lines: &str) {
+        let mut conf = fs::read_to_string(self.conf(node)).unwrap();
+        conf.push_str(lines);
+        fs::write(self.conf(node), conf).unwrap();
+    }
+
+    /// `node`'s record in the shared directory.
+    pub fn record(&self, node: &str) -> PathBuf {
+        self.dir.join("shared").join(format!("node.{node}"))
     }
 
     pub fn idx(&self, node: &str) -> usize {
@@ -217,11 +292,13 @@ impl Cluster {
             if f.len() != 4 || f[0] != "start" {
                 continue;
             }
-            let start: u64 = f[3].parse().unwrap();
+            let Some(start) = parse_uptime(f[3]) else {
+                continue;
+            };
             let last = text
                 .lines()
                 .filter_map(|l| l.strip_prefix("alive "))
-                .filter_map(|n| n.trim().parse::<u64>().ok())
+                .filter_map(|n| parse_uptime(n.trim()))
                 .max()
                 .unwrap_or(start);
             let pid = path.extension().unwrap().to_str().unwrap().parse().unwrap();
@@ -239,7 +316,7 @@ impl Cluster {
 
     /// Instances that wrote "alive" within the last 300 ms.
     pub fn running(&self) -> Vec<Instance> {
-        let now = now_ns();
+        let now = mono_ns();
         self.instances()
             .into_iter()
             .filter(|i| now.saturating_sub(i.last) < 300_000_000)
@@ -254,6 +331,144 @@ impl Cluster {
         });
         assert!(ok, "no application came up\n{}", self.logs());
         found.unwrap()
+    }
+
+    /// Waits for the application that takes over after a fault at `fault` (from [`mono_ns`])
+    /// and asserts that it came up within `bound` of the fault. Waits twice the bound, so that
+    /// a slow failover is reported with its time rather than as missing.
+    pub fn failover_within(
+        &self,
+        what: &str,
+        fault: u64,
+        bound: Duration,
+        pred: impl Fn(&Instance) -> bool,
+    ) -> Instance {
+        let next = self.wait_running_on(|i| i.start >= fault && pred(i), bound * 2);
+        let took = Duration::from_nanos(next.start - fault);
+        eprintln!(
+            "{what}: the new application came up {} ms after the fault (bound {} ms)",
+            took.as_millis(),
+            bound.as_millis()
+        );
+        assert!(
+            took <= bound,
+            "{what}: the new application came up {} ms after the fault, above the bound of {} ms\n{}",
+            took.as_millis(),
+            bound.as_millis(),
+            self.logs()
+        );
+        next
+    }
+
+    /// For `window`, at every sample at most one application runs; with `only`, that
+    /// application's process stays alive and no other one runs at any time in the window.
+    /// (Liveness of `only` is judged by its process, not by its log: on a loaded machine
+    /// the shell may go 300 ms without writing.)
+    pub fn watch(&self, window: Duration, only: Option<i32>, what: &str) {
+        let begin = mono_ns();
+        let until = Instant::now() + window;
+        loop {
+            if let Some(pid) = only {
+                assert!(
+                    pid_alive(pid),
+                    "{what}: the application {pid} is gone\n{}",
+                    self.logs()
+                );
+                let others: Vec<Instance> = self
+                    .instances()
+                    .into_iter()
+                    .filter(|i| i.pid != pid && i.last >= begin)
+                    .collect();
+                assert!(
+                    others.is_empty(),
+                    "{what}: besides {pid}, running: {others:?}\n{}",
+                    self.logs()
+                );
+            } else {
+                let r = self.running();
+                assert!(r.len() <= 1, "{what}: two running: {r:?}\n{}", self.logs());
+            }
+            if Instant::now() >= until {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// No failover: for [`no_failover_window`], `pid` runs and nothing else, and no other
+    /// application ever ran after it started.
+    pub fn assert_no_failover(&self, pid: i32, what: &str) {
+        self.watch(no_failover_window(), Some(pid), what);
+        let start = self.instance(pid).start;
+        let later: Vec<Instance> = self
+            .instances()
+            .into_iter()
+            .filter(|i| i.pid != pid && i.last >= start)
+            .collect();
+        assert!(
+            later.is_empty(),
+            "{what}: another application ran: {later:?}\n{}",
+            self.logs()
+        );
+    }
+
+    /// No takeover: for [`no_failover_window`], no application starts after `fault`.
+    pub fn assert_no_takeover_since(&self, fault: u64, what: &str) {
+        let until = Instant::now() + no_failover_window();
+        loop {
+            let new: Vec<Instance> = self
+                .instances()
+                .into_iter()
+                .filter(|i| i.start >= fault)
+                .collect();
+            assert!(
+                new.is_empty(),
+                "{what}: took over: {new:?}\n{}",
+                self.logs()
+            );
+            if Instant::now() >= until {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The maintenance token `node`'s record says it acted on (None: no valid record).
+    pub fn maint_ack(&self, node: &str) -> Option<u64> {
+        let bytes = fs::read(self.record(node)).ok()?;
+        NodeRecord::decode(&bytes, "hamon")
+            .ok()
+            .map(|r| r.maint_ack)
+    }
+
+    /// Waits until every running daemon's record shows it acted on maintenance `token`.
+    pub fn wait_maintenance_seen(&self, token: u64) {
+        let running: Vec<&String> = self
+            .nodes
+            .iter()
+            .zip(&self.daemons)
+            .filter(|(_, d)| d.is_some())
+            .map(|(n, _)| n)
+            .collect();
+        // Each reads the maintenance record every period and writes its ack with its next write.
+        let seen = wait_until(FAST.loop_turn() * 4, || {
+            running
+                .iter()
+                .all(|n| self.maint_ack(n).is_some_and(|t| t >= token))
+        });
+        assert!(
+            seen,
+            "maintenance token {token} not acted on\n{}",
+            self.logs()
+        );
+    }
+
+    /// The instance with application pid `pid`.
+    pub fn instance(&self, pid: i32) -> Instance {
+        self.instances()
+            .into_iter()
+            .find(|i| i.pid == pid)
+            .unwrap_or_else(|| panic!("no application with pid {pid}\n{}", self.logs()))
     }
 
     /// The independent checker: no two instances' lifetimes overlap, and epochs grow.
@@ -315,6 +530,20 @@ impl Drop for Cluster {
             eprintln!("kept {} for inspection", self.dir.display());
         }
     }
+}
+
+/// The token in the output of a maintenance command: "maintenance: FREEZE (token 7); ...".
+pub fn maint_token(out: &str) -> u64 {
+    out.split("(token ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("no token in {out:?}"))
+}
+
+/// The other node of a two-node cluster.
+pub fn other_of(node: &str) -> &'static str {
+    if node == "n1" { "n2" } else { "n1" }
 }
 
 pub fn pid_alive(pid: i32) -> bool {

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod cc;
+pub mod child;
 pub mod cluster;
+pub mod java;
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -86,16 +89,46 @@ pub fn find_lib(dir: &Path, ext: &str) -> Option<PathBuf> {
         .map(|e| e.path())
 }
 
-/// A fresh directory under the system temp dir, removed on drop.
+/// Where heartbeat clusters live in tests: tmpfs when the machine has one. The fast profile
+/// counts a write slower than T_io = 150 ms as failed, and a disk shared with parallel builds
+/// stalls fsync for longer than that, so daemons would lose their leases to the disk rather than to the
+/// faults under test. Slow storage is the simulation's subject (src/heartbeat/sim.rs).
+/// (One test runs a copy of the daemon from there, so it must allow exec.)
+pub fn fast_storage() -> PathBuf {
+    let mounts = fs::read_to_string("/proc/mounts").unwrap_or_default();
+    let usable = mounts.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3
+            && f[1] == "/dev/shm"
+            && f[2] == "tmpfs"
+            && !f[3].split(',').any(|o| o == "noexec")
+    });
+    if usable {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    }
+}
+
+/// A fresh directory (0755), removed on drop.
 pub struct TempDir(PathBuf);
 
 impl TempDir {
     pub fn new(label: &str) -> TempDir {
+        TempDir::under(&std::env::temp_dir(), label)
+    }
+
+    /// For a heartbeat cluster with the fast timing profile: see [`fast_storage`].
+    pub fn on_fast_storage(label: &str) -> TempDir {
+        TempDir::under(&fast_storage(), label)
+    }
+
+    fn under(base: &Path, label: &str) -> TempDir {
         static SEQ: AtomicUsize = AtomicUsize::new(0);
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
+        let path = base.join(format!(
             "hamon-test-{label}-{}-{}-{nanos}",
             std::process::id(),
             SEQ.fetch_add(1, Ordering::Relaxed)

@@ -21,6 +21,17 @@ fn kill_group(pgid: i32, why: &str) {
     }
 }
 
+/// Input (or the end of it) is waiting on `fd`.
+fn readable_now(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; a zero timeout never blocks.
+    unsafe { libc::poll(&mut pfd, 1, 0) > 0 }
+}
+
 /// The guard's main loop over `fd` (its stdin). Returns the exit code.
 pub fn guard_main(fd: RawFd) -> i32 {
     let mut pgid: i32 = 0;
@@ -28,12 +39,14 @@ pub fn guard_main(fd: RawFd) -> i32 {
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let now = boottime();
-        if pgid != 0 && now >= deadline {
+        // A guard that was not scheduled for a while must read what the daemon sent in the
+        // meantime before it judges the deadline: a newer one may be waiting in the pipe.
+        if pgid != 0 && now >= deadline && !readable_now(fd) {
             kill_group(pgid, "the lease deadline passed without renewal");
             pgid = 0;
         }
         let timeout_ms: i32 = if pgid != 0 {
-            ((deadline - now) / 1_000_000 + 1).min(60_000) as i32
+            (deadline.saturating_sub(now) / 1_000_000 + 1).min(60_000) as i32
         } else {
             60_000
         };

@@ -7,6 +7,7 @@ pub mod guard;
 pub mod notify;
 pub mod status;
 pub mod supervise;
+pub mod watchdog;
 
 use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
@@ -23,12 +24,14 @@ use crate::monitor::state::State;
 use crate::probe::{ProbeCommand, ProbeRequest, probe};
 use guard::Guard;
 use supervise::{App, AppEvent};
+use watchdog::WatchdogDevice;
 
 /// Loads a configuration file and checks the node settings.
 pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
     let mut cfg = Config::default();
     cfg.load_file(path).map_err(|e| e.to_string())?;
     let s = NodeSettings::from_config(&cfg.heartbeat).map_err(|e| e.to_string())?;
+    watchdog::check_settings(&cfg.heartbeat)?;
     Ok((cfg, s))
 }
 
@@ -90,6 +93,7 @@ struct Daemon {
     app: App,
     guard: Option<Guard>,
     guard_exe: Option<PathBuf>,
+    watchdog: Option<WatchdogDevice>,
     /// Lease deadline on the boot clock last given to the guard.
     deadline: u64,
     role: Role,
@@ -341,6 +345,17 @@ impl Daemon {
         }
     }
 
+    /// Pets the watchdog device unless the application runs past its lease: the daemon has
+    /// just turned its loop, so it is alive and in control.
+    fn pet_watchdog(&mut self) {
+        let past_lease = !watchdog::may_pet(self.app.is_running(), boottime(), self.deadline);
+        if let Some(w) = self.watchdog.as_mut()
+            && !past_lease
+        {
+            w.pet();
+        }
+    }
+
     fn housekeeping(&mut self) {
         let mut done = Vec::new();
         self.incidents.retain_mut(|c| match c.try_wait() {
@@ -376,6 +391,7 @@ fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
 pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(), String> {
     let hb = cfg.heartbeat.clone();
     let settings = NodeSettings::from_config(&hb).map_err(|e| e.to_string())?;
+    watchdog::check_settings(&hb)?;
     let start_cmd = hb.start_cmd.clone().ok_or("hb.start_cmd is not set")?;
     std::fs::create_dir_all(&settings.state_dir)
         .map_err(|e| format!("hb.state_dir {}: {e}", settings.state_dir.display()))?;
@@ -392,6 +408,15 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         &settings.state_dir,
         timing.kill_budget,
     );
+    app.check_log()?;
+    if !settings.dir.is_dir() {
+        // Not fatal: the share may be mounted later; until then nobody here takes over.
+        log::error!(
+            "hb.dir {}: not a directory (not mounted yet?); this node takes over nothing until \
+             it can read and write the records there",
+            settings.dir.display()
+        );
+    }
     if let Some(pgid) = app.kill_stray(timing.kill_budget * 2) {
         log::warn!("killed process group {pgid} left by an earlier run");
     }
@@ -404,12 +429,22 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         timing.takeover.as_millis()
     );
     let node = Node::new(settings).map_err(|e| e.to_string())?;
+    // Opened (and armed) last, just before the loop that pets it.
+    let watchdog = match &hb.watchdog_device {
+        Some(path) => Some(WatchdogDevice::open(
+            path,
+            timing.watchdog_limit(),
+            timing.loop_turn(),
+        )?),
+        None => None,
+    };
     let mut d = Daemon {
         hb,
         node,
         app,
         guard: None,
         guard_exe: guard_exe.map(Path::to_path_buf),
+        watchdog,
         deadline: 0,
         role: Role::Standby,
         epoch: 0,
@@ -441,6 +476,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         }
         d.check_probe();
         d.feed_guard();
+        d.pet_watchdog();
         d.housekeeping();
         if !ready {
             notifier.send("READY=1");
@@ -482,6 +518,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
             d.app.kill("shutting down");
         }
         d.feed_guard();
+        d.pet_watchdog();
         notifier.ping();
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -490,6 +527,10 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
     d.feed_guard();
     if let Some(g) = d.guard.take() {
         g.close();
+    }
+    // The application is gone: the host needs no reset any more.
+    if let Some(w) = d.watchdog.take() {
+        w.disarm();
     }
     log::info!("stopped");
     Ok(())

@@ -1,5 +1,6 @@
 //! `ha-heartbeat status`: reads the records straight from the shared directory (never
-//! writes, never joins the cluster), twice one period apart, and prints every node.
+//! writes, never joins the cluster), again every half period until each has changed or the
+//! window passed, and prints every node with how long ago its record last changed as seen.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -13,10 +14,18 @@ use crate::heartbeat::store::{FileStore, Store};
 #[derive(Clone, Debug)]
 pub struct NodeStatus {
     pub name: String,
-    /// The decoded record of the second read, or why there is none.
+    /// The decoded record of the last read, or why there is none.
     pub record: Result<NodeRecord, String>,
-    /// The bytes differed between the two reads.
-    pub changed: bool,
+    /// Some(d): the record changed while watched, last less than d before the watch ended
+    /// (the read before the one that showed the change started d before the end).
+    pub changed_within: Option<Duration>,
+}
+
+impl NodeStatus {
+    /// The record changed while watched: its writer is alive.
+    pub fn changed(&self) -> bool {
+        self.changed_within.is_some()
+    }
 }
 
 /// What `status` found.
@@ -32,7 +41,7 @@ impl ClusterStatus {
     pub fn live_actives(&self) -> Vec<&str> {
         self.nodes
             .iter()
-            .filter(|n| n.changed && matches!(&n.record, Ok(r) if r.state == NodeState::Active))
+            .filter(|n| n.changed() && matches!(&n.record, Ok(r) if r.state == NodeState::Active))
             .map(|n| n.name.as_str())
             .collect()
     }
@@ -72,32 +81,43 @@ pub fn observe(s: &NodeSettings, window: Duration) -> ClusterStatus {
     let store = Arc::new(FileStore::new(s.dir.clone()));
     let timeout = s.timing.io_timeout.max(Duration::from_secs(1));
     let t0 = Instant::now();
-    let first = read_all(&store, s, timeout);
-    let mut changed = vec![false; first.len()];
-    let mut last = first.clone();
-    while t0.elapsed() < window && changed.iter().any(|c| !c) {
+    let mut last = read_all(&store, s, timeout);
+    // Per node: the bytes of its last good read and when that read started; when a read shows
+    // other bytes, the change happened after that start.
+    let mut seen: Vec<Option<(Vec<u8>, Instant)>> = last
+        .iter()
+        .map(|r| r.as_ref().ok().map(|b| (b.clone(), t0)))
+        .collect();
+    let mut changed_after: Vec<Option<Instant>> = vec![None; last.len()];
+    while t0.elapsed() < window && changed_after.iter().any(Option::is_none) {
         std::thread::sleep((s.timing.period / 2).min(window.saturating_sub(t0.elapsed())));
-        let now = read_all(&store, s, timeout);
-        for (i, r) in now.into_iter().enumerate() {
-            if matches!((&first[i], &r), (Ok(x), Ok(y)) if x != y) {
-                changed[i] = true;
+        let round = Instant::now();
+        for (i, r) in read_all(&store, s, timeout).into_iter().enumerate() {
+            if let Ok(bytes) = &r {
+                if let Some((before, at)) = &seen[i]
+                    && before != bytes
+                {
+                    changed_after[i] = Some(*at);
+                }
+                seen[i] = Some((bytes.clone(), round));
             }
             last[i] = r;
         }
     }
-    let observed = t0.elapsed();
+    let end = Instant::now();
+    let observed = end - t0;
     let nodes = s
         .nodes
         .iter()
-        .zip(last.into_iter().zip(changed))
-        .map(|(name, (b, changed))| {
+        .zip(last.into_iter().zip(changed_after))
+        .map(|(name, (b, after))| {
             let record = b.and_then(|bytes| {
                 NodeRecord::decode(&bytes, &s.cluster).map_err(|e| format!("invalid record: {e}"))
             });
             NodeStatus {
                 name: name.clone(),
                 record,
-                changed,
+                changed_within: after.map(|t| end - t),
             }
         })
         .collect();
@@ -135,29 +155,33 @@ pub fn render(c: &ClusterStatus, self_node: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<12} {:<9} {:>8} {:>10} {:<9} {:<8} (watched {} ms for changes)",
+        "{:<12} {:<9} {:>8} {:>10} {:<9} {:<14} (watched {} ms for changes)",
         "NODE",
         "STATE",
         "EPOCH",
         "SEQ",
         "PREFERRED",
-        "CHANGING",
+        "LAST CHANGE",
         c.observed.as_millis()
     );
     for n in &c.nodes {
         let me = if n.name == self_node { "*" } else { "" };
         match &n.record {
             Ok(r) => {
+                let last_change = match n.changed_within {
+                    Some(d) => format!("< {} ms ago", d.as_millis()),
+                    None => format!("> {} ms ago", c.observed.as_millis()),
+                };
                 let _ = writeln!(
                     out,
-                    "{:<12} {:<9} {:>8} {:>10} {:<9} {:<8} {}",
+                    "{:<12} {:<9} {:>8} {:>10} {:<9} {:<14} {}",
                     format!("{}{me}", n.name),
                     state_name(r.state),
                     r.epoch,
                     r.seq,
                     if r.preferred { "yes" } else { "no" },
-                    if n.changed { "yes" } else { "no" },
-                    if n.changed {
+                    last_change,
+                    if n.changed() {
                         "alive: the record changed"
                     } else if r.seq == 0 {
                         "never written (blank record from init)"
@@ -198,4 +222,67 @@ pub fn render(c: &ClusterStatus, self_node: &str) -> String {
         _ => writeln!(out, "active: SEVERAL ({})", actives.join(",")),
     };
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, state: NodeState, seq: u64, within: Option<u64>) -> NodeStatus {
+        let mut r = NodeRecord::blank("hamon", name);
+        r.state = state;
+        r.seq = seq;
+        r.epoch = 3;
+        NodeStatus {
+            name: name.into(),
+            record: Ok(r),
+            changed_within: within.map(Duration::from_millis),
+        }
+    }
+
+    fn cluster(nodes: Vec<NodeStatus>) -> ClusterStatus {
+        ClusterStatus {
+            nodes,
+            maint: Err("gone".into()),
+            observed: Duration::from_millis(520),
+        }
+    }
+
+    #[test]
+    fn only_an_active_record_that_changed_counts_as_active() {
+        let c = cluster(vec![
+            node("n1", NodeState::Active, 9, Some(80)),
+            node("n2", NodeState::Active, 4, None),
+            node("n3", NodeState::Standby, 7, Some(60)),
+        ]);
+        assert_eq!(c.live_actives(), ["n1"]);
+        let c = cluster(vec![
+            node("n1", NodeState::Active, 9, Some(80)),
+            node("n2", NodeState::Active, 4, Some(30)),
+        ]);
+        assert_eq!(c.live_actives(), ["n1", "n2"]);
+    }
+
+    #[test]
+    fn render_shows_how_long_ago_each_record_changed() {
+        let c = cluster(vec![
+            node("n1", NodeState::Active, 9, Some(80)),
+            node("n2", NodeState::Standby, 4, None),
+            node("n3", NodeState::Standby, 0, None),
+        ]);
+        let out = render(&c, "n2");
+        let line = |name: &str| {
+            out.lines()
+                .find(|l| l.starts_with(name))
+                .unwrap()
+                .to_string()
+        };
+        assert!(line("n1 ").contains("< 80 ms ago"), "{out}");
+        assert!(line("n1 ").contains("ACTIVE"), "{out}");
+        assert!(line("n2*").contains("> 520 ms ago"), "{out}");
+        assert!(line("n2*").contains("stopped, paused or dead"), "{out}");
+        assert!(line("n3").contains("never written"), "{out}");
+        assert!(out.contains("maintenance: unreadable"), "{out}");
+        assert!(out.ends_with("active: n1\n"), "{out}");
+    }
 }

@@ -155,6 +155,20 @@ impl App {
             .create(true)
             .append(true)
             .open(&self.app_log)
+            .map_err(|e| {
+                io::Error::new(
+                    e.kind(),
+                    format!("hb.app_log {}: {e}", self.app_log.display()),
+                )
+            })
+    }
+
+    /// The application's log can be opened: checked when the daemon starts, so that a bad
+    /// `hb.app_log` stops it there instead of failing every term it wins.
+    pub fn check_log(&self) -> Result<(), String> {
+        self.log_file()
+            .map(drop)
+            .map_err(|e| format!("cannot open the application's log: {e}"))
     }
 
     /// Starts the application with `HB_EPOCH` and `HB_NODE`. Must be called from the thread

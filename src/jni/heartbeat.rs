@@ -1,0 +1,244 @@
+//! The `native` methods behind `io.hamon.Heartbeat`. The handle is a boxed [`Node`]; the
+//! Java class serialises every call, as the node needs (one caller at a time).
+
+use jni::objects::{JClass, JObject, JObjectArray, JString};
+use jni::sys::{jboolean, jint, jlong};
+use jni::{Env, EnvUnowned, JValue, jni_sig, jni_str};
+
+use crate::ffi::heartbeat::{
+    action_code, failure_reason, liveness_code, maint_code, maint_mode, maint_parts, millis_i64,
+    node_code, role_code, state_code,
+};
+use crate::heartbeat::node::{Node, NodeError, NodeSettings, NodeView, TickResult, init_cluster};
+use crate::jni::convert::{
+    handle_mut, handle_ref, into_handle, optional_string, string, string_array, string_or_empty,
+    take_handle,
+};
+use crate::jni::entry::{Failure, entry};
+use crate::jni::server::config_from;
+
+const CLASS: &str = "Heartbeat";
+
+fn failed(e: NodeError) -> Failure {
+    Failure::status(node_code(&e), e.to_string())
+}
+
+fn settings(
+    env: &mut Env<'_>,
+    keys: &JObjectArray<'_, JString<'_>>,
+    values: &JObjectArray<'_, JString<'_>>,
+    origin: &JString<'_>,
+) -> Result<NodeSettings, Failure> {
+    let config = config_from(env, keys, values, origin)?;
+    NodeSettings::from_config(&config.heartbeat).map_err(failed)
+}
+
+/// # Safety
+/// As for [`handle_mut`]: `io.hamon.Heartbeat` makes every call on a node exclusive.
+unsafe fn node<'a>(handle: jlong) -> Result<&'a mut Node, Failure> {
+    unsafe { handle_mut(handle, CLASS) }
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbInit<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    keys: JObjectArray<'local, JString<'local>>,
+    values: JObjectArray<'local, JString<'local>>,
+    origin: JString<'local>,
+) {
+    entry(&mut env, |env| {
+        let settings = settings(env, &keys, &values, &origin)?;
+        init_cluster(&settings).map_err(failed)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbOpen<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    keys: JObjectArray<'local, JString<'local>>,
+    values: JObjectArray<'local, JString<'local>>,
+    origin: JString<'local>,
+) -> jlong {
+    entry(&mut env, |env| {
+        let settings = settings(env, &keys, &values, &origin)?;
+        Ok(into_handle(Node::new(settings).map_err(failed)?))
+    })
+}
+
+// SAFETY (every `node(handle)` below): the handle comes from hbOpen, and io.hamon.Heartbeat
+// holds its lock for the whole call.
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbTick<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JObject<'local> {
+    entry(&mut env, |env| {
+        let node = unsafe { node(handle)? };
+        let result = node.tick();
+        tick_object(env, node, &result)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbAppStopped<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JObject<'local> {
+    entry(&mut env, |env| {
+        let node = unsafe { node(handle)? };
+        let result = node.app_stopped();
+        tick_object(env, node, &result)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbAppFailed<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    reason: JString<'local>,
+) -> JObject<'local> {
+    entry(&mut env, |env| {
+        let node = unsafe { node(handle)? };
+        let reason = string_or_empty(env, &reason, "reason")?;
+        let result = node.app_failed(failure_reason(&reason));
+        tick_object(env, node, &result)
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbRelease<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JObject<'local> {
+    entry(&mut env, |env| {
+        let node = unsafe { node(handle)? };
+        let result = node.release();
+        tick_object(env, node, &result)
+    })
+}
+
+/// `mode` is an `HB_MAINT_*` code; `target` names the node for SWITCHOVER, else is null.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbSetMaintenance<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    mode: jint,
+    target: JString<'local>,
+    reason: JString<'local>,
+) {
+    entry(&mut env, |env| {
+        let node = unsafe { node(handle)? };
+        let reason = string_or_empty(env, &reason, "reason")?;
+        let target = optional_string(env, &target, "target")?;
+        let mode = maint_mode(mode as u32, target.as_deref()).map_err(Failure::invalid)?;
+        node.set_maintenance(Some(mode), None, &reason)
+            .map(drop)
+            .map_err(|e| Failure::status(maint_code(&e), e.to_string()))
+    })
+}
+
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbSetDrain<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+    name: JString<'local>,
+    drained: jboolean,
+) {
+    entry(&mut env, |env| {
+        let node = unsafe { node(handle)? };
+        let name = string(env, &name, "node")?;
+        let reason = format!("{} {name}", if drained { "drain" } else { "undrain" });
+        node.set_maintenance(None, Some((&name, drained)), &reason)
+            .map(drop)
+            .map_err(|e| Failure::status(maint_code(&e), e.to_string()))
+    })
+}
+
+/// Every node of `hb.nodes` as an `io.hamon.NodeStatus[]` (typed `Object[]` in Java).
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbStatus<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) -> JObject<'local> {
+    entry(&mut env, |env| {
+        let views = unsafe { handle_ref::<Node>(handle, CLASS)? }.status();
+        let array = JObjectArray::<JObject>::new(env, views.len(), JObject::null())?;
+        for (i, view) in views.iter().enumerate() {
+            env.with_local_frame(4, |env| -> Result<(), Failure> {
+                let status = status_object(env, view)?;
+                array.set_element(env, i, status)?;
+                Ok(())
+            })?;
+        }
+        Ok(JObject::from(array))
+    })
+}
+
+/// Frees the node; 0 (closed already) does nothing.
+#[unsafe(no_mangle)]
+pub extern "system" fn Java_io_hamon_Native_hbClose<'local>(
+    mut env: EnvUnowned<'local>,
+    _class: JClass<'local>,
+    handle: jlong,
+) {
+    entry(&mut env, |_| {
+        // SAFETY: io.hamon.Heartbeat passes each handle here once.
+        drop(unsafe { take_handle::<Node>(handle) });
+        Ok(())
+    })
+}
+
+fn tick_object<'local>(
+    env: &mut Env<'local>,
+    node: &Node,
+    r: &TickResult,
+) -> Result<JObject<'local>, Failure> {
+    let (maint, target) = maint_parts(&r.maint);
+    let target = JString::from_str(env, target)?;
+    let alarms = string_array(env, r.alarms.iter().map(String::as_str))?;
+    Ok(env.new_object(
+        jni_str!("io/hamon/HeartbeatTick"),
+        jni_sig!("(IIJJIZLjava/lang/String;[Ljava/lang/String;J)V"),
+        &[
+            JValue::Int(role_code(r.role) as jint),
+            JValue::Int(action_code(r.action) as jint),
+            JValue::Long(r.epoch as jlong),
+            JValue::Long(r.deadline_left.map_or(-1, millis_i64)),
+            JValue::Int(maint as jint),
+            JValue::Bool(r.maint_ok),
+            JValue::Object(&target),
+            JValue::Object(&alarms),
+            JValue::Long(millis_i64(node.next_tick_in())),
+        ],
+    )?)
+}
+
+fn status_object<'local>(env: &mut Env<'local>, v: &NodeView) -> Result<JObject<'local>, Failure> {
+    let rec = v.record.as_ref();
+    let name = JString::from_str(env, &v.name)?;
+    Ok(env.new_object(
+        jni_str!("io/hamon/NodeStatus"),
+        jni_sig!("(Ljava/lang/String;ZZIJJIJZ)V"),
+        &[
+            JValue::Object(&name),
+            JValue::Bool(v.is_self),
+            JValue::Bool(rec.is_some()),
+            JValue::Int(rec.map_or(0, |r| state_code(r.state)) as jint),
+            JValue::Long(rec.map_or(0, |r| r.epoch) as jlong),
+            JValue::Long(rec.map_or(0, |r| r.seq) as jlong),
+            JValue::Int(liveness_code(v.liveness) as jint),
+            JValue::Long(v.changed_ago.map_or(-1, millis_i64)),
+            JValue::Bool(rec.is_some_and(|r| r.preferred)),
+        ],
+    )?)
+}

@@ -1,0 +1,252 @@
+//! The Java side of the tests: finds the JDK, builds hamon.jar and pico.jar with
+//! scripts/build-java and the test classes of java/tests with javac (once per test process),
+//! and runs `java -Xcheck:jni` against this build's libhamon.so.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{find_lib, lib_dir, profile_dir, root};
+
+/// The JDK tools and what was built for this test run.
+pub struct Java {
+    pub java: PathBuf,
+    /// `target/java/hamon.jar`.
+    pub hamon_jar: PathBuf,
+    /// `target/java/pico.jar`.
+    pub pico_jar: PathBuf,
+    /// The compiled classes of java/tests.
+    pub tests: PathBuf,
+    /// This build's libhamon.so.
+    pub lib: PathBuf,
+}
+
+/// A JDK tool from PATH. The tests need a JDK, so a missing one fails them, naming the
+/// package to install (scripts/test installs it).
+pub fn jdk_tool(name: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(name))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| {
+            panic!(
+                "{name} not found on PATH: the Java wrapper's tests need a JDK 17 or later \
+                 (Debian: apt-get install openjdk-17-jdk-headless; scripts/test installs it)"
+            )
+        })
+}
+
+/// Builds everything once per test process.
+pub fn java() -> &'static Java {
+    static JAVA: OnceLock<Java> = OnceLock::new();
+    JAVA.get_or_init(|| {
+        let java = jdk_tool("java");
+        let javac = jdk_tool("javac");
+        jdk_tool("jar");
+        let target = profile_dir()
+            .parent()
+            .expect("target/<profile> has a parent")
+            .to_path_buf();
+        let out = target.join("java");
+        let built = run(
+            Command::new("sh")
+                .arg(root().join("scripts/build-java"))
+                .env("CARGO_TARGET_DIR", &target),
+            Duration::from_secs(600),
+        );
+        assert!(
+            built.status.success(),
+            "scripts/build-java failed:\n{}",
+            built.show()
+        );
+        let hamon_jar = out.join("hamon.jar");
+        // Rebuilt by each test process (two at once on one target dir would clash).
+        let tests = out.join("tests");
+        let _ = std::fs::remove_dir_all(&tests);
+        let sources = java_sources(&root().join("java/tests"));
+        let compiled = run(
+            Command::new(&javac)
+                .args([
+                    "--release",
+                    "17",
+                    "-encoding",
+                    "UTF-8",
+                    "-Xlint:all",
+                    "-Werror",
+                ])
+                .arg("-cp")
+                .arg(&hamon_jar)
+                .arg("-d")
+                .arg(&tests)
+                .args(&sources),
+            Duration::from_secs(600),
+        );
+        assert!(
+            compiled.status.success(),
+            "javac java/tests failed:\n{}",
+            compiled.show()
+        );
+        Java {
+            java,
+            pico_jar: out.join("pico.jar"),
+            hamon_jar,
+            tests,
+            lib: find_lib(&lib_dir(), "so").expect("libhamon.so"),
+        }
+    })
+}
+
+fn java_sources(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("read java/tests") {
+        let path = entry.expect("dir entry").path();
+        if path.is_dir() {
+            found.extend(java_sources(&path));
+        } else if path.extension().is_some_and(|e| e == "java") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+impl Java {
+    /// `java -Xcheck:jni` with the class path of hamon.jar and the tests, loading this
+    /// build's library through `hamon.library.path`.
+    pub fn command(&self) -> Command {
+        let mut cmd = self.bare_command();
+        cmd.arg(format!("-Dhamon.library.path={}", self.lib.display()));
+        cmd
+    }
+
+    /// Like [`Java::command`] but without saying where the library is.
+    pub fn bare_command(&self) -> Command {
+        let mut cmd = Command::new(&self.java);
+        cmd.arg("-Xcheck:jni")
+            .arg("-XX:+UseSerialGC")
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}",
+                self.hamon_jar.display(),
+                self.tests.display()
+            ))
+            .env_remove("HAMON_LIB")
+            .env_remove("JAVA_TOOL_OPTIONS")
+            .env("RUST_BACKTRACE", "0");
+        cmd
+    }
+
+    /// The command line that runs the example pico, for a shell (`hb.start_cmd`, ha.conf).
+    pub fn pico_shell_command(&self) -> String {
+        format!(
+            "'{}' -Xcheck:jni -Dhamon.library.path='{}' -jar '{}'",
+            self.java.display(),
+            self.lib.display(),
+            self.pico_jar.display()
+        )
+    }
+
+    /// The JDK's home: the directory above `bin/java`.
+    pub fn java_home(&self) -> PathBuf {
+        let real = std::fs::canonicalize(&self.java).expect("resolve java");
+        real.parent()
+            .and_then(Path::parent)
+            .expect("java lives in JAVA_HOME/bin")
+            .to_path_buf()
+    }
+}
+
+/// How a process ended and what it printed.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    pub fn show(&self) -> String {
+        format!(
+            "{} after {:?}\n--- stdout:\n{}--- stderr:\n{}",
+            self.status, self.elapsed, self.stdout, self.stderr
+        )
+    }
+
+    /// `-Xcheck:jni` reports misuse of JNI as warnings; any warning of the JVM fails a test.
+    pub fn assert_no_jvm_warnings(&self) {
+        assert_no_jvm_warnings(&format!("{}{}", self.stdout, self.stderr));
+    }
+}
+
+pub fn assert_no_jvm_warnings(output: &str) {
+    let warnings: Vec<&str> = output
+        .lines()
+        .filter(|l| l.contains("WARNING") || l.contains("warning:"))
+        .collect();
+    assert!(
+        warnings.is_empty(),
+        "the JVM warned (-Xcheck:jni):\n{}\n--- whole output:\n{output}",
+        warnings.join("\n")
+    );
+}
+
+/// Runs a command to completion, killing it (and failing) after `limit`.
+pub fn run(cmd: &mut Command, limit: Duration) -> Finished {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let (tx, rx) = mpsc::channel();
+    let pipes: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().expect("stdout")),
+        Box::new(child.stderr.take().expect("stderr")),
+    ];
+    for (i, mut pipe) in pipes.into_iter().enumerate() {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = tx.send((i, String::from_utf8_lossy(&bytes).into_owned()));
+        });
+    }
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let status = child.wait().expect("wait");
+            let out = collect(&rx);
+            panic!(
+                "{cmd:?} still ran after {limit:?}; killed ({status})\n--- stdout:\n{}--- stderr:\n{}",
+                out[0], out[1]
+            );
+        }
+        thread::sleep(Duration::from_millis(20));
+    };
+    let [stdout, stderr] = collect(&rx);
+    Finished {
+        status,
+        stdout,
+        stderr,
+        elapsed: started.elapsed(),
+    }
+}
+
+fn collect(rx: &mpsc::Receiver<(usize, String)>) -> [String; 2] {
+    let mut out = [String::new(), String::new()];
+    for _ in 0..2 {
+        if let Ok((i, text)) = rx.recv_timeout(Duration::from_secs(10)) {
+            out[i] = text;
+        }
+    }
+    out
+}

@@ -1,0 +1,503 @@
+//! The Java wrapper (java/ and src/jni) as Java developers and operators meet it: the
+//! public API through the test groups of java/tests (each run in its own
+//! `java -Xcheck:jni`, where any JVM warning fails the test), how the library is found,
+//! a JVM that exits with a server running, numbers shared with include/hamon.h, and the
+//! example pico (java/examples) under ha-probe, the CMS scripts and ha-heartbeat.
+//!
+//! Needs a JDK 17 or later (javac, jar, java) on PATH: scripts/test installs
+//! openjdk-17-jdk-headless when javac is missing. Linux only (/proc, signals).
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::TempDir;
+use common::cluster::{Cluster, signal, wait_until};
+use common::java::{Java, assert_no_jvm_warnings, java, run};
+
+/// Long enough for a loaded CI machine; every wait ends as soon as it can.
+const PATIENCE: Duration = Duration::from_secs(120);
+
+fn ha_probe() -> &'static str {
+    env!("CARGO_BIN_EXE_ha-probe")
+}
+
+/// Runs one test group of java/tests; it prints `GROUP: N passed, M failed` last.
+fn group(class: &str) {
+    let java = java();
+    let done = run(
+        java.command().args(["io.hamon.tests.Runner", class]),
+        PATIENCE,
+    );
+    println!("{}", done.stdout);
+    assert!(done.status.success(), "{class} failed:\n{}", done.show());
+    let summary = done.stdout.lines().last().unwrap_or_default();
+    let passed: u32 = summary
+        .split_once(": ")
+        .and_then(|(_, counts)| counts.strip_suffix(" passed, 0 failed"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected summary {summary:?}:\n{}", done.show()));
+    assert!(passed > 0, "{class} ran no test");
+    done.assert_no_jvm_warnings();
+}
+
+// ---- the public API, one group per test ---------------------------------------------
+
+#[test]
+fn server_every_method() {
+    group("ServerApiTest");
+}
+
+#[test]
+fn errors_map_to_npe_iae_ise_and_hamon_exception_with_the_c_code() {
+    group("ErrorsTest");
+}
+
+#[test]
+fn a_panic_in_native_code_becomes_an_exception() {
+    group("io.hamon.InternalTest");
+}
+
+#[test]
+fn checks_run_on_native_daemon_threads_and_a_throwing_check_is_down() {
+    group("CallbackTest");
+}
+
+#[test]
+fn a_blocking_check_times_out_like_a_c_check() {
+    group("BlockingCheckTest");
+}
+
+#[test]
+fn a_thousand_start_stop_cycles_leak_no_threads_or_memory() {
+    group("CyclesTest");
+}
+
+#[test]
+fn unclosed_servers_are_stopped_by_the_cleaner() {
+    group("CleanerTest");
+}
+
+#[test]
+fn probe_state_round_trip_details_and_failures() {
+    group("ProbeTest");
+}
+
+#[test]
+fn heartbeat_every_method() {
+    group("HeartbeatTest");
+}
+
+// ---- the JVM and the library ---------------------------------------------------------
+
+#[test]
+fn the_jvm_exits_normally_with_a_server_running() {
+    let done = run(
+        java().command().arg("io.hamon.tests.ExitWithServerRunning"),
+        Duration::from_secs(60),
+    );
+    assert!(done.status.success(), "{}", done.show());
+    assert!(
+        done.stdout.contains("main returns; server on port ") && done.stdout.contains(" v=1 "),
+        "{}",
+        done.show()
+    );
+    done.assert_no_jvm_warnings();
+}
+
+#[test]
+fn the_library_loads_three_ways_and_says_so_when_it_cannot() {
+    let java = java();
+    let lib_dir = java.lib.parent().expect("the library's directory");
+    let load = |cmd: &mut Command| {
+        let done = run(cmd.arg("io.hamon.tests.LoadCheck"), PATIENCE);
+        done.assert_no_jvm_warnings();
+        done
+    };
+
+    let by_property = load(&mut java.command());
+    assert_eq!(
+        by_property.stdout.trim(),
+        "loaded",
+        "{}",
+        by_property.show()
+    );
+    let by_env = load(java.bare_command().env("HAMON_LIB", &java.lib));
+    assert_eq!(by_env.stdout.trim(), "loaded", "{}", by_env.show());
+    let by_path = load(
+        java.bare_command()
+            .arg(format!("-Djava.library.path={}", lib_dir.display())),
+    );
+    assert_eq!(by_path.stdout.trim(), "loaded", "{}", by_path.show());
+
+    let nowhere = load(java.bare_command().arg("-Djava.library.path=/nonexistent"));
+    assert_eq!(nowhere.status.code(), Some(3), "{}", nowhere.show());
+    for named in [
+        "hamon.library.path",
+        "HAMON_LIB",
+        "java.library.path",
+        "System.loadLibrary(\"hamon\")",
+    ] {
+        assert!(
+            nowhere.stdout.contains(named),
+            "{named} not named:\n{}",
+            nowhere.show()
+        );
+    }
+
+    // An explicit path that is wrong is an error, even when another way would work.
+    let wrong = load(
+        java.bare_command()
+            .arg("-Dhamon.library.path=/nonexistent/libhamon.so")
+            .env("HAMON_LIB", &java.lib),
+    );
+    assert_eq!(wrong.status.code(), Some(3), "{}", wrong.show());
+    assert!(
+        wrong
+            .stdout
+            .contains("tried the system property hamon.library.path=/nonexistent/libhamon.so"),
+        "{}",
+        wrong.show()
+    );
+}
+
+/// Every number the Java API shares with C (enum ordinals, status codes) is the header's,
+/// and none is missing.
+#[test]
+fn java_numbers_match_include_hamon_h() {
+    let done = run(java().command().arg("io.hamon.tests.PrintCodes"), PATIENCE);
+    assert!(done.status.success(), "{}", done.show());
+    let from_java: BTreeMap<String, u32> = done
+        .stdout
+        .lines()
+        .map(|l| {
+            let (name, value) = l.split_once('=').expect("NAME=value");
+            (name.to_string(), value.parse().expect("a number"))
+        })
+        .collect();
+    let header = fs::read_to_string(common::root().join("include/hamon.h")).expect("hamon.h");
+    let prefixes = [
+        "HA_CHECK_",
+        "HA_STATE_",
+        "HA_ADMIN_",
+        "HA_IMPORTANCE_",
+        "HB_ROLE_",
+        "HB_ACTION_",
+        "HB_MAINT_",
+        "HB_STATE_",
+        "HB_LIVENESS_",
+        "HA_ERR_",
+        "HB_ERR_",
+    ];
+    let from_c: BTreeMap<String, u32> = header
+        .lines()
+        .filter_map(|l| l.strip_prefix("#define "))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(name, _)| prefixes.iter().any(|p| name.starts_with(p)))
+        .map(|(name, value)| (name.to_string(), value.trim().parse().expect("a number")))
+        .collect();
+    assert!(
+        from_c.len() > 50,
+        "parsed too little of hamon.h: {from_c:?}"
+    );
+    assert_eq!(from_java, from_c);
+}
+
+// ---- the example pico -------------------------------------------------------------------
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// The exit code of `ha-probe --format vcs` for a port: 110 healthy, 100 not.
+fn vcs(port: u16) -> i32 {
+    let done = run(
+        Command::new(ha_probe()).args(["--port", &port.to_string(), "--format", "vcs"]),
+        PATIENCE,
+    );
+    done.status.code().unwrap_or(-1)
+}
+
+fn wait_vcs(port: u16, want: i32) {
+    let mut last = 0;
+    let ok = wait_until(PATIENCE, || {
+        last = vcs(port);
+        last == want
+    });
+    assert!(ok, "ha-probe on port {port} never said {want}; last {last}");
+}
+
+/// A Java pico started directly, killed on drop; its stdout lines come through a channel.
+struct Pico {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    stderr: thread::JoinHandle<String>,
+}
+
+impl Pico {
+    fn start(java: &Java, port: u16, flag: &Path, pid_file: &Path) -> Pico {
+        let mut child = Command::new(&java.java)
+            .arg("-Xcheck:jni")
+            .arg(format!("-Dhamon.library.path={}", java.lib.display()))
+            .arg("-jar")
+            .arg(&java.pico_jar)
+            .env("HA_PORT", port.to_string())
+            .env("PICO_FLAG_FILE", flag)
+            .env("PICO_PID_FILE", pid_file)
+            .env_remove("HA_HOST")
+            .env_remove("PICO_READY_DELAY_MS")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start the Java pico");
+        let (tx, lines) = mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut stderr = child.stderr.take().expect("stderr");
+        let stderr = thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+            text
+        });
+        Pico {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    fn line(&self) -> String {
+        self.lines
+            .recv_timeout(PATIENCE)
+            .unwrap_or_else(|_| panic!("pico printed nothing within {PATIENCE:?}"))
+    }
+}
+
+impl Drop for Pico {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn pico_is_healthy_or_failed_for_ha_probe_and_the_monitor_script() {
+    let java = java();
+    let dir = TempDir::new("java-pico");
+    let (flag, pid_file) = (dir.path().join("flag"), dir.path().join("pico.pid"));
+    let port = free_port();
+    let mut pico = Pico::start(java, port, &flag, &pid_file);
+    let pid = pico.child.id();
+    assert_eq!(
+        pico.line(),
+        format!("pico: listening on port {port} pid {pid}")
+    );
+    assert_eq!(
+        fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+
+    wait_vcs(port, 110);
+    let monitor = |shell: &str| {
+        run(
+            Command::new(shell)
+                .arg(common::root().join("scripts/monitor"))
+                .args(["/usr/lib/jvm", "/opt/mz", "mz", &port.to_string()])
+                .env("HA_PROBE", ha_probe()),
+            PATIENCE,
+        )
+    };
+    for shell in ["dash", "bash"] {
+        let healthy = monitor(shell);
+        assert_eq!(healthy.status.code(), Some(110), "{}", healthy.show());
+        assert_eq!(healthy.stdout.trim(), "OK");
+    }
+
+    fs::write(&flag, "down\n").unwrap();
+    wait_vcs(port, 100);
+    for shell in ["dash", "bash"] {
+        let failed = monitor(shell);
+        assert_eq!(failed.status.code(), Some(100), "{}", failed.show());
+        assert_eq!(failed.stdout.trim(), "FAILED");
+    }
+    fs::write(&flag, "degraded\n").unwrap();
+    wait_vcs(port, 110);
+    fs::remove_file(&flag).unwrap();
+    wait_vcs(port, 110);
+
+    signal(pid as i32, libc::SIGTERM);
+    assert_eq!(pico.line(), "pico: stopped");
+    let status = pico.child.wait().expect("wait");
+    // The JVM ends with 128 + SIGTERM after its shutdown hooks (pico's clean stop) ran.
+    assert_eq!(status.code(), Some(143), "{status}");
+    assert!(
+        !pid_file.exists(),
+        "pico removes its pid file on a clean stop"
+    );
+    let stderr = std::mem::replace(&mut pico.stderr, thread::spawn(String::new))
+        .join()
+        .unwrap();
+    assert_no_jvm_warnings(&stderr);
+    assert_eq!(vcs(port), 100, "nothing answers after the stop");
+}
+
+#[test]
+fn pico_reports_a_port_in_use_and_exits_1() {
+    let java = java();
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().unwrap().port();
+    let done = run(
+        Command::new(&java.java)
+            .arg("-Xcheck:jni")
+            .arg(format!("-Dhamon.library.path={}", java.lib.display()))
+            .arg("-jar")
+            .arg(&java.pico_jar)
+            .env("HA_PORT", port.to_string()),
+        PATIENCE,
+    );
+    assert_eq!(done.status.code(), Some(1), "{}", done.show());
+    let expected = format!(
+        "pico: start: cannot listen on the configured address (3002): cannot listen on \
+         127.0.0.1:{port}:"
+    );
+    assert!(done.stderr.starts_with(&expected), "{}", done.show());
+    assert!(done.stdout.is_empty(), "{}", done.show());
+}
+
+/// online starts the Java pico from ha.conf (as `$JAVA_HOME/bin/java`), monitor sees it
+/// healthy, offline stops it.
+#[test]
+fn pico_under_online_monitor_and_offline() {
+    let java = java();
+    let site = TempDir::new("java-site");
+    let port = free_port();
+    let conf = site.path().join("ha.conf");
+    fs::write(
+        &conf,
+        format!(
+            "log_dir = $MZ_HOME/log\nstate_dir = {run}\nprobe_timeout = 2\n\n[jpico]\n\
+             start = exec \"$JAVA_HOME/bin/java\" -Xcheck:jni -Dhamon.library.path='{lib}' \
+             -jar '{jar}'\nha_port = {port}\nonline_timeout = 60\noffline_timeout = 20\n",
+            run = site.path().join("run").display(),
+            lib = java.lib.display(),
+            jar = java.pico_jar.display(),
+        ),
+    )
+    .unwrap();
+    let java_home = java.java_home().display().to_string();
+    let mz_home = site.path().display().to_string();
+    let script = |name: &str, last: &str| {
+        run(
+            Command::new("sh")
+                .arg(common::root().join("scripts").join(name))
+                .args([java_home.as_str(), &mz_home, "mz", last])
+                .env("HA_CONF", &conf)
+                .env("HA_PROBE", ha_probe()),
+            PATIENCE,
+        )
+    };
+    let online = script("online", "jpico");
+    let stopper = OnExit(|| {
+        script("clean", "jpico");
+    });
+    assert_eq!(online.status.code(), Some(0), "{}", online.show());
+    let monitor = script("monitor", &port.to_string());
+    assert_eq!(monitor.status.code(), Some(110), "{}", monitor.show());
+    let offline = script("offline", "jpico");
+    assert_eq!(offline.status.code(), Some(0), "{}", offline.show());
+    let monitor = script("monitor", &port.to_string());
+    assert_eq!(monitor.status.code(), Some(100), "{}", monitor.show());
+    drop(stopper);
+    let out = fs::read_to_string(site.path().join("log/jpico.out")).unwrap_or_default();
+    assert!(
+        out.contains("pico: stopped"),
+        "the instance's output:\n{out}"
+    );
+    assert_no_jvm_warnings(&out);
+}
+
+/// Runs a closure when dropped, also when the test fails.
+struct OnExit<F: FnMut()>(F);
+
+impl<F: FnMut()> Drop for OnExit<F> {
+    fn drop(&mut self) {
+        (self.0)();
+    }
+}
+
+/// Two ha-heartbeat nodes supervise the Java pico as they do any application: exactly one
+/// runs it; when its HA port says DOWN, the other node takes over.
+#[test]
+fn ha_heartbeat_supervises_the_java_pico() {
+    let java = java();
+    let mut c = Cluster::new("java-pico", &["n1", "n2"], "");
+    let ports = [free_port(), free_port()];
+    for (i, node) in ["n1", "n2"].iter().enumerate() {
+        let mut conf = fs::read_to_string(c.conf(node)).unwrap();
+        // A JVM starts slower than a shell script: the longer takeover time is also the
+        // grace an application gets to answer its first probe.
+        conf.push_str(&format!(
+            "hb.start_cmd=HA_PORT={port} PICO_FLAG_FILE='{flag}' exec {pico}\n\
+             hb.app_port={port}\nhb.app_probe_fail=3\nhb.takeover_ms=5000\n",
+            port = ports[i],
+            flag = c.dir.join(format!("flag-{node}")).display(),
+            pico = java.pico_shell_command(),
+        ));
+        fs::write(c.conf(node), conf).unwrap();
+    }
+    c.start("n1");
+    c.start("n2");
+    let mut active = None;
+    let started = Instant::now();
+    let up = wait_until(PATIENCE, || {
+        let healthy: Vec<usize> = (0..2).filter(|&i| vcs(ports[i]) == 110).collect();
+        if healthy.len() > 1 {
+            panic!("two Java picos run at once\n{}", c.logs());
+        }
+        active = healthy.first().copied();
+        active.is_some()
+    });
+    assert!(up, "no Java pico came up\n{}", c.logs());
+    let first = active.unwrap();
+    println!("a Java pico answered after {:?}", started.elapsed());
+    let (node, other) = if first == 0 {
+        ("n1", "n2")
+    } else {
+        ("n2", "n1")
+    };
+
+    fs::write(c.dir.join(format!("flag-{node}")), "down\n").unwrap();
+    let moved = wait_until(PATIENCE, || vcs(ports[1 - first]) == 110);
+    assert!(moved, "{other} did not take over\n{}", c.logs());
+    assert_eq!(vcs(ports[first]), 100, "the failed pico was stopped");
+    let incidents = fs::read_to_string(c.dir.join("incidents")).unwrap_or_default();
+    assert!(
+        incidents.contains("unhealthy"),
+        "{incidents:?}\n{}",
+        c.logs()
+    );
+    for n in ["n1", "n2"] {
+        let app_log =
+            fs::read_to_string(c.dir.join(format!("state-{n}/app.log"))).unwrap_or_default();
+        assert_no_jvm_warnings(&app_log);
+    }
+    c.kill9("n1");
+    c.kill9("n2");
+}
