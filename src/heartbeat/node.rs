@@ -3,6 +3,7 @@
 //! `ha-heartbeat` daemon call, at least every half period; it never blocks longer than the
 //! I/O timeout.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
@@ -198,6 +199,9 @@ pub struct Node {
     epoch_file: EpochFile,
     /// The last StopApp not yet confirmed: when it was given, and its kill budget.
     stop_given: Option<Time>,
+    /// Operations submitted since the current tick began: the tick waits for these (at most
+    /// the I/O timeout), never for one a hung file left from an earlier tick.
+    awaited: HashSet<u64>,
 }
 
 impl Node {
@@ -229,6 +233,7 @@ impl Node {
             core,
             epoch_file,
             stop_given: None,
+            awaited: HashSet::new(),
             settings,
         })
     }
@@ -285,7 +290,7 @@ impl Node {
         for action in actions {
             match action {
                 Action::ReadNode(n) => {
-                    if self.pool.submit(Op::ReadNode(n.clone())).is_none() {
+                    if !self.submit(Op::ReadNode(n.clone())) {
                         let now = boottime();
                         let err = Err("a read of this file is still outstanding".to_string());
                         let ev = Event::NodeRead {
@@ -298,7 +303,7 @@ impl Node {
                     }
                 }
                 Action::ReadMaint => {
-                    if self.pool.submit(Op::ReadMaint).is_none() {
+                    if !self.submit(Op::ReadMaint) {
                         let now = boottime();
                         let err = Err(
                             "a read of the maintenance record is still outstanding".to_string()
@@ -327,12 +332,7 @@ impl Node {
                 Action::Write(rec) => {
                     let node = self.settings.node.clone();
                     // An epoch that is not on local disk must not reach the shared one.
-                    if persist_failed
-                        || self
-                            .pool
-                            .submit(Op::WriteNode(node, rec.encode()))
-                            .is_none()
-                    {
+                    if persist_failed || !self.submit(Op::WriteNode(node, rec.encode())) {
                         let now = boottime();
                         self.handle(
                             Event::Written {
@@ -381,6 +381,7 @@ impl Node {
             alarms: Vec::new(),
         };
         let until = Instant::now() + self.settings.timing.io_timeout;
+        self.awaited.clear();
         if let Some(event) = event {
             self.handle(event, &mut result);
         }
@@ -394,11 +395,19 @@ impl Node {
             self.handle(Event::AppStopped, &mut result);
         }
         self.handle(Event::Tick, &mut result);
-        while let Some(c) = self.pool.next(until) {
-            self.feed(c, &mut result);
-            if !self.outstanding() {
+        // Completions already queued are taken at once; only this tick's own operations
+        // are waited for.
+        loop {
+            let wait_until = if self.awaited.is_empty() {
+                Instant::now()
+            } else {
+                until
+            };
+            let Some(c) = self.pool.next(wait_until) else {
                 break;
-            }
+            };
+            self.awaited.remove(&c.id);
+            self.feed(c, &mut result);
         }
         let now = boottime();
         let status = self.core.status(now);
@@ -433,16 +442,15 @@ impl Node {
         result
     }
 
-    fn outstanding(&self) -> bool {
-        let mut kinds: Vec<OpKind> = self
-            .settings
-            .nodes
-            .iter()
-            .map(|n| OpKind::ReadNode(n.clone()))
-            .collect();
-        kinds.push(OpKind::WriteNode(self.settings.node.clone()));
-        kinds.push(OpKind::ReadMaint);
-        kinds.iter().any(|k| self.pool.busy(k))
+    /// Submits `op`; false when one of its kind on the same file is still outstanding.
+    fn submit(&mut self, op: Op) -> bool {
+        match self.pool.submit(op) {
+            Some(id) => {
+                self.awaited.insert(id);
+                true
+            }
+            None => false,
+        }
     }
 
     /// When the next tick is due at the latest.
@@ -620,3 +628,7 @@ pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
         storage_err(&what, e)
     })
 }
+
+#[cfg(test)]
+#[path = "node_tests.rs"]
+mod tests;

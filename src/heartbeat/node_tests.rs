@@ -1,0 +1,83 @@
+//! The node driver against a store with a hung file.
+
+use super::*;
+use crate::config::Config;
+use std::sync::{Condvar, Mutex};
+
+/// The file store, except that reads of node "b" hang (like a file on a stuck NFS server)
+/// until released.
+struct HungPeer {
+    files: FileStore,
+    released: Mutex<bool>,
+    cv: Condvar,
+}
+
+impl HungPeer {
+    fn release(&self) {
+        *self.released.lock().unwrap() = true;
+        self.cv.notify_all();
+    }
+}
+
+impl Store for HungPeer {
+    fn read_node(&self, node: &str) -> io::Result<Vec<u8>> {
+        if node == "b" {
+            let guard = self.released.lock().unwrap();
+            // Bounded, so a failing test cannot leave the thread behind for ever.
+            let _ = self
+                .cv
+                .wait_timeout_while(guard, Duration::from_secs(60), |r| !*r)
+                .unwrap();
+        }
+        self.files.read_node(node)
+    }
+    fn write_node(&self, node: &str, block: &[u8]) -> io::Result<()> {
+        self.files.write_node(node, block)
+    }
+    fn read_maint(&self) -> io::Result<Vec<u8>> {
+        self.files.read_maint()
+    }
+    fn write_maint(&self, block: &[u8]) -> io::Result<()> {
+        self.files.write_maint(block)
+    }
+}
+
+#[test]
+fn a_tick_waits_for_its_own_io_only_not_for_a_file_hung_since_an_earlier_tick() {
+    let dir = std::env::temp_dir().join(format!("hamon-node-hung-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("shared")).unwrap();
+    // The fast profile stretched twenty times: an I/O timeout of 3 s.
+    let text = format!(
+        "hb.dir={}\nhb.state_dir={}\nhb.node=a\nhb.nodes=a,b\n\
+         hb.period_ms=2000\nhb.io_timeout_ms=3000\nhb.renew_deadline_ms=16000\n\
+         hb.kill_budget_ms=6000\nhb.takeover_ms=30000\nhb.confirm_ms=2000\n",
+        dir.join("shared").display(),
+        dir.join("state").display()
+    );
+    let mut config = Config::default();
+    config.load_str(&text, "test").unwrap();
+    let settings = NodeSettings::from_config(&config.heartbeat).unwrap();
+    init_cluster(&settings).unwrap();
+    let store = Arc::new(HungPeer {
+        files: FileStore::new(settings.dir.clone()),
+        released: Mutex::new(false),
+        cv: Condvar::new(),
+    });
+    let io_timeout = settings.timing.io_timeout;
+    let mut node = Node::with_store(settings, store.clone()).unwrap();
+
+    // The first tick reads b and waits for that read, at most the I/O timeout.
+    node.tick();
+    // The next one must not wait again for the read still hanging from the first.
+    let started = Instant::now();
+    let second = node.tick();
+    let took = started.elapsed();
+    store.release();
+    let _ = fs::remove_dir_all(&dir);
+    assert!(
+        took < io_timeout,
+        "the second tick took {took:?}, as long as the I/O timeout: it waited for an \
+         operation it did not start ({second:?})"
+    );
+}
