@@ -214,13 +214,11 @@ fn failover_table(series: &[Series]) -> Table {
         }
         let gone = s.runs.iter().filter_map(|r| r.old_gone).max();
         let both = s.runs.iter().filter(|r| r.both_up).count();
-        // Quantiles from the histogram; the extremes exactly, as the verdicts use them.
-        let q = |q: f64| {
-            if done.is_empty() {
-                "–".to_string()
-            } else {
-                human(times.quantile(q))
-            }
+        // Quantiles from the histogram; the extremes exactly, as the verdicts use them. A
+        // histogram quantile is the top of its bucket, so it is kept within the extremes.
+        let q = |q: f64| match (done.iter().min(), done.iter().max()) {
+            (Some(&lo), Some(&hi)) => human(times.quantile(q).clamp(lo, hi)),
+            _ => "–".to_string(),
         };
         let exact = |d: Option<&Duration>| d.map_or("–".to_string(), |d| human(*d));
         t.row(vec![
