@@ -339,6 +339,15 @@ fn pico_is_healthy_or_failed_for_ha_probe_and_the_monitor_script() {
     }
     fs::write(&flag, "degraded\n").unwrap();
     wait_vcs(port, 110);
+    // The pico's check gives its reason with DEGRADED, as pico.c does.
+    let mut said = String::new();
+    let told = wait_until(PATIENCE, || {
+        let port = port.to_string();
+        let args = ["--port", &port, "--check", "app", "--format", "nagios"];
+        said = run(Command::new(ha_probe()).args(args), PATIENCE).stdout;
+        said.contains("says degraded")
+    });
+    assert!(told, "the degraded reason never showed: {said}");
     fs::remove_file(&flag).unwrap();
     wait_vcs(port, 110);
 

@@ -1,8 +1,8 @@
 import io.hamon.AdminState;
 import io.hamon.CheckOptions;
+import io.hamon.CheckResult;
 import io.hamon.HaServer;
 import io.hamon.HamonException;
-import io.hamon.HealthState;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.charset.StandardCharsets;
@@ -67,7 +67,7 @@ public final class Pico {
                     .rise(1)
                     .fall(1)
                     .build();
-            server.addCheck("app", () -> appCheck(flag), options);
+            server.addDetailedCheck("app", () -> appCheck(flag), options);
         } catch (HamonException e) {
             fail("start", e);
             return;
@@ -164,21 +164,23 @@ public final class Pico {
      * returns well within its timeout. A failure is thrown, so its message is the reason
      * clients see.
      */
-    private static HealthState appCheck(Path flag) throws Exception {
+    private static CheckResult appCheck(Path flag) throws Exception {
         if (flag == null) {
-            return HealthState.UP;
+            return CheckResult.up();
         }
         String word;
         try {
             String text = Files.readString(flag, StandardCharsets.UTF_8).strip();
             word = text.split("\\s+", 2)[0];
         } catch (IOException e) {
-            return HealthState.UP; // no flag file: nothing says otherwise
+            return CheckResult.up(); // no flag file: nothing says otherwise
         }
         if (word.equals("down")) {
             throw new Exception("flag file " + flag + " says down");
         }
-        return word.equals("degraded") ? HealthState.DEGRADED : HealthState.UP;
+        return word.equals("degraded")
+                ? CheckResult.degraded("flag file " + flag + " says degraded")
+                : CheckResult.up();
     }
 
     /** Reads a non-negative decimal number from the environment; 0 when unset, -1 when bad. */

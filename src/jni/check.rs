@@ -1,5 +1,6 @@
-//! A Java `io.hamon.HealthCheck` as a hamon check: called on the check's own hamon thread,
-//! which is attached to the JVM once as a daemon thread. A check that throws is DOWN with
+//! A Java `io.hamon.DetailedHealthCheck` (a `HealthCheck` arrives wrapped in one) as a hamon
+//! check: called on the check's own hamon thread, which is attached to the JVM once as a
+//! daemon thread. A check that throws is DOWN with
 //! the exception's message as the reason; one that blocks is judged by the same timeout
 //! rules as a C check (hamon never interrupts it).
 
@@ -37,27 +38,46 @@ impl JavaCheck {
     }
 }
 
-/// Calls `HealthState check()`; returns the `HA_CHECK_*` code and a reason.
+/// Calls `CheckResult check()` of a `DetailedHealthCheck` (a plain `HealthCheck` reaches
+/// here wrapped in one); returns the `HA_CHECK_*` code and the reason.
 fn call_check(env: &mut Env<'_>, check: &JObject<'_>) -> jni::errors::Result<(u32, String)> {
     let returned = env.call_method(
         check,
         jni_str!("check"),
-        jni_sig!("()Lio/hamon/HealthState;"),
+        jni_sig!("()Lio/hamon/CheckResult;"),
         &[],
     );
-    let state = match returned {
+    let result = match returned {
         Ok(value) => value.l()?,
         Err(jni::errors::Error::JavaException) => return Ok((HA_CHECK_DOWN, thrown(env)?)),
         Err(e) => return Err(e),
     };
-    if state.is_null() {
+    if result.is_null() {
         return Ok((HA_CHECK_DOWN, "the check returned null".to_string()));
     }
+    let state = env
+        .call_method(
+            &result,
+            jni_str!("state"),
+            jni_sig!("()Lio/hamon/HealthState;"),
+            &[],
+        )?
+        .l()?;
     // HealthState's ordinals are the HA_CHECK_* numbers.
     let code = env
         .call_method(&state, jni_str!("ordinal"), jni_sig!("()I"), &[])?
         .i()?;
-    Ok((u32::try_from(code).unwrap_or(u32::MAX), String::new()))
+    let reason = env
+        .call_method(
+            &result,
+            jni_str!("reason"),
+            jni_sig!("()Ljava/lang/String;"),
+            &[],
+        )?
+        .l()
+        .and_then(|o| env.cast_local::<JString>(o))?
+        .try_to_string(env)?;
+    Ok((u32::try_from(code).unwrap_or(u32::MAX), reason))
 }
 
 /// Clears the pending exception and describes it: its message, else its class name.

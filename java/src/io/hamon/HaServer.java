@@ -111,6 +111,40 @@ public final class HaServer implements AutoCloseable {
      * @throws IllegalStateException after {@link #close()}
      */
     public void addCheck(String name, HealthCheck check, CheckOptions options) {
+        addDetailedCheck(name, check == null ? null : () -> {
+            HealthState state = check.check();
+            return state == null ? null : CheckResult.of(state, "");
+        }, options);
+    }
+
+    /**
+     * Registers a check that gives a reason with its state, with the server's
+     * {@code ha.check.*} options; otherwise as {@link #addCheck(String, HealthCheck)}.
+     *
+     * @param name 1-64 of {@code A-Z a-z 0-9 _ . -}, unique in this server
+     * @param check the check
+     * @throws NullPointerException when an argument is null
+     * @throws IllegalArgumentException when the name is invalid
+     * @throws HamonException as for {@link #addCheck(String, HealthCheck)}
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public void addDetailedCheck(String name, DetailedHealthCheck check) {
+        addDetailedCheck(name, check, CheckOptions.SERVER_DEFAULTS);
+    }
+
+    /**
+     * Registers a check that gives a reason with its state, with its own options; otherwise
+     * as {@link #addCheck(String, HealthCheck, CheckOptions)}.
+     *
+     * @param name 1-64 of {@code A-Z a-z 0-9 _ . -}, unique in this server
+     * @param check the check
+     * @param options how it runs and how it is judged
+     * @throws NullPointerException when an argument is null
+     * @throws IllegalArgumentException when the name is invalid or an option out of range
+     * @throws HamonException as for {@link #addCheck(String, HealthCheck)}
+     * @throws IllegalStateException after {@link #close()}
+     */
+    public void addDetailedCheck(String name, DetailedHealthCheck check, CheckOptions options) {
         Objects.requireNonNull(options, "options");
         handle.run(h -> Native.serverAddCheck(h, name, check, options.intervalMs,
                 options.timeoutMs, options.rise, options.fall, options.importance,

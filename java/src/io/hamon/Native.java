@@ -25,7 +25,7 @@ final class Native {
     static native void serverAddCheck(
             long handle,
             String name,
-            HealthCheck check,
+            DetailedHealthCheck check,
             long intervalMs,
             long timeoutMs,
             int rise,

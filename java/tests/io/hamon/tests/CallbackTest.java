@@ -6,6 +6,7 @@ import static io.hamon.tests.Assert.equal;
 import static io.hamon.tests.Assert.waitUntil;
 
 import io.hamon.CheckOptions;
+import io.hamon.CheckResult;
 import io.hamon.HaProbe;
 import io.hamon.HaServer;
 import io.hamon.HealthCheck;
@@ -66,6 +67,29 @@ public final class CallbackTest {
             ProbeResult probed = HaProbe.probe("127.0.0.1", port, PATIENCE, "db");
             equal(ServerState.DOWN, probed.state(), "probed state");
             equal("db pool exhausted", probed.reason().orElse(null), "probed reason");
+        }
+    }
+
+    /** A detailed check's reason reaches clients with DEGRADED and DOWN alike. */
+    public static void testADetailedCheckGivesItsReasonWithItsState() {
+        AtomicReference<CheckResult> result =
+                new AtomicReference<>(CheckResult.degraded("1 of 2 replicas up"));
+        try (HaServer server = Servers.start()) {
+            server.addDetailedCheck("db", result::get, FAST);
+            server.ready();
+            int port = server.port();
+            waitUntil("DEGRADED", PATIENCE, () -> server.state() == ServerState.DEGRADED);
+            equal("OK", Wire.ask(port, "ping"), "DEGRADED is available");
+            String line = Wire.ask(port, "check db");
+            check(line.startsWith("DEGRADED "), line);
+            contains(line, "reason=\"1 of 2 replicas up\"", "check db");
+            equal("1 of 2 replicas up", reasonOf(port, "db"), "probed reason");
+
+            result.set(CheckResult.down("both replicas down"));
+            expectReason(port, "db", "both replicas down");
+            result.set(CheckResult.up());
+            waitUntil(PATIENCE, () -> Wire.ask(port, "check db").startsWith("UP"),
+                    () -> Wire.ask(port, "check db"));
         }
     }
 

@@ -7,6 +7,7 @@ import static io.hamon.tests.Assert.raises;
 
 import io.hamon.AdminState;
 import io.hamon.CheckOptions;
+import io.hamon.CheckResult;
 import io.hamon.HaProbe;
 import io.hamon.HaServer;
 import io.hamon.HamonException;
@@ -32,6 +33,11 @@ public final class ErrorsTest {
             contains(raises(NullPointerException.class, () -> server.addCheck("c", null))
                     .getMessage(), "check is null", "from the native side");
             raises(NullPointerException.class, () -> server.addCheck("c", UP, null));
+            contains(raises(NullPointerException.class,
+                    () -> server.addDetailedCheck("c", null)).getMessage(),
+                    "check is null", "detailed check");
+            raises(NullPointerException.class, () -> CheckResult.degraded(null));
+            raises(NullPointerException.class, () -> CheckResult.of(null, "x"));
             contains(raises(NullPointerException.class, () -> server.counterAdd(null, 1))
                     .getMessage(), "name is null", "counter name");
             raises(NullPointerException.class, () -> server.pushState(null, "x"));

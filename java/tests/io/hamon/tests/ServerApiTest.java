@@ -8,6 +8,7 @@ import static io.hamon.tests.Assert.waitUntil;
 
 import io.hamon.AdminState;
 import io.hamon.CheckOptions;
+import io.hamon.CheckResult;
 import io.hamon.HaServer;
 import io.hamon.HealthState;
 import io.hamon.ServerState;
@@ -72,6 +73,7 @@ public final class ServerApiTest {
         try (HaServer server = Servers.start("ha.check.importance", "info",
                 "ha.check.interval_ms", "50", "ha.check.rise", "1", "ha.check.fall", "1")) {
             server.addCheck("defaults", () -> HealthState.DOWN);
+            server.addDetailedCheck("detailed", () -> CheckResult.down("why"));
             CheckOptions options = CheckOptions.builder()
                     .interval(Duration.ofMillis(50))
                     .timeout(Duration.ofMillis(500))
@@ -89,6 +91,11 @@ public final class ServerApiTest {
             waitUntil(PATIENCE, () -> server.state() == ServerState.DEGRADED,
                     () -> "DEGRADED from the degrading check: " + Wire.ask(port, "check"));
             contains(Wire.ask(port, "check defaults"), "importance=info", "server's ha.check.*");
+            contains(Wire.ask(port, "check detailed"), "importance=info", "detailed, defaults");
+            equal("why", CheckResult.down("why").reason(), "reason");
+            equal("DEGRADED (x)", CheckResult.degraded("x").toString(), "toString");
+            equal(HealthState.UP, CheckResult.up().state(), "up");
+            equal("", CheckResult.of(HealthState.UP, "").reason(), "of");
             contains(Wire.ask(port, "check own"), "importance=degrading", "own options");
         }
     }
