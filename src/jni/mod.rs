@@ -9,5 +9,6 @@ mod convert;
 mod entry;
 mod heartbeat;
 mod library;
+mod log;
 mod probe;
 mod server;

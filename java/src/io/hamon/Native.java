@@ -12,6 +12,7 @@ package io.hamon;
 final class Native {
     static {
         NativeLoader.load();
+        NativeLog.install();
     }
 
     private Native() {}
@@ -78,6 +79,9 @@ final class Native {
 
     /** The text hamon's C API gives for a status code ({@code ha_status_str}). */
     static native String statusText(int status);
+
+    /** Sends hamon's log records up to {@code maxLevel} to {@link NativeLog#publish}. */
+    static native boolean logToJava(int maxLevel);
 
     /** Panics inside the native entry wrapper; the tests show it becomes an exception. */
     static native void panicForTest();

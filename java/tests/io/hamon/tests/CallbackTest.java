@@ -15,16 +15,25 @@ import io.hamon.ProbeResult;
 import io.hamon.ServerState;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.logging.Handler;
+import java.util.logging.Level;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 /** Java checks called from hamon's native threads, and what clients see of their results. */
 public final class CallbackTest {
     private static final Duration PATIENCE = Duration.ofSeconds(10);
     private static final CheckOptions FAST = CheckOptions.builder()
             .interval(Duration.ofMillis(30)).rise(1).fall(1).build();
+
+    /** Held: java.util.logging keeps its loggers only weakly. */
+    private static final Logger HAMON_LOG = Logger.getLogger("io.hamon");
 
     private CallbackTest() {}
 
@@ -90,6 +99,33 @@ public final class CallbackTest {
             result.set(CheckResult.up());
             waitUntil(PATIENCE, () -> Wire.ask(port, "check db").startsWith("UP"),
                     () -> Wire.ask(port, "check db"));
+        }
+    }
+
+    /** hamon's log records reach java.util.logging as records of the logger io.hamon. */
+    public static void testHamonLogsReachJavaLogging() {
+        List<LogRecord> records = new CopyOnWriteArrayList<>();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                records.add(r);
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        HAMON_LOG.addHandler(handler);
+        try (HaServer server = Servers.start()) {
+            String listening = "monitor server listening on 127.0.0.1:" + server.port();
+            waitUntil(listening, PATIENCE, () -> records.stream()
+                    .anyMatch(r -> r.getMessage().contains(listening)
+                            && r.getLevel() == Level.INFO
+                            && r.getLoggerName().equals("io.hamon")));
+        } finally {
+            HAMON_LOG.removeHandler(handler);
         }
     }
 

@@ -13,6 +13,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * Starting and stopping a server over and over leaks neither threads nor memory. Each cycle
@@ -24,8 +26,19 @@ import java.util.concurrent.TimeUnit;
  * start and end (a plain Java thread loop does the same), and hamon's C API alone stays flat
  * over such cycles. The precise guards are the thread counts and the check objects, which
  * must all become unreachable (their JNI global references released).
+ *
+ * <p>hamon's log goes to WARNING here: every start logs its settings at INFO, and 25,000
+ * records through java.util.logging's console handler grow the heap with that handler's
+ * garbage, which says nothing about hamon.
  */
 public final class CyclesTest {
+    /** Held: java.util.logging keeps its loggers only weakly, with their levels. */
+    private static final Logger HAMON_LOG = Logger.getLogger("io.hamon");
+
+    static {
+        HAMON_LOG.setLevel(Level.WARNING);
+    }
+
     private static final int WARM_UP = 100;
     /** RSS may grow this much over the cycles: heap and JIT settle, nothing per cycle. */
     private static final long RSS_GROWTH_LIMIT_KIB = 24 * 1024;
