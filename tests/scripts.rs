@@ -19,15 +19,13 @@ mod common;
 use common::{TempDir, find_lib, lib_dir, profile_dir, root};
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Long enough for a loaded CI machine; every wait polls and ends as soon as it can.
 const PATIENCE: Duration = Duration::from_secs(20);
@@ -194,55 +192,12 @@ fn run(cmd: &mut Command) -> Run {
 
 /// `run` with another limit (cargo builds take longer).
 fn run_within(cmd: &mut Command, limit: Duration) -> Run {
-    let started = Instant::now();
-    let mut child: Child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let (tx, rx) = mpsc::channel();
-    for (i, mut pipe) in [
-        Box::new(child.stdout.take().expect("stdout")) as Box<dyn Read + Send>,
-        Box::new(child.stderr.take().expect("stderr")),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        let tx = tx.clone();
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            let _ = tx.send((i, String::from_utf8_lossy(&bytes).into_owned()));
-        });
-    }
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{cmd:?} did not finish within {limit:?}");
-        }
-        thread::sleep(Duration::from_millis(5));
-    };
-    let elapsed = started.elapsed();
-    let mut out = [String::new(), String::new()];
-    for _ in 0..2 {
-        let (i, text) = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| {
-            panic!(
-                "{cmd:?} exited ({status}) but something it started keeps its stdout or stderr open"
-            )
-        });
-        out[i] = text;
-    }
-    let [stdout, stderr] = out;
+    let done = common::child::run_to_end(cmd, limit);
     Run {
-        code: status.code(),
-        stdout,
-        stderr,
-        elapsed,
+        code: done.status.code(),
+        stdout: done.stdout,
+        stderr: done.stderr,
+        elapsed: done.elapsed,
     }
 }
 

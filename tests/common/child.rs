@@ -165,3 +165,82 @@ pub fn wait_within<T>(
         thread::sleep(Duration::from_millis(25));
     }
 }
+
+/// How a process ended and what it printed.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Finished {
+    pub fn show(&self) -> String {
+        format!(
+            "{} after {:?}\n--- stdout:\n{}--- stderr:\n{}",
+            self.status, self.elapsed, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Runs a command to completion, killing it (and failing) after `limit`. Its stdout and
+/// stderr must close when it exits: a cluster manager reading them would hang on a
+/// background process that kept them open, so that is a test failure too.
+pub fn run_to_end(cmd: &mut Command, limit: Duration) -> Finished {
+    let started = Instant::now();
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let (tx, rx) = mpsc::channel();
+    let pipes: [Box<dyn Read + Send>; 2] = [
+        Box::new(child.stdout.take().expect("stdout")),
+        Box::new(child.stderr.take().expect("stderr")),
+    ];
+    for (i, mut pipe) in pipes.into_iter().enumerate() {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            let _ = tx.send((i, String::from_utf8_lossy(&bytes).into_owned()));
+        });
+    }
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let status = child.wait().expect("wait");
+            // Grandchildren may hold the pipes: take what came within a moment.
+            let out: Vec<String> = (0..2)
+                .filter_map(|_| rx.recv_timeout(Duration::from_secs(2)).ok())
+                .map(|(_, text)| text)
+                .collect();
+            panic!(
+                "{cmd:?} still ran after {limit:?}; killed ({status})\n--- output:\n{}",
+                out.join("\n---\n")
+            );
+        }
+        thread::sleep(Duration::from_millis(5));
+    };
+    let elapsed = started.elapsed();
+    let mut out = [String::new(), String::new()];
+    for _ in 0..2 {
+        let (i, text) = rx.recv_timeout(Duration::from_secs(5)).unwrap_or_else(|_| {
+            panic!(
+                "{cmd:?} exited ({status}) but something it started keeps its stdout or stderr open"
+            )
+        });
+        out[i] = text;
+    }
+    let [stdout, stderr] = out;
+    Finished {
+        status,
+        stdout,
+        stderr,
+        elapsed,
+    }
+}

@@ -2,14 +2,12 @@
 //! scripts/build-java and the test classes of java/tests with javac (once per test process),
 //! and runs `java -Xcheck:jni` against this build's libhamon.so.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::OnceLock;
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+pub use super::child::{Finished, run_to_end as run};
 use super::{find_lib, lib_dir, profile_dir, root};
 
 /// The JDK tools and what was built for this test run.
@@ -161,22 +159,7 @@ impl Java {
     }
 }
 
-/// How a process ended and what it printed.
-pub struct Finished {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-    pub elapsed: Duration,
-}
-
 impl Finished {
-    pub fn show(&self) -> String {
-        format!(
-            "{} after {:?}\n--- stdout:\n{}--- stderr:\n{}",
-            self.status, self.elapsed, self.stdout, self.stderr
-        )
-    }
-
     /// `-Xcheck:jni` reports misuse of JNI as warnings; any warning of the JVM fails a test.
     pub fn assert_no_jvm_warnings(&self) {
         assert_no_jvm_warnings(&format!("{}{}", self.stdout, self.stderr));
@@ -200,60 +183,4 @@ pub fn assert_no_jvm_warnings(output: &str) {
         "the JVM warned (-Xcheck:jni):\n{}\n--- whole output:\n{output}",
         warnings.join("\n")
     );
-}
-
-/// Runs a command to completion, killing it (and failing) after `limit`.
-pub fn run(cmd: &mut Command, limit: Duration) -> Finished {
-    let started = Instant::now();
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
-    let (tx, rx) = mpsc::channel();
-    let pipes: [Box<dyn Read + Send>; 2] = [
-        Box::new(child.stdout.take().expect("stdout")),
-        Box::new(child.stderr.take().expect("stderr")),
-    ];
-    for (i, mut pipe) in pipes.into_iter().enumerate() {
-        let tx = tx.clone();
-        thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            let _ = tx.send((i, String::from_utf8_lossy(&bytes).into_owned()));
-        });
-    }
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let status = child.wait().expect("wait");
-            let out = collect(&rx);
-            panic!(
-                "{cmd:?} still ran after {limit:?}; killed ({status})\n--- stdout:\n{}--- stderr:\n{}",
-                out[0], out[1]
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    };
-    let [stdout, stderr] = collect(&rx);
-    Finished {
-        status,
-        stdout,
-        stderr,
-        elapsed: started.elapsed(),
-    }
-}
-
-fn collect(rx: &mpsc::Receiver<(usize, String)>) -> [String; 2] {
-    let mut out = [String::new(), String::new()];
-    for _ in 0..2 {
-        if let Ok((i, text)) = rx.recv_timeout(Duration::from_secs(10)) {
-            out[i] = text;
-        }
-    }
-    out
 }
