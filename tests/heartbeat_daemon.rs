@@ -10,7 +10,6 @@
 
 use std::fs;
 use std::process::Command;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 mod common;
@@ -302,56 +301,16 @@ fn the_overlap_checker_catches_an_overlap() {
     );
 }
 
-/// A stand-in for the application's HA monitor: answers `check` with UP or DOWN.
-struct HaPort {
-    port: u16,
-    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl HaPort {
-    fn start() -> HaPort {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let flag = up.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming().flatten() {
-                let mut line = String::new();
-                let mut r = BufReader::new(&conn);
-                if r.read_line(&mut line).is_ok() {
-                    let word = if flag.load(Ordering::Relaxed) {
-                        "UP"
-                    } else {
-                        "DOWN"
-                    };
-                    let _ = (&conn).write_all(format!("{word}\r\n").as_bytes());
-                }
-            }
-        });
-        HaPort { port, up }
-    }
-}
-
 #[test]
 fn an_unhealthy_application_on_its_ha_port_is_handed_over() {
-    let ports = [HaPort::start(), HaPort::start()];
-    let mut c = Cluster::new("probe", &["n1", "n2"], "");
-    for (i, n) in ["n1", "n2"].iter().enumerate() {
-        c.add_conf(
-            n,
-            &format!("hb.app_port={}\nhb.app_probe_fail=3\n", ports[i].port),
-        );
-    }
-    c.start("n1");
-    c.start("n2");
+    let (c, ports) = Cluster::started_on_fake_ha_ports("probe");
     let first = c.wait_running_on(|_| true, ms(D + 3000));
     // Healthy: it keeps running.
     c.watch(ms(10 * P), Some(first.pid), "healthy");
     let bad = c.idx(&first.node);
     let other = other_of(&first.node);
     let t_down = mono_ns();
-    ports[bad].up.store(false, Ordering::Relaxed);
+    ports[bad].set(HaAnswer::Down);
     // Three failed probes, the stop (K), then a takeover as after a death at worst.
     c.failover_within(
         "the HA port says DOWN",

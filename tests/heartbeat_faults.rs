@@ -12,7 +12,6 @@
 use std::fs;
 use std::path::PathBuf;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -76,77 +75,23 @@ fn a_deleted_or_truncated_standby_record_causes_no_takeover() {
     c.assert_no_overlap();
 }
 
-/// A stand-in for the application's HA monitor that answers `check` with UP until `hang` is
-/// set; from then on it accepts connections and never answers (a hung application).
-struct HangingPort {
-    port: u16,
-    hang: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    answered: std::sync::Arc<AtomicUsize>,
-}
-
-impl HangingPort {
-    fn start() -> HangingPort {
-        use std::io::{BufRead, BufReader, Write};
-        use std::sync::Arc;
-        use std::sync::atomic::AtomicBool;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let hang = Arc::new(AtomicBool::new(false));
-        let answered = Arc::new(AtomicUsize::new(0));
-        let (flag, count) = (hang.clone(), answered.clone());
-        std::thread::spawn(move || {
-            let mut held = Vec::new();
-            for conn in listener.incoming().flatten() {
-                if flag.load(Ordering::Relaxed) {
-                    // Keep it open, say nothing.
-                    held.push(conn);
-                    continue;
-                }
-                let mut line = String::new();
-                let mut r = BufReader::new(&conn);
-                if r.read_line(&mut line).is_ok() {
-                    let _ = (&conn).write_all(b"UP\r\n");
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        });
-        HangingPort {
-            port,
-            hang,
-            answered,
-        }
-    }
-}
-
 /// Scenario 2: the active's HA port stops answering (accepts, never replies): after
 /// hb.app_probe_fail failed probes the daemon hands over and the other node takes over.
 #[test]
 fn a_hung_ha_port_is_handed_over_after_the_failed_probes() {
-    let ports = [HangingPort::start(), HangingPort::start()];
-    let mut c = Cluster::new("hang", &["n1", "n2"], "");
-    for (i, n) in ["n1", "n2"].iter().enumerate() {
-        c.add_conf(
-            n,
-            &format!("hb.app_port={}\nhb.app_probe_fail=3\n", ports[i].port),
-        );
-    }
-    c.start("n1");
-    c.start("n2");
+    let (c, ports) = Cluster::started_on_fake_ha_ports("hang");
     let first = c.wait_running_on(|_| true, ms(D + 3000));
     let bad = c.idx(&first.node);
     let other = other_of(&first.node);
     // Healthy and answered at least twice (one probe per period).
     assert!(
-        wait_until(FAST.loop_turn() * 4, || ports[bad]
-            .answered
-            .load(Ordering::Relaxed)
-            >= 2),
+        wait_until(FAST.loop_turn() * 4, || ports[bad].answered() >= 2),
         "the daemon never probed the HA port\n{}",
         c.logs()
     );
     c.watch(ms(5 * P), Some(first.pid), "healthy");
     let t_hang = mono_ns();
-    ports[bad].hang.store(true, Ordering::Relaxed);
+    ports[bad].set(HaAnswer::Hang);
     // Three probes time out, the application is stopped (K), then the takeover takes at most
     // what it takes after a death.
     let second = c.failover_within(

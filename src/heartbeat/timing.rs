@@ -186,52 +186,21 @@ mod tests {
     }
 
     #[test]
-    fn deadlines_too_short_for_retries_or_claims_are_refused() {
+    fn deadlines_too_short_for_retries_or_claims_are_refused_naming_the_keys() {
         let t = Timing {
             io_timeout: Duration::from_millis(360),
             ..Timing::fast()
         };
-        assert!(
-            t.check()
-                .unwrap_err()
-                .0
-                .contains("one failed write can be retried")
-        );
+        let e = t.check().unwrap_err().0;
+        assert!(e.contains("one failed write can be retried"), "{e}");
+        assert!(e.starts_with("hb.renew_deadline_ms 800"), "{e}");
         let t = Timing {
             confirm: Duration::from_millis(200),
             ..Timing::fast()
         };
-        assert!(
-            t.check()
-                .unwrap_err()
-                .0
-                .contains("a claim can never complete")
-        );
-    }
-
-    #[test]
-    fn timing_errors_name_the_keys() {
-        let t = Timing {
-            io_timeout: Duration::from_millis(360),
-            ..Timing::fast()
-        };
-        assert!(
-            t.check()
-                .unwrap_err()
-                .0
-                .starts_with("hb.renew_deadline_ms 800"),
-            "{:?}",
-            t.check()
-        );
-        let t = Timing {
-            confirm: Duration::from_millis(200),
-            ..Timing::fast()
-        };
-        assert!(
-            t.check().unwrap_err().0.starts_with("hb.confirm_ms 200"),
-            "{:?}",
-            t.check()
-        );
+        let e = t.check().unwrap_err().0;
+        assert!(e.contains("a claim can never complete"), "{e}");
+        assert!(e.starts_with("hb.confirm_ms 200"), "{e}");
     }
 
     #[test]

@@ -23,6 +23,10 @@ fn failed(e: NodeError) -> Failure {
     Failure::status(node_code(&e), e.to_string())
 }
 
+fn maint_failed(e: NodeError) -> Failure {
+    Failure::status(maint_code(&e), e.to_string())
+}
+
 fn settings(
     env: &mut Env<'_>,
     keys: &JObjectArray<'_, JString<'_>>,
@@ -70,17 +74,26 @@ pub extern "system" fn Java_io_hamon_Native_hbOpen<'local>(
 // SAFETY (every `node(handle)` below): the handle comes from hbOpen, and io.hamon.Heartbeat
 // holds its lock for the whole call.
 
+/// Runs one step of the node and returns what it says as an `io.hamon.HeartbeatTick`.
+fn ticked<'local>(
+    env: &mut EnvUnowned<'local>,
+    handle: jlong,
+    step: impl FnOnce(&mut Env<'local>, &mut Node) -> Result<TickResult, Failure>,
+) -> JObject<'local> {
+    entry(env, |env| {
+        let node = unsafe { node(handle)? };
+        let result = step(env, node)?;
+        tick_object(env, node, &result)
+    })
+}
+
 #[unsafe(no_mangle)]
 pub extern "system" fn Java_io_hamon_Native_hbTick<'local>(
     mut env: EnvUnowned<'local>,
     _class: JClass<'local>,
     handle: jlong,
 ) -> JObject<'local> {
-    entry(&mut env, |env| {
-        let node = unsafe { node(handle)? };
-        let result = node.tick();
-        tick_object(env, node, &result)
-    })
+    ticked(&mut env, handle, |_, node| Ok(node.tick()))
 }
 
 #[unsafe(no_mangle)]
@@ -89,11 +102,7 @@ pub extern "system" fn Java_io_hamon_Native_hbAppStopped<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) -> JObject<'local> {
-    entry(&mut env, |env| {
-        let node = unsafe { node(handle)? };
-        let result = node.app_stopped();
-        tick_object(env, node, &result)
-    })
+    ticked(&mut env, handle, |_, node| Ok(node.app_stopped()))
 }
 
 #[unsafe(no_mangle)]
@@ -103,11 +112,9 @@ pub extern "system" fn Java_io_hamon_Native_hbAppFailed<'local>(
     handle: jlong,
     reason: JString<'local>,
 ) -> JObject<'local> {
-    entry(&mut env, |env| {
-        let node = unsafe { node(handle)? };
+    ticked(&mut env, handle, |env, node| {
         let reason = string_or_empty(env, &reason, "reason")?;
-        let result = node.app_failed(failure_reason(&reason));
-        tick_object(env, node, &result)
+        Ok(node.app_failed(failure_reason(&reason)))
     })
 }
 
@@ -117,11 +124,7 @@ pub extern "system" fn Java_io_hamon_Native_hbRelease<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) -> JObject<'local> {
-    entry(&mut env, |env| {
-        let node = unsafe { node(handle)? };
-        let result = node.release();
-        tick_object(env, node, &result)
-    })
+    ticked(&mut env, handle, |_, node| Ok(node.release()))
 }
 
 /// `mode` is an `HB_MAINT_*` code; `target` names the node for SWITCHOVER, else is null.
@@ -141,7 +144,7 @@ pub extern "system" fn Java_io_hamon_Native_hbSetMaintenance<'local>(
         let mode = maint_mode(mode as u32, target.as_deref()).map_err(Failure::invalid)?;
         node.set_maintenance(Some(mode), None, &reason)
             .map(drop)
-            .map_err(|e| Failure::status(maint_code(&e), e.to_string()))
+            .map_err(maint_failed)
     })
 }
 
@@ -159,7 +162,7 @@ pub extern "system" fn Java_io_hamon_Native_hbSetDrain<'local>(
         let reason = format!("{} {name}", if drained { "drain" } else { "undrain" });
         node.set_maintenance(None, Some((&name, drained)), &reason)
             .map(drop)
-            .map_err(|e| Failure::status(maint_code(&e), e.to_string()))
+            .map_err(maint_failed)
     })
 }
 

@@ -552,3 +552,81 @@ pub fn pid_alive(pid: i32) -> bool {
         Err(_) => false,
     }
 }
+
+/// What a [`FakeHaPort`] does with the next `check`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum HaAnswer {
+    Up,
+    Down,
+    /// Accept the connection and never answer (a hung application).
+    Hang,
+}
+
+/// A stand-in for the application's HA monitor: answers `check` as the test says.
+pub struct FakeHaPort {
+    pub port: u16,
+    answer: std::sync::Arc<std::sync::Mutex<HaAnswer>>,
+    answered: std::sync::Arc<AtomicUsize>,
+}
+
+impl FakeHaPort {
+    pub fn start() -> FakeHaPort {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::{Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let answer = Arc::new(Mutex::new(HaAnswer::Up));
+        let answered = Arc::new(AtomicUsize::new(0));
+        let (now, count) = (answer.clone(), answered.clone());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in listener.incoming().flatten() {
+                let word = match *now.lock().unwrap() {
+                    HaAnswer::Up => "UP",
+                    HaAnswer::Down => "DOWN",
+                    HaAnswer::Hang => {
+                        held.push(conn); // open, and silent
+                        continue;
+                    }
+                };
+                let mut line = String::new();
+                if BufReader::new(&conn).read_line(&mut line).is_ok() {
+                    let _ = (&conn).write_all(format!("{word}\r\n").as_bytes());
+                    count.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        FakeHaPort {
+            port,
+            answer,
+            answered,
+        }
+    }
+
+    pub fn set(&self, answer: HaAnswer) {
+        *self.answer.lock().unwrap() = answer;
+    }
+
+    /// How many `check`s it has answered.
+    pub fn answered(&self) -> usize {
+        self.answered.load(Ordering::Relaxed)
+    }
+}
+
+impl Cluster {
+    /// Nodes n1 and n2, each judging its application by its own [`FakeHaPort`] (three failed
+    /// probes count as dead), both started.
+    pub fn started_on_fake_ha_ports(label: &str) -> (Cluster, [FakeHaPort; 2]) {
+        let ports = [FakeHaPort::start(), FakeHaPort::start()];
+        let mut c = Cluster::new(label, &["n1", "n2"], "");
+        for (port, n) in ports.iter().zip(["n1", "n2"]) {
+            c.add_conf(
+                n,
+                &format!("hb.app_port={}\nhb.app_probe_fail=3\n", port.port),
+            );
+        }
+        c.start("n1");
+        c.start("n2");
+        (c, ports)
+    }
+}
