@@ -7,7 +7,7 @@
 use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::cli::Options;
@@ -23,6 +23,19 @@ pub fn command(program: impl AsRef<OsStr>) -> Command {
     let mut cmd = Command::new(program);
     cmd.env(OWNER, owner_tag()).stdin(Stdio::null());
     cmd
+}
+
+/// Waits up to `grace` for a child asked to stop, then kills it; reaps it either way.
+pub fn reap_within(child: &mut Child, grace: Duration) {
+    let until = Instant::now() + grace;
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// Live processes (not zombies) whose environment holds `key=value`, this one excepted.

@@ -90,15 +90,7 @@ impl Drop for Pico {
     fn drop(&mut self) {
         // SAFETY: plain syscall on our own child.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let until = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        cleanup::reap_within(&mut self.child, Duration::from_secs(2));
     }
 }
 
