@@ -343,8 +343,9 @@ typedef struct hb_node_status {
 /**
  * Receives one log record: `level` is `HA_LOG_ERROR` .. `HA_LOG_TRACE`, `message` a
  * NUL-terminated line valid only during the call. Called on whichever hamon thread logs,
- * possibly several at once; it must not call any hamon function (a failing call logs, and
- * would re-enter the callback).
+ * possibly several at once. Only hamon's own records arrive, never those of the libraries it
+ * is built on. A record that hamon logs on a thread while that thread is inside the callback
+ * is dropped, so a callback that calls hamon cannot recurse.
  */
 typedef void (*ha_log_cb)(void *userdata, uint32_t level, const char *message);
 

@@ -15,6 +15,8 @@ pub mod heartbeat;
 #[cfg(feature = "jni")]
 mod jni;
 /// cbindgen:ignore
+mod log_forward;
+/// cbindgen:ignore
 pub mod monitor;
 /// cbindgen:ignore
 pub mod probe;

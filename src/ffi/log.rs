@@ -1,10 +1,11 @@
 //! Forwards hamon's log records to a callback of the host application.
 
 use std::ffi::{CString, c_char, c_void};
-use std::sync::{OnceLock, RwLock};
+use std::sync::Arc;
 
 use crate::ffi::guard::{fail, guard_status};
 use crate::ffi::status::*;
+use crate::log_forward::{Sink, set_sink};
 
 pub const HA_LOG_OFF: u32 = 0;
 pub const HA_LOG_ERROR: u32 = 1;
@@ -15,51 +16,25 @@ pub const HA_LOG_TRACE: u32 = 5;
 
 /// Receives one log record: `level` is `HA_LOG_ERROR` .. `HA_LOG_TRACE`, `message` a
 /// NUL-terminated line valid only during the call. Called on whichever hamon thread logs,
-/// possibly several at once; it must not call any hamon function (a failing call logs, and
-/// would re-enter the callback).
+/// possibly several at once. Only hamon's own records arrive, never those of the libraries it
+/// is built on. A record that hamon logs on a thread while that thread is inside the callback
+/// is dropped, so a callback that calls hamon cannot recurse.
 #[allow(non_camel_case_types)]
 pub type ha_log_cb =
     Option<unsafe extern "C" fn(userdata: *mut c_void, level: u32, message: *const c_char)>;
 
-#[derive(Clone, Copy)]
-struct Sink {
-    cb: unsafe extern "C" fn(*mut c_void, u32, *const c_char),
-    userdata: usize,
-}
-
-static SINK: RwLock<Option<Sink>> = RwLock::new(None);
-/// Whether hamon's forwarder became the process's logger (decided once).
-static OURS: OnceLock<bool> = OnceLock::new();
-
-struct Forwarder;
-
-static FORWARDER: Forwarder = Forwarder;
-
-impl log::Log for Forwarder {
-    fn enabled(&self, metadata: &log::Metadata) -> bool {
-        metadata.level() <= log::max_level()
-    }
-
-    fn log(&self, record: &log::Record) {
-        if !self.enabled(record.metadata()) {
-            return;
-        }
-        let Some(sink) = *SINK.read().unwrap_or_else(|p| p.into_inner()) else {
+/// Forwards to a C callback; `userdata` is the host's, passed back as is.
+fn c_sink(cb: unsafe extern "C" fn(*mut c_void, u32, *const c_char), userdata: usize) -> Sink {
+    Arc::new(move |level: log::Level, text: &str| {
+        let Ok(message) = CString::new(text.replace('\0', " ")) else {
             return;
         };
-        let text = record.args().to_string().replace('\0', " ");
-        let Ok(message) = CString::new(text) else {
-            return;
-        };
-        let level = record.level() as u32;
         // SAFETY: the callback's contract; message lives for the call.
-        unsafe { (sink.cb)(sink.userdata as *mut c_void, level, message.as_ptr()) };
-    }
-
-    fn flush(&self) {}
+        unsafe { cb(userdata as *mut c_void, level as u32, message.as_ptr()) };
+    })
 }
 
-fn level_filter(level: u32) -> Option<log::LevelFilter> {
+pub(crate) fn level_filter(level: u32) -> Option<log::LevelFilter> {
     Some(match level {
         HA_LOG_OFF => log::LevelFilter::Off,
         HA_LOG_ERROR => log::LevelFilter::Error,
@@ -92,21 +67,11 @@ pub unsafe extern "C" fn ha_log_set_callback(
                 format!("max_level {max_level} is not one of HA_LOG_*"),
             ));
         };
-        if !*OURS.get_or_init(|| log::set_logger(&FORWARDER).is_ok()) {
-            return Err(fail(
+        set_sink(cb.map(|cb| c_sink(cb, userdata as usize)), filter).map_err(|_| {
+            fail(
                 HA_ERR_LOG_IN_USE,
                 "another logger is installed in this process",
-            ));
-        }
-        *SINK.write().unwrap_or_else(|p| p.into_inner()) = cb.map(|cb| Sink {
-            cb,
-            userdata: userdata as usize,
-        });
-        log::set_max_level(if cb.is_some() {
-            filter
-        } else {
-            log::LevelFilter::Off
-        });
-        Ok(())
+            )
+        })
     })
 }

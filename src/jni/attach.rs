@@ -39,6 +39,10 @@ pub fn attach_daemon(vm: &JavaVM) -> Result<(), String> {
         JNI_EDETACHED => {}
         other => return Err(format!("JNI GetEnv failed with error {other}")),
     }
+    // A thread that is ending (its thread-locals going away) could not detach again.
+    if DETACH.try_with(|_| ()).is_err() {
+        return Err("the thread is ending".to_string());
+    }
     let name = std::thread::current()
         .name()
         .and_then(|n| CString::new(n).ok())
@@ -58,7 +62,7 @@ pub fn attach_daemon(vm: &JavaVM) -> Result<(), String> {
         ));
     }
     // A guard left from an attachment that other code undid must not detach this one.
-    if let Some(stale) = DETACH.with(|d| d.replace(Some(DetachOnExit(raw)))) {
+    if let Ok(Some(stale)) = DETACH.try_with(|d| d.replace(Some(DetachOnExit(raw)))) {
         std::mem::forget(stale);
     }
     Ok(())

@@ -2,18 +2,17 @@
 //! `io.hamon.NativeLog.publish`, on whichever hamon thread logs (attached once as a daemon
 //! thread, like the check threads).
 
-use std::ffi::{CStr, c_char, c_void};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use jni::objects::{JClass, JString};
 use jni::refs::Global;
 use jni::sys::{jboolean, jint};
 use jni::{EnvUnowned, JValue, JavaVM, jni_sig, jni_str};
 
-use crate::ffi::log::ha_log_set_callback;
-use crate::ffi::status::HA_OK;
+use crate::ffi::log::level_filter;
 use crate::jni::attach::attach_daemon;
 use crate::jni::entry::entry;
+use crate::log_forward::set_sink;
 
 /// `io.hamon.NativeLog`, found once on a Java thread: a hamon thread has no class loader of
 /// its own to find it with.
@@ -33,23 +32,18 @@ pub extern "system" fn Java_io_hamon_Native_logToJava<'local>(
             let _ = NATIVE_LOG.set(env.new_global_ref(class)?);
         }
         let level = u32::try_from(max_level).unwrap_or(0);
-        // SAFETY: `to_java` follows ha_log_cb's rules; it uses no userdata.
-        let status = unsafe { ha_log_set_callback(Some(to_java), std::ptr::null_mut(), level) };
-        Ok(status == HA_OK)
+        let filter = level_filter(level).unwrap_or(log::LevelFilter::Off);
+        Ok(set_sink(Some(Arc::new(to_java)), filter).is_ok())
     })
 }
 
-/// The log callback. Never unwinds into hamon, and never leaves a Java exception pending on
-/// the logging thread: a record that cannot be delivered is dropped.
-unsafe extern "C" fn to_java(_userdata: *mut c_void, level: u32, message: *const c_char) {
-    // SAFETY: hamon passes a NUL-terminated line valid for the call.
-    let text = unsafe { CStr::from_ptr(message) }
-        .to_string_lossy()
-        .into_owned();
-    let _ = std::panic::catch_unwind(|| publish(level, &text));
+/// The log sink. Never unwinds into hamon, and never leaves a Java exception pending on the
+/// logging thread: a record that cannot be delivered is dropped.
+fn to_java(level: log::Level, text: &str) {
+    let _ = std::panic::catch_unwind(|| publish(level, text));
 }
 
-fn publish(level: u32, text: &str) {
+fn publish(level: log::Level, text: &str) {
     let (Some(class), Ok(vm)) = (NATIVE_LOG.get(), JavaVM::singleton()) else {
         return;
     };
@@ -57,15 +51,16 @@ fn publish(level: u32, text: &str) {
         return;
     }
     let _ = vm.attach_current_thread(|env| -> jni::errors::Result<()> {
+        // An exception pending here belongs to the code that logged: leave it alone.
+        if env.exception_check() {
+            return Ok(());
+        }
         let message = JString::from_str(env, text)?;
         let sent = env.call_static_method(
             class,
             jni_str!("publish"),
             jni_sig!("(ILjava/lang/String;)V"),
-            &[
-                JValue::Int(jint::try_from(level).unwrap_or(0)),
-                JValue::Object(&message),
-            ],
+            &[JValue::Int(level as jint), JValue::Object(&message)],
         );
         if env.exception_check() {
             env.exception_clear();
