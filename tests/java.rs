@@ -34,9 +34,16 @@ fn ha_probe() -> &'static str {
 
 /// Runs one test group of java/tests; it prints `GROUP: N passed, M failed` last.
 fn group(class: &str) {
+    group_with(class, &[]);
+}
+
+/// Like [`group`], with more JVM options (system properties, heap size).
+fn group_with(class: &str, jvm_options: &[&str]) {
     let java = java();
     let done = run(
-        java.command().args(["io.hamon.tests.Runner", class]),
+        java.command()
+            .args(jvm_options)
+            .args(["io.hamon.tests.Runner", class]),
         PATIENCE,
     );
     println!("{}", done.stdout);
@@ -96,6 +103,24 @@ fn probe_state_round_trip_details_and_failures() {
 #[test]
 fn heartbeat_every_method() {
     group("HeartbeatTest");
+}
+
+/// hamon's logger at ALL, FINEST and FINER before the library loads, each in its own JVM.
+#[test]
+fn debug_logging_at_every_level_neither_crashes_nor_recurses() {
+    for level in ["ALL", "FINEST", "FINER"] {
+        group_with("LoggingTest", &[&format!("-Dhamon.test.log.level={level}")]);
+    }
+}
+
+#[test]
+fn close_never_stalls_on_a_check_and_returns_once_stopped() {
+    group("CloseTest");
+}
+
+#[test]
+fn check_runs_start_clean_say_why_and_leave_nothing_behind() {
+    group("CheckRunTest");
 }
 
 // ---- the JVM and the library ---------------------------------------------------------

@@ -8,7 +8,7 @@ use jni::objects::{JObject, JString, JThrowable};
 use jni::refs::Global;
 use jni::{Env, JavaVM, jni_sig, jni_str};
 
-use crate::ffi::server::{HA_CHECK_DOWN, check_result};
+use crate::ffi::server::{HA_CHECK_DEGRADED, HA_CHECK_DOWN, check_result};
 use crate::jni::attach::attach_daemon;
 use crate::monitor::check::Outcome;
 
@@ -27,6 +27,14 @@ impl JavaCheck {
     /// Runs the check once; never fails: every problem is a DOWN with its reason.
     pub fn run(&self) -> (Outcome, String) {
         let (code, reason) = self.call().unwrap_or_else(|e| (HA_CHECK_DOWN, e));
+        let reason = match code {
+            // A check that is not UP and says nothing still tells clients where it came from.
+            HA_CHECK_DOWN if reason.trim().is_empty() => "the check returned DOWN".to_string(),
+            HA_CHECK_DEGRADED if reason.trim().is_empty() => {
+                "the check returned DEGRADED".to_string()
+            }
+            _ => reason,
+        };
         check_result(code, reason)
     }
 
@@ -35,6 +43,17 @@ impl JavaCheck {
         attach_daemon(&vm)?;
         vm.attach_current_thread(|env| call_check(env, &self.check))
             .map_err(|e: jni::errors::Error| format!("cannot call the Java check: {e}"))
+    }
+}
+
+impl Drop for JavaCheck {
+    /// The global reference goes on this thread, which must be attached for it: a check
+    /// closed before its first run never attached its thread, and a release there would make
+    /// `jni` attach and detach an unnamed thread just for it.
+    fn drop(&mut self) {
+        if let Ok(vm) = JavaVM::singleton() {
+            let _ = attach_daemon(&vm);
+        }
     }
 }
 

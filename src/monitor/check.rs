@@ -124,7 +124,12 @@ impl CheckState {
                 }
             }
             RunEnd::TimedOut { after } => {
-                let why = format!("timeout: no answer after {} ms", after.as_millis());
+                // A stuck run is counted again every interval; the reason keeps naming the
+                // timeout, the latency says how long it has run.
+                let why = format!(
+                    "timeout: no answer after {} ms",
+                    self.opts.timeout.as_millis()
+                );
                 (false, false, why, Some(after))
             }
         };

@@ -26,10 +26,11 @@ impl WorkerCount {
         WorkerGuard(self.clone())
     }
 
-    /// Waits until every worker has left or the deadline passes; returns how many remain.
-    pub fn wait_until(&self, deadline: Instant) -> usize {
+    /// Waits until at most `keep` workers are left or the deadline passes; returns how many
+    /// remain.
+    pub fn wait_until(&self, deadline: Instant, keep: usize) -> usize {
         let mut live = self.live.lock().unwrap_or_else(|p| p.into_inner());
-        while *live > 0 {
+        while *live > keep {
             let now = Instant::now();
             if now >= deadline {
                 break;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -23,6 +23,9 @@ use crate::monitor::translog::TransitionLog;
 
 /// Most checks one server runs; each has its own worker thread.
 pub const MAX_CHECKS: usize = 64;
+
+/// Check threads started in this process so far.
+static CHECK_THREADS: AtomicUsize = AtomicUsize::new(0);
 
 #[derive(Debug)]
 pub enum ServerError {
@@ -223,7 +226,9 @@ impl Server {
         let index = inner.runs.len();
         let (tx, rx) = mpsc::channel();
         let (shared, count) = (self.shared.clone(), self.worker_count.clone());
-        let handle = spawn(format!("hamon-check-{index}"), move || {
+        // Numbered across the process, so two servers' check threads never share a name.
+        let number = CHECK_THREADS.fetch_add(1, Ordering::Relaxed);
+        let handle = spawn(format!("hamon-check-{number}"), move || {
             runner::work(shared, index, check, rx, count)
         })?;
         let now = Instant::now();
@@ -303,9 +308,18 @@ impl Server {
         }
         // Dropping the triggers ends every worker that is waiting for its next run.
         self.shared.lock().runs.clear();
+        // A check that stops its own server cannot wait for itself: it ends when it returns.
+        let me = std::thread::current().id();
+        let own = self
+            .workers
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .any(|w| w.thread().id() == me);
         let left = self
             .worker_count
-            .wait_until(Instant::now() + self.stop_timeout);
+            .wait_until(Instant::now() + self.stop_timeout, usize::from(own))
+            - usize::from(own);
         for w in self
             .workers
             .lock()

@@ -19,16 +19,17 @@ public final class CheckResult {
     }
 
     /**
-     * A result with a state and a reason.
+     * A result with a state and a reason. A DEGRADED or DOWN result without a reason shows
+     * clients {@code the check returned DOWN} (or {@code DEGRADED}).
      *
      * @param state UP, DEGRADED or DOWN
-     * @param reason why; may be empty
+     * @param reason why; null or empty for none
      * @return the result
-     * @throws NullPointerException when an argument is null
+     * @throws NullPointerException when the state is null
      */
     public static CheckResult of(HealthState state, String reason) {
         return new CheckResult(
-                Objects.requireNonNull(state, "state"), Objects.requireNonNull(reason, "reason"));
+                Objects.requireNonNull(state, "state"), reason == null ? "" : reason);
     }
 
     /**
@@ -43,9 +44,8 @@ public final class CheckResult {
     /**
      * The application works, but less well.
      *
-     * @param reason why, e.g. {@code "replica db2 unreachable"}
+     * @param reason why, e.g. {@code "replica db2 unreachable"}; null for none
      * @return DEGRADED with the reason
-     * @throws NullPointerException when the reason is null
      */
     public static CheckResult degraded(String reason) {
         return of(HealthState.DEGRADED, reason);
@@ -54,9 +54,8 @@ public final class CheckResult {
     /**
      * The application cannot do its job.
      *
-     * @param reason why, e.g. {@code "db pool exhausted"}
+     * @param reason why, e.g. {@code "db pool exhausted"}; null for none
      * @return DOWN with the reason
-     * @throws NullPointerException when the reason is null
      */
     public static CheckResult down(String reason) {
         return of(HealthState.DOWN, reason);

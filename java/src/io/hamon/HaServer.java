@@ -28,8 +28,10 @@ import java.util.Properties;
  * can be passed whole; when a key and its alias are both given, the {@code ha.*} key wins.
  *
  * <p><b>Threads.</b> Every method may be called from any thread at the same time, from checks
- * too. {@link #close()} waits for calls in progress on other threads, then stops the server.
- * A server that is neither closed nor reachable any more is stopped by a {@link
+ * too. {@link #close()} waits for calls in progress on other threads, then stops the server;
+ * a call that comes while it stops, from a check for instance, throws {@link
+ * IllegalStateException} at once. A server that is neither closed nor reachable any more is
+ * stopped by a {@link
  * java.lang.ref.Cleaner} (a check that refers to its own server keeps it reachable); close
  * it explicitly to free its port at a known time. The server's threads never keep the JVM
  * from exiting.
@@ -146,7 +148,8 @@ public final class HaServer implements AutoCloseable {
      */
     public void addDetailedCheck(String name, DetailedHealthCheck check, CheckOptions options) {
         Objects.requireNonNull(options, "options");
-        handle.run(h -> Native.serverAddCheck(h, name, check, options.intervalMs,
+        DetailedHealthCheck run = check == null ? null : new CheckRun(handle, check);
+        handle.run(h -> Native.serverAddCheck(h, name, run, options.intervalMs,
                 options.timeoutMs, options.rise, options.fall, options.importance,
                 options.latencyWarnMs, options.latencyCritMs));
     }
@@ -228,9 +231,16 @@ public final class HaServer implements AutoCloseable {
     /**
      * Stops the server and frees its port. Waits at most {@code ha.stop_timeout_ms} (default
      * 2 s) for a check still running, then leaves it to finish on its own. Idempotent.
+     *
+     * <p>Returns once the server has stopped, whichever thread calls it and however many call
+     * it at once: a second caller waits for the first. One exception, because a check cannot
+     * wait for its own end: called from inside one of this server's checks, it stops the
+     * server (port, other checks) without waiting for that check, which ends when it returns;
+     * and when another thread is closing the server already, it returns at once, since that
+     * thread is waiting for the calling check.
      */
     @Override
     public void close() {
-        handle.close();
+        handle.close(!CheckRun.isRunningFor(handle));
     }
 }

@@ -1,6 +1,7 @@
 package io.hamon;
 
 import java.lang.ref.Cleaner;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.LongConsumer;
@@ -12,10 +13,13 @@ import java.util.function.LongToIntFunction;
  * when the object was never closed.
  *
  * <p>Calls hold the read lock (the write lock when the native object takes one caller at a
- * time); freeing takes the write lock and sets the handle to 0. So the native object is never
- * freed while a call uses it, whoever frees it: {@code close()} on any thread, or the Cleaner
- * when the owner became unreachable during a call. After freeing, calls pass 0, which the
- * native side answers with {@link IllegalStateException}.
+ * time). Freeing takes the write lock only to set the handle to 0, then frees the native
+ * object outside the lock: calls in progress have ended, later calls pass 0 (which the native
+ * side answers with {@link IllegalStateException}), and a call made while the native object
+ * stops (from one of its callbacks) fails at once instead of waiting for the stop, which
+ * would wait for that callback. So the native object is never freed while a call uses it,
+ * whoever frees it: {@code close()} on any thread, or the Cleaner when the owner became
+ * unreachable during a call.
  */
 final class NativeHandle {
     private static final Cleaner CLEANER = Cleaner.create();
@@ -25,6 +29,8 @@ final class NativeHandle {
     private final LongConsumer free;
     private long handle;
     private final Cleaner.Cleanable cleanable;
+    /** Opens once the native object is freed. */
+    private final CountDownLatch freed = new CountDownLatch(1);
 
     /**
      * @param owner the public object; when it becomes unreachable, the handle is freed
@@ -74,21 +80,53 @@ final class NativeHandle {
         }
     }
 
-    /** Frees the native object once; later calls do nothing. */
+    /** Frees the native object once and returns when it is freed, whoever frees it. */
     void close() {
+        close(true);
+    }
+
+    /**
+     * Frees the native object once.
+     *
+     * @param wait whether to return only once it is freed, also when another thread frees it
+     */
+    void close(boolean wait) {
         cleanable.clean();
+        if (wait) {
+            awaitFreed();
+        }
+    }
+
+    private void awaitFreed() {
+        boolean interrupted = false;
+        while (true) {
+            try {
+                freed.await();
+                break;
+            } catch (InterruptedException e) {
+                interrupted = true;
+            }
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void free() {
+        long freeing;
         lock.writeLock().lock();
         try {
-            if (handle != 0) {
-                long freed = handle;
-                handle = 0;
-                free.accept(freed);
-            }
+            freeing = handle;
+            handle = 0;
         } finally {
             lock.writeLock().unlock();
+        }
+        try {
+            if (freeing != 0) {
+                free.accept(freeing);
+            }
+        } finally {
+            freed.countDown();
         }
     }
 
