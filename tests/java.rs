@@ -123,6 +123,16 @@ fn check_runs_start_clean_say_why_and_leave_nothing_behind() {
     group("CheckRunTest");
 }
 
+/// 30 s under GC pressure (64 MiB heap, a garbage thread): probes right, threads and RSS
+/// flat.
+#[test]
+fn soak_under_gc_pressure() {
+    group_with(
+        "SoakTest",
+        &["-Xmx64m", "-Xms64m", "-Dhamon.test.soak.seconds=30"],
+    );
+}
+
 // ---- the JVM and the library ---------------------------------------------------------
 
 #[test]

@@ -319,7 +319,7 @@ impl Server {
         let left = self
             .worker_count
             .wait_until(Instant::now() + self.stop_timeout, usize::from(own))
-            - usize::from(own);
+            .saturating_sub(usize::from(own));
         for w in self
             .workers
             .lock()
