@@ -437,7 +437,8 @@ pub unsafe extern "C" fn ha_server_state(srv: *const ha_server, out_state: *mut 
 
 /// Stops the server, joins its threads and frees it. NULL is a no-op. Waits at most
 /// `ha.stop_timeout_ms` (default 2000) for a check still inside its callback, then returns
-/// anyway; that callback's userdata must stay valid until it returns.
+/// anyway; that callback's userdata must stay valid until it returns. Called from one of the
+/// server's own check callbacks, it waits for the other checks, not for that one.
 ///
 /// # Safety
 /// `srv` is NULL or came from `ha_server_start`; it is not used afterwards, and no other
