@@ -238,6 +238,9 @@ public final class HaServer implements AutoCloseable {
      * server (port, other checks) without waiting for that check, which ends when it returns;
      * and when another thread is closing the server already, it returns at once, since that
      * thread is waiting for the calling check.
+     *
+     * @throws IllegalStateException when called during another call on this server on the
+     *     same thread (from a log handler that hamon's record reached during that call)
      */
     @Override
     public void close() {

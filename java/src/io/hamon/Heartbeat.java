@@ -256,7 +256,13 @@ public final class Heartbeat implements AutoCloseable {
         return Collections.unmodifiableList(list);
     }
 
-    /** Frees the node without touching the shared directory. Idempotent. */
+    /**
+     * Frees the node without touching the shared directory. Idempotent; returns once the node
+     * is freed, whichever thread calls it.
+     *
+     * @throws IllegalStateException when called during another call on this node on the same
+     *     thread (from a log handler that hamon's record reached during that call)
+     */
     @Override
     public void close() {
         handle.close();

@@ -89,8 +89,15 @@ final class NativeHandle {
      * Frees the native object once.
      *
      * @param wait whether to return only once it is freed, also when another thread frees it
+     * @throws IllegalStateException when this thread is inside a call on the object
      */
     void close(boolean wait) {
+        if (lock.getReadHoldCount() > 0 || lock.isWriteLockedByCurrentThread()) {
+            // A log handler, say, called during a call on this object: freeing would pull the
+            // native object from under that call, and waiting for it would wait forever.
+            throw new IllegalStateException(
+                    "close() was called during another call on the same object on this thread");
+        }
         cleanable.clean();
         if (wait) {
             awaitFreed();

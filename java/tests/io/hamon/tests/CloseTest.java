@@ -7,6 +7,7 @@ import static io.hamon.tests.Assert.waitUntil;
 import io.hamon.CheckOptions;
 import io.hamon.HaServer;
 import io.hamon.HealthState;
+import io.hamon.ServerState;
 import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
@@ -14,6 +15,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
 
 /**
  * close() never waits for the stop timeout because of a check that calls its own server,
@@ -22,6 +26,8 @@ import java.util.function.Consumer;
  * a close that stalls on one stands out from one that merely runs on a busy machine.
  */
 public final class CloseTest {
+    /** Held: java.util.logging keeps its loggers only weakly. */
+    private static final Logger HAMON_LOG = Logger.getLogger("io.hamon");
     private static final Duration PATIENCE = Duration.ofSeconds(30);
     private static final String STOP_TIMEOUT_MS = "20000";
     /** Far below the stop timeout, far above a close on a loaded machine. */
@@ -141,6 +147,47 @@ public final class CloseTest {
         check(checkCloseMs.get() >= 0 && checkCloseMs.get() < PROMPT_MS,
                 "close inside the check took " + checkCloseMs.get() + " ms");
         waitUntil("no hamon thread left", PATIENCE, () -> Threads.hamonThreads().isEmpty());
+    }
+
+    /**
+     * A log handler that closes the server when hamon logs a change to DOWN, which a pushState
+     * on the same thread caused: close cannot free the server from under that call, nor wait
+     * for it; it says so instead of hanging.
+     */
+    public static void testCloseFromALogHandlerDuringACallThrowsInsteadOfHanging() {
+        AtomicReference<HaServer> self = new AtomicReference<>();
+        AtomicReference<Throwable> thrown = new AtomicReference<>();
+        Thread caller = Thread.currentThread();
+        Handler handler = new Handler() {
+            @Override
+            public void publish(LogRecord r) {
+                if (Thread.currentThread() == caller && r.getMessage().contains("-> DOWN")
+                        && self.get() != null) {
+                    try {
+                        self.get().close();
+                    } catch (RuntimeException e) {
+                        thrown.set(e);
+                    }
+                }
+            }
+
+            @Override
+            public void flush() {}
+
+            @Override
+            public void close() {}
+        };
+        HAMON_LOG.addHandler(handler);
+        try (HaServer server = Servers.start()) {
+            server.ready();
+            self.set(server);
+            server.pushState(HealthState.DOWN, "closing on DOWN");
+            self.set(null);
+            check(thrown.get() instanceof IllegalStateException, "close threw " + thrown.get());
+            check(server.state() == ServerState.DOWN, "the server still works");
+        } finally {
+            HAMON_LOG.removeHandler(handler);
+        }
     }
 
     /**
