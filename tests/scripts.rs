@@ -829,7 +829,8 @@ fn config_errors(shell: &str) {
     let r = site.script(shell, "online", &["ec1"]);
     assert_eq!(r.code, Some(6), "{}", r.show());
     assert!(
-        r.stderr.contains(&format!("refusing the configuration {conf}: "))
+        r.stderr
+            .contains(&format!("refusing the configuration {conf}: "))
             && r.stderr.contains("is writable by everyone (mode 666)"),
         "{}",
         r.show()

@@ -96,7 +96,11 @@ fn proc_stat(pid: u32) -> Option<(char, u32, u64)> {
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();
     let state = fields.first()?.chars().next()?;
-    Some((state, fields.get(2)?.parse().ok()?, fields.get(19)?.parse().ok()?))
+    Some((
+        state,
+        fields.get(2)?.parse().ok()?,
+        fields.get(19)?.parse().ok()?,
+    ))
 }
 
 fn live(pid: u32) -> bool {
@@ -145,8 +149,16 @@ impl Drop for Sweeper {
             if pids.is_empty() {
                 return;
             }
-            let groups: BTreeSet<u32> = pids.iter().filter_map(|&p| proc_stat(p)).map(|s| s.1).collect();
-            for target in groups.iter().map(|g| format!("-{g}")).chain(pids.iter().map(u32::to_string)) {
+            let groups: BTreeSet<u32> = pids
+                .iter()
+                .filter_map(|&p| proc_stat(p))
+                .map(|s| s.1)
+                .collect();
+            for target in groups
+                .iter()
+                .map(|g| format!("-{g}"))
+                .chain(pids.iter().map(u32::to_string))
+            {
                 if target != "-0" && target != "-1" && target != "0" && target != "1" {
                     let _ = Command::new("kill")
                         .args(["-s", "KILL", "--", &target])
@@ -176,7 +188,11 @@ impl Run {
 }
 
 fn run(cmd: &mut Command) -> Run {
-    let done = common::child::run_to_end(cmd, PATIENCE);
+    run_within(PATIENCE, cmd)
+}
+
+fn run_within(limit: Duration, cmd: &mut Command) -> Run {
+    let done = common::child::run_to_end(cmd, limit);
     Run {
         code: done.status.code(),
         stdout: done.stdout,
@@ -199,7 +215,11 @@ fn finish(child: Child) -> Run {
 
 fn expect(r: &Run, code: i32, stdout_has: &str, what: &str) {
     assert_eq!(r.code, Some(code), "{what}:\n{}", r.show());
-    assert!(r.stdout.contains(stdout_has), "{what}: stdout lacks {stdout_has:?}:\n{}", r.show());
+    assert!(
+        r.stdout.contains(stdout_has),
+        "{what}: stdout lacks {stdout_has:?}:\n{}",
+        r.show()
+    );
 }
 
 // ---- a site ------------------------------------------------------------------------------
@@ -265,7 +285,12 @@ impl Site {
     }
 
     fn pid(&self) -> Option<u32> {
-        fs::read_to_string(self.pid_file()).ok()?.lines().next()?.parse().ok()
+        fs::read_to_string(self.pid_file())
+            .ok()?
+            .lines()
+            .next()?
+            .parse()
+            .ok()
     }
 
     fn starts(&self) -> usize {
@@ -275,7 +300,10 @@ impl Site {
     }
 
     fn picos(&self) -> Vec<u32> {
-        marked(&self.mark).into_iter().filter(|&p| comm(p) == "pico").collect()
+        marked(&self.mark)
+            .into_iter()
+            .filter(|&p| comm(p) == "pico")
+            .collect()
     }
 
     fn command(&self, shell: &str, script: &Path, name: &str) -> Command {
@@ -363,8 +391,10 @@ n=0
 while IFS= read -r case_line; do
     n=$((n + 1))
     name=${case_line%%|*}
-    text=$(printf '%s' "${case_line#*|}" | sed "s/INN/$inn/g; s/START/$start/g; s/BOOT/$boot/g")
-    for step in clean offline ocf-monitor ocf-probe ocf-stop; do
+    rest=${case_line#*|}
+    steps=${rest%%|*}
+    text=$(printf '%s' "${rest#*|}" | sed "s/INN/$inn/g; s/START/$start/g; s/BOOT/$boot/g")
+    for step in $steps; do
         printf '%b\n' "$text" >"$MZ/run/ec1.pid"
         case $step in
             clean | offline) trace "$n-$step" "$SH" "$S/$step" /j "$MZ" mz ec1 ;;
@@ -391,7 +421,9 @@ state=$(cut -d' ' -f3 /proc/$inn/stat 2>/dev/null)
 echo "${state:-gone}" >"$R/innocent.after"
 "#;
 
-/// (name, pid file text; INN = the innocent's pid, START its start time, BOOT the boot id)
+/// (name, pid file text; INN = the innocent's pid, START its start time, BOOT the boot id).
+/// Malformed ones go through clean and offline; the well-formed ones naming the innocent
+/// (and a legacy one) through the OCF agent too.
 const PID_FILES: [(&str, &str); 19] = [
     ("01", "01"),
     ("001", "001"),
@@ -406,24 +438,59 @@ const PID_FILES: [(&str, &str); 19] = [
     ("empty", ""),
     ("huge", "99999999999999999999"),
     ("legacy pid only", "INN"),
-    ("stale start time", "INN\\nstart_time=1\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000"),
-    ("right start, no marker", "INN\\nstart_time=START\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000"),
-    ("before last boot", "INN\\nstart_time=START\\nboot_id=00000000-0000-4000-8000-000000000000\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000"),
-    ("other instance", "INN\\nstart_time=START\\nboot_id=BOOT\\ninstance_id=ec2:0c2e1b8e-0000-4000-8000-000000000000"),
-    ("group 1 with zeros", "0001\\nstart_time=1\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000"),
-    ("extra line", "INN\\nstart_time=START\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000\\nmore"),
+    (
+        "stale start time",
+        "INN\\nstart_time=1\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000",
+    ),
+    (
+        "right start, no marker",
+        "INN\\nstart_time=START\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000",
+    ),
+    (
+        "before last boot",
+        "INN\\nstart_time=START\\nboot_id=00000000-0000-4000-8000-000000000000\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000",
+    ),
+    (
+        "other instance",
+        "INN\\nstart_time=START\\nboot_id=BOOT\\ninstance_id=ec2:0c2e1b8e-0000-4000-8000-000000000000",
+    ),
+    (
+        "group 1 with zeros",
+        "0001\\nstart_time=1\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000",
+    ),
+    (
+        "extra line",
+        "INN\\nstart_time=START\\nboot_id=BOOT\\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-000000000000\\nmore",
+    ),
 ];
+
+/// The operations a pid file goes through.
+fn steps(text: &str) -> &'static [&'static str] {
+    if text.starts_with("INN") {
+        &["clean", "offline", "ocf-monitor", "ocf-probe", "ocf-stop"]
+    } else {
+        &["clean", "offline"]
+    }
+}
 
 /// The signal system calls a trace file recorded.
 fn signal_calls(trace: &Path) -> Vec<String> {
     let text = fs::read_to_string(trace).unwrap_or_else(|e| panic!("{}: {e}", trace.display()));
     text.lines()
-        .filter(|l| SIGNAL_CALLS.split(',').any(|c| l.contains(&format!("{c}("))))
+        .filter(|l| {
+            SIGNAL_CALLS
+                .split(',')
+                .any(|c| l.contains(&format!("{c}(")))
+        })
         .map(str::to_string)
         .collect()
 }
 
-both_shells!(pid_files_in_namespace, pid_files_in_namespace_dash, pid_files_in_namespace_bash);
+both_shells!(
+    pid_files_in_namespace,
+    pid_files_in_namespace_dash,
+    pid_files_in_namespace_bash
+);
 
 /// Malformed pid files (01, 00, signs, blanks, huge, legacy) and reused pids (stale start
 /// time, missing marker, before the last boot, another instance's marker): clean,
@@ -437,35 +504,43 @@ fn pid_files_in_namespace(shell: &str) {
     }
     let site = Site::new(&format!("ns-{shell}"));
     site.write_conf(&format!(
-        "start = {}\nonline_timeout = 20\n",
+        "start = {}\nonline_timeout = 20\nclean_timeout = 1\noffline_timeout = 1\n",
         site.pico_start()
     ));
     let results = site.path().join("results");
     fs::create_dir(&results).expect("mkdir results");
-    let cases: String = PID_FILES.iter().map(|(n, t)| format!("{n}|{t}\n")).collect();
+    let cases: String = PID_FILES
+        .iter()
+        .map(|(n, t)| format!("{n}|{}|{t}\n", steps(t).join(" ")))
+        .collect();
     fs::write(results.join("cases"), cases).expect("cases");
     fs::write(site.path().join("driver.sh"), NAMESPACE_DRIVER).expect("driver");
-    let r = run(Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "setsid", "sh"])
-        .arg(site.path().join("driver.sh"))
-        .arg(&results)
-        .arg(shell)
-        .arg(scripts())
-        .arg(site.path())
-        .arg(SIGNAL_CALLS)
-        .env("HA_CONF", &site.conf)
-        .env("HA_PROBE", ha_probe()));
+    let r = run_within(
+        PATIENCE * 3,
+        Command::new("unshare")
+            .args(["--pid", "--fork", "--mount-proc", "setsid", "sh"])
+            .arg(site.path().join("driver.sh"))
+            .arg(&results)
+            .arg(shell)
+            .arg(scripts())
+            .arg(site.path())
+            .arg(SIGNAL_CALLS)
+            .env("HA_CONF", &site.conf)
+            .env("HA_PROBE", ha_probe()),
+    );
     assert_eq!(r.code, Some(0), "driver: {}", r.show());
 
     let read = |name: &str| fs::read_to_string(results.join(name)).unwrap_or_default();
     let control = signal_calls(&results.join("control.trace"));
     assert!(
-        control.iter().any(|l| l.contains("kill(") && l.contains("EPERM")),
+        control
+            .iter()
+            .any(|l| l.contains("kill(") && l.contains("EPERM")),
         "strace must record and block the control kill: {control:?}"
     );
     let inn = read("innocent").trim().to_string();
     for (n, (name, _)) in PID_FILES.iter().enumerate() {
-        for step in ["clean", "offline", "ocf-monitor", "ocf-probe", "ocf-stop"] {
+        for &step in steps(PID_FILES[n].1) {
             let base = format!("{}-{step}", n + 1);
             let what = format!("{step} with pid file {name:?} ({shell})");
             let calls = signal_calls(&results.join(format!("{base}.trace")));
@@ -480,14 +555,16 @@ fn pid_files_in_namespace(shell: &str) {
             assert_eq!(rc.trim(), want, "{what}:\n{out}\n{err}");
             // monitor only reads; clean, offline and stop remove what they refused.
             assert!(
-                step.contains("monitor") || step.contains("probe")
+                step.contains("monitor")
+                    || step.contains("probe")
                     || !results.join(format!("{base}.left")).exists(),
                 "{what} left the pid file behind"
             );
             if step == "clean" {
                 assert!(out.contains("Killing ec1...done."), "{what}: {out}");
                 assert!(
-                    err.contains("unusable pid file") || err.contains("is not this instance")
+                    err.contains("unusable pid file")
+                        || err.contains("is not this instance")
                         || name == &"before last boot",
                     "{what} reports what it refused: {err}"
                 );
@@ -495,9 +572,22 @@ fn pid_files_in_namespace(shell: &str) {
         }
     }
     let online_pid = read("online.pid").trim().to_string();
-    assert_eq!(read("online.rc").trim(), "0", "online: {}\n{}", read("online.out"), read("online.err"));
-    assert!(read("online.out").contains("Starting ec1...done."), "{}", read("online.out"));
-    assert!(!online_pid.is_empty() && online_pid != inn, "online started its own: {online_pid} vs {inn}");
+    assert_eq!(
+        read("online.rc").trim(),
+        "0",
+        "online: {}\n{}",
+        read("online.out"),
+        read("online.err")
+    );
+    assert!(
+        read("online.out").contains("Starting ec1...done."),
+        "{}",
+        read("online.out")
+    );
+    assert!(
+        !online_pid.is_empty() && online_pid != inn,
+        "online started its own: {online_pid} vs {inn}"
+    );
     assert!(signal_calls(&results.join("online.trace")).is_empty());
     let after = read("innocent.after");
     assert!(
@@ -508,7 +598,11 @@ fn pid_files_in_namespace(shell: &str) {
 
 // ---- concurrent operations ---------------------------------------------------------------
 
-both_shells!(concurrent_onlines, concurrent_onlines_dash, concurrent_onlines_bash);
+both_shells!(
+    concurrent_onlines,
+    concurrent_onlines_dash,
+    concurrent_onlines_bash
+);
 
 /// Two `online` at once (a retry racing the first), many times: one start each time,
 /// both succeed, the pid file names the one running pico.
@@ -524,9 +618,25 @@ fn concurrent_onlines(shell: &str) {
         }
         let b = site.spawn(shell, "online");
         let (a, b) = (finish(a), finish(b));
-        expect(&a, 0, "Starting ec1...done", &format!("trial {trial}, first online"));
-        expect(&b, 0, "Starting ec1...done", &format!("trial {trial}, second online"));
-        assert_eq!(site.starts(), before + 1, "trial {trial}: one start\n{}\n{}", a.show(), b.show());
+        expect(
+            &a,
+            0,
+            "Starting ec1...done",
+            &format!("trial {trial}, first online"),
+        );
+        expect(
+            &b,
+            0,
+            "Starting ec1...done",
+            &format!("trial {trial}, second online"),
+        );
+        assert_eq!(
+            site.starts(),
+            before + 1,
+            "trial {trial}: one start\n{}\n{}",
+            a.show(),
+            b.show()
+        );
         assert!(
             a.stdout.contains("already running") != b.stdout.contains("already running"),
             "trial {trial}: one of them found it running\n{}\n{}",
@@ -535,13 +645,26 @@ fn concurrent_onlines(shell: &str) {
         );
         let picos = site.picos();
         assert_eq!(picos.len(), 1, "trial {trial}: {picos:?}");
-        assert_eq!(site.pid(), Some(picos[0]), "trial {trial}: the pid file names it");
-        expect(&site.script(shell, "clean"), 0, "Killing ec1...done.", "clean");
+        assert_eq!(
+            site.pid(),
+            Some(picos[0]),
+            "trial {trial}: the pid file names it"
+        );
+        expect(
+            &site.script(shell, "clean"),
+            0,
+            "Killing ec1...done.",
+            "clean",
+        );
         assert!(site.picos().is_empty());
     }
 }
 
-both_shells!(online_races_clean, online_races_clean_dash, online_races_clean_bash);
+both_shells!(
+    online_races_clean,
+    online_races_clean_dash,
+    online_races_clean_bash
+);
 
 /// `online` racing `clean`, many times: whatever order the lock gives them, a running
 /// instance always has its pid file (and offline stops it), a stopped one has none.
@@ -555,8 +678,18 @@ fn online_races_clean(shell: &str) {
         thread::sleep(Duration::from_millis((trial * 37 % 200) as u64));
         let clean = site.spawn(shell, "clean");
         let (online, clean) = (finish(online), finish(clean));
-        expect(&online, 0, "Starting ec1...done.", &format!("trial {trial}, online"));
-        expect(&clean, 0, "Killing ec1...done.", &format!("trial {trial}, clean"));
+        expect(
+            &online,
+            0,
+            "Starting ec1...done.",
+            &format!("trial {trial}, online"),
+        );
+        expect(
+            &clean,
+            0,
+            "Killing ec1...done.",
+            &format!("trial {trial}, clean"),
+        );
         let picos = site.picos();
         if picos.is_empty() {
             assert!(!site.pid_file().exists(), "trial {trial}: stale pid file");
@@ -570,10 +703,18 @@ fn online_races_clean(shell: &str) {
                 online.show(),
                 clean.show()
             );
-            expect(&site.script(shell, "offline"), 0, "Shutting down ec1...done.", "offline");
+            expect(
+                &site.script(shell, "offline"),
+                0,
+                "Shutting down ec1...done.",
+                "offline",
+            );
             assert!(site.picos().is_empty(), "trial {trial}: offline stopped it");
         }
-        assert!(!site.pid_file().exists(), "trial {trial}: pid file after the stop");
+        assert!(
+            !site.pid_file().exists(),
+            "trial {trial}: pid file after the stop"
+        );
     }
     eprintln!("online_races_clean({shell}): online last in {ran} of {trials} trials");
 }
@@ -607,9 +748,16 @@ fn planted_links(shell: &str) {
         symlink(&victim, &path).expect("plant link");
         for script in ["online", "offline", "clean"] {
             let r = site.script(shell, script);
-            assert_eq!(r.code, Some(6), "{script} with {}:\n{}", path.display(), r.show());
+            assert_eq!(
+                r.code,
+                Some(6),
+                "{script} with {}:\n{}",
+                path.display(),
+                r.show()
+            );
             assert!(
-                r.stderr.contains(&format!("{} ({what}) is a symbolic link", path.display())),
+                r.stderr
+                    .contains(&format!("{} ({what}) is a symbolic link", path.display())),
                 "{}",
                 r.show()
             );
@@ -631,8 +779,10 @@ fn planted_links(shell: &str) {
     let r = site.script(shell, "online");
     assert_eq!(r.code, Some(6), "{}", r.show());
     assert!(
-        r.stderr.contains(&format!("refusing the directory {} (state_dir", run_dir.display()))
-            && r.stderr.contains("writable by its group (mode 775)"),
+        r.stderr.contains(&format!(
+            "refusing the directory {} (state_dir",
+            run_dir.display()
+        )) && r.stderr.contains("writable by its group (mode 775)"),
         "{}",
         r.show()
     );
@@ -645,23 +795,46 @@ fn planted_links(shell: &str) {
 
     // The old fixed temporary name: a link there is never written through.
     symlink(&victim, run_dir.join("ec1.pid.tmp")).expect("plant tmp link");
-    expect(&site.script(shell, "online"), 0, "Starting ec1...done.", "online");
-    expect(&site.script(shell, "offline"), 0, "Shutting down ec1...done.", "offline");
+    expect(
+        &site.script(shell, "online"),
+        0,
+        "Starting ec1...done.",
+        "online",
+    );
+    expect(
+        &site.script(shell, "offline"),
+        0,
+        "Shutting down ec1...done.",
+        "offline",
+    );
     assert_eq!(fs::read_to_string(&victim).expect("victim"), "precious\n");
     let leftovers: Vec<String> = fs::read_dir(&run_dir)
         .expect("ls run")
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n != "ec1.lock" && n != "ec1.pid.tmp")
         .collect();
-    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no temporary files left: {leftovers:?}"
+    );
 }
 
 fn chown(user: &str, path: &Path) {
     let r = run(Command::new("chown").arg(user).arg(path));
-    assert_eq!(r.code, Some(0), "chown {user} {}: {}", path.display(), r.show());
+    assert_eq!(
+        r.code,
+        Some(0),
+        "chown {user} {}: {}",
+        path.display(),
+        r.show()
+    );
 }
 
-both_shells!(foreign_configuration, foreign_configuration_dash, foreign_configuration_bash);
+both_shells!(
+    foreign_configuration,
+    foreign_configuration_dash,
+    foreign_configuration_bash
+);
 
 /// As root, ha.conf of another user or writable by its group, and scripts in a directory
 /// of another user, are refused with the path and the reason; nothing runs.
@@ -679,7 +852,9 @@ fn foreign_configuration(shell: &str) {
         let r = site.script(shell, script);
         assert_eq!(r.code, Some(6), "{}", r.show());
         assert!(
-            r.stderr.contains(&format!("refusing the configuration {conf}: {conf} belongs to nobody")),
+            r.stderr.contains(&format!(
+                "refusing the configuration {conf}: {conf} belongs to nobody"
+            )),
             "{}",
             r.show()
         );
@@ -691,7 +866,11 @@ fn foreign_configuration(shell: &str) {
     fs::set_permissions(&site.conf, fs::Permissions::from_mode(0o664)).expect("chmod");
     let r = site.script(shell, "online");
     assert_eq!(r.code, Some(6), "{}", r.show());
-    assert!(r.stderr.contains("is writable by its group (mode 664)"), "{}", r.show());
+    assert!(
+        r.stderr.contains("is writable by its group (mode 664)"),
+        "{}",
+        r.show()
+    );
     fs::set_permissions(&site.conf, fs::Permissions::from_mode(0o644)).expect("chmod");
 
     // A copy of the scripts in a directory another user owns.
@@ -705,7 +884,8 @@ fn foreign_configuration(shell: &str) {
     assert_eq!(r.code, Some(6), "{}", r.show());
     assert!(
         r.stderr.contains("refusing the scripts' library")
-            && r.stderr.contains(&format!("{} belongs to nobody", kit.display())),
+            && r.stderr
+                .contains(&format!("{} belongs to nobody", kit.display())),
         "{}",
         r.show()
     );
@@ -721,7 +901,14 @@ impl TestUser {
     fn create(label: &str) -> TestUser {
         let name = format!("hamont{label}{}", std::process::id() % 100_000);
         let r = run(Command::new("useradd")
-            .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--home-dir", "/nonexistent"])
+            .args([
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                "--home-dir",
+                "/nonexistent",
+            ])
             .arg(&name));
         assert_eq!(r.code, Some(0), "useradd {name}: {}", r.show());
         TestUser(name)
@@ -730,11 +917,18 @@ impl TestUser {
 
 impl Drop for TestUser {
     fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.0).stderr(Stdio::null()).status();
+        let _ = Command::new("userdel")
+            .arg(&self.0)
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
-both_shells!(user_graceful_stop, user_graceful_stop_dash, user_graceful_stop_bash);
+both_shells!(
+    user_graceful_stop,
+    user_graceful_stop_dash,
+    user_graceful_stop_bash
+);
 
 /// With `user=`, the application itself leads the process group (no root parent in
 /// between), receives offline's SIGTERM and gets its 6 s of shutdown.
@@ -751,31 +945,65 @@ fn user_graceful_stop(shell: &str) {
         site.mark,
         copy.display()
     );
-    site.write_conf(&format!("start = {start}\nuser = {}\noffline_timeout = 20\n", user.0));
-    expect(&site.script(shell, "online"), 0, "Starting ec1...done.", "online as a user");
+    site.write_conf(&format!(
+        "start = {start}\nuser = {}\noffline_timeout = 20\n",
+        user.0
+    ));
+    expect(
+        &site.script(shell, "online"),
+        0,
+        "Starting ec1...done.",
+        "online as a user",
+    );
     let pid = site.pid().expect("pid file");
     assert_eq!(comm(pid), "sh", "the start command's shell leads the group");
-    let uid = String::from_utf8_lossy(&Command::new("id").args(["-u", &user.0]).output().expect("id").stdout)
-        .trim()
-        .to_string();
-    assert_eq!(uid_of(pid), Some(uid.clone()), "the leader runs as {}", user.0);
+    let uid = String::from_utf8_lossy(
+        &Command::new("id")
+            .args(["-u", &user.0])
+            .output()
+            .expect("id")
+            .stdout,
+    )
+    .trim()
+    .to_string();
+    assert_eq!(
+        uid_of(pid),
+        Some(uid.clone()),
+        "the leader runs as {}",
+        user.0
+    );
     let picos = site.picos();
     assert_eq!(picos.len(), 1);
     assert_eq!(uid_of(picos[0]), Some(uid));
-    assert_eq!(proc_stat(picos[0]).map(|s| s.1), Some(pid), "pico is in the group");
+    assert_eq!(
+        proc_stat(picos[0]).map(|s| s.1),
+        Some(pid),
+        "pico is in the group"
+    );
 
     let r = site.script(shell, "offline");
     expect(&r, 0, "Shutting down ec1...done.", "graceful offline");
-    assert!(r.elapsed >= Duration::from_secs(6), "the 6 s shutdown was waited for: {:?}", r.elapsed);
+    assert!(
+        r.elapsed >= Duration::from_secs(6),
+        "the 6 s shutdown was waited for: {:?}",
+        r.elapsed
+    );
     let out = fs::read_to_string(site.path().join("log/ec1.out")).expect("ec1.out");
-    assert!(out.contains("graceful stop done"), "the application finished its stop:\n{out}");
+    assert!(
+        out.contains("graceful stop done"),
+        "the application finished its stop:\n{out}"
+    );
     assert!(!out.contains("Session terminated"), "{out}");
     assert!(!site.pid_file().exists());
 }
 
 // ---- the OCF agent on an unconfigured node ----------------------------------------------
 
-both_shells!(ocf_unconfigured, ocf_unconfigured_dash, ocf_unconfigured_bash);
+both_shells!(
+    ocf_unconfigured,
+    ocf_unconfigured_dash,
+    ocf_unconfigured_bash
+);
 
 /// Probes (interval 0) of a node without ha.conf, with an unusable log directory or
 /// without ha-probe say 7, and stop says 0; recurring monitors keep 5. When the instance
@@ -788,7 +1016,10 @@ fn ocf_unconfigured(shell: &str) {
     // No ha.conf.
     assert_eq!(site.ocf(shell, "monitor", Some("0"), probe).code, Some(7));
     assert_eq!(site.ocf(shell, "stop", Some("0"), probe).code, Some(0));
-    assert_eq!(site.ocf(shell, "monitor", Some("10000"), probe).code, Some(5));
+    assert_eq!(
+        site.ocf(shell, "monitor", Some("10000"), probe).code,
+        Some(5)
+    );
     assert_eq!(site.ocf(shell, "start", Some("0"), probe).code, Some(5));
 
     // The log directory cannot be made (a file is in the way).
@@ -796,27 +1027,50 @@ fn ocf_unconfigured(shell: &str) {
     fs::write(site.path().join("log"), "").expect("block log dir");
     let r = site.ocf(shell, "monitor", Some("0"), probe);
     assert_eq!(r.code, Some(7), "{}", r.show());
-    assert!(r.stderr.contains("cannot create the directory"), "{}", r.show());
+    assert!(
+        r.stderr.contains("cannot create the directory"),
+        "{}",
+        r.show()
+    );
     assert_eq!(site.ocf(shell, "stop", Some("0"), probe).code, Some(0));
-    assert_eq!(site.ocf(shell, "monitor", Some("10000"), probe).code, Some(5));
+    assert_eq!(
+        site.ocf(shell, "monitor", Some("10000"), probe).code,
+        Some(5)
+    );
     fs::remove_file(site.path().join("log")).expect("unblock");
 
     // No ha-probe.
     let r = site.ocf(shell, "monitor", Some("0"), &missing);
     assert_eq!(r.code, Some(7), "{}", r.show());
     assert_eq!(site.ocf(shell, "stop", Some("0"), &missing).code, Some(0));
-    assert_eq!(site.ocf(shell, "monitor", Some("10000"), &missing).code, Some(5));
-    assert_eq!(site.ocf(shell, "validate-all", None, &missing).code, Some(5));
+    assert_eq!(
+        site.ocf(shell, "monitor", Some("10000"), &missing).code,
+        Some(5)
+    );
+    assert_eq!(
+        site.ocf(shell, "validate-all", None, &missing).code,
+        Some(5)
+    );
 
     // It runs, and then ha-probe goes missing: never "not running".
-    expect(&site.ocf(shell, "start", None, probe), 0, "Starting ec1...done.", "start");
+    expect(
+        &site.ocf(shell, "start", None, probe),
+        0,
+        "Starting ec1...done.",
+        "start",
+    );
     let pid = site.pid().expect("pid");
     let r = site.ocf(shell, "monitor", Some("0"), &missing);
     assert_eq!(r.code, Some(1), "{}", r.show());
     let r = site.ocf(shell, "stop", Some("0"), &missing);
     assert_eq!(r.code, Some(5), "{}", r.show());
     assert!(live(pid));
-    expect(&site.ocf(shell, "stop", None, probe), 0, "Shutting down ec1...done.", "stop");
+    expect(
+        &site.ocf(shell, "stop", None, probe),
+        0,
+        "Shutting down ec1...done.",
+        "stop",
+    );
     assert_eq!(site.ocf(shell, "monitor", Some("0"), probe).code, Some(7));
 }
 
@@ -824,7 +1078,9 @@ fn ocf_unconfigured(shell: &str) {
 #[test]
 fn ocf_tester_passes() {
     if !have("ocf-tester") {
-        eprintln!("ocf_tester_passes: skipped (ocf-tester, Debian package resource-agents, is not installed)");
+        eprintln!(
+            "ocf_tester_passes: skipped (ocf-tester, Debian package resource-agents, is not installed)"
+        );
         return;
     }
     let site = Site::new("ocf-tester");
@@ -846,7 +1102,11 @@ fn ocf_tester_passes() {
 
 // ---- deadlines and the pid file after a stop ---------------------------------------------
 
-both_shells!(deadlines_and_escapes, deadlines_and_escapes_dash, deadlines_and_escapes_bash);
+both_shells!(
+    deadlines_and_escapes,
+    deadlines_and_escapes_dash,
+    deadlines_and_escapes_bash
+);
 
 /// online_timeout is kept to the centisecond, not rounded down to whole seconds; clean
 /// and offline remove the pid file once the group is gone, even when an escaped process
@@ -864,7 +1124,12 @@ fn deadlines_and_escapes(shell: &str) {
         "online_timeout 2 took {:?}",
         r.elapsed
     );
-    expect(&site.script(shell, "clean"), 0, "Killing ec1...done.", "clean");
+    expect(
+        &site.script(shell, "clean"),
+        0,
+        "Killing ec1...done.",
+        "clean",
+    );
 
     // An escaped pico (a session of its own) answers after its group is gone.
     let copy = site.path().join("pico");
@@ -875,13 +1140,28 @@ fn deadlines_and_escapes(shell: &str) {
         copy.display()
     ));
     for script in ["clean", "offline"] {
-        expect(&site.script(shell, "online"), 0, "Starting ec1...done.", "online");
+        expect(
+            &site.script(shell, "online"),
+            0,
+            "Starting ec1...done.",
+            "online",
+        );
         assert!(site.pid_file().exists());
         let r = site.script(shell, script);
-        expect(&r, 1, "is gone, but port", &format!("{script} with an escaped process"));
-        assert!(!site.pid_file().exists(), "{script} removed the pid file of the gone group");
+        expect(
+            &r,
+            1,
+            "is gone, but port",
+            &format!("{script} with an escaped process"),
+        );
+        assert!(
+            !site.pid_file().exists(),
+            "{script} removed the pid file of the gone group"
+        );
         for p in site.picos() {
-            let _ = Command::new("kill").args(["-s", "KILL", &p.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-s", "KILL", &p.to_string()])
+                .status();
         }
         let deadline = Instant::now() + PATIENCE;
         while !site.picos().is_empty() {

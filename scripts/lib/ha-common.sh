@@ -178,33 +178,35 @@ ha_expand() {
 # above it (like /tmp) may be writable by others, since they cannot rename what is not
 # theirs. Else sets ha_why to the first offending path and the reason.
 ha_trusted() {
+    # One stat for the path and all the directories above it, nearest first.
+    set -- "$1"
     ha_p=$1
-    while :; do
-        if ! ha_st=$(stat -L -c '%u %a %U' -- "$ha_p" 2>/dev/null); then
-            ha_why="cannot stat $ha_p"
+    while [ "$ha_p" != / ]; do
+        ha_p=${ha_p%/*}
+        ha_p=${ha_p:-/}
+        set -- "$@" "$ha_p"
+    done
+    if ! ha_st=$(stat -L -c '%u %a %U %n' -- "$@" 2>/dev/null); then
+        ha_why="cannot stat $1 or a directory above it"
+        return 1
+    fi
+    ha_first=$1
+    while read -r ha_o ha_m ha_owner ha_p; do
+        if [ "$ha_o" -ne 0 ] && [ "$ha_o" -ne "$ha_uid" ]; then
+            ha_why="$ha_p belongs to $ha_owner (uid $ha_o), not to root or $(id -un)"
             return 1
         fi
-        set -f
-        # shellcheck disable=SC2086 # split "uid mode owner"
-        set -- $ha_st "$1"
-        set +f
-        if [ "$1" -ne 0 ] && [ "$1" -ne "$ha_uid" ]; then
-            ha_why="$ha_p belongs to $3 (uid $1), not to root or $(id -un)"
-            return 1
-        fi
-        if [ $((0$2 & 022)) -ne 0 ] && { [ "$ha_p" = "$4" ] || [ $((0$2 & 01000)) -eq 0 ]; }; then
-            if [ $((0$2 & 02)) -ne 0 ]; then
-                ha_why="$ha_p is writable by everyone (mode $2)"
+        if [ $((0$ha_m & 022)) -ne 0 ] && { [ "$ha_p" = "$ha_first" ] || [ $((0$ha_m & 01000)) -eq 0 ]; }; then
+            if [ $((0$ha_m & 02)) -ne 0 ]; then
+                ha_why="$ha_p is writable by everyone (mode $ha_m)"
             else
-                ha_why="$ha_p is writable by its group (mode $2)"
+                ha_why="$ha_p is writable by its group (mode $ha_m)"
             fi
             return 1
         fi
-        [ "$ha_p" != / ] || return 0
-        ha_p=${ha_p%/*}
-        ha_p=${ha_p:-/}
-        set -- "$4"
-    done
+    done <<EOF
+$ha_st
+EOF
 }
 
 # ha_trust PATH WHAT: ha_trusted on PATH with symbolic links resolved; says what is
