@@ -404,6 +404,8 @@ while IFS= read -r case_line; do
         esac
         echo "$name" >"$R/$n-$step.case"
         [ ! -e "$MZ/run/ec1.pid" ] || echo left >"$R/$n-$step.left"
+        [ ! -e "$MZ/run/ec1.pid.bad" ] || cat "$MZ/run/ec1.pid.bad" >"$R/$n-$step.bad"
+        rm -f "$MZ/run/ec1.pid.bad"
     done
 done <"$R/cases"
 # online with a reused pid in the pid file starts the instance (and signals nothing).
@@ -560,6 +562,23 @@ fn pid_files_in_namespace(shell: &str) {
                     || !results.join(format!("{base}.left")).exists(),
                 "{what} left the pid file behind"
             );
+            // A file these scripts could not have written is kept aside, as it was; a
+            // well-formed one naming a process that is not the instance is removed.
+            let well_formed = [
+                "stale start time",
+                "right start, no marker",
+                "before last boot",
+            ]
+            .contains(name);
+            let aside = results.join(format!("{base}.bad"));
+            if step.contains("monitor") || step.contains("probe") || well_formed {
+                assert!(!aside.exists(), "{what} moved the file aside");
+            } else {
+                assert!(
+                    aside.exists(),
+                    "{what} keeps the unusable file as ec1.pid.bad"
+                );
+            }
             if step == "clean" {
                 assert!(out.contains("Killing ec1...done."), "{what}: {out}");
                 assert!(

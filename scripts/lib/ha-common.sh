@@ -665,9 +665,12 @@ ha_check_pid_file() {
         0) ;;
         1) return 1 ;;
         *)
-            ha_err "unusable pid file $ha_pid_file: $ha_pid_bad; nothing signalled, file removed (it held: $(printf '%s' "$ha_pid_text" | head -n 1 | cut -c 1-40))"
-            if [ ! -L "$ha_pid_file" ] && [ -f "$ha_pid_file" ]; then
-                ha_remove_pid_file "$ha_pid_text"
+            # Not a file these scripts wrote: kept aside for whoever wants to know where
+            # it came from, out of the way of the next start.
+            ha_err "unusable pid file $ha_pid_file: $ha_pid_bad; nothing signalled, moved to $ha_pid_file.bad (it held: $(printf '%s' "$ha_pid_text" | head -n 1 | cut -c 1-40))"
+            ha_now_text=$(head -c 512 -- "$ha_pid_file" 2>/dev/null) || ha_now_text=""
+            if [ "$ha_now_text" = "$ha_pid_text" ] && [ ! -L "$ha_pid_file" ] && [ -f "$ha_pid_file" ]; then
+                mv -fT -- "$ha_pid_file" "$ha_pid_file.bad" || ha_err "cannot move $ha_pid_file aside"
             fi
             return 1
             ;;
