@@ -908,7 +908,79 @@ fn foreign_configuration(shell: &str) {
         "{}",
         r.show()
     );
+    // An ha-probe that another user may replace.
+    let probe = site.path().join("ha-probe");
+    fs::copy(ha_probe(), &probe).expect("copy ha-probe");
+    chown("nobody", &probe);
+    let r = run(site
+        .command(shell, &scripts(), "offline")
+        .env("HA_PROBE", &probe));
+    assert_eq!(r.code, Some(6), "{}", r.show());
+    assert!(
+        r.stderr.contains(&format!(
+            "refusing ha-probe {}: {} belongs to nobody",
+            probe.display(),
+            probe.display()
+        )),
+        "{}",
+        r.show()
+    );
     assert!(!ran.exists(), "no start command ran");
+}
+
+both_shells!(lock_held, lock_held_dash, lock_held_bash);
+
+/// While another operation holds the instance's lock, a script waits as long as the
+/// longest operation may take, then fails without doing anything.
+fn lock_held(shell: &str) {
+    let site = Site::new(&format!("lock-{shell}"));
+    let ran = site.path().join("ran");
+    site.write_conf(&format!(
+        "start = touch '{}'\nonline_timeout = 1\noffline_timeout = 1\nclean_timeout = 1\nprobe_timeout = 1\n",
+        ran.display()
+    ));
+    fs::create_dir(site.path().join("run")).expect("mkdir run");
+    let lock = site.path().join("run/ec1.lock");
+    // One process that holds the lock: killing it frees it.
+    let mut holder = Command::new("sh")
+        .arg("-c")
+        .arg("exec 9>>\"$0\" && flock 9 && exec sleep 60")
+        .arg(&lock)
+        .spawn()
+        .expect("flock");
+    let deadline = Instant::now() + PATIENCE;
+    while !fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .contains(" FLOCK ")
+        || !lock.exists()
+    {
+        assert!(Instant::now() < deadline, "the lock was not taken");
+        thread::sleep(Duration::from_millis(20));
+    }
+    thread::sleep(Duration::from_millis(200));
+    let r = site.script(shell, "online");
+    let _ = holder.kill();
+    let _ = holder.wait();
+    expect(
+        &r,
+        1,
+        "another operation on ec1 still holds",
+        "online while locked",
+    );
+    // max(1, 1, 1) + 2 x 1 + 5 seconds
+    assert!(
+        r.elapsed >= Duration::from_secs(8),
+        "waited {:?}",
+        r.elapsed
+    );
+    assert!(!ran.exists(), "nothing started");
+    expect(
+        &site.script(shell, "online"),
+        1,
+        "the instance exited",
+        "online once free",
+    );
+    assert!(ran.exists());
 }
 
 // ---- user=: the application leads its group and stops in its own time ------------------
