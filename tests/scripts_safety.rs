@@ -908,6 +908,17 @@ fn foreign_configuration(shell: &str) {
         "{}",
         r.show()
     );
+    chown("root", &kit);
+    chown("nobody", &kit.join("online"));
+    let r = run(&mut site.command(shell, &kit, "online"));
+    assert_eq!(r.code, Some(6), "{}", r.show());
+    assert!(
+        r.stderr
+            .contains(&format!("refusing the script {}/online", kit.display())),
+        "{}",
+        r.show()
+    );
+
     // An ha-probe that another user may replace.
     let probe = site.path().join("ha-probe");
     fs::copy(ha_probe(), &probe).expect("copy ha-probe");

@@ -312,6 +312,11 @@ ha_init() {
     ha_fail=trust
     ha_trust "$ha_conf" "the configuration" || return 6
     ha_trust "$ha_dir/lib/ha-common.sh" "the scripts' library" || return 6
+    for ha_f in online offline clean ocf/hamon; do
+        if [ -e "$ha_dir/$ha_f" ]; then
+            ha_trust "$ha_dir/$ha_f" "the script" || return 6
+        fi
+    done
     ha_fail=conf
     ha_settings=$(HA_WANT=$ha_instance awk "$ha_conf_awk" "$ha_conf") || return 6
 
