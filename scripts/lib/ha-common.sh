@@ -586,6 +586,7 @@ EOF
 # gone, any live member with the marker will do (the group id cannot be reused while a
 # member lives).
 ha_identify() {
+    ha_why=""
     ha_boot_id
     if [ "$ha_pid_boot" != "$ha_boot" ]; then
         ha_why="the pid file was written before the last boot"
