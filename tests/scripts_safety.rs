@@ -693,9 +693,17 @@ fn online_races_clean(shell: &str) {
     let trials = 24;
     let mut ran = 0;
     for trial in 0..trials {
-        let online = site.spawn(shell, "online");
-        thread::sleep(Duration::from_millis((trial * 37 % 200) as u64));
-        let clean = site.spawn(shell, "clean");
+        // Either one first, the other a moment later.
+        let pause = Duration::from_millis((trial * 37 % 120) as u64);
+        let (online, clean) = if trial % 2 == 0 {
+            let online = site.spawn(shell, "online");
+            thread::sleep(pause);
+            (online, site.spawn(shell, "clean"))
+        } else {
+            let clean = site.spawn(shell, "clean");
+            thread::sleep(pause);
+            (site.spawn(shell, "online"), clean)
+        };
         let (online, clean) = (finish(online), finish(clean));
         expect(
             &online,
