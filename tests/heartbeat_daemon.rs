@@ -647,3 +647,62 @@ fn every_bad_setting_is_refused_naming_its_key() {
         assert!(out.contains(message), "{command} with {setting}:\n{out}");
     }
 }
+
+/// A daemon killed with -9 while active and restarted at once claims nothing for a full lease
+/// and kill budget (F1 + K): its earlier run's lease, and application, may not be over yet.
+#[test]
+fn a_restarted_daemon_that_was_active_waits_a_full_lease_before_it_claims() {
+    let mut c = Cluster::new("rewait", &["n1", "n2"], "");
+    c.start("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    c.kill9("n1");
+    assert!(
+        wait_until(FAST.fence_bound(), || !pid_alive(first.pid)),
+        "{}",
+        c.logs()
+    );
+    let t_restart = mono_ns();
+    c.start("n1");
+    let second = c.wait_running_on(|i| i.pid != first.pid, ms(F1 + K + D + 3000));
+    let after = Duration::from_nanos(second.start.saturating_sub(t_restart));
+    assert!(
+        after >= FAST.fence_bound(),
+        "the restarted daemon started an application {} ms after its start, inside F1 + K\n{}",
+        after.as_millis(),
+        c.logs()
+    );
+    assert!(c.log("n1").contains("may have been active"), "{}", c.logs());
+    c.assert_no_overlap();
+}
+
+/// The guard killed and its program taken away, so that no new guard can be started: the
+/// active hands its application over at once rather than run it unguarded, and claims
+/// nothing afterwards, not even when the other node dies.
+#[test]
+fn a_node_that_cannot_start_its_guard_hands_over_and_claims_nothing() {
+    let mut c = Cluster::new("noguard", &["n1", "n2"], "");
+    let copy = c.start_from_copy("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    c.start("n2");
+    c.watch(ms(D), Some(first.pid), "n2 joined");
+    fs::remove_file(&copy).unwrap();
+    let guard = c
+        .guard_pid("n1")
+        .unwrap_or_else(|| panic!("no guard\n{}", c.logs()));
+    let t_guard = mono_ns();
+    signal(guard, libc::SIGKILL);
+    // Noticed within a loop turn, stopped within K, then a takeover as after a death.
+    let second = c.failover_within(
+        "the guard is gone for good",
+        t_guard,
+        crash_detection() + FAST.kill_budget + failover_bound(),
+        |i| i.node == "n2",
+    );
+    assert!(!pid_alive(first.pid), "{}", c.logs());
+    c.watch(ms(2 * P), Some(second.pid), "n2 took over");
+    assert!(c.log("n1").contains("cannot start the guard"), "{}", c.logs());
+    let t_kill = mono_ns();
+    c.kill9("n2");
+    c.assert_no_takeover_since(t_kill, "n1 has no guard");
+    c.assert_no_overlap();
+}
