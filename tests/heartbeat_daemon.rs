@@ -700,7 +700,11 @@ fn a_node_that_cannot_start_its_guard_hands_over_and_claims_nothing() {
     );
     assert!(!pid_alive(first.pid), "{}", c.logs());
     c.watch(ms(2 * P), Some(second.pid), "n2 took over");
-    assert!(c.log("n1").contains("cannot start the guard"), "{}", c.logs());
+    assert!(
+        c.log("n1").contains("cannot start the guard"),
+        "{}",
+        c.logs()
+    );
     let t_kill = mono_ns();
     c.kill9("n2");
     c.assert_no_takeover_since(t_kill, "n1 has no guard");

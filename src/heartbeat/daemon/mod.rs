@@ -701,6 +701,12 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         probe_fails: 0,
         probe_ok_once: false,
     };
+    if let Some(pgid) = d.stray {
+        d.incident(&format!(
+            "the process group {pgid} left by an earlier run survives SIGKILL: this node claims \
+             nothing until it is gone"
+        ));
+    }
     let mut notifier = notify::Notifier::from_env();
     let mut ready = false;
     let mut shown_role = None;

@@ -371,8 +371,8 @@ impl App {
         {
             r.stop_cmd = None;
         }
-        // KILL at 4/5 of the budget: the node takes the application as gone after the whole
-        // budget, so the group must be dead by then.
+        // KILL at 4/5 of the budget, so the group is dead by the end of it; one still there
+        // after that is never taken as gone (see `outlived_kill`).
         if let Some((since, false)) = r.stopping
             && since.elapsed() >= budget * 4 / 5
         {
