@@ -11,6 +11,8 @@
 //!
 //! The guard waits on a timerfd of CLOCK_BOOTTIME set to the absolute deadline: it compares on
 //! the same clock as the lease, and a timer that expired during a suspend fires on resume.
+//! Where no such timer can be set it polls, at least every 100 ms, and compares on the same
+//! clock after every wake.
 
 use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
@@ -27,6 +29,9 @@ fn kill_group(pgid: i32, why: &str) {
         eprintln!("ha-heartbeat guard: {why}: killed the application's process group {pgid}");
     }
 }
+
+/// Without a CLOCK_BOOTTIME timer, the longest the guard sleeps while it holds a group.
+const POLL_EVERY_MS: u64 = 100;
 
 /// Input (or the end of it) is waiting on `fd`.
 fn readable_now(fd: RawFd) -> bool {
@@ -117,11 +122,11 @@ fn parse_line(line: &str) -> Option<(i32, u64)> {
 /// The guard's main loop over `fd` (its stdin), answering on `ack` (its stdout). Returns the
 /// exit code.
 pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
-    let timer = match BootTimer::new() {
-        Ok(t) => t,
+    let mut timer = match BootTimer::new() {
+        Ok(t) => Some(t),
         Err(e) => {
-            eprintln!("ha-heartbeat guard: cannot create a CLOCK_BOOTTIME timer: {e}");
-            return 1;
+            eprintln!("ha-heartbeat guard: no CLOCK_BOOTTIME timer ({e}): polling instead");
+            None
         }
     };
     // An answer must never block the guard: the daemon reads them, and drops what it missed.
@@ -139,10 +144,24 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
             kill_group(pgid, "the lease deadline passed without renewal");
             pgid = 0;
         }
-        if let Err(e) = timer.set(if pgid != 0 { deadline.max(1) } else { 0 }) {
-            kill_group(pgid, &format!("cannot set its timer ({e})"));
-            return 1;
+        if let Some(Err(e)) = timer
+            .as_ref()
+            .map(|t| t.set(if pgid != 0 { deadline.max(1) } else { 0 }))
+        {
+            eprintln!(
+                "ha-heartbeat guard: cannot set its CLOCK_BOOTTIME timer ({e}): polling instead"
+            );
+            timer = None;
         }
+        // Without the timer: wake at the deadline, and at least every POLL_EVERY_MS, so that a
+        // deadline that passed during a suspend (not counted by poll) is late by that at most.
+        let timeout_ms: i32 = match (&timer, pgid) {
+            (None, p) if p != 0 => {
+                let left = deadline.saturating_sub(boottime()) / 1_000_000 + 1;
+                left.min(POLL_EVERY_MS) as i32
+            }
+            _ => -1,
+        };
         let mut pfd = [
             libc::pollfd {
                 fd,
@@ -150,13 +169,13 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
                 revents: 0,
             },
             libc::pollfd {
-                fd: timer.0,
+                fd: timer.as_ref().map_or(-1, |t| t.0),
                 events: libc::POLLIN,
                 revents: 0,
             },
         ];
-        // SAFETY: two valid pollfds.
-        let rc = unsafe { libc::poll(pfd.as_mut_ptr(), 2, -1) };
+        // SAFETY: two valid pollfds (a negative fd is ignored).
+        let rc = unsafe { libc::poll(pfd.as_mut_ptr(), 2, timeout_ms) };
         if rc < 0 {
             if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -164,8 +183,10 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
             kill_group(pgid, "poll failed");
             return 1;
         }
-        if pfd[1].revents != 0 {
-            timer.clear();
+        if pfd[1].revents != 0
+            && let Some(t) = &timer
+        {
+            t.clear();
         }
         if pfd[0].revents == 0 {
             continue;
