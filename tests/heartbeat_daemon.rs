@@ -710,3 +710,101 @@ fn a_node_that_cannot_start_its_guard_hands_over_and_claims_nothing() {
     c.assert_no_takeover_since(t_kill, "n1 has no guard");
     c.assert_no_overlap();
 }
+
+/// A member of the application's process group that SIGKILL cannot remove, as one stuck in
+/// uninterruptible sleep would be: a zombie whose parent lives outside the group (in its own
+/// group of the same session) and never reaps it. The parent writes its pid to `argv[1]`.
+const UNDYING_C: &str = r#"
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    pid_t group = getpgrp();
+    if (argc < 2) return 2;
+    if (fork() == 0) {
+        setpgid(0, 0);
+        if (fork() == 0) {
+            setpgid(0, group);
+            _exit(0);
+        }
+        FILE *f = fopen(argv[1], "w");
+        if (!f) return 1;
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+        for (;;) pause();
+    }
+    for (;;) pause();
+}
+"#;
+
+/// An application whose process group SIGKILL cannot empty: its daemon never counts it gone,
+/// so the node stays STOPPING (never RELEASED) and nobody takes over; the watchdog device is
+/// no longer petted once the application's lease deadline passed. Once the group is empty the
+/// node releases and the other one takes over.
+#[test]
+fn an_application_sigkill_cannot_end_keeps_the_node_stopping_and_the_watchdog_unpetted() {
+    use hamon::heartbeat::record::{NodeRecord, NodeState};
+    let mut c = Cluster::new("undying", &["n1", "n2"], "");
+    let src = c.dir.join("undying.c");
+    let exe = c.dir.join("undying");
+    fs::write(&src, UNDYING_C).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let out = Command::new(&cc)
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{cc}: {out:?}");
+    let holder = c.dir.join("holder.pid");
+    let device = c.dir.join("watchdog-n1");
+    fs::write(&device, b"").unwrap();
+    let conf = fs::read_to_string(c.conf("n1")).unwrap().replace(
+        "hb.start_cmd=exec /bin/sh",
+        &format!("hb.start_cmd={} {} & exec /bin/sh", exe.display(), holder.display()),
+    );
+    fs::write(c.conf("n1"), conf).unwrap();
+    c.add_conf("n1", &format!("hb.watchdog_device={}\n", device.display()));
+    c.start("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    c.start("n2");
+    c.watch(ms(D), Some(first.pid), "n2 joined");
+    let holder_pid: i32 = fs::read_to_string(&holder).unwrap().trim().parse().unwrap();
+    let t_kill = mono_ns();
+    signal(-first.pid, libc::SIGKILL);
+    assert!(
+        wait_until(FAST.kill_budget + FAST.loop_turn() * 4, || c
+            .log("n1")
+            .contains("after SIGKILL")),
+        "{}",
+        c.logs()
+    );
+    // The application's lease deadline came at most F1 after the kill: no pet after that.
+    std::thread::sleep(FAST.fence_bound());
+    let pets = fs::metadata(&device).unwrap().len();
+    c.assert_no_takeover_since(t_kill, "n1's application group cannot be emptied");
+    assert_eq!(
+        fs::metadata(&device).unwrap().len(),
+        pets,
+        "n1 petted its watchdog beside an application past its lease\n{}",
+        c.logs()
+    );
+    let rec = NodeRecord::decode(&fs::read(c.record("n1")).unwrap(), "hamon").unwrap();
+    assert_eq!(rec.state, NodeState::Stopping, "{}", c.logs());
+    // The zombie's parent goes: the daemon (the subreaper) reaps the zombie, the group is
+    // empty, n1 releases and n2 takes over.
+    let t_gone = mono_ns();
+    signal(holder_pid, libc::SIGKILL);
+    c.failover_within(
+        "the application's group emptied",
+        t_gone,
+        FAST.loop_turn() + failover_bound(),
+        |i| i.node == "n2",
+    );
+    assert!(
+        wait_until(FAST.loop_turn() * 4, || fs::metadata(&device).unwrap().len() > pets),
+        "no pets once the group was empty\n{}",
+        c.logs()
+    );
+    c.assert_no_overlap();
+}
