@@ -138,7 +138,7 @@ fn a_daemon_paused_at_a_local_restart_does_not_restart_after_its_lease() {
     // n2 watches n1 for a whole takeover time first.
     c.watch(ms(D), Some(first.pid), "n2 joined");
     signal(-first.pid, libc::SIGKILL);
-    wait_held(&c, "n1", "restart", FAST.loop_turn() * 4);
+    wait_held(&c, "n1", "restart", failover_bound());
     let since = Instant::now();
     resume_after_takeover(&c, "n1", "restart", since);
     let again: Vec<Instance> = c
