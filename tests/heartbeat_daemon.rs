@@ -761,7 +761,11 @@ fn an_application_sigkill_cannot_end_keeps_the_node_stopping_and_the_watchdog_un
     fs::write(&device, b"").unwrap();
     let conf = fs::read_to_string(c.conf("n1")).unwrap().replace(
         "hb.start_cmd=exec /bin/sh",
-        &format!("hb.start_cmd={} {} & exec /bin/sh", exe.display(), holder.display()),
+        &format!(
+            "hb.start_cmd={} {} & exec /bin/sh",
+            exe.display(),
+            holder.display()
+        ),
     );
     fs::write(c.conf("n1"), conf).unwrap();
     c.add_conf("n1", &format!("hb.watchdog_device={}\n", device.display()));
@@ -802,7 +806,10 @@ fn an_application_sigkill_cannot_end_keeps_the_node_stopping_and_the_watchdog_un
         |i| i.node == "n2",
     );
     assert!(
-        wait_until(FAST.loop_turn() * 4, || fs::metadata(&device).unwrap().len() > pets),
+        wait_until(FAST.loop_turn() * 4, || fs::metadata(&device)
+            .unwrap()
+            .len()
+            > pets),
         "no pets once the group was empty\n{}",
         c.logs()
     );

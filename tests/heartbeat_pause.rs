@@ -89,6 +89,12 @@ fn n1_never_ran(c: &Cluster) {
         .collect();
     assert!(n1.is_empty(), "n1 ran {n1:?}\n{}", c.logs());
     assert_eq!(starts_logged(c, "n1"), 0, "{}", c.logs());
+    // Held up past its lease is not a fault of the guard.
+    assert!(
+        !c.log("n1").contains("did not take it over"),
+        "{}",
+        c.logs()
+    );
 }
 
 #[test]

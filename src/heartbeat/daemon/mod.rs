@@ -288,6 +288,13 @@ impl Daemon {
             None => Err(std::io::Error::other("no guard")),
         };
         if let Err(e) = handed {
+            if boottime() + self.start_margin() >= deadline {
+                // The daemon was held up past the lease: not the guard's fault.
+                self.app
+                    .kill("the lease ran out while it was being started");
+                self.pending_start = Some(epoch);
+                return;
+            }
             self.app.kill("the guard did not take it over");
             if let Some(g) = self.guard.take() {
                 g.kill();
@@ -649,7 +656,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
             if left_app {
                 "an application was recorded"
             } else {
-                "its record is not STANDBY or RELEASED"
+                "its record is not STANDBY or RELEASED, or cannot be read"
             },
             hold.as_millis()
         );
