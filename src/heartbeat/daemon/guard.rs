@@ -375,6 +375,74 @@ impl Guard {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::fd::{FromRawFd, OwnedFd};
+
+    fn pipe() -> (OwnedFd, OwnedFd) {
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: fds is a valid array of two ints.
+        assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+        // SAFETY: both were just created and are owned here only.
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+    }
+
+    /// The guard answers a line only once it holds it, kills the group at the absolute
+    /// deadline and not before, and at once when a deadline arrives already passed.
+    #[test]
+    fn the_guard_answers_and_kills_at_the_absolute_deadline() {
+        let (in_r, in_w) = pipe();
+        let (ack_r, ack_w) = pipe();
+        let (in_fd, ack_fd) = (in_r.as_raw_fd(), ack_w.as_raw_fd());
+        let guard = std::thread::spawn(move || {
+            let code = guard_main(in_fd, ack_fd);
+            drop((in_r, ack_w));
+            code
+        });
+        let group = |secs: &str| {
+            let c = Command::new("sleep")
+                .arg(secs)
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            (c.id() as i32, c)
+        };
+        let mut input = std::fs::File::from(in_w);
+        let mut answers = std::fs::File::from(ack_r);
+        let mut ask = |line: String| {
+            input.write_all(line.as_bytes()).unwrap();
+            let mut got = vec![0u8; line.len()];
+            answers.read_exact(&mut got).unwrap();
+            assert_eq!(String::from_utf8(got).unwrap(), line);
+        };
+        let (pgid, mut child) = group("30");
+        let deadline = boottime() + 300_000_000;
+        ask(format!("{pgid} {deadline}\n"));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "killed before the deadline"
+        );
+        let status = child.wait().unwrap();
+        assert!(
+            boottime() >= deadline,
+            "killed {} ns early",
+            deadline - boottime()
+        );
+        assert!(!status.success());
+
+        let (pgid, mut child) = group("30");
+        ask(format!("{pgid} {}\n", boottime() - 1));
+        assert!(
+            !child.wait().unwrap().success(),
+            "a passed deadline kills at once"
+        );
+
+        // The daemon goes: the guard kills what it holds and exits.
+        let (pgid, mut child) = group("30");
+        ask(format!("{pgid} {}\n", boottime() + 60_000_000_000));
+        drop(input);
+        assert!(!child.wait().unwrap().success());
+        assert_eq!(guard.join().unwrap(), 0);
+    }
 
     #[test]
     fn lines_are_two_numbers() {
