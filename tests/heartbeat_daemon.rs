@@ -707,8 +707,30 @@ fn a_node_that_cannot_start_its_guard_hands_over_and_claims_nothing() {
     );
     let t_kill = mono_ns();
     c.kill9("n2");
+    let (cpu_before, t_before) = (cpu_time(c.pid("n1")), Instant::now());
     c.assert_no_takeover_since(t_kill, "n1 has no guard");
+    // Held, it looks again every half period: it does not spin.
+    let (cpu, wall) = (cpu_time(c.pid("n1")) - cpu_before, t_before.elapsed());
+    assert!(
+        cpu < wall / 20,
+        "a held daemon used {cpu:?} of CPU in {wall:?}\n{}",
+        c.logs()
+    );
     c.assert_no_overlap();
+}
+
+/// User and system CPU time of process `pid` so far.
+fn cpu_time(pid: i32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<u64> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    // SAFETY: plain sysconf.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis((f[0] + f[1]) * 1000 / hz)
 }
 
 /// A member of the application's process group that SIGKILL cannot remove, as one stuck in

@@ -736,7 +736,8 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         }
         // A held node is not ticked while it is a standby with nothing running: it writes
         // nothing and so can claim nothing. Anything else it must see through.
-        if hold.is_none() || d.node.role() != Role::Standby || d.app.is_running() {
+        let tick = hold.is_none() || d.node.role() != Role::Standby || d.app.is_running();
+        if tick {
             if d.app.is_running() {
                 d.node.app_still_present();
             }
@@ -760,7 +761,12 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
             notifier.send(&format!("STATUS={} (epoch {})", role_name(d.role), d.epoch));
         }
         notifier.ping();
-        let mut wait = d.node.next_tick_in();
+        // A held node looks again every half period (its core, not ticked, is always due).
+        let mut wait = if tick {
+            d.node.next_tick_in()
+        } else {
+            timing.period / 2
+        };
         if d.app.is_running() && !d.app.is_serving() {
             wait = wait.min(Duration::from_millis(10));
         }
