@@ -152,6 +152,16 @@ impl Daemon {
         }
     }
 
+    /// The node, told first that the application is still there when it is: the daemon
+    /// confirms every stop itself, so an application that outlives its kill budget is never
+    /// taken as gone (see `App::outlived_kill`).
+    fn node_mut(&mut self) -> &mut Node {
+        if self.app.is_running() {
+            self.node.app_still_present();
+        }
+        &mut self.node
+    }
+
     fn node_epoch(&self) -> u64 {
         self.epoch
     }
@@ -188,7 +198,7 @@ impl Daemon {
             TickAction::Keep => {
                 if !self.app.is_running() && !self.failed && self.pending_start.is_none() {
                     self.failed = true;
-                    let r2 = self.node.app_failed("the application is not running");
+                    let r2 = self.node_mut().app_failed("the application is not running");
                     self.act(r2);
                 }
             }
@@ -290,8 +300,7 @@ impl Daemon {
         if let Err(e) = handed {
             if boottime() + self.start_margin() >= deadline {
                 // The daemon was held up past the lease: not the guard's fault.
-                self.app
-                    .kill("the lease ran out while it was being started");
+                self.app.kill("the lease ran out during its start");
                 self.pending_start = Some(epoch);
                 return;
             }
@@ -304,8 +313,7 @@ impl Daemon {
         }
         pause::point("handed");
         if boottime() + self.start_margin() >= deadline {
-            self.app
-                .kill("the lease ran out while it was being started");
+            self.app.kill("the lease ran out during its start");
             self.pending_start = Some(epoch);
             return;
         }
@@ -323,7 +331,7 @@ impl Daemon {
             "not starting the application: {why}; handing over"
         ));
         self.failed = true;
-        let r = self.node.app_failed(why);
+        let r = self.node_mut().app_failed(why);
         self.act(r);
     }
 
@@ -351,7 +359,7 @@ impl Daemon {
                 } else if active {
                     self.incident(&format!("the application died ({why}); handing over"));
                     self.failed = true;
-                    let r = self.node.app_failed(&why);
+                    let r = self.node_mut().app_failed(&why);
                     self.act(r);
                 }
             }
@@ -403,7 +411,7 @@ impl Daemon {
                     self.incident(&format!(
                         "the application is unhealthy: {n} failed probes of port {port}; handing over"
                     ));
-                    let r = self.node.app_failed("unhealthy");
+                    let r = self.node_mut().app_failed("unhealthy");
                     self.act(r);
                     return;
                 }
@@ -488,7 +496,7 @@ impl Daemon {
         if self.app.is_serving() && !self.failed {
             self.failed = true;
             self.incident("the application runs without a guard; handing over");
-            let r = self.node.app_failed("no guard");
+            let r = self.node_mut().app_failed("no guard");
             self.act(r);
         }
     }
@@ -738,10 +746,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         // nothing and so can claim nothing. Anything else it must see through.
         let tick = hold.is_none() || d.node.role() != Role::Standby || d.app.is_running();
         if tick {
-            if d.app.is_running() {
-                d.node.app_still_present();
-            }
-            let r = d.node.tick();
+            let r = d.node_mut().tick();
             d.act(r);
         }
         while let Some(ev) = d.app.poll() {
@@ -781,7 +786,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
     notifier.send("STOPPING=1");
     d.pending_start = None;
     d.restart_pending = false;
-    let r = d.node.release();
+    let r = d.node_mut().release();
     d.act(r);
     // Ticks from here on only while the node is STOPPING, which never claims: an application
     // that outlives its stop keeps the record changing, so nobody takes over beside it.
@@ -799,8 +804,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
             d.app.kill("shutting down");
         }
         if d.node.role() == Role::Stopping && Instant::now() >= next_tick {
-            d.node.app_still_present();
-            let r = d.node.tick();
+            let r = d.node_mut().tick();
             d.report(&r);
             next_tick = Instant::now() + d.node.next_tick_in();
         }
