@@ -647,3 +647,193 @@ fn every_bad_setting_is_refused_naming_its_key() {
         assert!(out.contains(message), "{command} with {setting}:\n{out}");
     }
 }
+
+/// A daemon killed with -9 while active and restarted at once claims nothing for a full lease
+/// and kill budget (F1 + K): its earlier run's lease, and application, may not be over yet.
+#[test]
+fn a_restarted_daemon_that_was_active_waits_a_full_lease_before_it_claims() {
+    let mut c = Cluster::new("rewait", &["n1", "n2"], "");
+    c.start("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    c.kill9("n1");
+    assert!(
+        wait_until(FAST.fence_bound(), || !pid_alive(first.pid)),
+        "{}",
+        c.logs()
+    );
+    let t_restart = mono_ns();
+    c.start("n1");
+    let second = c.wait_running_on(|i| i.pid != first.pid, ms(F1 + K + D + 3000));
+    let after = Duration::from_nanos(second.start.saturating_sub(t_restart));
+    assert!(
+        after >= FAST.fence_bound(),
+        "the restarted daemon started an application {} ms after its start, inside F1 + K\n{}",
+        after.as_millis(),
+        c.logs()
+    );
+    assert!(c.log("n1").contains("may have been active"), "{}", c.logs());
+    c.assert_no_overlap();
+}
+
+/// The guard killed and its program taken away, so that no new guard can be started: the
+/// active hands its application over at once rather than run it unguarded, and claims
+/// nothing afterwards, not even when the other node dies.
+#[test]
+fn a_node_that_cannot_start_its_guard_hands_over_and_claims_nothing() {
+    let mut c = Cluster::new("noguard", &["n1", "n2"], "");
+    let copy = c.start_from_copy("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    c.start("n2");
+    c.watch(ms(D), Some(first.pid), "n2 joined");
+    fs::remove_file(&copy).unwrap();
+    let guard = c
+        .guard_pid("n1")
+        .unwrap_or_else(|| panic!("no guard\n{}", c.logs()));
+    let t_guard = mono_ns();
+    signal(guard, libc::SIGKILL);
+    // Noticed within a loop turn, stopped within K, then a takeover as after a death.
+    let second = c.failover_within(
+        "the guard is gone for good",
+        t_guard,
+        crash_detection() + FAST.kill_budget + failover_bound(),
+        |i| i.node == "n2",
+    );
+    assert!(!pid_alive(first.pid), "{}", c.logs());
+    c.watch(ms(2 * P), Some(second.pid), "n2 took over");
+    assert!(
+        c.log("n1").contains("cannot start the guard"),
+        "{}",
+        c.logs()
+    );
+    let t_kill = mono_ns();
+    c.kill9("n2");
+    let (cpu_before, t_before) = (cpu_time(c.pid("n1")), Instant::now());
+    c.assert_no_takeover_since(t_kill, "n1 has no guard");
+    // Held, it looks again every half period: it does not spin.
+    let (cpu, wall) = (cpu_time(c.pid("n1")) - cpu_before, t_before.elapsed());
+    assert!(
+        cpu < wall / 20,
+        "a held daemon used {cpu:?} of CPU in {wall:?}\n{}",
+        c.logs()
+    );
+    c.assert_no_overlap();
+}
+
+/// User and system CPU time of process `pid` so far.
+fn cpu_time(pid: i32) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let f: Vec<u64> = stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    // SAFETY: plain sysconf.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis((f[0] + f[1]) * 1000 / hz)
+}
+
+/// A member of the application's process group that SIGKILL cannot remove, as one stuck in
+/// uninterruptible sleep would be: a zombie whose parent lives outside the group (in its own
+/// group of the same session) and never reaps it. The parent writes its pid to `argv[1]`.
+const UNDYING_C: &str = r#"
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    pid_t group = getpgrp();
+    if (argc < 2) return 2;
+    if (fork() == 0) {
+        setpgid(0, 0);
+        if (fork() == 0) {
+            setpgid(0, group);
+            _exit(0);
+        }
+        FILE *f = fopen(argv[1], "w");
+        if (!f) return 1;
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+        for (;;) pause();
+    }
+    for (;;) pause();
+}
+"#;
+
+/// An application whose process group SIGKILL cannot empty: its daemon never counts it gone,
+/// so the node stays STOPPING (never RELEASED) and nobody takes over; the watchdog device is
+/// no longer petted once the application's lease deadline passed. Once the group is empty the
+/// node releases and the other one takes over.
+#[test]
+fn an_application_sigkill_cannot_end_keeps_the_node_stopping_and_the_watchdog_unpetted() {
+    use hamon::heartbeat::record::{NodeRecord, NodeState};
+    let mut c = Cluster::new("undying", &["n1", "n2"], "");
+    let src = c.dir.join("undying.c");
+    let exe = c.dir.join("undying");
+    fs::write(&src, UNDYING_C).unwrap();
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let out = Command::new(&cc)
+        .arg(&src)
+        .arg("-o")
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{cc}: {out:?}");
+    let holder = c.dir.join("holder.pid");
+    let device = c.dir.join("watchdog-n1");
+    fs::write(&device, b"").unwrap();
+    let conf = fs::read_to_string(c.conf("n1")).unwrap().replace(
+        "hb.start_cmd=exec /bin/sh",
+        &format!(
+            "hb.start_cmd={} {} & exec /bin/sh",
+            exe.display(),
+            holder.display()
+        ),
+    );
+    fs::write(c.conf("n1"), conf).unwrap();
+    c.add_conf("n1", &format!("hb.watchdog_device={}\n", device.display()));
+    c.start("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    c.start("n2");
+    c.watch(ms(D), Some(first.pid), "n2 joined");
+    let holder_pid: i32 = fs::read_to_string(&holder).unwrap().trim().parse().unwrap();
+    let t_kill = mono_ns();
+    signal(-first.pid, libc::SIGKILL);
+    assert!(
+        wait_until(FAST.kill_budget + FAST.loop_turn() * 4, || c
+            .log("n1")
+            .contains("after SIGKILL")),
+        "{}",
+        c.logs()
+    );
+    // The application's lease deadline came at most F1 after the kill: no pet after that.
+    std::thread::sleep(FAST.fence_bound());
+    let pets = fs::metadata(&device).unwrap().len();
+    c.assert_no_takeover_since(t_kill, "n1's application group cannot be emptied");
+    assert_eq!(
+        fs::metadata(&device).unwrap().len(),
+        pets,
+        "n1 petted its watchdog beside an application past its lease\n{}",
+        c.logs()
+    );
+    let rec = NodeRecord::decode(&fs::read(c.record("n1")).unwrap(), "hamon").unwrap();
+    assert_eq!(rec.state, NodeState::Stopping, "{}", c.logs());
+    // The zombie's parent goes: the daemon (the subreaper) reaps the zombie, the group is
+    // empty, n1 releases and n2 takes over.
+    let t_gone = mono_ns();
+    signal(holder_pid, libc::SIGKILL);
+    c.failover_within(
+        "the application's group emptied",
+        t_gone,
+        FAST.loop_turn() + failover_bound(),
+        |i| i.node == "n2",
+    );
+    assert!(
+        wait_until(FAST.loop_turn() * 4, || fs::metadata(&device)
+            .unwrap()
+            .len()
+            > pets),
+        "no pets once the group was empty\n{}",
+        c.logs()
+    );
+    c.assert_no_overlap();
+}

@@ -347,3 +347,80 @@ fn start_two_nodes_at_once(round: usize) {
     );
     c.assert_no_overlap();
 }
+
+/// Scenario 6: a process group left by an earlier run of n2 that SIGKILL cannot end (n2's
+/// daemon runs as `nobody`, the group as root: as unkillable for it as a group stuck in
+/// uninterruptible sleep). n2 says so, claims nothing while the group exists, not even when
+/// n1 dies, and does not pet its watchdog device; once the group is gone it takes over within
+/// the failover bound and pets again.
+#[test]
+fn a_stray_group_that_survives_sigkill_keeps_the_node_out_and_the_watchdog_unpetted() {
+    let stray = std::cell::RefCell::new(None);
+    let device = std::cell::RefCell::new(PathBuf::new());
+    let hide = |c: &Cluster| {
+        use std::os::unix::process::CommandExt;
+        let child = Command::new("/bin/sh")
+            .args(["-c", "sleep 600 & wait"])
+            .env(TAG, &c.dir)
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let pgid = child.id() as i32;
+        let stat = fs::read_to_string(format!("/proc/{pgid}/stat")).unwrap();
+        let start: u64 = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        fs::write(
+            c.dir.join("state-n2").join("app.pgid"),
+            format!("{pgid} {start}\n"),
+        )
+        .unwrap();
+        *stray.borrow_mut() = Some(child);
+        let wd = c.dir.join("watchdog-n2");
+        fs::write(&wd, b"").unwrap();
+        std::os::unix::fs::chown(&wd, Some(NOBODY), Some(NOBODY)).unwrap();
+        c.add_conf("n2", &format!("hb.watchdog_device={}\n", wd.display()));
+        *device.borrow_mut() = wd;
+    };
+    let Some((mut c, first)) = with_an_unprivileged_standby("unkillable", hide) else {
+        return;
+    };
+    let mut stray = stray.into_inner().unwrap();
+    let device = device.into_inner();
+    let pets = || fs::metadata(&device).unwrap().len();
+    assert!(
+        wait_until(FAST.kill_budget + FAST.loop_turn() * 4, || c
+            .log("n2")
+            .contains("survives SIGKILL")),
+        "{}",
+        c.logs()
+    );
+    let t_kill = mono_ns();
+    c.kill9("n1");
+    assert!(
+        wait_until(FAST.fence_bound(), || !pid_alive(first.pid)),
+        "{}",
+        c.logs()
+    );
+    c.assert_no_takeover_since(t_kill, "a stray group of n2 survives");
+    assert_eq!(pets(), 0, "n2 petted its watchdog beside a surviving stray");
+    let t_gone = mono_ns();
+    let _ = stray.kill();
+    let _ = stray.wait();
+    // SAFETY: plain syscall: the rest of the stray group (its sleep).
+    unsafe {
+        libc::kill(-(stray.id() as i32), libc::SIGKILL);
+    }
+    let second = c.failover_within(
+        "takeover once the stray group is gone",
+        t_gone,
+        FAST.loop_turn() + failover_bound(),
+        |i| i.node == "n2",
+    );
+    assert!(second.epoch > first.epoch, "{second:?}");
+    assert!(pets() > 0, "no pets once the stray was gone\n{}", c.logs());
+    c.assert_no_overlap();
+}

@@ -104,7 +104,7 @@ fn main() -> ExitCode {
         }
     };
     if cli.command == cli::Command::Guard {
-        return ExitCode::from(daemon::guard::guard_main(0) as u8);
+        return ExitCode::from(daemon::guard::guard_main(0, 1) as u8);
     }
     let path = cli.config.clone().unwrap_or_default();
     let (cfg, settings) = match daemon::load(&path) {

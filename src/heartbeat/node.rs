@@ -516,6 +516,18 @@ impl Node {
     ) -> Result<MaintRecord, NodeError> {
         update_maintenance(self.store.clone(), &self.settings, mode, drain, reason)
     }
+
+    /// The instant (boot clock, ns) this node's lease ends, while it holds one.
+    pub fn lease_deadline(&self) -> Option<Time> {
+        self.core.deadline()
+    }
+
+    /// For a caller that sees the application itself and confirms its end (`app_stopped`):
+    /// an application told to stop that is still there is not taken as gone after the kill
+    /// budget. Call before each tick while it is there.
+    pub fn app_still_present(&mut self) {
+        self.stop_given = None;
+    }
 }
 
 fn storage_err(what: &str, e: impl fmt::Display) -> NodeError {

@@ -630,3 +630,44 @@ impl Cluster {
         (c, ports)
     }
 }
+
+impl Cluster {
+    /// Starts `node`'s daemon from its own copy of the binary (`ha-heartbeat-NODE` in the
+    /// test's directory), so that a test can take the program away while it runs (the guard
+    /// is started from the same file). Returns the copy's path.
+    pub fn start_from_copy(&mut self, node: &str) -> PathBuf {
+        let copy = self.dir.join(format!("ha-heartbeat-{node}"));
+        fs::copy(BIN, &copy).unwrap();
+        let i = self.idx(node);
+        let log = fs::File::create(self.dir.join(format!("{node}.log"))).unwrap();
+        let child = Command::new(&copy)
+            .args(["run", "--config"])
+            .arg(self.conf(node))
+            .env(TAG, &self.dir)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.daemons[i] = Some(child);
+        copy
+    }
+
+    /// The pid of `node`'s guard: the child of its daemon that runs `guard`.
+    pub fn guard_pid(&self, node: &str) -> Option<i32> {
+        let daemon = self.pid(node);
+        fs::read_dir("/proc").unwrap().flatten().find_map(|e| {
+            let pid: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let ppid: i32 = stat[stat.rfind(')')? + 1..]
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let is_guard = cmdline.split(|&b| b == 0).any(|a| a == b"guard");
+            (ppid == daemon && is_guard).then_some(pid)
+        })
+    }
+}

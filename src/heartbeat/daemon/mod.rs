@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod guard;
 pub mod notify;
+pub mod pause;
 pub mod status;
 pub mod supervise;
 pub mod watchdog;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 use crate::config::{Config, HeartbeatSettings};
 use crate::heartbeat::core::Role;
 use crate::heartbeat::node::{Node, NodeSettings, TickAction, TickResult, boottime};
-use crate::heartbeat::record::MaintMode;
+use crate::heartbeat::record::{MaintMode, NodeRecord, NodeState};
 use crate::monitor::state::State;
 use crate::probe::{ProbeCommand, ProbeRequest, probe};
 use guard::Guard;
@@ -93,16 +94,22 @@ struct Daemon {
     app: App,
     guard: Option<Guard>,
     guard_exe: Option<PathBuf>,
+    /// The guard cannot be started (reported once until it can).
+    guard_failing: bool,
     watchdog: Option<WatchdogDevice>,
-    /// Lease deadline on the boot clock last given to the guard.
-    deadline: u64,
+    /// The absolute lease deadline (boot clock) the guard holds for the current application:
+    /// set when it is handed over, renewed only while it serves the term the node holds.
+    app_deadline: u64,
+    /// The epoch the current application was started with.
+    app_epoch: u64,
     role: Role,
     /// The epoch of the last tick.
     epoch: u64,
     incidents: Vec<Child>,
     /// Process groups of finished incident commands that may still hold orphans.
     incident_groups: Vec<i32>,
-    /// A START came while the previous application was still going: its epoch.
+    /// A start to carry out once the previous application is gone or the lease allows it:
+    /// its epoch.
     pending_start: Option<u64>,
     /// Local restarts in this term.
     restarts: u32,
@@ -110,6 +117,13 @@ struct Daemon {
     restart_pending: bool,
     /// The application failed (died or unhealthy): the node was told.
     failed: bool,
+    /// The application outlived SIGKILL by the kill budget: reported.
+    unkillable_reported: bool,
+    /// A process group left by an earlier run that SIGKILL has not ended yet.
+    stray: Option<i32>,
+    /// Until this instant (boot clock) the node claims nothing: the daemon's last run may have
+    /// been active, and its lease must be over first.
+    hold_until: u64,
     probe_rx: Option<Receiver<bool>>,
     last_probe: Option<Instant>,
     probe_fails: u32,
@@ -136,6 +150,16 @@ impl Daemon {
             Ok(c) => self.incidents.push(c),
             Err(e) => log::error!("cannot run hb.incident_cmd: {e}"),
         }
+    }
+
+    /// The node, told first that the application is still there when it is: the daemon
+    /// confirms every stop itself, so an application that outlives its kill budget is never
+    /// taken as gone (see `App::outlived_kill`).
+    fn node_mut(&mut self) -> &mut Node {
+        if self.app.is_running() {
+            self.node.app_still_present();
+        }
+        &mut self.node
     }
 
     fn node_epoch(&self) -> u64 {
@@ -172,9 +196,9 @@ impl Daemon {
                 }
             }
             TickAction::Keep => {
-                if !self.app.is_running() && !self.failed {
+                if !self.app.is_running() && !self.failed && self.pending_start.is_none() {
                     self.failed = true;
-                    let r2 = self.node.app_failed("the application is not running");
+                    let r2 = self.node_mut().app_failed("the application is not running");
                     self.act(r2);
                 }
             }
@@ -205,23 +229,119 @@ impl Daemon {
                 }
             }
         }
-        if matches!(r.action, TickAction::Start | TickAction::Keep)
-            && let Some(left) = r.deadline_left
+        self.renew_app_deadline();
+    }
+
+    /// The guard's deadline follows the lease only for the application of the term the node
+    /// holds, while it serves; one being stopped keeps the deadline it had.
+    fn renew_app_deadline(&mut self) {
+        if self.app.is_serving()
+            && self.node.role() == Role::Active
+            && self.app_epoch == self.epoch
+            && let Some(deadline) = self.node.lease_deadline()
         {
-            self.deadline = boottime() + left.as_nanos() as u64;
+            self.app_deadline = deadline;
         }
     }
 
+    /// How much lease a start needs left: the I/O timeout, as the core itself requires when it
+    /// gives START. (Safety does not rest on it: the guard holds the deadline before the
+    /// application runs. It keeps an application from being started only to be killed.)
+    fn start_margin(&self) -> u64 {
+        self.node.settings().timing.io_timeout.as_nanos() as u64
+    }
+
+    /// The lease deadline (boot clock) when this node may start its application at this
+    /// instant: it is ACTIVE and the lease, read from the clock now, has the margin left.
+    fn lease_for_start(&self) -> Option<u64> {
+        if self.node.role() != Role::Active {
+            return None;
+        }
+        let deadline = self.node.lease_deadline()?;
+        (boottime() + self.start_margin() < deadline).then_some(deadline)
+    }
+
+    /// Starts the application for `epoch`, if the lease allows it at this instant: its group
+    /// is created held at its gate, the guard acknowledges the group and the absolute lease
+    /// deadline, the lease is checked again, and only then the gate opens. A start the lease
+    /// does not allow now waits for the next renewal (or is dropped by the fence).
     fn start_app(&mut self, epoch: u64) {
+        pause::point("start");
+        self.pending_start = None;
+        let Some(deadline) = self.lease_for_start() else {
+            log::warn!("not starting the application now: the lease does not allow it");
+            self.pending_start = Some(epoch);
+            return;
+        };
+        if !self.ensure_guard() {
+            self.refuse_start("there is no guard to fence it");
+            return;
+        }
         self.probe_fails = 0;
         self.probe_ok_once = false;
         self.probe_rx = None;
         self.last_probe = Some(Instant::now());
-        if let Err(e) = self.app.start(epoch) {
-            self.incident(&format!("cannot start the application: {e}"));
-            self.failed = true;
-            let r = self.node.app_failed(&format!("cannot start: {e}"));
-            self.act(r);
+        self.unkillable_reported = false;
+        let pgid = match self.app.spawn_gated(epoch) {
+            Ok(pgid) => pgid,
+            Err(e) => {
+                self.refuse_start(&format!("cannot start it: {e}"));
+                return;
+            }
+        };
+        self.app_epoch = epoch;
+        self.app_deadline = deadline;
+        pause::point("forked");
+        let until = deadline.saturating_sub(self.start_margin());
+        let handed = match self.guard.as_mut() {
+            Some(g) => g.hand_off(pgid, deadline, until),
+            None => Err(std::io::Error::other("no guard")),
+        };
+        if let Err(e) = handed {
+            if boottime() + self.start_margin() >= deadline {
+                // The daemon was held up past the lease: not the guard's fault.
+                self.app.kill("the lease ran out during its start");
+                self.pending_start = Some(epoch);
+                return;
+            }
+            self.app.kill("the guard did not take it over");
+            if let Some(g) = self.guard.take() {
+                g.kill();
+            }
+            self.refuse_start(&format!("the guard did not take it over ({e})"));
+            return;
+        }
+        pause::point("handed");
+        if boottime() + self.start_margin() >= deadline {
+            self.app.kill("the lease ran out during its start");
+            self.pending_start = Some(epoch);
+            return;
+        }
+        if let Err(e) = self.app.open_gate(epoch) {
+            self.app.kill("its gate cannot be opened");
+            self.refuse_start(&format!("cannot open its gate: {e}"));
+            return;
+        }
+        pause::point("running");
+    }
+
+    /// The application cannot be started safely: the node hands over.
+    fn refuse_start(&mut self, why: &str) {
+        self.incident(&format!(
+            "not starting the application: {why}; handing over"
+        ));
+        self.failed = true;
+        let r = self.node_mut().app_failed(why);
+        self.act(r);
+    }
+
+    /// A start that waited for the lease: tried again once nothing else runs.
+    fn retry_start(&mut self) {
+        if let Some(epoch) = self.pending_start
+            && !self.app.is_running()
+            && self.node.role() == Role::Active
+        {
+            self.start_app(epoch);
         }
     }
 
@@ -239,26 +359,23 @@ impl Daemon {
                 } else if active {
                     self.incident(&format!("the application died ({why}); handing over"));
                     self.failed = true;
-                    let r = self.node.app_failed(&why);
+                    let r = self.node_mut().app_failed(&why);
                     self.act(r);
                 }
             }
             AppEvent::Stopped => {
-                if let Some(epoch) = self.pending_start.take()
+                if std::mem::take(&mut self.restart_pending) && self.node.role() == Role::Active {
+                    pause::point("restart");
+                    self.pending_start = Some(self.node_epoch());
+                }
+                if let Some(epoch) = self.pending_start
                     && self.node.role() == Role::Active
                 {
+                    // start_app checks the lease at this instant.
                     self.start_app(epoch);
                     return;
                 }
-                if self.restart_pending {
-                    self.restart_pending = false;
-                    let lease_ok = self.node.role() == Role::Active;
-                    if lease_ok {
-                        let epoch = self.node_epoch();
-                        self.start_app(epoch);
-                        return;
-                    }
-                }
+                self.pending_start = None;
                 let r = self.node.app_stopped();
                 self.act(r);
             }
@@ -294,7 +411,7 @@ impl Daemon {
                     self.incident(&format!(
                         "the application is unhealthy: {n} failed probes of port {port}; handing over"
                     ));
-                    let r = self.node.app_failed("unhealthy");
+                    let r = self.node_mut().app_failed("unhealthy");
                     self.act(r);
                     return;
                 }
@@ -320,39 +437,99 @@ impl Daemon {
         }
     }
 
-    fn feed_guard(&mut self) {
+    /// A guard runs (one is started when there is none); false when none can be started.
+    fn ensure_guard(&mut self) -> bool {
         if self.guard.as_mut().is_some_and(|g| !g.alive()) {
             log::error!("the guard process is gone; starting a new one");
             self.guard = None;
         }
-        if self.guard.is_none()
-            && let Some(exe) = &self.guard_exe
-        {
-            match Guard::spawn(exe) {
-                Ok(g) => self.guard = Some(g),
-                Err(e) => log::error!("cannot start the guard: {e}"),
-            }
+        if self.guard.is_some() {
+            return true;
         }
-        let line = match self.app.pgid() {
-            Some(pgid) => (pgid, self.deadline),
-            None => (0, 0),
+        let spawned = match &self.guard_exe {
+            Some(exe) => Guard::spawn(exe).map_err(|e| e.to_string()),
+            None => Err("no guard program".to_string()),
         };
-        if let Some(g) = self.guard.as_mut()
-            && let Err(e) = g.send(line.0, line.1)
-        {
-            log::error!("cannot reach the guard: {e}");
-            self.guard = None;
+        match spawned {
+            Ok(g) => {
+                if self.guard_failing {
+                    log::info!("the guard runs again (pid {})", g.pid());
+                }
+                self.guard_failing = false;
+                self.guard = Some(g);
+                true
+            }
+            Err(e) => {
+                if !self.guard_failing {
+                    self.guard_failing = true;
+                    self.incident(&format!(
+                        "cannot start the guard: {e}; this node claims nothing and starts no \
+                         application until it can"
+                    ));
+                }
+                false
+            }
         }
     }
 
-    /// Pets the watchdog device unless the application runs past its lease: the daemon has
-    /// just turned its loop, so it is alive and in control.
+    /// Tells the guard the application's group and deadline; an application must not run
+    /// without a guard, so one that has none is handed over.
+    fn feed_guard(&mut self) {
+        for _ in 0..2 {
+            if !self.ensure_guard() {
+                break;
+            }
+            let line = match self.app.pgid() {
+                Some(pgid) => (pgid, self.app_deadline),
+                None => (0, 0),
+            };
+            match self.guard.as_mut().map(|g| g.send(line.0, line.1)) {
+                Some(Err(e)) => {
+                    log::error!("cannot reach the guard: {e}; starting a new one");
+                    if let Some(g) = self.guard.take() {
+                        g.kill();
+                    }
+                }
+                _ => return,
+            }
+        }
+        if self.app.is_serving() && !self.failed {
+            self.failed = true;
+            self.incident("the application runs without a guard; handing over");
+            let r = self.node_mut().app_failed("no guard");
+            self.act(r);
+        }
+    }
+
+    /// Pets the watchdog device unless an application that should be gone is still there: its
+    /// own lease deadline passed, or a group of an earlier run survives. The daemon has just
+    /// turned its loop, so it is alive and in control.
     fn pet_watchdog(&mut self) {
-        let past_lease = !watchdog::may_pet(self.app.is_running(), boottime(), self.deadline);
+        let app_ok = watchdog::may_pet(self.app.is_running(), boottime(), self.app_deadline);
         if let Some(w) = self.watchdog.as_mut()
-            && !past_lease
+            && app_ok
+            && self.stray.is_none()
         {
             w.pet();
+        }
+    }
+
+    /// Why the node must not claim now, if it must not.
+    fn holding(&mut self) -> Option<&'static str> {
+        if let Some(pgid) = self.stray
+            && !self.app.kill_stray(pgid)
+        {
+            log::info!("the process group {pgid} left by an earlier run is gone");
+            self.stray = None;
+        }
+        if self.stray.is_some() {
+            Some("a process group of an earlier run survives SIGKILL")
+        } else if boottime() < self.hold_until {
+            Some("the lease of the daemon's last run may not be over")
+        } else if !self.ensure_guard() {
+            Some("no guard")
+        } else {
+            None
         }
     }
 
@@ -370,6 +547,47 @@ impl Daemon {
             supervise::reap_group(pg);
             supervise::signal_group(pg, 0)
         });
+        if let Some(t) = self.app.outlived_kill()
+            && let Some(pgid) = self.app.pgid()
+        {
+            supervise::signal_group(pgid, libc::SIGKILL);
+            if !self.unkillable_reported {
+                self.unkillable_reported = true;
+                let wd = if self.watchdog.is_some() {
+                    "the watchdog device is no longer petted and resets the host"
+                } else {
+                    "only a reset of this host ends it (no hb.watchdog_device)"
+                };
+                self.incident(&format!(
+                    "the application (pgid {pgid}) is still there {} ms after SIGKILL \
+                     (uninterruptible sleep?): this node keeps its record STOPPING so that \
+                     nobody takes over while it exists; {wd}",
+                    t.as_millis()
+                ));
+            }
+        }
+    }
+}
+
+/// This node's record says it was not claiming, active or stopping when its last run ended:
+/// STANDBY or RELEASED (or never written). Read at most for the I/O timeout; an unreadable
+/// record cannot tell.
+fn own_record_idle(s: &NodeSettings) -> bool {
+    let store = crate::heartbeat::store::FileStore::new(s.dir.clone());
+    let node = s.node.clone();
+    let (tx, rx) = channel();
+    let spawned = std::thread::Builder::new()
+        .name("hamon-hbown".into())
+        .spawn(move || {
+            let _ = tx.send(crate::heartbeat::store::Store::read_node(&store, &node));
+        });
+    if spawned.is_err() {
+        return false;
+    }
+    match rx.recv_timeout(s.timing.io_timeout) {
+        Ok(Ok(bytes)) => NodeRecord::decode(&bytes, &s.cluster)
+            .is_ok_and(|r| matches!(r.state, NodeState::Standby | NodeState::Released)),
+        _ => false,
     }
 }
 
@@ -417,9 +635,43 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
             settings.dir.display()
         );
     }
-    if let Some(pgid) = app.kill_stray(timing.kill_budget * 2) {
-        log::warn!("killed process group {pgid} left by an earlier run");
+    // A run that ended while it may have been active (an application recorded, or its record
+    // not STANDBY or RELEASED) may have left a lease that is not over yet: claim nothing for a
+    // full lease and kill budget, as if another node held it.
+    let left_app = app.left_by_earlier_run();
+    let was_active = left_app || !own_record_idle(&settings);
+    let mut stray = app.stray_group();
+    if let Some(pgid) = stray {
+        log::warn!("killing process group {pgid} left by an earlier run");
+        let until = Instant::now() + timing.kill_budget;
+        while stray.is_some() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(10));
+            stray = stray.filter(|&p| app.kill_stray(p));
+        }
+        match stray {
+            Some(p) => log::error!(
+                "the process group {p} left by an earlier run survives SIGKILL (uninterruptible \
+                 sleep?): this node claims nothing until it is gone"
+            ),
+            None => log::warn!("killed process group {pgid} left by an earlier run"),
+        }
     }
+    let hold_until = if was_active {
+        let hold = timing.renew_deadline + timing.kill_budget;
+        log::warn!(
+            "this node may have been active when its daemon last ended ({}): it claims nothing \
+             for {} ms (hb.renew_deadline_ms + hb.kill_budget_ms)",
+            if left_app {
+                "an application was recorded"
+            } else {
+                "its record is not STANDBY or RELEASED, or cannot be read"
+            },
+            hold.as_millis()
+        );
+        boottime() + hold.as_nanos() as u64
+    } else {
+        0
+    };
     log::info!(
         "node {} of {} in {}: period {} ms, takeover {} ms",
         settings.node,
@@ -444,8 +696,10 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         app,
         guard: None,
         guard_exe: guard_exe.map(Path::to_path_buf),
+        guard_failing: false,
         watchdog,
-        deadline: 0,
+        app_deadline: 0,
+        app_epoch: 0,
         role: Role::Standby,
         epoch: 0,
         incidents: Vec::new(),
@@ -454,11 +708,20 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         restarts: 0,
         restart_pending: false,
         failed: false,
+        unkillable_reported: false,
+        stray,
+        hold_until,
         probe_rx: None,
         last_probe: None,
         probe_fails: 0,
         probe_ok_once: false,
     };
+    if let Some(pgid) = d.stray {
+        d.incident(&format!(
+            "the process group {pgid} left by an earlier run survives SIGKILL: this node claims \
+             nothing until it is gone"
+        ));
+    }
     let mut notifier = notify::Notifier::from_env();
     let mut ready = false;
     let mut shown_role = None;
@@ -468,12 +731,28 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         );
     }
     d.feed_guard();
+    let mut held: Option<&str> = None;
     loop {
-        let r = d.node.tick();
-        d.act(r);
+        let hold = d.holding();
+        if hold != held {
+            match hold {
+                Some(why) => log::warn!("this node claims nothing for now: {why}"),
+                None if held.is_some() => log::info!("this node may claim again"),
+                None => {}
+            }
+            held = hold;
+        }
+        // A held node is not ticked while it is a standby with nothing running: it writes
+        // nothing and so can claim nothing. Anything else it must see through.
+        let tick = hold.is_none() || d.node.role() != Role::Standby || d.app.is_running();
+        if tick {
+            let r = d.node_mut().tick();
+            d.act(r);
+        }
         while let Some(ev) = d.app.poll() {
             d.on_app_event(ev);
         }
+        d.retry_start();
         d.check_probe();
         d.feed_guard();
         d.pet_watchdog();
@@ -487,7 +766,12 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
             notifier.send(&format!("STATUS={} (epoch {})", role_name(d.role), d.epoch));
         }
         notifier.ping();
-        let mut wait = d.node.next_tick_in();
+        // A held node looks again every half period (its core, not ticked, is always due).
+        let mut wait = if tick {
+            d.node.next_tick_in()
+        } else {
+            timing.period / 2
+        };
         if d.app.is_running() && !d.app.is_serving() {
             wait = wait.min(Duration::from_millis(10));
         }
@@ -502,10 +786,12 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
     notifier.send("STOPPING=1");
     d.pending_start = None;
     d.restart_pending = false;
-    let r = d.node.release();
+    let r = d.node_mut().release();
     d.act(r);
-    // No ticks from here on: the node must not claim again while the daemon exits.
+    // Ticks from here on only while the node is STOPPING, which never claims: an application
+    // that outlives its stop keeps the record changing, so nobody takes over beside it.
     let until = Instant::now() + timing.kill_budget + timing.io_timeout * 2;
+    let mut next_tick = Instant::now() + d.node.next_tick_in();
     while d.app.is_running() {
         if let Some(ev) = d.app.poll() {
             if ev == AppEvent::Stopped {
@@ -517,8 +803,14 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         if Instant::now() >= until {
             d.app.kill("shutting down");
         }
+        if d.node.role() == Role::Stopping && Instant::now() >= next_tick {
+            let r = d.node_mut().tick();
+            d.report(&r);
+            next_tick = Instant::now() + d.node.next_tick_in();
+        }
         d.feed_guard();
         d.pet_watchdog();
+        d.housekeeping();
         notifier.ping();
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -1,9 +1,16 @@
 //! The application as a supervised process group: started with `/bin/sh -c`, in its own
 //! session, killed with its parent (PR_SET_PDEATHSIG), stopped with TERM then KILL, and only
 //! reported gone when its whole process group is empty.
+//!
+//! A start has two steps. `spawn_gated` creates the process group: its leader is a shell held
+//! at a gate (it reads one line from a pipe) before it runs `hb.start_cmd`. The daemon hands
+//! the group and its lease deadline to the guard, checks the lease again, and only then opens
+//! the gate (`open_gate`). A daemon paused or killed in between leaves a group that has not
+//! run anything and that the guard (or the closed pipe) ends.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -27,7 +34,15 @@ struct Running {
     /// Since when it is being stopped, and whether KILL was already sent.
     stopping: Option<(Instant, bool)>,
     stop_cmd: Option<Child>,
+    /// The write end of the gate while it is closed.
+    gate: Option<File>,
 }
+
+/// Run by the group's leader before the application: waits for the daemon's `go` on fd 3,
+/// then becomes `/bin/sh -c "$1"` (same pid, so the group keeps its leader). End of file (the
+/// daemon died) or anything else ends it.
+const GATE: &str = "IFS= read -r hamon_gate <&3 || exit 111; exec 3<&-; \
+                    [ \"$hamon_gate\" = go ] || exit 111; exec /bin/sh -c \"$1\"";
 
 /// The application of this node.
 pub struct App {
@@ -118,36 +133,60 @@ impl App {
         self.running.is_some()
     }
 
-    /// Running and not being stopped.
+    /// Running (past its gate) and not being stopped.
     pub fn is_serving(&self) -> bool {
         self.running
             .as_ref()
-            .is_some_and(|r| r.stopping.is_none() && r.leader_gone.is_none())
+            .is_some_and(|r| r.stopping.is_none() && r.leader_gone.is_none() && r.gate.is_none())
+    }
+
+    /// Since when a stop that ended in SIGKILL has not emptied the group, once that is longer
+    /// than the kill budget: an application SIGKILL cannot end (uninterruptible sleep).
+    pub fn outlived_kill(&self) -> Option<Duration> {
+        let r = self.running.as_ref()?;
+        let (since, killed) = r.stopping?;
+        (killed && since.elapsed() >= self.kill_budget).then(|| since.elapsed())
     }
 
     pub fn uptime(&self) -> Option<Duration> {
         self.running.as_ref().map(|r| r.started.elapsed())
     }
 
-    /// Kills a process group left behind by an earlier run of this daemon (recorded in
-    /// `STATE_DIR/app.pgid` with its leader's start time, so a reused pid is left alone).
-    /// Waits at most `patience` for it to go.
-    pub fn kill_stray(&self, patience: Duration) -> Option<i32> {
+    /// An earlier run of this daemon ended while an application of it was recorded in
+    /// `STATE_DIR/app.pgid` (a daemon that stops in order removes it).
+    pub fn left_by_earlier_run(&self) -> bool {
+        self.pgid_file.exists()
+    }
+
+    /// The process group left behind by an earlier run of this daemon, if it still has members
+    /// (recorded in `STATE_DIR/app.pgid` with its leader's start time, so a reused pid is left
+    /// alone); SIGKILL is sent to it. The record is removed once the group is gone.
+    pub fn stray_group(&self) -> Option<i32> {
         let text = fs::read_to_string(&self.pgid_file).ok()?;
         let mut it = text.split_whitespace();
-        let pgid: i32 = it.next()?.parse().ok()?;
-        let started: u64 = it.next()?.parse().ok()?;
-        let ours = start_time(pgid) == Some(started);
-        if ours && signal_group(pgid, libc::SIGKILL) {
-            let until = Instant::now() + patience;
-            while signal_group(pgid, 0) && Instant::now() < until {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+        let recorded = it
+            .next()?
+            .parse::<i32>()
+            .ok()
+            .zip(it.next()?.parse::<u64>().ok());
+        let alive = recorded.and_then(|(pgid, started)| {
+            let ours = start_time(pgid) == Some(started);
+            (ours && signal_group(pgid, libc::SIGKILL)).then_some(pgid)
+        });
+        if alive.is_none() {
             let _ = fs::remove_file(&self.pgid_file);
-            return Some(pgid);
+        }
+        alive
+    }
+
+    /// Kills the earlier run's group `pgid` again; false once it is gone (then the record
+    /// goes too).
+    pub fn kill_stray(&self, pgid: i32) -> bool {
+        if signal_group(pgid, libc::SIGKILL) {
+            return true;
         }
         let _ = fs::remove_file(&self.pgid_file);
-        None
+        false
     }
 
     fn log_file(&self) -> io::Result<File> {
@@ -171,18 +210,30 @@ impl App {
             .map_err(|e| format!("cannot open the application's log: {e}"))
     }
 
-    /// Starts the application with `HB_EPOCH` and `HB_NODE`. Must be called from the thread
-    /// that lives as long as the daemon (PR_SET_PDEATHSIG fires when the forking thread ends).
-    pub fn start(&mut self, epoch: u64) -> io::Result<i32> {
+    /// Creates the application's process group with `HB_EPOCH` and `HB_NODE`, its leader held
+    /// at the gate: nothing of `hb.start_cmd` runs before [`App::open_gate`]. Must be called
+    /// from the thread that lives as long as the daemon (PR_SET_PDEATHSIG fires when the
+    /// forking thread ends).
+    pub fn spawn_gated(&mut self, epoch: u64) -> io::Result<i32> {
         if let Some(r) = &self.running {
             return Ok(r.pgid);
         }
         let out = self.log_file()?;
         let err = out.try_clone()?;
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: fds is a valid array of two ints.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: both descriptors were just created and are owned here only.
+        let (gate_r, gate_w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+        let gate_fd = gate_r.as_raw_fd();
         // SAFETY: getpid is async-signal-safe.
         let parent = unsafe { libc::getpid() };
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
+            .arg(GATE)
+            .arg("/bin/sh")
             .arg(&self.start_cmd)
             .env("HB_EPOCH", epoch.to_string())
             .env("HB_NODE", &self.node)
@@ -209,15 +260,24 @@ impl App {
                 if libc::getppid() != parent {
                     libc::_exit(1);
                 }
+                // The gate's read end becomes fd 3 (dup2 clears close-on-exec; when it is 3
+                // already, clear it by hand).
+                if gate_fd == 3 {
+                    if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
+                } else if libc::dup2(gate_fd, 3) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
                 Ok(())
             });
         }
         let child = cmd.spawn()?;
+        drop(gate_r);
         let pgid = child.id() as i32;
         if let Some(t) = start_time(pgid) {
             let _ = fs::write(&self.pgid_file, format!("{pgid} {t}\n"));
         }
-        log::info!("started the application: pgid {pgid}, epoch {epoch}");
         self.running = Some(Running {
             child,
             pgid,
@@ -225,8 +285,25 @@ impl App {
             leader_gone: None,
             stopping: None,
             stop_cmd: None,
+            gate: Some(gate_w),
         });
         Ok(pgid)
+    }
+
+    /// Lets the group's leader run `hb.start_cmd`.
+    pub fn open_gate(&mut self, epoch: u64) -> io::Result<()> {
+        let r = self
+            .running
+            .as_mut()
+            .ok_or_else(|| io::Error::other("no application"))?;
+        let mut gate = r
+            .gate
+            .take()
+            .ok_or_else(|| io::Error::other("the gate is open already"))?;
+        gate.write_all(b"go\n")?;
+        r.started = Instant::now();
+        log::info!("started the application: pgid {}, epoch {epoch}", r.pgid);
+        Ok(())
     }
 
     fn spawn_stop_cmd(&self, cmd: &str, pgid: i32) -> io::Result<Child> {
@@ -294,8 +371,8 @@ impl App {
         {
             r.stop_cmd = None;
         }
-        // KILL at 4/5 of the budget: the node takes the application as gone after the whole
-        // budget, so the group must be dead by then.
+        // KILL at 4/5 of the budget, so the group is dead by the end of it; one still there
+        // after that is never taken as gone (see `outlived_kill`).
         if let Some((since, false)) = r.stopping
             && since.elapsed() >= budget * 4 / 5
         {

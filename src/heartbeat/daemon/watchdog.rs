@@ -4,10 +4,12 @@
 //!
 //! The device is armed when opened and resets the host unless it is written to within its
 //! timeout. The daemon writes a byte after every turn of its loop, but never while its
-//! application runs past the lease deadline: a daemon that is paused or hung stops petting,
-//! and so does one whose application outlives its lease. The host is then reset within the
-//! device timeout W of the last pet, which came before the lease deadline; W takes the place
-//! of the kill budget in the safety inequality (see `Timing::watchdog_limit`).
+//! application runs past its own lease deadline (the one the guard holds for it, which a stop
+//! never extends), nor while a process group of an earlier run survives SIGKILL: a daemon that
+//! is paused or hung stops petting, and so does one whose application outlives its lease,
+//! SIGKILL included. The host is then reset within the device timeout W of the last pet, which
+//! came before the lease deadline; W takes the place of the kill budget in the safety
+//! inequality (see `Timing::watchdog_limit`).
 //!
 //! Writes never block the loop: the device is opened non-blocking, and a pet that cannot be
 //! written (a FIFO nobody reads) is logged and skipped. On an orderly shutdown, once the
