@@ -21,7 +21,10 @@ Usage: ha-probe [--host H] --port P [--timeout-ms T | --timeout S]
 Asks a hamon monitor server whether the application is healthy and exits with
 the code the cluster manager expects. Options also accept --opt=value.
 
-  --host H        server host name or address (default localhost)
+  --host H        server address or host name (default 127.0.0.1, the server's
+                  default); a name's addresses are tried IPv4 first, then
+                  IPv6, each in the resolver's order (--debug shows which
+                  one answered)
   --port P        server TCP port, 1-65535 (required)
   --timeout-ms T  hard limit for the whole probe in milliseconds (default 5000)
   --timeout S     the same in seconds, fractions allowed (e.g. 0.5); max 3600
@@ -38,6 +41,8 @@ the code the cluster manager expects. Options also accept --opt=value.
 ";
 
 const HINT: &str = "try 'ha-probe --help' for usage";
+/// The server's default `ha.host`: an address, so nothing else can answer in its place.
+const DEFAULT_HOST: &str = "127.0.0.1";
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
@@ -218,7 +223,7 @@ fn parse(args: &[OsString]) -> Result<Action, String> {
     };
     Ok(Action::Probe(Options {
         request: ProbeRequest {
-            host: host.unwrap_or_else(|| "localhost".into()),
+            host: host.unwrap_or_else(|| DEFAULT_HOST.into()),
             port,
             timeout,
             command,
@@ -338,7 +343,7 @@ mod tests {
     #[test]
     fn defaults() {
         let o = opts(&["--port", "7777"]);
-        assert_eq!(o.request.host, "localhost");
+        assert_eq!(o.request.host, "127.0.0.1");
         assert_eq!(o.request.port, 7777);
         assert_eq!(o.request.timeout, Duration::from_millis(5000));
         assert_eq!(o.request.command, ProbeCommand::Check);
@@ -402,6 +407,18 @@ mod tests {
         assert!(err(&["--port=1", "--command=status"]).contains("--command"));
         assert!(err(&["--port=1", "--check=a b"]).contains("--check"));
         assert!(err(&["--port=1", "--check="]).contains("--check"));
+        let long = format!("--check={}", "a".repeat(4096));
+        assert_eq!(
+            err(&["--port=1", &long]),
+            "--check: check name is 4096 bytes long; a hamon server accepts at most 64"
+        );
+        assert!(err(&["--port=1", "--check=db/1"]).contains("A-Z a-z 0-9 _ . -"));
+        assert_eq!(
+            opts(&["--port=1", &format!("--check={}", "a".repeat(64))])
+                .request
+                .command,
+            ProbeCommand::CheckNamed("a".repeat(64))
+        );
         assert!(err(&["--port=1", "--command=ping", "--check=db"]).contains("--check"));
         assert!(err(&["--port=1", "--format=xml"]).contains("--format"));
         assert!(err(&["--port=1", "--host="]).contains("--host"));

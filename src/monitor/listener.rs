@@ -1,85 +1,249 @@
 //! The network thread: one `mio` event loop that accepts clients, feeds their bytes to a
 //! [`Session`] each and writes the answers. It sleeps in `poll` until a client does
-//! something or an idle deadline comes, so an idle server never wakes.
+//! something or a deadline comes, so an idle server never wakes.
+//!
+//! No client can hold the loop or the process: each connection gets a bounded turn per
+//! wake-up and goes to the back of the queue when it has more to do; it is not read while
+//! its unread replies exceed a cap; deadlines that incoming bytes do not reset close it; and
+//! at the connection cap the connection that has waited longest without completing a command
+//! makes room for the newcomer, so a probe always gets in. docs/monitor-server.md has the
+//! bounds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
-use std::net::Shutdown;
+use std::net::{IpAddr, Shutdown};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::monitor::protocol::Session;
+use crate::config::Cidr;
+use crate::config::cidr::canonical;
+use crate::monitor::protocol::{Budget, Session};
 use crate::monitor::shared::Shared;
 
 const LISTENER: Token = Token(0);
 pub const WAKER: Token = Token(1);
-/// A client that does not read its answers is dropped past this much pending output.
-const MAX_PENDING: usize = 64 * 1024;
+/// Replies a client has not read yet; past this the connection is not read until it reads.
+pub const MAX_PENDING: usize = 64 * 1024;
+/// One read.
+const READ_CHUNK: usize = 4096;
+/// Reads per connection per turn; a connection with more to read waits for the next turn.
+const READS_PER_TURN: usize = 4;
+/// What one feed may do: lines handled, and replies produced before it stops.
+const FEED_BUDGET: Budget = Budget {
+    max_lines: 64,
+    max_output: 16 * 1024,
+};
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct Limits {
     pub max_connections: usize,
+    pub max_per_source: usize,
     pub idle_timeout: Duration,
+    pub first_command_timeout: Duration,
+    pub lifetime: Duration,
     pub max_line: usize,
+    /// Empty: every address. Loopback is always allowed.
+    pub allow: Vec<Cidr>,
+}
+
+impl Limits {
+    fn allows(&self, ip: IpAddr) -> bool {
+        self.allow.is_empty() || ip.is_loopback() || self.allow.iter().any(|c| c.contains(ip))
+    }
 }
 
 struct Conn {
     stream: TcpStream,
+    peer: IpAddr,
     session: Session,
+    /// Bytes read but not fed yet, because the last feed spent its budget.
+    input: Vec<u8>,
+    /// Replies not yet written.
     out: Vec<u8>,
-    last_active: Instant,
-    /// The peer closed its side or the session ended: flush, then drop.
+    accepted: Instant,
+    /// When the last command was completed.
+    last_command: Option<Instant>,
+    /// The peer closed its side, or the session ended: flush, then drop.
     closing: bool,
     writable_interest: bool,
+    /// In the ready queue.
+    queued: bool,
 }
 
 enum Next {
-    Keep,
+    /// Wait for the next event.
+    Wait,
+    /// More to do: back of the queue.
+    Again,
     Drop,
 }
 
+/// Why a deadline closes a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Expiry {
+    FirstCommand,
+    Idle,
+    Lifetime,
+}
+
+impl Expiry {
+    fn what(self) -> &'static str {
+        match self {
+            Expiry::FirstCommand => "first-command-timeout",
+            Expiry::Idle => "idle-timeout",
+            Expiry::Lifetime => "connection-lifetime",
+        }
+    }
+}
+
 impl Conn {
-    fn on_ready(&mut self, shared: &Shared) -> Next {
-        let mut buf = [0u8; 4096];
+    /// When this connection started waiting for its next command.
+    fn waiting_since(&self) -> Instant {
+        self.last_command.unwrap_or(self.accepted)
+    }
+
+    fn deadline(&self, limits: &Limits) -> (Instant, Expiry) {
+        let waiting = match self.last_command {
+            None => (
+                self.accepted + limits.first_command_timeout,
+                Expiry::FirstCommand,
+            ),
+            Some(at) => (at + limits.idle_timeout, Expiry::Idle),
+        };
+        let end = (self.accepted + limits.lifetime, Expiry::Lifetime);
+        if end.0 < waiting.0 { end } else { waiting }
+    }
+
+    /// One turn: write what is pending, feed what was read, read more, within the budgets.
+    fn on_ready(&mut self, shared: &Shared, scratch: &mut [u8; READ_CHUNK]) -> Next {
+        let mut reads = 0;
         loop {
+            if !self.flush() {
+                return Next::Drop;
+            }
+            if self.out.len() >= MAX_PENDING {
+                // Not read again until the client reads: its writable event brings it back.
+                return Next::Wait;
+            }
+            if !self.input.is_empty() {
+                let input = std::mem::take(&mut self.input);
+                let Some(used) = self.consume(&input, shared) else {
+                    return Next::Drop;
+                };
+                if used < input.len() {
+                    self.input = input;
+                    self.input.drain(..used);
+                    return if self.flush() {
+                        Next::Again
+                    } else {
+                        Next::Drop
+                    };
+                }
+                continue;
+            }
             if self.closing {
                 break;
             }
-            match self.stream.read(&mut buf) {
+            if reads == READS_PER_TURN {
+                return Next::Again;
+            }
+            match self.stream.read(scratch) {
                 Ok(0) => self.closing = true,
                 Ok(n) => {
-                    self.last_active = Instant::now();
-                    let out = self.session.feed(&buf[..n], shared);
-                    self.out.extend_from_slice(&out.bytes);
-                    self.closing |= out.close;
+                    reads += 1;
+                    let Some(used) = self.consume(&scratch[..n], shared) else {
+                        return Next::Drop;
+                    };
+                    if used < n {
+                        self.input.extend_from_slice(&scratch[used..n]);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return Next::Drop,
             }
         }
-        self.flush()
-    }
-
-    fn flush(&mut self) -> Next {
-        while !self.out.is_empty() {
-            match self.stream.write(&self.out) {
-                Ok(0) => return Next::Drop,
-                Ok(n) => {
-                    self.out.drain(..n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(_) => return Next::Drop,
-            }
-        }
-        if self.out.len() > MAX_PENDING || (self.closing && self.out.is_empty()) {
+        if !self.flush() || (self.closing && self.out.is_empty()) {
             return Next::Drop;
         }
-        Next::Keep
+        Next::Wait
+    }
+
+    /// Feeds `bytes` within one feed budget; returns how many were taken, or None when the
+    /// replies cannot be stored.
+    fn consume(&mut self, bytes: &[u8], shared: &Shared) -> Option<usize> {
+        if self.closing {
+            return Some(bytes.len());
+        }
+        let (used, out) = self.session.feed_bounded(bytes, shared, FEED_BUDGET);
+        if out.commands > 0 {
+            self.last_command = Some(Instant::now());
+        }
+        self.closing |= out.close;
+        if self.out.is_empty() {
+            self.out = out.bytes;
+        } else {
+            // A failed reservation costs this connection, never the process.
+            self.out.try_reserve(out.bytes.len()).ok()?;
+            self.out.extend_from_slice(&out.bytes);
+        }
+        Some(used)
+    }
+
+    /// Writes what the socket takes; false when the connection is broken.
+    fn flush(&mut self) -> bool {
+        let mut written = 0;
+        while written < self.out.len() {
+            match self.stream.write(&self.out[written..]) {
+                Ok(0) => return false,
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => return false,
+            }
+        }
+        if written == self.out.len() {
+            self.out = Vec::new();
+        } else {
+            self.out.drain(..written);
+        }
+        true
+    }
+}
+
+/// The connections and how many each client address holds.
+struct Table {
+    conns: HashMap<Token, Conn>,
+    per_source: HashMap<IpAddr, usize>,
+}
+
+impl Table {
+    fn insert(&mut self, token: Token, conn: Conn) {
+        *self.per_source.entry(conn.peer).or_default() += 1;
+        self.conns.insert(token, conn);
+    }
+
+    fn remove(&mut self, token: Token) -> Option<Conn> {
+        let conn = self.conns.remove(&token)?;
+        if let Some(n) = self.per_source.get_mut(&conn.peer) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_source.remove(&conn.peer);
+            }
+        }
+        Some(conn)
+    }
+
+    /// The connection (of `peer`, if given) that has waited longest for a command.
+    fn longest_waiting(&self, peer: Option<IpAddr>) -> Option<Token> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| peer.is_none_or(|p| c.peer == p))
+            .min_by_key(|(_, c)| c.waiting_since())
+            .map(|(t, _)| *t)
     }
 }
 
@@ -97,15 +261,21 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
         log::error!("hamon: cannot watch the listening socket: {e}");
         return;
     }
-    let mut conns: HashMap<Token, Conn> = HashMap::new();
+    let mut table = Table {
+        conns: HashMap::new(),
+        per_source: HashMap::new(),
+    };
+    let mut ready: VecDeque<Token> = VecDeque::new();
     let mut next_token = WAKER.0 + 1;
     let mut events = Events::with_capacity(256);
+    let mut scratch = Box::new([0u8; READ_CHUNK]);
+    let mut next_deadline: Option<Instant> = None;
     while !shared.is_stopping() {
-        let now = Instant::now();
-        let timeout = conns
-            .values()
-            .map(|c| (c.last_active + limits.idle_timeout).saturating_duration_since(now))
-            .min();
+        let timeout = if ready.is_empty() {
+            next_deadline.map(|at| at.saturating_duration_since(Instant::now()))
+        } else {
+            Some(Duration::ZERO)
+        };
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -115,75 +285,128 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
         }
         for event in events.iter() {
             match event.token() {
-                LISTENER => accept(&mut listener, &poll, &mut conns, &mut next_token, limits),
+                LISTENER => accept(&mut listener, &poll, &mut table, &mut next_token, &limits),
                 WAKER => {}
                 token => {
-                    let Some(conn) = conns.get_mut(&token) else {
-                        continue;
-                    };
-                    let next = conn.on_ready(&shared);
-                    update(token, next, &mut conns, &poll);
+                    if let Some(conn) = table.conns.get_mut(&token)
+                        && !conn.queued
+                    {
+                        conn.queued = true;
+                        ready.push_back(token);
+                    }
                 }
             }
         }
-        let now = Instant::now();
-        let idle: Vec<Token> = conns
-            .iter()
-            .filter(|(_, c)| now >= c.last_active + limits.idle_timeout)
-            .map(|(t, _)| *t)
-            .collect();
-        for token in idle {
-            if let Some(mut conn) = conns.remove(&token) {
-                let _ = conn.stream.write(b"ERR idle-timeout\r\n");
-                close(conn, &poll);
+        // One turn each for the connections queued now; those with more to do go to the
+        // back and wait for the next poll, so a newcomer is seen between two turns.
+        for _ in 0..ready.len() {
+            let Some(token) = ready.pop_front() else {
+                break;
+            };
+            let Some(conn) = table.conns.get_mut(&token) else {
+                continue;
+            };
+            conn.queued = false;
+            let next = conn.on_ready(&shared, &mut scratch);
+            if let Next::Again = next {
+                conn.queued = true;
+                ready.push_back(token);
             }
+            update(token, next, &mut table, &poll);
         }
+        next_deadline = expire(&mut table, &poll, &limits);
     }
-    for (_, conn) in conns.drain() {
-        close(conn, &poll);
+    for token in table.conns.keys().copied().collect::<Vec<_>>() {
+        if let Some(conn) = table.remove(token) {
+            close(conn, &poll);
+        }
     }
 }
 
-fn update(token: Token, next: Next, conns: &mut HashMap<Token, Conn>, poll: &Poll) {
-    match next {
-        Next::Drop => {
-            if let Some(conn) = conns.remove(&token) {
+/// Closes the connections whose deadline has passed; returns the next deadline.
+fn expire(table: &mut Table, poll: &Poll, limits: &Limits) -> Option<Instant> {
+    let now = Instant::now();
+    let mut next: Option<Instant> = None;
+    let mut expired = Vec::new();
+    for (token, conn) in &table.conns {
+        let (at, why) = conn.deadline(limits);
+        if at <= now {
+            expired.push((*token, why));
+        } else {
+            next = Some(next.map_or(at, |n| n.min(at)));
+        }
+    }
+    for (token, why) in expired {
+        if let Some(mut conn) = table.remove(token) {
+            log::debug!("hamon: closing {} ({})", conn.peer, why.what());
+            if conn.out.is_empty() {
+                let _ = conn.stream.write(&conn.session.timeout_reply(why.what()));
+            }
+            close(conn, poll);
+        }
+    }
+    next
+}
+
+fn update(token: Token, next: Next, table: &mut Table, poll: &Poll) {
+    if let Next::Drop = next {
+        if let Some(conn) = table.remove(token) {
+            close(conn, poll);
+        }
+        return;
+    }
+    let Some(conn) = table.conns.get_mut(&token) else {
+        return;
+    };
+    let want = !conn.out.is_empty();
+    if want != conn.writable_interest {
+        let interest = if want {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        if poll
+            .registry()
+            .reregister(&mut conn.stream, token, interest)
+            .is_err()
+        {
+            if let Some(conn) = table.remove(token) {
                 close(conn, poll);
             }
+            return;
         }
-        Next::Keep => {
-            let Some(conn) = conns.get_mut(&token) else {
-                return;
-            };
-            let want = !conn.out.is_empty();
-            if want != conn.writable_interest {
-                let interest = if want {
-                    Interest::READABLE | Interest::WRITABLE
-                } else {
-                    Interest::READABLE
-                };
-                if poll
-                    .registry()
-                    .reregister(&mut conn.stream, token, interest)
-                    .is_err()
-                {
-                    if let Some(conn) = conns.remove(&token) {
-                        close(conn, poll);
-                    }
-                    return;
-                }
-                conn.writable_interest = want;
-            }
-        }
+        conn.writable_interest = want;
+    }
+}
+
+/// Makes room for one more connection from `peer`: past the per-address limit that address's
+/// longest-waiting connection goes, past the cap the longest-waiting of all.
+fn make_room(table: &mut Table, peer: IpAddr, poll: &Poll, limits: &Limits) {
+    let from_peer = table.per_source.get(&peer).copied().unwrap_or(0);
+    let victim = if from_peer >= limits.max_per_source {
+        table.longest_waiting(Some(peer))
+    } else if table.conns.len() >= limits.max_connections {
+        table.longest_waiting(None)
+    } else {
+        return;
+    };
+    if let Some(mut conn) = victim.and_then(|token| table.remove(token)) {
+        log::debug!(
+            "hamon: connection cap reached ({} in all, {from_peer} from {peer}): {} makes room",
+            limits.max_connections,
+            conn.peer
+        );
+        let _ = conn.stream.write(b"BUSY\r\n");
+        close(conn, poll);
     }
 }
 
 fn accept(
     listener: &mut TcpListener,
     poll: &Poll,
-    conns: &mut HashMap<Token, Conn>,
+    table: &mut Table,
     next_token: &mut usize,
-    limits: Limits,
+    limits: &Limits,
 ) {
     loop {
         let (mut stream, peer) = match listener.accept() {
@@ -196,15 +419,13 @@ fn accept(
                 return;
             }
         };
-        if conns.len() >= limits.max_connections {
-            log::debug!(
-                "hamon: connection cap {} reached, {peer} gets BUSY",
-                limits.max_connections
-            );
-            let _ = stream.write(b"BUSY\r\n");
-            let _ = stream.shutdown(Shutdown::Write);
+        let ip = canonical(peer.ip());
+        if !limits.allows(ip) {
+            log::debug!("hamon: {peer} is not in ha.allow; closed");
+            let _ = stream.shutdown(Shutdown::Both);
             continue;
         }
+        make_room(table, ip, poll, limits);
         let _ = stream.set_nodelay(true);
         let token = Token(*next_token);
         *next_token += 1;
@@ -217,13 +438,17 @@ fn accept(
         }
         let conn = Conn {
             stream,
+            peer: ip,
             session: Session::new(limits.max_line),
+            input: Vec::new(),
             out: Vec::new(),
-            last_active: Instant::now(),
+            accepted: Instant::now(),
+            last_command: None,
             closing: false,
             writable_interest: false,
+            queued: false,
         };
-        conns.insert(token, conn);
+        table.insert(token, conn);
     }
 }
 

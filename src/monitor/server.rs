@@ -77,7 +77,7 @@ impl std::error::Error for ServerError {}
 
 /// Whether a check or counter name can travel on the wire without quoting.
 pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    (1..=crate::probe::MAX_CHECK_NAME).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
@@ -109,7 +109,9 @@ fn bind(host: &str, port: u16) -> Result<std::net::TcpListener, ServerError> {
         addr: target.clone(),
         error,
     };
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(bind_err)?.collect();
+    let mut addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(bind_err)?.collect();
+    // The order ha-probe tries a name in: IPv4 first, so `localhost` means 127.0.0.1 here too.
+    addrs.sort_by_key(|a| !a.is_ipv4());
     let mut last = None;
     for addr in addrs {
         match std::net::TcpListener::bind(addr) {
@@ -164,10 +166,29 @@ impl Server {
         ));
         // Logs the initial state before any thread can change it.
         shared.update(|_, _| {});
+        if addr.ip().is_unspecified() {
+            let warning = format!(
+                "hamon: ha.host={} listens on every interface: any host that reaches port {} \
+                 can connect{}",
+                cfg.host,
+                addr.port(),
+                if cfg.allow.is_empty() {
+                    " (set ha.allow to the addresses that may ask, or bind 127.0.0.1)"
+                } else {
+                    " from the blocks in ha.allow"
+                }
+            );
+            log::warn!("{warning}");
+            shared.translog.write(&warning);
+        }
         let limits = Limits {
             max_connections: cfg.max_connections,
+            max_per_source: cfg.connections_per_source(),
             idle_timeout: cfg.idle_timeout,
+            first_command_timeout: cfg.first_command_timeout,
+            lifetime: cfg.connection_lifetime,
             max_line: cfg.max_line_bytes,
+            allow: cfg.allow.clone(),
         };
 
         let mut server = Server {

@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::reply::{interpret, snippet_bytes};
-use super::{MAX_REPLY_LINE, ProbeCommand, ProbeError, ProbeReply, ProbeRequest};
+use super::{MAX_CHECK_NAME, MAX_REPLY_LINE, ProbeCommand, ProbeError, ProbeReply, ProbeRequest};
 
 /// Runs one probe. Never takes (much) longer than `req.timeout`, never panics.
 pub fn probe(req: &ProbeRequest) -> Result<ProbeReply, ProbeError> {
@@ -57,8 +57,11 @@ pub fn probe_traced(
         }
     };
     let rtt = connected_at.elapsed();
+    let from = stream
+        .peer_addr()
+        .map_or_else(|_| "the server".to_string(), |a| a.to_string());
     trace(format_args!(
-        "received {} after {:.3} ms",
+        "received {} from {from} after {:.3} ms",
         snippet_bytes(&raw),
         rtt.as_secs_f64() * 1000.0
     ));
@@ -83,9 +86,19 @@ pub fn validate_check_name(name: &str) -> Result<(), String> {
             "check name {name:?} contains whitespace or control characters"
         ));
     }
-    // Keeps the request line within the same limit as a reply line.
-    if name.len() > MAX_REPLY_LINE - "check \r\n".len() {
-        return Err("check name is too long".into());
+    // A server registers only names it can send back unquoted; any other name can never
+    // be found, and a long one would be refused as a line too long.
+    if name.len() > MAX_CHECK_NAME {
+        return Err(format!(
+            "check name is {} bytes long; a hamon server accepts at most {MAX_CHECK_NAME}",
+            name.len()
+        ));
+    }
+    if !crate::monitor::server::valid_name(name) {
+        return Err(format!(
+            "check name {name:?} has characters a hamon server never gives a check: \
+             use A-Z a-z 0-9 _ . -"
+        ));
     }
     Ok(())
 }
@@ -169,12 +182,25 @@ fn resolve(
         // No thread available: an unbounded lookup beats no probe at all.
         Err(_) => lookup(bare, port),
     };
-    let addrs = result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}")))?;
+    let mut addrs = result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}")))?;
     if addrs.is_empty() {
         return Err(ProbeError::Resolve(format!("{host}: no addresses")));
     }
-    trace(format_args!("resolved {host} to {}", join(&addrs)));
+    let resolver_order = join(&addrs);
+    order(&mut addrs);
+    trace(format_args!(
+        "resolved {host} to {resolver_order}; trying {}",
+        join(&addrs)
+    ));
     Ok(addrs)
+}
+
+/// The order a name's addresses are tried in: IPv4 first, then IPv6, each in the resolver's
+/// order. A hamon server listens on 127.0.0.1 by default while stock hosts files list `::1`
+/// first for `localhost`; trying IPv4 first means `localhost` reaches that server, not
+/// whatever else listens on `[::1]` with the same port.
+pub fn order(addrs: &mut [SocketAddr]) {
+    addrs.sort_by_key(|a| !a.is_ipv4());
 }
 
 /// All addresses for `name`, first occurrence order kept (hosts files often repeat entries).
@@ -206,7 +232,7 @@ fn connect(
         let started = Instant::now();
         match TcpStream::connect_timeout(&addr, left) {
             Ok(stream) => {
-                trace(format_args!("connected to {addr}"));
+                trace(format_args!("connected to {addr}; it answers this probe"));
                 return Ok((stream, started));
             }
             Err(e) => {
