@@ -639,3 +639,27 @@ fn the_ha_log_records_settings_and_transitions() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn a_wildcard_bind_is_logged_as_a_warning() {
+    let dir = std::env::temp_dir().join(format!("hamon-wild-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = ready_server(|c| {
+        c.host = "0.0.0.0".into();
+        c.allow = vec![hamon::config::Cidr::parse("127.0.0.1").unwrap()];
+        c.log_file = Some(dir.clone());
+    });
+    let port = server.port();
+    server.stop();
+    let text = std::fs::read_to_string(dir.join("ha-monitor.log")).unwrap();
+    assert!(
+        text.contains(&format!(
+            "ha.host=0.0.0.0 listens on every interface: any host that reaches port {port} can \
+             connect from the blocks in ha.allow"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("hamon: ha.allow=127.0.0.1/32"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}

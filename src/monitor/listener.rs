@@ -71,6 +71,8 @@ struct Conn {
     writable_interest: bool,
     /// In the ready queue.
     queued: bool,
+    /// Had its turn before it could be evicted.
+    last_chance: bool,
 }
 
 enum Next {
@@ -283,9 +285,10 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
             log::error!("hamon: poll failed, monitor server stops answering: {e}");
             break;
         }
+        let mut accepting = false;
         for event in events.iter() {
             match event.token() {
-                LISTENER => accept(&mut listener, &poll, &mut table, &mut next_token, &limits),
+                LISTENER => accepting = true,
                 WAKER => {}
                 token => {
                     if let Some(conn) = table.conns.get_mut(&token)
@@ -313,6 +316,23 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
                 ready.push_back(token);
             }
             update(token, next, &mut table, &poll);
+        }
+        // After the turns, so a client whose command is in is answered before a newcomer
+        // can take its place.
+        if accepting {
+            let mut loop_state = Turns {
+                shared: &shared,
+                scratch: &mut scratch,
+                ready: &mut ready,
+            };
+            accept(
+                &mut listener,
+                &poll,
+                &mut table,
+                &mut next_token,
+                &limits,
+                &mut loop_state,
+            );
         }
         next_deadline = expire(&mut table, &poll, &limits);
     }
@@ -379,44 +399,109 @@ fn update(token: Token, next: Next, table: &mut Table, poll: &Poll) {
     }
 }
 
-/// Makes room for one more connection from `peer`: past the per-address limit that address's
-/// longest-waiting connection goes, past the cap the longest-waiting of all.
-fn make_room(table: &mut Table, peer: IpAddr, poll: &Poll, limits: &Limits) {
-    let from_peer = table.per_source.get(&peer).copied().unwrap_or(0);
-    let victim = if from_peer >= limits.max_per_source {
-        table.longest_waiting(Some(peer))
-    } else if table.conns.len() >= limits.max_connections {
-        table.longest_waiting(None)
-    } else {
-        return;
+/// What giving a connection a turn outside the main loop needs.
+struct Turns<'a> {
+    shared: &'a Shared,
+    scratch: &'a mut [u8; READ_CHUNK],
+    ready: &'a mut VecDeque<Token>,
+}
+
+/// Brings the table back within the per-address share and the cap: past the share, that
+/// address's longest-waiting connection goes; past the cap, the longest-waiting of all.
+fn enforce(table: &mut Table, poll: &Poll, limits: &Limits, turns: &mut Turns) {
+    loop {
+        let over = table
+            .per_source
+            .iter()
+            .find(|&(_, &n)| n > limits.max_per_source)
+            .map(|(ip, _)| *ip);
+        let changed = match over {
+            Some(ip) => evict_one(table, Some(ip), poll, limits, turns),
+            None if table.conns.len() > limits.max_connections => {
+                evict_one(table, None, poll, limits, turns)
+            }
+            None => return,
+        };
+        if !changed {
+            return;
+        }
+    }
+}
+
+/// Evicts the longest-waiting connection (of `peer`, if given). One that has completed no
+/// command yet first gets a last turn instead: its command may be in its socket already (a
+/// probe writes it right after connecting), and then it is not waiting any more. False when
+/// there is nothing to evict.
+fn evict_one(
+    table: &mut Table,
+    peer: Option<IpAddr>,
+    poll: &Poll,
+    limits: &Limits,
+    turns: &mut Turns,
+) -> bool {
+    let Some(token) = table.longest_waiting(peer) else {
+        return false;
     };
-    if let Some(mut conn) = victim.and_then(|token| table.remove(token)) {
+    let Some(conn) = table.conns.get_mut(&token) else {
+        return false;
+    };
+    if conn.last_command.is_none() && !conn.last_chance {
+        conn.last_chance = true;
+        turn(table, token, poll, turns);
+        return true;
+    }
+    if let Some(mut conn) = table.remove(token) {
         log::debug!(
-            "hamon: connection cap reached ({} in all, {from_peer} from {peer}): {} makes room",
+            "hamon: over the connection limits ({} in all, {} from one address): {} makes room",
             limits.max_connections,
+            limits.max_per_source,
             conn.peer
         );
         let _ = conn.stream.write(b"BUSY\r\n");
         close(conn, poll);
     }
+    true
 }
 
+/// Gives one connection a turn outside the main loop.
+fn turn(table: &mut Table, token: Token, poll: &Poll, turns: &mut Turns) {
+    let Some(conn) = table.conns.get_mut(&token) else {
+        return;
+    };
+    let next = conn.on_ready(turns.shared, turns.scratch);
+    if let Next::Again = next
+        && !conn.queued
+    {
+        conn.queued = true;
+        turns.ready.push_back(token);
+    }
+    update(token, next, table, poll);
+}
+
+/// Newcomers accepted before the limits are enforced again.
+const ACCEPT_BATCH: usize = 64;
+
+/// Accepts every waiting client. Each gets a first turn at once (a probe's command is
+/// usually there already), then the limits are enforced, so a newcomer is never refused:
+/// someone who has waited longer without completing a command makes room.
 fn accept(
     listener: &mut TcpListener,
     poll: &Poll,
     table: &mut Table,
     next_token: &mut usize,
     limits: &Limits,
+    turns: &mut Turns,
 ) {
+    let mut batch = 0;
     loop {
         let (mut stream, peer) = match listener.accept() {
             Ok(pair) => pair,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 // Out of descriptors and the like: leave the backlog for the next wake-up.
                 log::warn!("hamon: accept failed: {e}");
-                return;
+                break;
             }
         };
         let ip = canonical(peer.ip());
@@ -425,7 +510,6 @@ fn accept(
             let _ = stream.shutdown(Shutdown::Both);
             continue;
         }
-        make_room(table, ip, poll, limits);
         let _ = stream.set_nodelay(true);
         let token = Token(*next_token);
         *next_token += 1;
@@ -447,9 +531,17 @@ fn accept(
             closing: false,
             writable_interest: false,
             queued: false,
+            last_chance: false,
         };
         table.insert(token, conn);
+        turn(table, token, poll, turns);
+        batch += 1;
+        if batch == ACCEPT_BATCH {
+            enforce(table, poll, limits, turns);
+            batch = 0;
+        }
     }
+    enforce(table, poll, limits, turns);
 }
 
 /// Creates the poll and its waker before the thread starts, so that stop can always wake it.
@@ -457,4 +549,36 @@ pub fn prepare() -> io::Result<(Poll, Arc<Waker>)> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
     Ok((poll, waker))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(allow: &[&str]) -> Limits {
+        Limits {
+            max_connections: 16,
+            max_per_source: 8,
+            idle_timeout: Duration::from_secs(30),
+            first_command_timeout: Duration::from_secs(10),
+            lifetime: Duration::from_secs(600),
+            max_line: 512,
+            allow: allow.iter().map(|c| Cidr::parse(c).unwrap()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_allow_list_never_locks_out_loopback() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let open = limits(&[]);
+        assert!(open.allows(ip("203.0.113.9")));
+        let lan = limits(&["10.0.0.0/8", "2001:db8::/32"]);
+        assert!(lan.allows(ip("10.9.8.7")));
+        assert!(lan.allows(ip("2001:db8::7")));
+        assert!(!lan.allows(ip("192.168.1.1")));
+        assert!(!lan.allows(ip("fe80::1")));
+        assert!(lan.allows(ip("127.0.0.1")) && lan.allows(ip("127.8.0.1")));
+        assert!(lan.allows(ip("::1")));
+        assert!(lan.allows(canonical(ip("::ffff:10.1.1.1"))));
+    }
 }

@@ -33,19 +33,51 @@ pub fn probe_traced(
     };
 
     let addrs = resolve(&req.host, req.port, &dl, trace)?;
-    let (mut stream, connected_at) = connect(&addrs, &dl, trace)?;
+    let mut pause = FIRST_BUSY_PAUSE;
+    for attempt in 1.. {
+        match exchange(req, &addrs, &dl, trace) {
+            Err(ProbeError::Busy)
+                if attempt < BUSY_ATTEMPTS && dl.remaining().is_ok_and(|left| left > pause * 2) =>
+            {
+                trace(format_args!(
+                    "server busy: it let in a newcomer in place of this connection; \
+                     trying again in {} ms",
+                    pause.as_millis()
+                ));
+                thread::sleep(pause);
+                pause *= 2;
+            }
+            outcome => return outcome,
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// A server at its connection cap lets a newcomer in and closes the connection that has
+/// waited longest with `BUSY`; that is worth another try while the deadline allows.
+const BUSY_ATTEMPTS: u32 = 4;
+const FIRST_BUSY_PAUSE: Duration = Duration::from_millis(10);
+
+/// One connection: connect, ask, read the reply line, say goodbye, interpret.
+fn exchange(
+    req: &ProbeRequest,
+    addrs: &[SocketAddr],
+    dl: &Deadline,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> Result<ProbeReply, ProbeError> {
+    let (mut stream, connected_at) = connect(addrs, dl, trace)?;
 
     let request = req.command.request_line();
     trace(format_args!("sending {request:?}"));
-    let raw = match write_all_by(&mut stream, request.as_bytes(), &dl) {
-        Ok(()) => read_line_by(&mut stream, &dl),
+    let raw = match write_all_by(&mut stream, request.as_bytes(), dl) {
+        Ok(()) => read_line_by(&mut stream, dl),
         // A server at its cap may say BUSY and close before reading; the reply can still be
         // waiting in our receive buffer, and it explains more than the write error does.
         Err(ProbeError::Io(e)) if peer_gone(&e) => {
             trace(format_args!(
                 "write failed: {e}; reading what the server said"
             ));
-            read_line_by(&mut stream, &dl).map_err(|_| ProbeError::Io(e))
+            read_line_by(&mut stream, dl).map_err(|_| ProbeError::Io(e))
         }
         Err(e) => Err(e),
     };
@@ -65,7 +97,7 @@ pub fn probe_traced(
         snippet_bytes(&raw),
         rtt.as_secs_f64() * 1000.0
     ));
-    quit(&mut stream, &dl);
+    quit(&mut stream, dl);
 
     let (state, fields, line) = interpret(&req.command, &raw)?;
     Ok(ProbeReply {
@@ -494,15 +526,63 @@ mod tests {
         f.seen();
     }
 
-    #[test]
-    fn busy_even_when_the_server_does_not_read() {
-        let f = Fake::start(|s| {
-            let _ = (&s).write_all(b"BUSY\r\n");
-            Vec::new()
+    /// A server that says BUSY to its first `busy` connections and UP to the next one.
+    fn busy_then_up(busy: usize) -> (u16, JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = thread::spawn(move || {
+            let mut served = 0;
+            for s in listener.incoming().take(busy + 1) {
+                let Ok(s) = s else { break };
+                served += 1;
+                // BUSY without reading, as the server does to a connection it evicts.
+                let reply: &[u8] = if served <= busy {
+                    b"BUSY\r\n"
+                } else {
+                    b"UP v=1\r\n"
+                };
+                let _ = (&s).write_all(reply);
+                if served > busy {
+                    let mut line = String::new();
+                    let _ = BufReader::new(&s).read_line(&mut line);
+                }
+            }
+            served
         });
-        let r = probe(&f.req(ProbeCommand::Check, 2000));
+        (port, handle)
+    }
+
+    fn local(port: u16, timeout_ms: u64) -> ProbeRequest {
+        ProbeRequest {
+            host: "127.0.0.1".into(),
+            port,
+            timeout: Duration::from_millis(timeout_ms),
+            command: ProbeCommand::Check,
+        }
+    }
+
+    #[test]
+    fn busy_is_tried_again_within_the_deadline() {
+        let (port, server) = busy_then_up(2);
+        let mut lines = Vec::new();
+        let r = probe_traced(&local(port, 2000), &mut |a| lines.push(a.to_string()));
+        assert_eq!(r.unwrap().state, State::Up, "{lines:#?}");
+        assert_eq!(server.join().unwrap(), 3);
+        let retries = lines
+            .iter()
+            .filter(|l| l.starts_with("server busy"))
+            .count();
+        assert_eq!(retries, 2, "{lines:#?}");
+    }
+
+    #[test]
+    fn busy_every_time_is_busy() {
+        let (port, server) = busy_then_up(BUSY_ATTEMPTS as usize);
+        let r = probe(&local(port, 2000));
         assert!(matches!(r, Err(ProbeError::Busy)), "{r:?}");
-        f.seen();
+        // Unblock the last accept.
+        let _ = TcpStream::connect(("127.0.0.1", port));
+        assert_eq!(server.join().unwrap(), BUSY_ATTEMPTS as usize + 1);
     }
 
     #[test]
