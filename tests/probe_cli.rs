@@ -479,3 +479,36 @@ fn check_names_a_server_cannot_hold_are_refused() {
         r.stderr
     );
 }
+
+#[test]
+fn unix_socket_probe() {
+    let dir = std::env::temp_dir().join(format!("hamon-probe-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ha.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(&s);
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        (&s).write_all(b"UP v=1\r\n").unwrap();
+        line
+    });
+    let p = path.to_str().unwrap();
+    let r = ha_probe(&["--unix", p, "--debug"]);
+    assert_eq!(r.code, 110, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("received \"UP v=1\" from {p}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.join().unwrap(), "check\r\n");
+    std::fs::remove_file(&path).unwrap();
+    // Nothing there any more: not healthy.
+    let r = ha_probe(&["--unix", p, "--timeout-ms", "2000"]);
+    assert_eq!(r.code, 100, "{}", r.stdout);
+    assert!(r.stdout.contains(p), "{}", r.stdout);
+    std::fs::remove_dir_all(dir).unwrap();
+}

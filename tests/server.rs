@@ -663,3 +663,38 @@ fn a_wildcard_bind_is_logged_as_a_warning() {
     assert!(text.contains("hamon: ha.allow=127.0.0.1/32"), "{text}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn the_unix_socket_answers_like_the_port() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = std::env::temp_dir().join(format!("hamon-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ha.sock");
+    // A socket file left behind by a dead process is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let server = ready_server(|c| c.unix_socket = Some(path.clone()));
+    let meta = std::fs::metadata(&path).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    let ask = |command: ProbeCommand| {
+        hamon::probe::probe_unix_traced(&path, &command, Duration::from_secs(2), &mut |_| {})
+    };
+    assert_eq!(ask(ProbeCommand::Check).unwrap().state, State::Up);
+    server.set_state(Outcome::Down, "said so");
+    let reply = ask(ProbeCommand::Check).unwrap();
+    assert_eq!(
+        (reply.state, reply.reason()),
+        (State::Down, Some("app: said so"))
+    );
+    // A live server's socket is not taken over.
+    let err = Server::start(&config(|c| c.unix_socket = Some(path.clone()))).unwrap_err();
+    assert!(
+        err.to_string().contains("another server is listening"),
+        "{err}"
+    );
+    server.stop();
+    assert!(!path.exists(), "the socket is removed at stop");
+    assert!(ask(ProbeCommand::Ping).is_err());
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -92,6 +92,10 @@ const KEYS: &[Key] = &[
         apply: |c, v| allow_list(v).map(|x| c.allow = x),
     },
     Key {
+        name: "ha.unix_socket",
+        apply: |c, v| unix_socket(v).map(|x| c.unix_socket = x),
+    },
+    Key {
         name: "ha.max_line_bytes",
         apply: |c, v| int(v, 64, 65536).map(|x| c.max_line_bytes = x as usize),
     },
@@ -534,6 +538,20 @@ fn allow_list(value: &str) -> Result<Vec<Cidr>, String> {
         })
 }
 
+/// An absolute socket path short enough for `sockaddr_un`, or empty for none.
+fn unix_socket(value: &str) -> Result<Option<PathBuf>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !value.starts_with('/') || value.contains('\0') || value.len() > 107 {
+        return Err(
+            "an absolute path of at most 107 bytes (a Unix socket address), or empty for none"
+                .to_string(),
+        );
+    }
+    Ok(Some(PathBuf::from(value)))
+}
+
 fn log_file(value: &str) -> Result<Option<PathBuf>, String> {
     if value.contains('\0') {
         return Err("a file path without NUL characters, or empty for none".to_string());
@@ -680,6 +698,11 @@ pub(super) fn assignments(config: &Config) -> Vec<(String, String)> {
     put("ha.connection_lifetime_ms", ms(config.connection_lifetime));
     let allow: Vec<String> = config.allow.iter().map(Cidr::to_string).collect();
     put("ha.allow", allow.join(","));
+    let socket = config.unix_socket.as_ref();
+    put(
+        "ha.unix_socket",
+        socket.map_or_else(String::new, |p| p.display().to_string()),
+    );
     put("ha.stop_timeout_ms", ms(config.stop_timeout));
     put("ha.watchdog_ms", ms_or_off(config.watchdog));
     put("ha.startup_grace_ms", ms_or_off(config.startup_grace));

@@ -113,6 +113,9 @@ pub struct Config {
     /// `ha.connection_lifetime_ms`: any connection is closed this long after it was accepted
     /// (default 600000, ten minutes).
     pub connection_lifetime: Duration,
+    /// `ha.unix_socket`: also listen on this Unix domain socket (mode 0660), which no other
+    /// process can squat as it can a TCP port (default: none).
+    pub unix_socket: Option<std::path::PathBuf>,
     /// `ha.allow`: the client addresses (CIDR blocks, comma-separated) that may connect;
     /// loopback clients always may. Empty (the default): every address.
     pub allow: Vec<Cidr>,
@@ -219,6 +222,7 @@ impl Default for Config {
             first_command_timeout: Duration::from_millis(10_000),
             connection_lifetime: Duration::from_millis(600_000),
             allow: Vec::new(),
+            unix_socket: None,
             max_line_bytes: 512,
             stop_timeout: Duration::from_millis(2_000),
             watchdog: None,

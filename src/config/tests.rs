@@ -475,6 +475,7 @@ fn connection_limits_and_allow_list() {
         ("ha.first_command_timeout_ms", "0"),
         ("ha.connection_lifetime_ms", "0"),
         ("ha.allow", "everyone"),
+        ("ha.unix_socket", "relative.sock"),
     ] {
         assert!(
             set_err(key, bad).to_string().starts_with(key),
@@ -767,7 +768,7 @@ fn assignments_read_back_to_the_same_config() {
          ha.check.rise=13\nha.check.fall=14\nha.check.importance=degrading\n\
          ha.check.latency_warn_ms=15\nha.check.latency_crit_ms=16\n\
          ha.max_connections_per_source=2\nha.first_command_timeout_ms=20\n\
-         ha.connection_lifetime_ms=21\nha.allow=10.0.0.0/8,::1\n\
+         ha.connection_lifetime_ms=21\nha.allow=10.0.0.0/8,::1\nha.unix_socket=/run/a.sock\n\
          ha.counter.c.min=17\nha.counter.c.max=18\nha.counter.c.gate=d\nha.counter.c.gate_min=19\n",
     );
     let mut again = Config::default();

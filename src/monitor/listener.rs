@@ -10,12 +10,14 @@
 //! bounds.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::{TcpListener, TcpStream};
+use mio::event::Source;
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::config::Cidr;
@@ -25,6 +27,7 @@ use crate::monitor::shared::Shared;
 
 const LISTENER: Token = Token(0);
 pub const WAKER: Token = Token(1);
+const UNIX_LISTENER: Token = Token(2);
 /// Replies a client has not read yet; past this the connection is not read until it reads.
 pub const MAX_PENDING: usize = 64 * 1024;
 /// One read.
@@ -55,9 +58,69 @@ impl Limits {
     }
 }
 
+/// A client's connection: TCP, or the Unix domain socket (`ha.unix_socket`).
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+impl Stream {
+    fn source(&mut self) -> &mut dyn Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Unix(s) => s,
+        }
+    }
+
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.shutdown(how),
+            Stream::Unix(s) => s.shutdown(how),
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where a client comes from, for the per-address limit: Unix socket clients count as one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Peer {
+    Ip(IpAddr),
+    Local,
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Ip(ip) => write!(f, "{ip}"),
+            Peer::Local => f.write_str("the Unix socket"),
+        }
+    }
+}
+
 struct Conn {
-    stream: TcpStream,
-    peer: IpAddr,
+    stream: Stream,
+    peer: Peer,
     session: Session,
     /// Bytes read but not fed yet, because the last feed spent its budget.
     input: Vec<u8>,
@@ -219,7 +282,7 @@ impl Conn {
 /// The connections and how many each client address holds.
 struct Table {
     conns: HashMap<Token, Conn>,
-    per_source: HashMap<IpAddr, usize>,
+    per_source: HashMap<Peer, usize>,
 }
 
 impl Table {
@@ -240,7 +303,7 @@ impl Table {
     }
 
     /// The connection (of `peer`, if given) that has waited longest for a command.
-    fn longest_waiting(&self, peer: Option<IpAddr>) -> Option<Token> {
+    fn longest_waiting(&self, peer: Option<Peer>) -> Option<Token> {
         self.conns
             .iter()
             .filter(|(_, c)| peer.is_none_or(|p| c.peer == p))
@@ -250,16 +313,26 @@ impl Table {
 }
 
 fn close(mut conn: Conn, poll: &Poll) {
-    let _ = poll.registry().deregister(&mut conn.stream);
+    let _ = poll.registry().deregister(conn.stream.source());
     let _ = conn.stream.shutdown(Shutdown::Write);
 }
 
 /// Runs until `shared.stopping` is set and the waker fires.
-pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, limits: Limits) {
-    if let Err(e) = poll
-        .registry()
+pub fn serve(
+    shared: Arc<Shared>,
+    mut listener: TcpListener,
+    mut unix: Option<UnixListener>,
+    mut poll: Poll,
+    limits: Limits,
+) {
+    let registry = poll.registry();
+    let watched = registry
         .register(&mut listener, LISTENER, Interest::READABLE)
-    {
+        .and_then(|()| match unix.as_mut() {
+            Some(u) => registry.register(u, UNIX_LISTENER, Interest::READABLE),
+            None => Ok(()),
+        });
+    if let Err(e) = watched {
         log::error!("hamon: cannot watch the listening socket: {e}");
         return;
     }
@@ -268,7 +341,7 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
         per_source: HashMap::new(),
     };
     let mut ready: VecDeque<Token> = VecDeque::new();
-    let mut next_token = WAKER.0 + 1;
+    let mut next_token = UNIX_LISTENER.0 + 1;
     let mut events = Events::with_capacity(256);
     let mut scratch = Box::new([0u8; READ_CHUNK]);
     let mut next_deadline: Option<Instant> = None;
@@ -285,10 +358,11 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
             log::error!("hamon: poll failed, monitor server stops answering: {e}");
             break;
         }
-        let mut accepting = false;
+        let (mut accepting, mut accepting_unix) = (false, false);
         for event in events.iter() {
             match event.token() {
                 LISTENER => accepting = true,
+                UNIX_LISTENER => accepting_unix = true,
                 WAKER => {}
                 token => {
                     if let Some(conn) = table.conns.get_mut(&token)
@@ -319,20 +393,28 @@ pub fn serve(shared: Arc<Shared>, mut listener: TcpListener, mut poll: Poll, lim
         }
         // After the turns, so a client whose command is in is answered before a newcomer
         // can take its place.
+        let mut turns = Turns {
+            shared: &shared,
+            scratch: &mut scratch,
+            ready: &mut ready,
+        };
+        let mut admit = Admit {
+            poll: &poll,
+            table: &mut table,
+            next_token: &mut next_token,
+            limits: &limits,
+        };
         if accepting {
-            let mut loop_state = Turns {
-                shared: &shared,
-                scratch: &mut scratch,
-                ready: &mut ready,
-            };
-            accept(
-                &mut listener,
-                &poll,
-                &mut table,
-                &mut next_token,
-                &limits,
-                &mut loop_state,
-            );
+            accept(&mut admit, &mut turns, || {
+                listener
+                    .accept()
+                    .map(|(s, a)| (Stream::Tcp(s), Peer::Ip(canonical(a.ip()))))
+            });
+        }
+        if accepting_unix && let Some(unix) = unix.as_mut() {
+            accept(&mut admit, &mut turns, || {
+                unix.accept().map(|(s, _)| (Stream::Unix(s), Peer::Local))
+            });
         }
         next_deadline = expire(&mut table, &poll, &limits);
     }
@@ -387,7 +469,7 @@ fn update(token: Token, next: Next, table: &mut Table, poll: &Poll) {
         };
         if poll
             .registry()
-            .reregister(&mut conn.stream, token, interest)
+            .reregister(conn.stream.source(), token, interest)
             .is_err()
         {
             if let Some(conn) = table.remove(token) {
@@ -414,9 +496,9 @@ fn enforce(table: &mut Table, poll: &Poll, limits: &Limits, turns: &mut Turns) {
             .per_source
             .iter()
             .find(|&(_, &n)| n > limits.max_per_source)
-            .map(|(ip, _)| *ip);
+            .map(|(peer, _)| *peer);
         let changed = match over {
-            Some(ip) => evict_one(table, Some(ip), poll, limits, turns),
+            Some(peer) => evict_one(table, Some(peer), poll, limits, turns),
             None if table.conns.len() > limits.max_connections => {
                 evict_one(table, None, poll, limits, turns)
             }
@@ -434,7 +516,7 @@ fn enforce(table: &mut Table, poll: &Poll, limits: &Limits, turns: &mut Turns) {
 /// there is nothing to evict.
 fn evict_one(
     table: &mut Table,
-    peer: Option<IpAddr>,
+    peer: Option<Peer>,
     poll: &Poll,
     limits: &Limits,
     turns: &mut Turns,
@@ -481,20 +563,25 @@ fn turn(table: &mut Table, token: Token, poll: &Poll, turns: &mut Turns) {
 /// Newcomers accepted before the limits are enforced again.
 const ACCEPT_BATCH: usize = 64;
 
+/// What accepting a client changes.
+struct Admit<'a> {
+    poll: &'a Poll,
+    table: &'a mut Table,
+    next_token: &'a mut usize,
+    limits: &'a Limits,
+}
+
 /// Accepts every waiting client. Each gets a first turn at once (a probe's command is
 /// usually there already), then the limits are enforced, so a newcomer is never refused:
 /// someone who has waited longer without completing a command makes room.
 fn accept(
-    listener: &mut TcpListener,
-    poll: &Poll,
-    table: &mut Table,
-    next_token: &mut usize,
-    limits: &Limits,
+    admit: &mut Admit,
     turns: &mut Turns,
+    mut next: impl FnMut() -> io::Result<(Stream, Peer)>,
 ) {
     let mut batch = 0;
     loop {
-        let (mut stream, peer) = match listener.accept() {
+        let (mut stream, peer) = match next() {
             Ok(pair) => pair,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -504,26 +591,30 @@ fn accept(
                 break;
             }
         };
-        let ip = canonical(peer.ip());
-        if !limits.allows(ip) {
-            log::debug!("hamon: {peer} is not in ha.allow; closed");
+        if let Peer::Ip(ip) = peer
+            && !admit.limits.allows(ip)
+        {
+            log::debug!("hamon: {ip} is not in ha.allow; closed");
             let _ = stream.shutdown(Shutdown::Both);
             continue;
         }
-        let _ = stream.set_nodelay(true);
-        let token = Token(*next_token);
-        *next_token += 1;
-        if poll
+        if let Stream::Tcp(s) = &stream {
+            let _ = s.set_nodelay(true);
+        }
+        let token = Token(*admit.next_token);
+        *admit.next_token += 1;
+        if admit
+            .poll
             .registry()
-            .register(&mut stream, token, Interest::READABLE)
+            .register(stream.source(), token, Interest::READABLE)
             .is_err()
         {
             continue;
         }
         let conn = Conn {
             stream,
-            peer: ip,
-            session: Session::new(limits.max_line),
+            peer,
+            session: Session::new(admit.limits.max_line),
             input: Vec::new(),
             out: Vec::new(),
             accepted: Instant::now(),
@@ -533,15 +624,15 @@ fn accept(
             queued: false,
             last_chance: false,
         };
-        table.insert(token, conn);
-        turn(table, token, poll, turns);
+        admit.table.insert(token, conn);
+        turn(admit.table, token, admit.poll, turns);
         batch += 1;
         if batch == ACCEPT_BATCH {
-            enforce(table, poll, limits, turns);
+            enforce(admit.table, admit.poll, admit.limits, turns);
             batch = 0;
         }
     }
-    enforce(table, poll, limits, turns);
+    enforce(admit.table, admit.poll, admit.limits, turns);
 }
 
 /// Creates the poll and its waker before the thread starts, so that stop can always wake it.

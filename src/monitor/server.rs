@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -87,6 +88,8 @@ pub fn valid_name(name: &str) -> bool {
 pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// `ha.unix_socket`, removed at stop.
+    unix_socket: Option<PathBuf>,
     check_defaults: CheckOptions,
     stop_timeout: std::time::Duration,
     waker: Arc<Waker>,
@@ -124,6 +127,38 @@ fn bind(host: &str, port: u16) -> Result<std::net::TcpListener, ServerError> {
     })))
 }
 
+/// Listens on the Unix domain socket at `path`, mode 0660. A socket file left behind by a
+/// process that is gone is replaced; one that a live server answers on is not.
+fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, ServerError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let bind_err = |error| ServerError::Bind {
+        addr: path.display().to_string(),
+        error,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(bind_err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            )));
+        }
+        match UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(bind_err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another server is listening on it",
+                )));
+            }
+            Err(_) => std::fs::remove_file(path).map_err(bind_err)?,
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(bind_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    Ok(listener)
+}
+
 fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServerError> {
     std::thread::Builder::new()
         .name(name)
@@ -144,13 +179,20 @@ impl Server {
             .set_nonblocking(true)
             .map_err(ServerError::Thread)?;
         let listener = mio::net::TcpListener::from_std(std_listener);
+        let unix = match &cfg.unix_socket {
+            Some(path) => Some(mio::net::UnixListener::from_std(bind_unix(path)?)),
+            None => None,
+        };
         let (poll, waker) = listener::prepare().map_err(ServerError::Thread)?;
 
         let translog =
             TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
         translog.write(&format!(
-            "hamon {}: monitor server listening on {addr}",
-            env!("CARGO_PKG_VERSION")
+            "hamon {}: monitor server listening on {addr}{}",
+            env!("CARGO_PKG_VERSION"),
+            cfg.unix_socket
+                .as_ref()
+                .map_or_else(String::new, |p| format!(" and {}", p.display()))
         ));
         for (key, value) in cfg.assignments() {
             translog.write(&format!("hamon: {key}={value}"));
@@ -194,6 +236,7 @@ impl Server {
         let mut server = Server {
             shared: shared.clone(),
             addr,
+            unix_socket: cfg.unix_socket.clone(),
             check_defaults: cfg.check_defaults.clone(),
             stop_timeout: cfg.stop_timeout,
             waker,
@@ -203,7 +246,7 @@ impl Server {
         };
         let net_shared = shared.clone();
         server.threads.push(spawn("hamon-net".into(), move || {
-            listener::serve(net_shared, listener, poll, limits)
+            listener::serve(net_shared, listener, unix, poll, limits)
         })?);
         server.threads.push(spawn("hamon-sched".into(), move || {
             runner::schedule(shared)
@@ -339,6 +382,9 @@ impl Server {
         }
         if left > 0 {
             log::warn!("hamon: {left} check(s) still inside their callback at stop; left behind");
+        }
+        if let Some(path) = &self.unix_socket {
+            let _ = std::fs::remove_file(path);
         }
         self.shared
             .translog

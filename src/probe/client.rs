@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -24,20 +26,58 @@ pub fn probe_traced(
 ) -> Result<ProbeReply, ProbeError> {
     let start = Instant::now();
     validate(req)?;
-    let dl = Deadline {
-        // checked: a huge timeout must not panic on Instant overflow.
-        at: start
-            .checked_add(req.timeout)
-            .ok_or_else(|| ProbeError::InvalidRequest("timeout too large".into()))?,
-        timeout: req.timeout,
-    };
-
+    let dl = Deadline::after(start, req.timeout)?;
     let addrs = resolve(&req.host, req.port, &dl, trace)?;
+    with_busy_retries(&dl, trace, |trace| {
+        let (stream, connected_at) = connect(&addrs, &dl, trace)?;
+        talk(stream, connected_at, &req.command, &dl, trace)
+    })
+}
+
+/// [`probe_traced`] over the server's Unix domain socket (`ha.unix_socket`) at `path`
+/// instead of TCP: no address, so nothing else can answer in the server's place.
+pub fn probe_unix_traced(
+    path: &Path,
+    command: &ProbeCommand,
+    timeout: Duration,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> Result<ProbeReply, ProbeError> {
+    let start = Instant::now();
+    if timeout.is_zero() {
+        return Err(ProbeError::InvalidRequest("timeout must be > 0".into()));
+    }
+    if path.as_os_str().is_empty() {
+        return Err(ProbeError::InvalidRequest("empty socket path".into()));
+    }
+    if let ProbeCommand::CheckNamed(name) = command {
+        validate_check_name(name).map_err(ProbeError::InvalidRequest)?;
+    }
+    let dl = Deadline::after(start, timeout)?;
+    with_busy_retries(&dl, trace, |trace| {
+        trace(format_args!("connecting to {}", path.display()));
+        let started = Instant::now();
+        // A local connect does not block on the network: it is accepted into the backlog
+        // or refused at once.
+        let stream = UnixStream::connect(path).map_err(|e| {
+            trace(format_args!("connect to {} failed: {e}", path.display()));
+            ProbeError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        })?;
+        trace(format_args!("connected to {}", path.display()));
+        talk(stream, started, command, &dl, trace)
+    })
+}
+
+/// Runs `attempt` again after a `BUSY` reply, while attempts and the deadline allow.
+fn with_busy_retries(
+    dl: &Deadline,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+    mut attempt: impl FnMut(&mut dyn FnMut(fmt::Arguments<'_>)) -> Result<ProbeReply, ProbeError>,
+) -> Result<ProbeReply, ProbeError> {
     let mut pause = FIRST_BUSY_PAUSE;
-    for attempt in 1.. {
-        match exchange(req, &addrs, &dl, trace) {
+    for n in 1.. {
+        match attempt(trace) {
             Err(ProbeError::Busy)
-                if attempt < BUSY_ATTEMPTS && dl.remaining().is_ok_and(|left| left > pause * 2) =>
+                if n < BUSY_ATTEMPTS && dl.remaining().is_ok_and(|left| left > pause * 2) =>
             {
                 trace(format_args!(
                     "server busy: it let in a newcomer in place of this connection; \
@@ -58,16 +98,15 @@ pub fn probe_traced(
 const BUSY_ATTEMPTS: u32 = 4;
 const FIRST_BUSY_PAUSE: Duration = Duration::from_millis(10);
 
-/// One connection: connect, ask, read the reply line, say goodbye, interpret.
-fn exchange(
-    req: &ProbeRequest,
-    addrs: &[SocketAddr],
+/// One connection: ask, read the reply line, say goodbye, interpret.
+fn talk<S: Conn>(
+    mut stream: S,
+    connected_at: Instant,
+    command: &ProbeCommand,
     dl: &Deadline,
     trace: &mut dyn FnMut(fmt::Arguments<'_>),
 ) -> Result<ProbeReply, ProbeError> {
-    let (mut stream, connected_at) = connect(addrs, dl, trace)?;
-
-    let request = req.command.request_line();
+    let request = command.request_line();
     trace(format_args!("sending {request:?}"));
     let raw = match write_all_by(&mut stream, request.as_bytes(), dl) {
         Ok(()) => read_line_by(&mut stream, dl),
@@ -89,23 +128,68 @@ fn exchange(
         }
     };
     let rtt = connected_at.elapsed();
-    let from = stream
-        .peer_addr()
-        .map_or_else(|_| "the server".to_string(), |a| a.to_string());
     trace(format_args!(
-        "received {} from {from} after {:.3} ms",
+        "received {} from {} after {:.3} ms",
         snippet_bytes(&raw),
+        stream.peer_name(),
         rtt.as_secs_f64() * 1000.0
     ));
     quit(&mut stream, dl);
 
-    let (state, fields, line) = interpret(&req.command, &raw)?;
+    let (state, fields, line) = interpret(command, &raw)?;
     Ok(ProbeReply {
         state,
         line,
         fields,
         rtt,
     })
+}
+
+/// The two kinds of connection a probe uses.
+trait Conn: Read + Write {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+    /// Who answered, for `--debug`.
+    fn peer_name(&self) -> String;
+}
+
+impl Conn for TcpStream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, t)
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, t)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        TcpStream::shutdown(self, how)
+    }
+    fn peer_name(&self) -> String {
+        self.peer_addr()
+            .map_or_else(|_| "the server".to_string(), |a| a.to_string())
+    }
+}
+
+impl Conn for UnixStream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, t)
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_write_timeout(self, t)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        UnixStream::shutdown(self, how)
+    }
+    fn peer_name(&self) -> String {
+        match self
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+        {
+            Some(path) => path.display().to_string(),
+            None => "the server's socket".to_string(),
+        }
+    }
 }
 
 /// Why `name` cannot be sent as `check NAME`, if it cannot.
@@ -165,6 +249,16 @@ struct Deadline {
 }
 
 impl Deadline {
+    fn after(start: Instant, timeout: Duration) -> Result<Deadline, ProbeError> {
+        Ok(Deadline {
+            // checked: a huge timeout must not panic on Instant overflow.
+            at: start
+                .checked_add(timeout)
+                .ok_or_else(|| ProbeError::InvalidRequest("timeout too large".into()))?,
+            timeout,
+        })
+    }
+
     /// Time left, or `Timeout` once there is none.
     fn remaining(&self) -> Result<Duration, ProbeError> {
         let left = self.at.saturating_duration_since(Instant::now());
@@ -314,7 +408,7 @@ fn retry(e: &io::Error) -> bool {
     )
 }
 
-fn write_all_by(stream: &mut TcpStream, mut buf: &[u8], dl: &Deadline) -> Result<(), ProbeError> {
+fn write_all_by(stream: &mut impl Conn, mut buf: &[u8], dl: &Deadline) -> Result<(), ProbeError> {
     while !buf.is_empty() {
         let left = dl.remaining()?;
         stream
@@ -331,7 +425,7 @@ fn write_all_by(stream: &mut TcpStream, mut buf: &[u8], dl: &Deadline) -> Result
 }
 
 /// Reads up to the first `\n`; returns the line without `\n` or `\r\n`.
-fn read_line_by(stream: &mut TcpStream, dl: &Deadline) -> Result<Vec<u8>, ProbeError> {
+fn read_line_by(stream: &mut impl Conn, dl: &Deadline) -> Result<Vec<u8>, ProbeError> {
     // Room for a maximal line plus CRLF; filling it without a newline means garbage.
     let mut buf = vec![0u8; MAX_REPLY_LINE + 2];
     let mut len = 0;
@@ -375,7 +469,7 @@ fn read_line_by(stream: &mut TcpStream, dl: &Deadline) -> Result<Vec<u8>, ProbeE
 }
 
 /// Says goodbye politely if there is time left; the answer does not matter.
-fn quit(stream: &mut TcpStream, dl: &Deadline) {
+fn quit(stream: &mut impl Conn, dl: &Deadline) {
     if let Ok(left) = dl.remaining()
         && stream.set_write_timeout(Some(left)).is_ok()
     {

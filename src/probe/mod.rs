@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::monitor::state::State;
 
-pub use client::{probe, probe_traced, validate_check_name};
+pub use client::{probe, probe_traced, probe_unix_traced, validate_check_name};
 pub use format::Format;
 pub use reply::parse_check_line;
 
