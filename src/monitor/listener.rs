@@ -302,6 +302,14 @@ impl Table {
         Some(conn)
     }
 
+    fn over_limits(&self, peer: Peer, limits: &Limits) -> bool {
+        self.conns.len() > limits.max_connections
+            || self
+                .per_source
+                .get(&peer)
+                .is_some_and(|&n| n > limits.max_per_source)
+    }
+
     /// The connection (of `peer`, if given) that has waited longest for a command.
     fn longest_waiting(&self, peer: Option<Peer>) -> Option<Token> {
         self.conns
@@ -571,9 +579,10 @@ struct Admit<'a> {
     limits: &'a Limits,
 }
 
-/// Accepts every waiting client. Each gets a first turn at once (a probe's command is
-/// usually there already), then the limits are enforced, so a newcomer is never refused:
-/// someone who has waited longer without completing a command makes room.
+/// Accepts every waiting client, then enforces the limits, so a newcomer is never refused:
+/// someone who has waited longer without completing a command makes room. A newcomer past a
+/// limit gets its first turn at once (a probe's command is usually there already); below the
+/// limits its first event brings it, which saves a read per connection.
 fn accept(
     admit: &mut Admit,
     turns: &mut Turns,
@@ -625,7 +634,10 @@ fn accept(
             last_chance: false,
         };
         admit.table.insert(token, conn);
-        turn(admit.table, token, admit.poll, turns);
+        if admit.table.over_limits(peer, admit.limits) {
+            // Someone must go: the newcomer's command, if in, counts before choosing who.
+            turn(admit.table, token, admit.poll, turns);
+        }
         batch += 1;
         if batch == ACCEPT_BATCH {
             enforce(admit.table, admit.poll, admit.limits, turns);
