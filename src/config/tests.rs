@@ -1029,3 +1029,28 @@ fn the_readme_heartbeat_example_is_a_valid_configuration() {
     crate::heartbeat::node::NodeSettings::from_config(hb).unwrap();
     crate::heartbeat::daemon::watchdog::check_settings(hb).unwrap();
 }
+
+#[test]
+fn assignments_cover_the_monitor_server_and_leave_out_the_heartbeat() {
+    // Found by the properties fuzz target: hb.* settings are the daemon's, not the server's,
+    // so they are not in the server's HA log and do not read back from it.
+    let config = loaded("hb.log_file = a.!a.\nha.port=1\n");
+    assert!(
+        config
+            .assignments()
+            .iter()
+            .all(|(key, _)| key.starts_with("ha."))
+    );
+    let mut again = Config::default();
+    for (key, value) in config.assignments() {
+        again.set(&key, &value).unwrap();
+    }
+    assert_eq!(again.heartbeat, HeartbeatSettings::default());
+    assert_eq!(
+        Config {
+            heartbeat: config.heartbeat.clone(),
+            ..again
+        },
+        config
+    );
+}
