@@ -293,7 +293,8 @@ fn refused_port() {
 
 #[test]
 fn busy_is_offline() {
-    let s = Server::start(Behave::Reply(b"BUSY\r\n"));
+    // BUSY is tried again a few times (4 connections in all) before it counts.
+    let s = Server::serving(Behave::Reply(b"BUSY\r\n"), 4);
     let r = probe(&s, &[]);
     assert_eq!(r.code, 100);
     assert!(r.stdout.contains("busy"), "{}", r.stdout);
@@ -430,11 +431,84 @@ fn debug_traces_on_stderr() {
 }
 
 #[test]
-fn default_host_is_localhost() {
+fn default_host_is_127_0_0_1() {
     let s = Server::start(Behave::Reply(b"UP v=1\r\n"));
     let port = s.port();
-    // localhost may resolve to ::1 first; that is refused and 127.0.0.1 is tried next.
-    let r = ha_probe(&["--port", &port, "--timeout-ms", "3000"]);
+    let r = ha_probe(&["--port", &port, "--timeout-ms", "3000", "--debug"]);
     assert_eq!(r.code, 110, "{}", r.stdout);
+    assert!(
+        r.stderr.contains(&format!("probing 127.0.0.1:{port} ")),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("resolving"), "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("received \"UP v=1\" from 127.0.0.1:{port}")),
+        "{}",
+        r.stderr
+    );
     s.lines();
+}
+
+#[test]
+fn localhost_is_tried_ipv4_first() {
+    let s = Server::start(Behave::Reply(b"UP v=1\r\n"));
+    let port = s.port();
+    let r = ha_probe(&["--host", "localhost", "--port", &port, "--debug"]);
+    assert_eq!(r.code, 110, "{}", r.stdout);
+    let trying = r
+        .stderr
+        .lines()
+        .find(|l| l.contains("resolved localhost to"))
+        .unwrap_or_else(|| panic!("{}", r.stderr));
+    let tail = trying.split("; trying ").nth(1).unwrap();
+    assert!(tail.starts_with("127."), "{trying}");
+    s.lines();
+}
+
+#[test]
+fn check_names_a_server_cannot_hold_are_refused() {
+    let long = "a".repeat(4096);
+    let r = ha_probe(&["--port", "9", "--check", &long]);
+    assert_eq!(r.code, 100, "a usage error in the VCS format");
+    assert!(
+        r.stderr
+            .contains("--check: check name is 4096 bytes long; a hamon server accepts at most 64"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn unix_socket_probe() {
+    let dir = std::env::temp_dir().join(format!("hamon-probe-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ha.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let server = thread::spawn(move || {
+        let (s, _) = listener.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(&s);
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        (&s).write_all(b"UP v=1\r\n").unwrap();
+        line
+    });
+    let p = path.to_str().unwrap();
+    let r = ha_probe(&["--unix", p, "--debug"]);
+    assert_eq!(r.code, 110, "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&format!("received \"UP v=1\" from {p}")),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(server.join().unwrap(), "check\r\n");
+    std::fs::remove_file(&path).unwrap();
+    // Nothing there any more: not healthy.
+    let r = ha_probe(&["--unix", p, "--timeout-ms", "2000"]);
+    assert_eq!(r.code, 100, "{}", r.stdout);
+    assert!(r.stdout.contains(p), "{}", r.stdout);
+    std::fs::remove_dir_all(dir).unwrap();
 }

@@ -285,20 +285,88 @@ fn an_over_long_line_is_refused_and_closed() {
 }
 
 #[test]
-fn past_the_connection_cap_clients_get_busy() {
-    let server = ready_server(|c| c.max_connections = 2);
+fn at_the_connection_cap_the_longest_waiting_connection_makes_room() {
+    let server = ready_server(|c| {
+        c.max_connections = 2;
+        c.max_connections_per_source = 2;
+    });
     let mut a = Client::connect(&server);
     let mut b = Client::connect(&server);
-    assert_eq!(a.ask("ping"), "OK");
     assert_eq!(b.ask("ping"), "OK");
+    assert_eq!(a.ask("ping"), "OK");
+    // b has waited longest since its last command: it goes, the newcomer is served.
     let mut third = Client::connect(&server);
-    assert_eq!(third.line(), "BUSY");
-    assert!(third.closed());
-    drop(a);
-    assert!(wait_for(Duration::from_secs(5), || {
-        let mut again = Client::connect(&server);
-        again.ask("ping") == "OK"
-    }));
+    assert_eq!(third.ask("ping"), "OK");
+    assert_eq!(b.line(), "BUSY");
+    assert!(b.closed());
+    assert_eq!(a.ask("ping"), "OK");
+}
+
+#[test]
+fn one_address_holds_at_most_its_share() {
+    // Half of the cap by default: the fifth connection from 127.0.0.1 replaces the oldest
+    // silent one of that address, whatever room is left.
+    let server = ready_server(|c| c.max_connections = 8);
+    let mut silent: Vec<Client> = (0..4).map(|_| Client::connect(&server)).collect();
+    let mut fifth = Client::connect(&server);
+    assert_eq!(fifth.ask("ping"), "OK");
+    assert_eq!(silent[0].line(), "BUSY");
+    assert!(silent[0].closed());
+    for c in &mut silent[1..] {
+        assert_eq!(c.ask("ping"), "OK");
+    }
+}
+
+#[test]
+fn deadlines_that_bytes_do_not_reset() {
+    let server = ready_server(|c| {
+        c.first_command_timeout = Duration::from_millis(300);
+        c.idle_timeout = Duration::from_millis(300);
+        c.connection_lifetime = Duration::from_millis(1500);
+    });
+    // Bytes without a complete command: closed at the first-command deadline.
+    let mut trickle = Client::connect(&server);
+    let started = Instant::now();
+    for _ in 0..5 {
+        trickle.send(b"p");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(trickle.line(), "ERR first-command-timeout");
+    assert!(trickle.closed());
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    // Telnet subnegotiation counts neither as a command nor towards the idle time.
+    let mut sb = Client::connect(&server);
+    assert_eq!(sb.ask("ping"), "OK");
+    sb.send(b"\xff\xfa\x18");
+    for _ in 0..5 {
+        // The server may close it meanwhile; the reply below tells.
+        let _ = sb.reader.get_mut().write_all(b"x");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(sb.line(), "ERR idle-timeout");
+    // Commands keep a connection open, but not past its lifetime.
+    let mut busy = Client::connect(&server);
+    let started = Instant::now();
+    let mut last = String::new();
+    while started.elapsed() < Duration::from_secs(10) {
+        busy.send(b"ping\r\n");
+        last = busy.line();
+        if last != "OK" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(last, "ERR connection-lifetime");
+    assert!(started.elapsed() >= Duration::from_millis(1400));
+    assert!(busy.closed());
+}
+
+#[test]
+fn http_clients_that_never_finish_get_408() {
+    let server = ready_server(|c| c.first_command_timeout = Duration::from_millis(200));
+    let mut c = Client::connect(&server);
+    c.send(b"GET /readyz HTTP/1.1\r\nHost: x\r\n");
+    assert_eq!(c.line(), "HTTP/1.1 408 Request Timeout");
 }
 
 #[test]
@@ -569,5 +637,64 @@ fn the_ha_log_records_settings_and_transitions() {
             .all(|l| l.starts_with("20") && l.as_bytes()[23] == b'Z'),
         "{text}"
     );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn a_wildcard_bind_is_logged_as_a_warning() {
+    let dir = std::env::temp_dir().join(format!("hamon-wild-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let server = ready_server(|c| {
+        c.host = "0.0.0.0".into();
+        c.allow = vec![hamon::config::Cidr::parse("127.0.0.1").unwrap()];
+        c.log_file = Some(dir.clone());
+    });
+    let port = server.port();
+    server.stop();
+    let text = std::fs::read_to_string(dir.join("ha-monitor.log")).unwrap();
+    assert!(
+        text.contains(&format!(
+            "ha.host=0.0.0.0 listens on every interface: any host that reaches port {port} can \
+             connect from the blocks in ha.allow"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("hamon: ha.allow=127.0.0.1/32"), "{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn the_unix_socket_answers_like_the_port() {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let dir = std::env::temp_dir().join(format!("hamon-unix-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ha.sock");
+    // A socket file left behind by a dead process is replaced.
+    drop(std::os::unix::net::UnixListener::bind(&path).unwrap());
+    let server = ready_server(|c| c.unix_socket = Some(path.clone()));
+    let meta = std::fs::metadata(&path).unwrap();
+    assert!(meta.file_type().is_socket());
+    assert_eq!(meta.permissions().mode() & 0o777, 0o660);
+    let ask = |command: ProbeCommand| {
+        hamon::probe::probe_unix_traced(&path, &command, Duration::from_secs(2), &mut |_| {})
+    };
+    assert_eq!(ask(ProbeCommand::Check).unwrap().state, State::Up);
+    server.set_state(Outcome::Down, "said so");
+    let reply = ask(ProbeCommand::Check).unwrap();
+    assert_eq!(
+        (reply.state, reply.reason()),
+        (State::Down, Some("app: said so"))
+    );
+    // A live server's socket is not taken over.
+    let err = Server::start(&config(|c| c.unix_socket = Some(path.clone()))).unwrap_err();
+    assert!(
+        err.to_string().contains("another server is listening"),
+        "{err}"
+    );
+    server.stop();
+    assert!(!path.exists(), "the socket is removed at stop");
+    assert!(ask(ProbeCommand::Ping).is_err());
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -7,13 +7,16 @@
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use hamon::probe::{Format, ProbeCommand, ProbeError, ProbeRequest, probe_traced};
+use hamon::probe::{
+    Format, ProbeCommand, ProbeError, ProbeRequest, probe_traced, probe_unix_traced,
+};
 
 const USAGE: &str = "\
-Usage: ha-probe [--host H] --port P [--timeout-ms T | --timeout S]
+Usage: ha-probe [--host H] --port P | --unix PATH  [--timeout-ms T | --timeout S]
                 [--command check|ping] [--check NAME]
                 [--format vcs|ocf|lsb|nagios|plain] [--quiet] [--debug]
        ha-probe --help | --version
@@ -21,8 +24,13 @@ Usage: ha-probe [--host H] --port P [--timeout-ms T | --timeout S]
 Asks a hamon monitor server whether the application is healthy and exits with
 the code the cluster manager expects. Options also accept --opt=value.
 
-  --host H        server host name or address (default localhost)
-  --port P        server TCP port, 1-65535 (required)
+  --host H        server address or host name (default 127.0.0.1, the server's
+                  default); a name's addresses are tried IPv4 first, then
+                  IPv6, each in the resolver's order (--debug shows which
+                  one answered)
+  --port P        server TCP port, 1-65535 (required, unless --unix)
+  --unix PATH     ask over the server's Unix domain socket (ha.unix_socket)
+                  instead of TCP: nothing else can answer in its place
   --timeout-ms T  hard limit for the whole probe in milliseconds (default 5000)
   --timeout S     the same in seconds, fractions allowed (e.g. 0.5); max 3600
   --command C     check (default) or ping (legacy MediationZone servers)
@@ -38,11 +46,15 @@ the code the cluster manager expects. Options also accept --opt=value.
 ";
 
 const HINT: &str = "try 'ha-probe --help' for usage";
+/// The server's default `ha.host`: an address, so nothing else can answer in its place.
+const DEFAULT_HOST: &str = "127.0.0.1";
 const DEFAULT_TIMEOUT: Duration = Duration::from_millis(5000);
 const MAX_TIMEOUT: Duration = Duration::from_secs(3600);
 
 struct Options {
     request: ProbeRequest,
+    /// `--unix PATH`: the request's host and port are unused.
+    unix: Option<PathBuf>,
     format: Format,
     quiet: bool,
     debug: bool,
@@ -87,20 +99,26 @@ fn run(args: &[OsString], format: Format) -> ExitCode {
 
     let req = &opts.request;
     if opts.debug {
+        let target = match &opts.unix {
+            Some(path) => path.display().to_string(),
+            None => format!("{}:{}", req.host, req.port),
+        };
         debug(&format!(
-            "probing {}:{} command={:?} timeout={} ms format={}",
-            req.host,
-            req.port,
+            "probing {target} command={:?} timeout={} ms format={}",
             req.command.request_line().trim_end(),
             req.timeout.as_millis(),
             opts.format
         ));
     }
-    let outcome = probe_traced(req, &mut |line| {
+    let mut trace = |line: std::fmt::Arguments<'_>| {
         if opts.debug {
             debug(&line.to_string());
         }
-    });
+    };
+    let outcome = match &opts.unix {
+        Some(path) => probe_unix_traced(path, &req.command, req.timeout, &mut trace),
+        None => probe_traced(req, &mut trace),
+    };
     let code = opts.format.exit_code(&outcome);
     if opts.debug {
         match &outcome {
@@ -145,6 +163,7 @@ fn parse_format(v: &str) -> Result<Format, String> {
 
 fn parse(args: &[OsString]) -> Result<Action, String> {
     let mut host: Option<String> = None;
+    let mut unix: Option<PathBuf> = None;
     let mut port: Option<u16> = None;
     let mut timeout_ms: Option<Duration> = None;
     let mut timeout_s: Option<Duration> = None;
@@ -178,8 +197,8 @@ fn parse(args: &[OsString]) -> Result<Action, String> {
             }
             "--quiet" => once(&mut quiet, name, flag(inline)?)?,
             "--debug" => once(&mut debug, name, flag(inline)?)?,
-            "--host" | "--port" | "--timeout-ms" | "--timeout" | "--command" | "--check"
-            | "--format" => {
+            "--host" | "--port" | "--unix" | "--timeout-ms" | "--timeout" | "--command"
+            | "--check" | "--format" => {
                 let value = match inline {
                     Some(v) => v,
                     // `--host --port 1` is a forgotten value, not a host named "--port".
@@ -191,6 +210,7 @@ fn parse(args: &[OsString]) -> Result<Action, String> {
                 match name {
                     "--host" => once(&mut host, name, parse_host(value)?)?,
                     "--port" => once(&mut port, name, parse_port(value)?)?,
+                    "--unix" => once(&mut unix, name, parse_unix(value)?)?,
                     "--timeout-ms" => once(&mut timeout_ms, name, parse_timeout_ms(value)?)?,
                     "--timeout" => once(&mut timeout_s, name, parse_timeout_s(value)?)?,
                     "--command" => once(&mut command, name, parse_command(value)?)?,
@@ -203,7 +223,11 @@ fn parse(args: &[OsString]) -> Result<Action, String> {
         }
     }
 
-    let port = port.ok_or("--port is required")?;
+    let port = match (&unix, port) {
+        (Some(_), None) if host.is_none() => 0,
+        (Some(_), _) => return Err("--unix cannot be used with --host or --port".into()),
+        (None, port) => port.ok_or("--port is required (or --unix)")?,
+    };
     let timeout = match (timeout_ms, timeout_s) {
         (Some(_), Some(_)) => return Err("give --timeout-ms or --timeout, not both".into()),
         (Some(t), None) | (None, Some(t)) => t,
@@ -218,11 +242,12 @@ fn parse(args: &[OsString]) -> Result<Action, String> {
     };
     Ok(Action::Probe(Options {
         request: ProbeRequest {
-            host: host.unwrap_or_else(|| "localhost".into()),
+            host: host.unwrap_or_else(|| DEFAULT_HOST.into()),
             port,
             timeout,
             command,
         },
+        unix,
         format: format.unwrap_or(Format::Vcs),
         quiet: quiet.unwrap_or(false),
         debug: debug.unwrap_or(false),
@@ -243,6 +268,13 @@ fn parse_host(v: &str) -> Result<String, String> {
         return Err(format!("--host: invalid host {v:?}"));
     }
     Ok(v.to_string())
+}
+
+fn parse_unix(v: &str) -> Result<PathBuf, String> {
+    if v.is_empty() || v.contains('\0') {
+        return Err(format!("--unix: invalid socket path {v:?}"));
+    }
+    Ok(PathBuf::from(v))
 }
 
 fn parse_port(v: &str) -> Result<u16, String> {
@@ -338,7 +370,7 @@ mod tests {
     #[test]
     fn defaults() {
         let o = opts(&["--port", "7777"]);
-        assert_eq!(o.request.host, "localhost");
+        assert_eq!(o.request.host, "127.0.0.1");
         assert_eq!(o.request.port, 7777);
         assert_eq!(o.request.timeout, Duration::from_millis(5000));
         assert_eq!(o.request.command, ProbeCommand::Check);
@@ -402,9 +434,26 @@ mod tests {
         assert!(err(&["--port=1", "--command=status"]).contains("--command"));
         assert!(err(&["--port=1", "--check=a b"]).contains("--check"));
         assert!(err(&["--port=1", "--check="]).contains("--check"));
+        let long = format!("--check={}", "a".repeat(4096));
+        assert_eq!(
+            err(&["--port=1", &long]),
+            "--check: check name is 4096 bytes long; a hamon server accepts at most 64"
+        );
+        assert!(err(&["--port=1", "--check=db/1"]).contains("A-Z a-z 0-9 _ . -"));
+        assert_eq!(
+            opts(&["--port=1", &format!("--check={}", "a".repeat(64))])
+                .request
+                .command,
+            ProbeCommand::CheckNamed("a".repeat(64))
+        );
         assert!(err(&["--port=1", "--command=ping", "--check=db"]).contains("--check"));
         assert!(err(&["--port=1", "--format=xml"]).contains("--format"));
         assert!(err(&["--port=1", "--host="]).contains("--host"));
+        assert!(err(&["--unix=/s", "--port=1"]).contains("--unix cannot be used"));
+        assert!(err(&["--unix=/s", "--host=h"]).contains("--unix cannot be used"));
+        assert!(err(&["--unix="]).contains("--unix"));
+        let o = opts(&["--unix", "/run/app/ha.sock"]);
+        assert_eq!(o.unix, Some(PathBuf::from("/run/app/ha.sock")));
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrorKind};
-use super::{Config, CounterRule, Importance};
+use super::{Cidr, Config, CounterRule, Importance};
 
 /// Longest accepted millisecond setting: one day.
 const DAY_MS: u64 = 86_400_000;
@@ -74,6 +74,26 @@ const KEYS: &[Key] = &[
     Key {
         name: "ha.max_connections",
         apply: |c, v| int(v, 1, 4096).map(|x| c.max_connections = x as usize),
+    },
+    Key {
+        name: "ha.max_connections_per_source",
+        apply: |c, v| int(v, 0, 4096).map(|x| c.max_connections_per_source = x as usize),
+    },
+    Key {
+        name: "ha.first_command_timeout_ms",
+        apply: |c, v| millis(v).map(|x| c.first_command_timeout = x),
+    },
+    Key {
+        name: "ha.connection_lifetime_ms",
+        apply: |c, v| millis(v).map(|x| c.connection_lifetime = x),
+    },
+    Key {
+        name: "ha.allow",
+        apply: |c, v| allow_list(v).map(|x| c.allow = x),
+    },
+    Key {
+        name: "ha.unix_socket",
+        apply: |c, v| unix_socket(v).map(|x| c.unix_socket = x),
     },
     Key {
         name: "ha.max_line_bytes",
@@ -504,6 +524,34 @@ fn host(value: &str) -> Result<String, String> {
     Ok(value.to_string())
 }
 
+/// Comma-separated CIDR blocks; empty for every address.
+fn allow_list(value: &str) -> Result<Vec<Cidr>, String> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|item| Cidr::parse(item.trim()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|why| {
+            format!("address blocks separated by commas, such as 10.0.0.0/8, ::1 ({why})")
+        })
+}
+
+/// An absolute socket path short enough for `sockaddr_un`, or empty for none.
+fn unix_socket(value: &str) -> Result<Option<PathBuf>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    if !value.starts_with('/') || value.contains('\0') || value.len() > 107 {
+        return Err(
+            "an absolute path of at most 107 bytes (a Unix socket address), or empty for none"
+                .to_string(),
+        );
+    }
+    Ok(Some(PathBuf::from(value)))
+}
+
 fn log_file(value: &str) -> Result<Option<PathBuf>, String> {
     if value.contains('\0') {
         return Err("a file path without NUL characters, or empty for none".to_string());
@@ -637,8 +685,24 @@ pub(super) fn assignments(config: &Config) -> Vec<(String, String)> {
     };
     put("ha.interval", interval);
     put("ha.max_connections", config.max_connections.to_string());
+    put(
+        "ha.max_connections_per_source",
+        config.max_connections_per_source.to_string(),
+    );
     put("ha.max_line_bytes", config.max_line_bytes.to_string());
     put("ha.idle_timeout_ms", ms(config.idle_timeout));
+    put(
+        "ha.first_command_timeout_ms",
+        ms(config.first_command_timeout),
+    );
+    put("ha.connection_lifetime_ms", ms(config.connection_lifetime));
+    let allow: Vec<String> = config.allow.iter().map(Cidr::to_string).collect();
+    put("ha.allow", allow.join(","));
+    let socket = config.unix_socket.as_ref();
+    put(
+        "ha.unix_socket",
+        socket.map_or_else(String::new, |p| p.display().to_string()),
+    );
     put("ha.stop_timeout_ms", ms(config.stop_timeout));
     put("ha.watchdog_ms", ms_or_off(config.watchdog));
     put("ha.startup_grace_ms", ms_or_off(config.startup_grace));

@@ -4,6 +4,7 @@
 //! The same keys are accepted by `ha_config_set` and by properties files. The MediationZone
 //! names (`mz.ha.*`) are aliases, so an existing pico configuration carries over.
 
+pub(crate) mod cidr;
 mod error;
 mod keys;
 mod properties;
@@ -16,6 +17,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+pub use cidr::Cidr;
 pub use error::{ConfigError, ConfigErrorKind};
 
 /// Largest properties text accepted; a configuration is small, anything bigger is a mistake.
@@ -94,10 +96,29 @@ pub struct Config {
     pub app_name: String,
     /// `ha.interval`: the counter window (seconds, or with an `ms`/`s`/`m` suffix; default 40 s).
     pub interval: Duration,
-    /// `ha.max_connections`: more concurrent clients get `BUSY` (default 16).
+    /// `ha.max_connections`: most concurrent clients (default 16). A newcomer past it is
+    /// let in and the connection that has waited longest without completing a command gets
+    /// `BUSY` and is closed, so a probe always gets in.
     pub max_connections: usize,
-    /// `ha.idle_timeout_ms`: a connection silent this long is closed (default 30000).
+    /// `ha.max_connections_per_source`: most connections from one client address; a newcomer
+    /// past it replaces that address's longest-waiting connection (default 0: half of
+    /// `ha.max_connections`, at least 1).
+    pub max_connections_per_source: usize,
+    /// `ha.idle_timeout_ms`: a connection that completes no command for this long is closed
+    /// (default 30000). Bytes that do not complete a command do not count.
     pub idle_timeout: Duration,
+    /// `ha.first_command_timeout_ms`: a connection that has not completed its first command
+    /// this long after it was accepted is closed (default 10000).
+    pub first_command_timeout: Duration,
+    /// `ha.connection_lifetime_ms`: any connection is closed this long after it was accepted
+    /// (default 600000, ten minutes).
+    pub connection_lifetime: Duration,
+    /// `ha.unix_socket`: also listen on this Unix domain socket (mode 0660), which no other
+    /// process can squat as it can a TCP port (default: none).
+    pub unix_socket: Option<std::path::PathBuf>,
+    /// `ha.allow`: the client addresses (CIDR blocks, comma-separated) that may connect;
+    /// loopback clients always may. Empty (the default): every address.
+    pub allow: Vec<Cidr>,
     /// `ha.max_line_bytes`: a longer command line gets `ERR line-too-long` (default 512).
     pub max_line_bytes: usize,
     /// `ha.stop_timeout_ms`: how long stopping waits for a check still inside its callback.
@@ -196,7 +217,12 @@ impl Default for Config {
             app_name: String::new(),
             interval: Duration::from_secs(40),
             max_connections: 16,
+            max_connections_per_source: 0,
             idle_timeout: Duration::from_millis(30_000),
+            first_command_timeout: Duration::from_millis(10_000),
+            connection_lifetime: Duration::from_millis(600_000),
+            allow: Vec::new(),
+            unix_socket: None,
             max_line_bytes: 512,
             stop_timeout: Duration::from_millis(2_000),
             watchdog: None,
@@ -224,17 +250,27 @@ impl Config {
 
     /// Parses a Java `.properties` text and applies every `ha.*` and `mz.ha.*` key in it, in
     /// order; other keys are ignored, so an application's shared properties file can be used.
-    /// On any error nothing changes. `origin` names the source in errors (usually a path).
+    /// A hamon key given twice is an error naming both lines. On any error nothing changes. `origin` names the source in errors (usually a path).
     pub fn load_str(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
         if text.len() > MAX_TEXT_BYTES {
             return Err(too_large().at(origin, None));
         }
         let entries = properties::parse(text).map_err(|error| error.at(origin, None))?;
         let mut next = self.clone();
+        // A key given twice in one file is ambiguous: which one did the operator mean?
+        let mut first_line: BTreeMap<&str, usize> = BTreeMap::new();
         for entry in entries
             .iter()
             .filter(|entry| keys::in_namespace(&entry.key))
         {
+            if let Some(earlier) = first_line.insert(&entry.key, entry.line) {
+                let message = format!(
+                    "set twice, on line {earlier} and on line {}: remove one",
+                    entry.line
+                );
+                let error = ConfigError::new(ConfigErrorKind::Syntax, Some(&entry.key), message);
+                return Err(error.at(origin, Some(entry.line)));
+            }
             keys::apply(&mut next, &entry.key, &entry.value)
                 .map_err(|error| error.at(origin, Some(entry.line)))?;
         }
@@ -279,6 +315,16 @@ impl Config {
     /// out and 0 stands for an unset optional duration.
     pub fn assignments(&self) -> Vec<(String, String)> {
         keys::assignments(self)
+    }
+
+    /// The effective `ha.max_connections_per_source`: 0 stands for half of
+    /// `ha.max_connections` (at least 1), and no value exceeds the cap itself.
+    pub fn connections_per_source(&self) -> usize {
+        let limit = match self.max_connections_per_source {
+            0 => self.max_connections / 2,
+            n => n,
+        };
+        limit.clamp(1, self.max_connections.max(1))
     }
 }
 

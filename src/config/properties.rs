@@ -24,11 +24,18 @@ pub(super) fn parse(text: &str) -> Result<Vec<Entry>, ConfigError> {
         if first.is_empty() || first.starts_with('#') || first.starts_with('!') {
             continue;
         }
+        // Each physical line's own trailing backslashes decide whether it continues (as in
+        // Java); looking only at the new piece keeps a long run of them linear.
         let mut logical = first.to_string();
-        while ends_in_odd_backslashes(&logical) {
+        let mut piece_continues = ends_in_odd_backslashes(first);
+        while piece_continues {
             logical.pop();
             match lines.next() {
-                Some((_, next)) => logical.push_str(trim_start(next)),
+                Some((_, next)) => {
+                    let next = trim_start(next);
+                    logical.push_str(next);
+                    piece_continues = ends_in_odd_backslashes(next);
+                }
                 None => break,
             }
         }
@@ -250,6 +257,33 @@ mod tests {
             pairs("a=1\r\nb = 2 \r\nc=3\\\r\n  4\r\n"),
             vec![one(1, "a", "1"), one(2, "b", "2"), one(3, "c", "34")]
         );
+    }
+
+    #[test]
+    fn a_continued_line_ending_in_backslashes_counts_its_own() {
+        // "\\\\" ends the second piece with an even run: the value ends there.
+        assert_eq!(
+            pairs("a=1\\\n\\\\\nb=2\n"),
+            vec![one(1, "a", "1\\"), one(3, "b", "2")]
+        );
+    }
+
+    #[test]
+    fn long_runs_of_backslashes_load_in_linear_time() {
+        // 800 KB of lines of three backslashes, each continuing the last: the run of
+        // backslashes at the end of the joined line grows with every piece, but only the new
+        // piece is scanned.
+        let text = format!("a=\\\n{}b=1\n", "\\\\\\\n".repeat(200_000));
+        let started = std::time::Instant::now();
+        let entries = parse(&text).unwrap();
+        assert_eq!(entries.len(), 1, "b=1 is part of a's value");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+        let one_line = "\\".repeat(400_000);
+        assert_eq!(parse(&one_line).unwrap().len(), 1);
     }
 
     #[test]

@@ -429,9 +429,59 @@ fn foreign_keys_are_ignored_in_files() {
 }
 
 #[test]
-fn last_assignment_wins() {
-    let config = loaded("ha.port=1\nmz.ha.port=2\nha.port=3\n");
-    assert_eq!(config.port, Some(3));
+fn an_alias_after_its_key_wins_in_file_order() {
+    let config = loaded("ha.port=1\nmz.ha.port=2\n");
+    assert_eq!(config.port, Some(2));
+}
+
+#[test]
+fn a_key_given_twice_in_one_file_names_both_lines() {
+    let error = load_err("ha.port=1\n# x\nmz.ha.port=2\n\nha.port=3\n");
+    assert_eq!(error.kind, ConfigErrorKind::Syntax);
+    assert_eq!(error.line, Some(5));
+    assert_eq!(
+        error.to_string(),
+        "test.properties:5: ha.port: set twice, on line 1 and on line 5: remove one"
+    );
+    // Foreign keys are the application's business, even when repeated.
+    assert_eq!(loaded("x=1\nx=2\nha.port=4\n").port, Some(4));
+    // Layered files may set the same key again.
+    let mut config = loaded("ha.port=1\n");
+    config.load_str("ha.port=2\n", "second").unwrap();
+    assert_eq!(config.port, Some(2));
+}
+
+#[test]
+fn connection_limits_and_allow_list() {
+    let config = loaded(
+        "ha.max_connections_per_source=4\nha.first_command_timeout_ms=2500\n\
+         ha.connection_lifetime_ms=60000\nha.allow = 10.0.0.0/8, 2001:db8::/32 ,192.0.2.7\n",
+    );
+    assert_eq!(config.max_connections_per_source, 4);
+    assert_eq!(config.first_command_timeout, ms(2500));
+    assert_eq!(config.connection_lifetime, ms(60_000));
+    let allow: Vec<String> = config.allow.iter().map(|c| c.to_string()).collect();
+    assert_eq!(allow, ["10.0.0.0/8", "2001:db8::/32", "192.0.2.7/32"]);
+    assert!(with("ha.allow", "10.0.0.0/8").allow.len() == 1);
+    assert!(with("ha.allow", "").allow.is_empty());
+    let error = set_err("ha.allow", "10.0.0.0/8,10.1.2.3/16");
+    assert!(
+        error.to_string().starts_with("ha.allow: bad value")
+            && error.to_string().contains("did you mean 10.1.0.0/16?"),
+        "{error}"
+    );
+    for (key, bad) in [
+        ("ha.max_connections_per_source", "4097"),
+        ("ha.first_command_timeout_ms", "0"),
+        ("ha.connection_lifetime_ms", "0"),
+        ("ha.allow", "everyone"),
+        ("ha.unix_socket", "relative.sock"),
+    ] {
+        assert!(
+            set_err(key, bad).to_string().starts_with(key),
+            "{key}={bad}"
+        );
+    }
 }
 
 #[test]
@@ -717,6 +767,8 @@ fn assignments_read_back_to_the_same_config() {
          ha.agent_degraded_weight=10\nha.check.interval_ms=11\nha.check.timeout_ms=12\n\
          ha.check.rise=13\nha.check.fall=14\nha.check.importance=degrading\n\
          ha.check.latency_warn_ms=15\nha.check.latency_crit_ms=16\n\
+         ha.max_connections_per_source=2\nha.first_command_timeout_ms=20\n\
+         ha.connection_lifetime_ms=21\nha.allow=10.0.0.0/8,::1\nha.unix_socket=/run/a.sock\n\
          ha.counter.c.min=17\nha.counter.c.max=18\nha.counter.c.gate=d\nha.counter.c.gate_min=19\n",
     );
     let mut again = Config::default();
@@ -976,4 +1028,29 @@ fn the_readme_heartbeat_example_is_a_valid_configuration() {
     assert_eq!(hb.app_port, Some(9090));
     crate::heartbeat::node::NodeSettings::from_config(hb).unwrap();
     crate::heartbeat::daemon::watchdog::check_settings(hb).unwrap();
+}
+
+#[test]
+fn assignments_cover_the_monitor_server_and_leave_out_the_heartbeat() {
+    // Found by the properties fuzz target: hb.* settings are the daemon's, not the server's,
+    // so they are not in the server's HA log and do not read back from it.
+    let config = loaded("hb.log_file = a.!a.\nha.port=1\n");
+    assert!(
+        config
+            .assignments()
+            .iter()
+            .all(|(key, _)| key.starts_with("ha."))
+    );
+    let mut again = Config::default();
+    for (key, value) in config.assignments() {
+        again.set(&key, &value).unwrap();
+    }
+    assert_eq!(again.heartbeat, HeartbeatSettings::default());
+    assert_eq!(
+        Config {
+            heartbeat: config.heartbeat.clone(),
+            ..again
+        },
+        config
+    );
 }

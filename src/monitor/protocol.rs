@@ -52,6 +52,25 @@ pub struct Output {
     pub bytes: Vec<u8>,
     /// Close once `bytes` are written; further input is ignored.
     pub close: bool,
+    /// Commands completed in this feed (a command line, or a whole HTTP request); empty
+    /// lines, HTTP header lines and telnet negotiation do not count.
+    pub commands: u32,
+}
+
+/// How much one [`Session::feed_bounded`] call may do before it hands control back.
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Lines (empty ones included) handled per call.
+    pub max_lines: usize,
+    /// No further line is handled once the replies reach this many bytes.
+    pub max_output: usize,
+}
+
+impl Budget {
+    pub const UNLIMITED: Budget = Budget {
+        max_lines: usize::MAX,
+        max_output: usize::MAX,
+    };
 }
 
 #[derive(Debug)]
@@ -59,6 +78,9 @@ pub struct Session {
     max_line: usize,
     telnet: Telnet,
     line: Vec<u8>,
+    /// Telnet negotiation bytes swallowed since the last line ended: they count against the
+    /// line cap, so an endless `IAC SB` cannot bypass it.
+    swallowed: usize,
     after_cr: bool,
     mode: Mode,
     closed: bool,
@@ -75,6 +97,7 @@ impl Session {
             max_line,
             telnet: Telnet::default(),
             line: Vec::new(),
+            swallowed: 0,
             after_cr: false,
             mode: Mode::First,
             closed: false,
@@ -85,33 +108,76 @@ impl Session {
         self.closed
     }
 
+    /// Handles all of `input`.
     pub fn feed(&mut self, input: &[u8], oracle: &dyn Oracle) -> Output {
+        let (used, out) = self.feed_bounded(input, oracle, Budget::UNLIMITED);
+        debug_assert_eq!(used, input.len());
+        out
+    }
+
+    /// Handles `input` until it ends or `budget` is spent, and says how many bytes it took;
+    /// the caller feeds the rest later. Once the session is closed all input is taken.
+    pub fn feed_bounded(
+        &mut self,
+        input: &[u8],
+        oracle: &dyn Oracle,
+        budget: Budget,
+    ) -> (usize, Output) {
         let mut out = Output::default();
-        for &raw in input {
+        let mut lines = 0;
+        for (index, &raw) in input.iter().enumerate() {
             if self.closed {
                 break;
             }
+            if lines >= budget.max_lines || out.bytes.len() >= budget.max_output {
+                return (index, out);
+            }
             let Some(b) = self.telnet.filter(raw) else {
+                self.swallowed += 1;
+                if self.line.len() + self.swallowed > self.limit() {
+                    self.on_overflow(&mut out.bytes);
+                }
                 continue;
             };
             let after_cr = std::mem::replace(&mut self.after_cr, false);
             match b {
                 b'\n' | b'\0' if after_cr => {}
                 b'\r' | b'\n' => {
+                    lines += 1;
                     self.after_cr = b == b'\r';
+                    self.swallowed = 0;
                     let line = std::mem::take(&mut self.line);
-                    self.on_line(&line, oracle, &mut out.bytes);
+                    if self.on_line(&line, oracle, &mut out.bytes) {
+                        out.commands += 1;
+                    }
                 }
                 _ => {
                     self.line.push(b);
-                    if self.line.len() > self.limit() {
+                    if self.line.len() + self.swallowed > self.limit() {
                         self.on_overflow(&mut out.bytes);
                     }
                 }
             }
         }
         out.close = self.closed;
-        out
+        (input.len(), out)
+    }
+
+    /// What a connection is told when a deadline closes it: `ERR <what>`, or a 408 response
+    /// to a client that started an HTTP request.
+    pub fn timeout_reply(&self, what: &str) -> Vec<u8> {
+        if self.speaks_http() {
+            http::error_response(408, "request timeout")
+        } else {
+            let mut out = Vec::new();
+            reply(&mut out, &format!("ERR {what}"));
+            out
+        }
+    }
+
+    fn speaks_http(&self) -> bool {
+        matches!(self.mode, Mode::Http { .. })
+            || (matches!(self.mode, Mode::First) && http::looks_like_method(&self.line))
     }
 
     fn limit(&self) -> usize {
@@ -122,9 +188,7 @@ impl Session {
     }
 
     fn on_overflow(&mut self, out: &mut Vec<u8>) {
-        let http = matches!(self.mode, Mode::Http { .. })
-            || (matches!(self.mode, Mode::First) && http::looks_like_method(&self.line));
-        if http {
+        if self.speaks_http() {
             out.extend_from_slice(&http::error_response(431, "request too large"));
         } else {
             reply(out, "ERR line-too-long");
@@ -132,7 +196,8 @@ impl Session {
         self.closed = true;
     }
 
-    fn on_line(&mut self, line: &[u8], oracle: &dyn Oracle, out: &mut Vec<u8>) {
+    /// Handles one line; true when it completed a command (or an HTTP request).
+    fn on_line(&mut self, line: &[u8], oracle: &dyn Oracle, out: &mut Vec<u8>) -> bool {
         match &mut self.mode {
             Mode::First => {
                 if let Some((method, path)) = http::parse_request_line(line) {
@@ -141,9 +206,10 @@ impl Session {
                         path,
                         head_bytes: line.len(),
                     };
+                    false
                 } else {
                     self.mode = Mode::Line;
-                    self.command(line, oracle, out);
+                    self.command(line, oracle, out)
                 }
             }
             Mode::Line => self.command(line, oracle, out),
@@ -157,14 +223,18 @@ impl Session {
                     out.extend_from_slice(&http::respond(method, path, oracle));
                     self.closed = true;
                 }
+                line.is_empty()
             }
         }
     }
 
-    fn command(&mut self, line: &[u8], oracle: &dyn Oracle, out: &mut Vec<u8>) {
+    /// Answers one command line; false for a blank line, which is not a command.
+    fn command(&mut self, line: &[u8], oracle: &dyn Oracle, out: &mut Vec<u8>) -> bool {
         let text = String::from_utf8_lossy(line);
         let mut words = text.split_whitespace();
-        let Some(cmd) = words.next() else { return };
+        let Some(cmd) = words.next() else {
+            return false;
+        };
         let arg = words.next();
         let extra = words.next().is_some();
         match (cmd.to_ascii_lowercase().as_str(), arg, extra) {
@@ -235,6 +305,7 @@ impl Session {
             }
             _ => reply(out, "ERR unknown-command (try help)"),
         }
+        true
     }
 }
 
@@ -388,6 +459,68 @@ pub(crate) mod tests {
         assert!(lines[0].starts_with("UP v=1"));
         assert!(lines[1].starts_with("CHECK db UP importance=critical"));
         assert_eq!(lines[2], ".");
+    }
+
+    #[test]
+    fn endless_subnegotiation_counts_against_the_line_cap() {
+        let mut s = Session::new(512);
+        let mut input = b"\xff\xfa\x18".to_vec();
+        input.extend(std::iter::repeat_n(b'a', 600));
+        let out = s.feed(&input, &fixed(State::Up));
+        assert_eq!(out.bytes, b"ERR line-too-long\r\n");
+        assert!(out.close);
+        // Negotiation that ends is forgotten at the end of the line.
+        let mut s = Session::new(512);
+        let nop_line = [&b"\xff\xf1".repeat(200)[..], b"ping\r\n"].concat();
+        let o = fixed(State::Up);
+        for _ in 0..3 {
+            assert_eq!(s.feed(&nop_line, &o).bytes, b"OK\r\n");
+        }
+    }
+
+    #[test]
+    fn a_bounded_feed_stops_and_resumes_where_it_stopped() {
+        let o = fixed(State::Up);
+        let input = b"ping\n\nhelp\nping\r\nping\n".repeat(50);
+        let whole = Session::new(512).feed(&input, &o);
+        let mut s = Session::new(512);
+        let mut bytes = Vec::new();
+        let mut commands = 0;
+        let mut rest = &input[..];
+        let budget = Budget {
+            max_lines: 3,
+            max_output: 100,
+        };
+        while !rest.is_empty() {
+            let (used, out) = s.feed_bounded(rest, &o, budget);
+            assert!(used > 0, "progress on every call");
+            assert!(
+                out.bytes.len() < 100 + 500,
+                "stops once the output budget is spent"
+            );
+            bytes.extend(out.bytes);
+            commands += out.commands;
+            rest = &rest[used..];
+        }
+        assert_eq!(bytes, whole.bytes);
+        assert_eq!(
+            (commands, whole.commands),
+            (200, 200),
+            "blank lines are no commands"
+        );
+    }
+
+    #[test]
+    fn only_complete_commands_count() {
+        let o = fixed(State::Up);
+        let mut s = Session::new(512);
+        assert_eq!(s.feed(b"\r\n\n pi", &o).commands, 0);
+        assert_eq!(s.feed(b"ng\nnope\n", &o).commands, 2);
+        let mut h = Session::new(512);
+        assert_eq!(h.feed(b"GET / HTTP/1.1\r\nHost: x\r\n", &o).commands, 0);
+        assert_eq!(h.feed(b"\r\n", &o).commands, 1);
+        assert_eq!(h.timeout_reply("idle-timeout")[..12], *b"HTTP/1.1 408");
+        assert_eq!(s.timeout_reply("idle-timeout"), b"ERR idle-timeout\r\n");
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -80,7 +81,7 @@ impl std::error::Error for ServerError {}
 
 /// Whether a check or counter name can travel on the wire without quoting.
 pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    (1..=crate::probe::MAX_CHECK_NAME).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
@@ -90,6 +91,8 @@ pub fn valid_name(name: &str) -> bool {
 pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
+    /// `ha.unix_socket`, removed at stop.
+    unix_socket: Option<PathBuf>,
     check_defaults: CheckOptions,
     stop_timeout: std::time::Duration,
     waker: Arc<Waker>,
@@ -112,7 +115,9 @@ fn bind(host: &str, port: u16) -> Result<std::net::TcpListener, ServerError> {
         addr: target.clone(),
         error,
     };
-    let addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(bind_err)?.collect();
+    let mut addrs: Vec<SocketAddr> = (host, port).to_socket_addrs().map_err(bind_err)?.collect();
+    // The order ha-probe tries a name in: IPv4 first, so `localhost` means 127.0.0.1 here too.
+    addrs.sort_by_key(|a| !a.is_ipv4());
     let mut last = None;
     for addr in addrs {
         match std::net::TcpListener::bind(addr) {
@@ -123,6 +128,38 @@ fn bind(host: &str, port: u16) -> Result<std::net::TcpListener, ServerError> {
     Err(bind_err(last.unwrap_or_else(|| {
         std::io::Error::other("the name resolves to no address")
     })))
+}
+
+/// Listens on the Unix domain socket at `path`, mode 0660. A socket file left behind by a
+/// process that is gone is replaced; one that a live server answers on is not.
+fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, ServerError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let bind_err = |error| ServerError::Bind {
+        addr: path.display().to_string(),
+        error,
+    };
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            return Err(bind_err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                "a file that is not a socket is in the way",
+            )));
+        }
+        match UnixStream::connect(path) {
+            Ok(_) => {
+                return Err(bind_err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    "another server is listening on it",
+                )));
+            }
+            Err(_) => std::fs::remove_file(path).map_err(bind_err)?,
+        }
+    }
+    let listener = UnixListener::bind(path).map_err(bind_err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err)?;
+    listener.set_nonblocking(true).map_err(bind_err)?;
+    Ok(listener)
 }
 
 fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServerError> {
@@ -145,13 +182,20 @@ impl Server {
             .set_nonblocking(true)
             .map_err(ServerError::Thread)?;
         let listener = mio::net::TcpListener::from_std(std_listener);
+        let unix = match &cfg.unix_socket {
+            Some(path) => Some(mio::net::UnixListener::from_std(bind_unix(path)?)),
+            None => None,
+        };
         let (poll, waker) = listener::prepare().map_err(ServerError::Thread)?;
 
         let translog =
             TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
         translog.write(&format!(
-            "hamon {}: monitor server listening on {addr}",
-            env!("CARGO_PKG_VERSION")
+            "hamon {}: monitor server listening on {addr}{}",
+            env!("CARGO_PKG_VERSION"),
+            cfg.unix_socket
+                .as_ref()
+                .map_or_else(String::new, |p| format!(" and {}", p.display()))
         ));
         for (key, value) in cfg.assignments() {
             translog.write(&format!("hamon: {key}={value}"));
@@ -167,15 +211,35 @@ impl Server {
         ));
         // Logs the initial state before any thread can change it.
         shared.update(|_, _| {});
+        if addr.ip().is_unspecified() {
+            let warning = format!(
+                "hamon: ha.host={} listens on every interface: any host that reaches port {} \
+                 can connect{}",
+                cfg.host,
+                addr.port(),
+                if cfg.allow.is_empty() {
+                    " (set ha.allow to the addresses that may ask, or bind 127.0.0.1)"
+                } else {
+                    " from the blocks in ha.allow"
+                }
+            );
+            log::warn!("{warning}");
+            shared.translog.write(&warning);
+        }
         let limits = Limits {
             max_connections: cfg.max_connections,
+            max_per_source: cfg.connections_per_source(),
             idle_timeout: cfg.idle_timeout,
+            first_command_timeout: cfg.first_command_timeout,
+            lifetime: cfg.connection_lifetime,
             max_line: cfg.max_line_bytes,
+            allow: cfg.allow.clone(),
         };
 
         let mut server = Server {
             shared: shared.clone(),
             addr,
+            unix_socket: cfg.unix_socket.clone(),
             check_defaults: cfg.check_defaults.clone(),
             stop_timeout: cfg.stop_timeout,
             waker,
@@ -185,7 +249,7 @@ impl Server {
         };
         let net_shared = shared.clone();
         server.threads.push(spawn("hamon-net".into(), move || {
-            listener::serve(net_shared, listener, poll, limits)
+            listener::serve(net_shared, listener, unix, poll, limits)
         })?);
         server.threads.push(spawn("hamon-sched".into(), move || {
             runner::schedule(shared)
@@ -332,6 +396,9 @@ impl Server {
         }
         if left > 0 {
             log::warn!("hamon: {left} check(s) still inside their callback at stop; left behind");
+        }
+        if let Some(path) = &self.unix_socket {
+            let _ = std::fs::remove_file(path);
         }
         self.shared
             .translog

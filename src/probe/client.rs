@@ -4,12 +4,14 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use super::reply::{interpret, snippet_bytes};
-use super::{MAX_REPLY_LINE, ProbeCommand, ProbeError, ProbeReply, ProbeRequest};
+use super::{MAX_CHECK_NAME, MAX_REPLY_LINE, ProbeCommand, ProbeError, ProbeReply, ProbeRequest};
 
 /// Runs one probe. Never takes (much) longer than `req.timeout`, never panics.
 pub fn probe(req: &ProbeRequest) -> Result<ProbeReply, ProbeError> {
@@ -24,28 +26,97 @@ pub fn probe_traced(
 ) -> Result<ProbeReply, ProbeError> {
     let start = Instant::now();
     validate(req)?;
-    let dl = Deadline {
-        // checked: a huge timeout must not panic on Instant overflow.
-        at: start
-            .checked_add(req.timeout)
-            .ok_or_else(|| ProbeError::InvalidRequest("timeout too large".into()))?,
-        timeout: req.timeout,
-    };
-
+    let dl = Deadline::after(start, req.timeout)?;
     let addrs = resolve(&req.host, req.port, &dl, trace)?;
-    let (mut stream, connected_at) = connect(&addrs, &dl, trace)?;
+    with_busy_retries(&dl, trace, |trace| {
+        let (stream, connected_at) = connect(&addrs, &dl, trace)?;
+        talk(stream, connected_at, &req.command, &dl, trace)
+    })
+}
 
-    let request = req.command.request_line();
+/// [`probe_traced`] over the server's Unix domain socket (`ha.unix_socket`) at `path`
+/// instead of TCP: no address, so nothing else can answer in the server's place.
+pub fn probe_unix_traced(
+    path: &Path,
+    command: &ProbeCommand,
+    timeout: Duration,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> Result<ProbeReply, ProbeError> {
+    let start = Instant::now();
+    if timeout.is_zero() {
+        return Err(ProbeError::InvalidRequest("timeout must be > 0".into()));
+    }
+    if path.as_os_str().is_empty() {
+        return Err(ProbeError::InvalidRequest("empty socket path".into()));
+    }
+    if let ProbeCommand::CheckNamed(name) = command {
+        validate_check_name(name).map_err(ProbeError::InvalidRequest)?;
+    }
+    let dl = Deadline::after(start, timeout)?;
+    with_busy_retries(&dl, trace, |trace| {
+        trace(format_args!("connecting to {}", path.display()));
+        let started = Instant::now();
+        // A local connect does not block on the network: it is accepted into the backlog
+        // or refused at once.
+        let stream = UnixStream::connect(path).map_err(|e| {
+            trace(format_args!("connect to {} failed: {e}", path.display()));
+            ProbeError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+        })?;
+        trace(format_args!("connected to {}", path.display()));
+        talk(stream, started, command, &dl, trace)
+    })
+}
+
+/// Runs `attempt` again after a `BUSY` reply, while attempts and the deadline allow.
+fn with_busy_retries(
+    dl: &Deadline,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+    mut attempt: impl FnMut(&mut dyn FnMut(fmt::Arguments<'_>)) -> Result<ProbeReply, ProbeError>,
+) -> Result<ProbeReply, ProbeError> {
+    let mut pause = FIRST_BUSY_PAUSE;
+    for n in 1.. {
+        match attempt(trace) {
+            Err(ProbeError::Busy)
+                if n < BUSY_ATTEMPTS && dl.remaining().is_ok_and(|left| left > pause * 2) =>
+            {
+                trace(format_args!(
+                    "server busy: it let in a newcomer in place of this connection; \
+                     trying again in {} ms",
+                    pause.as_millis()
+                ));
+                thread::sleep(pause);
+                pause *= 2;
+            }
+            outcome => return outcome,
+        }
+    }
+    unreachable!("the loop returns")
+}
+
+/// A server at its connection cap lets a newcomer in and closes the connection that has
+/// waited longest with `BUSY`; that is worth another try while the deadline allows.
+const BUSY_ATTEMPTS: u32 = 4;
+const FIRST_BUSY_PAUSE: Duration = Duration::from_millis(10);
+
+/// One connection: ask, read the reply line, say goodbye, interpret.
+fn talk<S: Conn>(
+    mut stream: S,
+    connected_at: Instant,
+    command: &ProbeCommand,
+    dl: &Deadline,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> Result<ProbeReply, ProbeError> {
+    let request = command.request_line();
     trace(format_args!("sending {request:?}"));
-    let raw = match write_all_by(&mut stream, request.as_bytes(), &dl) {
-        Ok(()) => read_line_by(&mut stream, &dl),
+    let raw = match write_all_by(&mut stream, request.as_bytes(), dl) {
+        Ok(()) => read_line_by(&mut stream, dl),
         // A server at its cap may say BUSY and close before reading; the reply can still be
         // waiting in our receive buffer, and it explains more than the write error does.
         Err(ProbeError::Io(e)) if peer_gone(&e) => {
             trace(format_args!(
                 "write failed: {e}; reading what the server said"
             ));
-            read_line_by(&mut stream, &dl).map_err(|_| ProbeError::Io(e))
+            read_line_by(&mut stream, dl).map_err(|_| ProbeError::Io(e))
         }
         Err(e) => Err(e),
     };
@@ -58,19 +129,67 @@ pub fn probe_traced(
     };
     let rtt = connected_at.elapsed();
     trace(format_args!(
-        "received {} after {:.3} ms",
+        "received {} from {} after {:.3} ms",
         snippet_bytes(&raw),
+        stream.peer_name(),
         rtt.as_secs_f64() * 1000.0
     ));
-    quit(&mut stream, &dl);
+    quit(&mut stream, dl);
 
-    let (state, fields, line) = interpret(&req.command, &raw)?;
+    let (state, fields, line) = interpret(command, &raw)?;
     Ok(ProbeReply {
         state,
         line,
         fields,
         rtt,
     })
+}
+
+/// The two kinds of connection a probe uses.
+trait Conn: Read + Write {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()>;
+    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+    /// Who answered, for `--debug`.
+    fn peer_name(&self) -> String;
+}
+
+impl Conn for TcpStream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, t)
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, t)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        TcpStream::shutdown(self, how)
+    }
+    fn peer_name(&self) -> String {
+        self.peer_addr()
+            .map_or_else(|_| "the server".to_string(), |a| a.to_string())
+    }
+}
+
+impl Conn for UnixStream {
+    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_read_timeout(self, t)
+    }
+    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
+        UnixStream::set_write_timeout(self, t)
+    }
+    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        UnixStream::shutdown(self, how)
+    }
+    fn peer_name(&self) -> String {
+        match self
+            .peer_addr()
+            .ok()
+            .and_then(|a| a.as_pathname().map(Path::to_path_buf))
+        {
+            Some(path) => path.display().to_string(),
+            None => "the server's socket".to_string(),
+        }
+    }
 }
 
 /// Why `name` cannot be sent as `check NAME`, if it cannot.
@@ -83,9 +202,19 @@ pub fn validate_check_name(name: &str) -> Result<(), String> {
             "check name {name:?} contains whitespace or control characters"
         ));
     }
-    // Keeps the request line within the same limit as a reply line.
-    if name.len() > MAX_REPLY_LINE - "check \r\n".len() {
-        return Err("check name is too long".into());
+    // A server registers only names it can send back unquoted; any other name can never
+    // be found, and a long one would be refused as a line too long.
+    if name.len() > MAX_CHECK_NAME {
+        return Err(format!(
+            "check name is {} bytes long; a hamon server accepts at most {MAX_CHECK_NAME}",
+            name.len()
+        ));
+    }
+    if !crate::monitor::server::valid_name(name) {
+        return Err(format!(
+            "check name {name:?} has characters a hamon server never gives a check: \
+             use A-Z a-z 0-9 _ . -"
+        ));
     }
     Ok(())
 }
@@ -120,6 +249,16 @@ struct Deadline {
 }
 
 impl Deadline {
+    fn after(start: Instant, timeout: Duration) -> Result<Deadline, ProbeError> {
+        Ok(Deadline {
+            // checked: a huge timeout must not panic on Instant overflow.
+            at: start
+                .checked_add(timeout)
+                .ok_or_else(|| ProbeError::InvalidRequest("timeout too large".into()))?,
+            timeout,
+        })
+    }
+
     /// Time left, or `Timeout` once there is none.
     fn remaining(&self) -> Result<Duration, ProbeError> {
         let left = self.at.saturating_duration_since(Instant::now());
@@ -169,12 +308,25 @@ fn resolve(
         // No thread available: an unbounded lookup beats no probe at all.
         Err(_) => lookup(bare, port),
     };
-    let addrs = result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}")))?;
+    let mut addrs = result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}")))?;
     if addrs.is_empty() {
         return Err(ProbeError::Resolve(format!("{host}: no addresses")));
     }
-    trace(format_args!("resolved {host} to {}", join(&addrs)));
+    let resolver_order = join(&addrs);
+    order(&mut addrs);
+    trace(format_args!(
+        "resolved {host} to {resolver_order}; trying {}",
+        join(&addrs)
+    ));
     Ok(addrs)
+}
+
+/// The order a name's addresses are tried in: IPv4 first, then IPv6, each in the resolver's
+/// order. A hamon server listens on 127.0.0.1 by default while stock hosts files list `::1`
+/// first for `localhost`; trying IPv4 first means `localhost` reaches that server, not
+/// whatever else listens on `[::1]` with the same port.
+pub fn order(addrs: &mut [SocketAddr]) {
+    addrs.sort_by_key(|a| !a.is_ipv4());
 }
 
 /// All addresses for `name`, first occurrence order kept (hosts files often repeat entries).
@@ -206,7 +358,7 @@ fn connect(
         let started = Instant::now();
         match TcpStream::connect_timeout(&addr, left) {
             Ok(stream) => {
-                trace(format_args!("connected to {addr}"));
+                trace(format_args!("connected to {addr}; it answers this probe"));
                 return Ok((stream, started));
             }
             Err(e) => {
@@ -256,7 +408,7 @@ fn retry(e: &io::Error) -> bool {
     )
 }
 
-fn write_all_by(stream: &mut TcpStream, mut buf: &[u8], dl: &Deadline) -> Result<(), ProbeError> {
+fn write_all_by(stream: &mut impl Conn, mut buf: &[u8], dl: &Deadline) -> Result<(), ProbeError> {
     while !buf.is_empty() {
         let left = dl.remaining()?;
         stream
@@ -273,7 +425,7 @@ fn write_all_by(stream: &mut TcpStream, mut buf: &[u8], dl: &Deadline) -> Result
 }
 
 /// Reads up to the first `\n`; returns the line without `\n` or `\r\n`.
-fn read_line_by(stream: &mut TcpStream, dl: &Deadline) -> Result<Vec<u8>, ProbeError> {
+fn read_line_by(stream: &mut impl Conn, dl: &Deadline) -> Result<Vec<u8>, ProbeError> {
     // Room for a maximal line plus CRLF; filling it without a newline means garbage.
     let mut buf = vec![0u8; MAX_REPLY_LINE + 2];
     let mut len = 0;
@@ -317,7 +469,7 @@ fn read_line_by(stream: &mut TcpStream, dl: &Deadline) -> Result<Vec<u8>, ProbeE
 }
 
 /// Says goodbye politely if there is time left; the answer does not matter.
-fn quit(stream: &mut TcpStream, dl: &Deadline) {
+fn quit(stream: &mut impl Conn, dl: &Deadline) {
     if let Ok(left) = dl.remaining()
         && stream.set_write_timeout(Some(left)).is_ok()
     {
@@ -468,15 +620,63 @@ mod tests {
         f.seen();
     }
 
-    #[test]
-    fn busy_even_when_the_server_does_not_read() {
-        let f = Fake::start(|s| {
-            let _ = (&s).write_all(b"BUSY\r\n");
-            Vec::new()
+    /// A server that says BUSY to its first `busy` connections and UP to the next one.
+    fn busy_then_up(busy: usize) -> (u16, JoinHandle<usize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let handle = thread::spawn(move || {
+            let mut served = 0;
+            for s in listener.incoming().take(busy + 1) {
+                let Ok(s) = s else { break };
+                served += 1;
+                // BUSY without reading, as the server does to a connection it evicts.
+                let reply: &[u8] = if served <= busy {
+                    b"BUSY\r\n"
+                } else {
+                    b"UP v=1\r\n"
+                };
+                let _ = (&s).write_all(reply);
+                if served > busy {
+                    let mut line = String::new();
+                    let _ = BufReader::new(&s).read_line(&mut line);
+                }
+            }
+            served
         });
-        let r = probe(&f.req(ProbeCommand::Check, 2000));
+        (port, handle)
+    }
+
+    fn local(port: u16, timeout_ms: u64) -> ProbeRequest {
+        ProbeRequest {
+            host: "127.0.0.1".into(),
+            port,
+            timeout: Duration::from_millis(timeout_ms),
+            command: ProbeCommand::Check,
+        }
+    }
+
+    #[test]
+    fn busy_is_tried_again_within_the_deadline() {
+        let (port, server) = busy_then_up(2);
+        let mut lines = Vec::new();
+        let r = probe_traced(&local(port, 2000), &mut |a| lines.push(a.to_string()));
+        assert_eq!(r.unwrap().state, State::Up, "{lines:#?}");
+        assert_eq!(server.join().unwrap(), 3);
+        let retries = lines
+            .iter()
+            .filter(|l| l.starts_with("server busy"))
+            .count();
+        assert_eq!(retries, 2, "{lines:#?}");
+    }
+
+    #[test]
+    fn busy_every_time_is_busy() {
+        let (port, server) = busy_then_up(BUSY_ATTEMPTS as usize);
+        let r = probe(&local(port, 2000));
         assert!(matches!(r, Err(ProbeError::Busy)), "{r:?}");
-        f.seen();
+        // Unblock the last accept.
+        let _ = TcpStream::connect(("127.0.0.1", port));
+        assert_eq!(server.join().unwrap(), BUSY_ATTEMPTS as usize + 1);
     }
 
     #[test]

@@ -15,9 +15,12 @@ use std::time::Duration;
 
 use crate::monitor::state::State;
 
-pub use client::{probe, probe_traced, validate_check_name};
+pub use client::{probe, probe_traced, probe_unix_traced, validate_check_name};
 pub use format::Format;
 pub use reply::parse_check_line;
+
+/// Longest check name a hamon server registers (`ha_server_add_check`).
+pub const MAX_CHECK_NAME: usize = 64;
 
 /// Longest reply line accepted, not counting the line ending. Anything longer is garbage.
 pub const MAX_REPLY_LINE: usize = 4096;
