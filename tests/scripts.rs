@@ -1219,7 +1219,7 @@ fn edge_cases(shell: &str) {
 // ---- static checks -------------------------------------------------------------------
 
 /// Every shell script of the cluster-manager kit.
-const SCRIPTS: [&str; 11] = [
+const SCRIPTS: [&str; 12] = [
     "monitor",
     "online",
     "offline",
@@ -1231,6 +1231,7 @@ const SCRIPTS: [&str; 11] = [
     "test",
     "build-java",
     "bench",
+    "fuzz",
 ];
 
 #[test]
