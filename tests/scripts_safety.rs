@@ -363,8 +363,8 @@ macro_rules! both_shells {
 /// Signal system calls: traced and failed with EPERM by strace, so none reaches a process.
 const SIGNAL_CALLS: &str = "kill,tkill,tgkill,pidfd_send_signal,rt_sigqueueinfo,rt_tgsigqueueinfo";
 
-/// Runs in `unshare --pid --fork --mount-proc setsid`: pid 1 leads process group 1, as
-/// init does on a host. An innocent session leader runs; for each pid file, clean,
+/// Runs in `unshare --pid --kill-child --mount-proc setsid` (the namespace dies with the
+/// test's unshare, whatever happens): pid 1 leads process group 1, as init does on a host. An innocent session leader runs; for each pid file, clean,
 /// offline and the OCF monitor and stop run under strace; the results go to $R.
 const NAMESPACE_DRIVER: &str = r#"
 set -u
@@ -415,7 +415,7 @@ printf '%s\nstart_time=1\nboot_id=%s\ninstance_id=ec1:0c2e1b8e-0000-4000-8000-00
 strace -f -qq --seccomp-bpf -e signal=none -e trace="$CALLS" -e inject="$CALLS":error=EPERM \
     -o "$R/online.trace" sh -c '"$0" "$1/online" /j "$2" mz ec1; echo "$?" >"$3/online.rc"' \
     "$SH" "$S" "$MZ" "$R" >"$R/online.out" 2>"$R/online.err" </dev/null &
-while [ ! -s "$R/online.rc" ]; do sleep 0.05; done
+while [ ! -s "$R/online.rc" ] && [ -d "$R" ]; do sleep 0.05; done
 head -n 1 "$MZ/run/ec1.pid" >"$R/online.pid" 2>/dev/null
 # Proof that the tracing works: a signal (0: none is delivered) shows up in the trace.
 trace control "$SH" -c "kill -0 $inn"
@@ -520,7 +520,7 @@ fn pid_files_in_namespace(shell: &str) {
     let r = run_within(
         PATIENCE * 3,
         Command::new("unshare")
-            .args(["--pid", "--fork", "--mount-proc", "setsid", "sh"])
+            .args(["--pid", "--kill-child", "--mount-proc", "setsid", "sh"])
             .arg(site.path().join("driver.sh"))
             .arg(&results)
             .arg(shell)
