@@ -1,0 +1,273 @@
+//! `ha-heartbeat` in operation: every incident kind pages once with its fields, the CLI as
+//! monitoring and operators use it, and the systemd unit. Real daemons over a temp directory
+//! (tests/common/cluster.rs).
+//!
+//! Linux only; needs /bin/sh and /proc/uptime.
+
+#![cfg(target_os = "linux")]
+
+use std::fs;
+use std::time::Duration;
+
+mod common;
+
+use common::cluster::*;
+
+/// One run of `hb.incident_cmd`, as the test's command wrote it.
+#[derive(Debug, Clone)]
+struct Paged {
+    kind: String,
+    node: String,
+    epoch: String,
+    peer: String,
+    reason: String,
+    text: String,
+}
+
+/// Makes every node's `hb.incident_cmd` append its environment, one line per run, to
+/// `paged` in the test's directory.
+fn page_to_file(c: &Cluster) {
+    let file = c.dir.join("paged");
+    for n in &c.nodes {
+        c.add_conf(
+            n,
+            &format!(
+                "hb.incident_cmd=printf '%s|%s|%s|%s|%s|%s\\n' \"$HB_INCIDENT_KIND\" \
+                 \"$HB_NODE\" \"$HB_EPOCH\" \"$HB_PEER\" \"$HB_REASON\" \"$HB_INCIDENT\" >> {}\n",
+                file.display()
+            ),
+        );
+    }
+}
+
+fn paged(c: &Cluster) -> Vec<Paged> {
+    fs::read_to_string(c.dir.join("paged"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.splitn(6, '|').collect();
+            (f.len() == 6).then(|| Paged {
+                kind: f[0].into(),
+                node: f[1].into(),
+                epoch: f[2].into(),
+                peer: f[3].into(),
+                reason: f[4].into(),
+                text: f[5].into(),
+            })
+        })
+        .collect()
+}
+
+fn of_kind(c: &Cluster, kind: &str) -> Vec<Paged> {
+    paged(c).into_iter().filter(|p| p.kind == kind).collect()
+}
+
+/// Waits for the first incident of `kind`, then a while longer, and checks that it paged
+/// exactly once and that the daemon's log has it too.
+fn paged_once(c: &Cluster, kind: &str, within: Duration) -> Paged {
+    paged_once_by(c, kind, None, within)
+}
+
+/// As [`paged_once`], for the incidents of one node (`None`: of all nodes).
+fn paged_once_by(c: &Cluster, kind: &str, node: Option<&str>, within: Duration) -> Paged {
+    let mine = || -> Vec<Paged> {
+        of_kind(c, kind)
+            .into_iter()
+            .filter(|p| node.is_none_or(|n| p.node == n))
+            .collect()
+    };
+    assert!(
+        wait_until(within, || !mine().is_empty()),
+        "no {kind} incident within {} ms: {:?}\n{}",
+        within.as_millis(),
+        paged(c),
+        c.logs()
+    );
+    // More of the same cause come in this time, and the rate limit keeps them out.
+    std::thread::sleep(ms(4 * P + 2 * T_IO));
+    let got = mine();
+    assert_eq!(got.len(), 1, "{kind} paged more than once: {got:?}");
+    let p = got[0].clone();
+    assert!(
+        c.log(&p.node).contains(&format!("incident {kind}")),
+        "{kind} is not in {}'s log\n{}",
+        p.node,
+        c.log(&p.node)
+    );
+    assert!(!p.reason.is_empty() && !p.text.is_empty(), "{p:?}");
+    p
+}
+
+#[test]
+fn a_takeover_pages_with_the_peer_and_how_long_its_record_was_unchanged() {
+    let mut c = Cluster::new("inc-take", &["n1", "n2"], "");
+    page_to_file(&c);
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, ms(D + 3000));
+    let other = other_of(&first.node);
+    c.kill9(&first.node.clone());
+    let p = paged_once(&c, "takeover", failover_bound() + ms(2000));
+    assert_eq!(p.node, other, "{p:?}");
+    assert_eq!(p.peer, first.node, "{p:?}");
+    assert!(p.reason.contains("unchanged for"), "{p:?}");
+    assert!(p.epoch.parse::<u64>().unwrap() > first.epoch, "{p:?}");
+    assert!(
+        c.log(other).contains("took over from"),
+        "the takeover's cause is not logged\n{}",
+        c.log(other)
+    );
+    c.assert_no_overlap();
+}
+
+#[test]
+fn a_paused_active_daemon_pages_self_fencing_when_it_resumes() {
+    let mut c = Cluster::new("inc-fence", &["n1", "n2"], "");
+    page_to_file(&c);
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, ms(D + 3000));
+    let node = first.node.clone();
+    let pid = c.pid(&node);
+    signal(pid, libc::SIGSTOP);
+    assert!(
+        wait_until(FAST.fence_bound() + ms(2000), || !pid_alive(first.pid)),
+        "{}",
+        c.logs()
+    );
+    signal(pid, libc::SIGCONT);
+    let p = paged_once(&c, "fence", ms(F1 + 5000));
+    assert_eq!(p.node, node, "{p:?}");
+    assert!(p.reason.contains("renew deadline"), "{p:?}");
+    c.assert_no_overlap();
+}
+
+#[test]
+fn an_unwritable_record_pages_a_storage_incident_naming_the_error() {
+    let mut c = Cluster::new("inc-storage", &["n1", "n2"], "");
+    page_to_file(&c);
+    c.start("n1");
+    c.start("n2");
+    c.wait_running_on(|_| true, ms(D + 3000));
+    // The standby's record can no longer be opened for writing: a directory in its place
+    // (root bypasses file modes, and EISDIR carries an errno just as EACCES or EROFS do).
+    let standby = c
+        .nodes
+        .iter()
+        .find(|n| c.running().iter().all(|i| &i.node != *n))
+        .unwrap()
+        .clone();
+    fs::remove_file(c.record(&standby)).unwrap();
+    fs::create_dir(c.record(&standby)).unwrap();
+    let p = paged_once(&c, "storage", ms(4 * P + 4 * T_IO + 5000));
+    assert_eq!(p.node, standby, "{p:?}");
+    assert!(p.reason.contains("EISDIR"), "{p:?}");
+    assert!(p.reason.contains(&format!("node.{standby}")), "{p:?}");
+    fs::remove_dir(c.record(&standby)).unwrap();
+    c.assert_no_overlap();
+}
+
+#[test]
+fn a_foreign_writer_in_the_own_record_pages() {
+    let mut c = Cluster::new("inc-foreign", &["n1", "n2"], "");
+    page_to_file(&c);
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, ms(D + 3000));
+    let standby = other_of(&first.node);
+    // Someone else writes the standby's record: the same bytes under another incarnation.
+    let bytes = fs::read(c.record(standby)).unwrap();
+    let cluster = hamon::config::Config::default().heartbeat.cluster;
+    let mut rec = hamon::heartbeat::record::NodeRecord::decode(&bytes, &cluster).unwrap();
+    rec.incarnation ^= 0x5a5a;
+    rec.seq += 1000;
+    fs::write(c.record(standby), rec.encode()).unwrap();
+    let p = paged_once(&c, "foreign_writer", ms(4 * P + 4 * T_IO + 3000));
+    assert_eq!(p.node, standby, "{p:?}");
+    assert!(p.reason.contains("another writer"), "{p:?}");
+    c.assert_no_overlap();
+}
+
+#[test]
+fn no_active_node_past_the_failover_bound_pages_once() {
+    let mut c = Cluster::new("inc-none", &["n1", "n2"], "");
+    page_to_file(&c);
+    // Both drained: nobody may take over, and the service stays down.
+    for n in ["n1", "n2"] {
+        let (st, out) = c.cli("n1", &["drain", n]);
+        assert!(st.success(), "{out}");
+    }
+    c.start("n1");
+    c.start("n2");
+    assert!(
+        wait_until(failover_bound() * 2 + ms(3000), || of_kind(&c, "no_active")
+            .iter()
+            .map(|p| &p.node)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+            == 2),
+        "{:?}\n{}",
+        paged(&c),
+        c.logs()
+    );
+    std::thread::sleep(ms(4 * P + 2 * T_IO));
+    let got = of_kind(&c, "no_active");
+    assert_eq!(got.len(), 2, "once per node: {got:?}");
+    assert!(got[0].reason.contains("failover bound"), "{got:?}");
+    assert!(c.running().is_empty());
+}
+
+#[test]
+fn a_peer_with_another_timing_pages_a_timing_mismatch() {
+    let mut c = Cluster::new("inc-timing", &["n1", "n2"], "");
+    page_to_file(&c);
+    // A shorter kill budget is safe on its own; the nodes differ.
+    c.add_conf("n2", &format!("hb.kill_budget_ms={}\n", K - 100));
+    c.start("n1");
+    c.start("n2");
+    // Each side sees the other's.
+    for (me, peer) in [("n1", "n2"), ("n2", "n1")] {
+        let p = paged_once_by(&c, "timing_mismatch", Some(me), ms(D + 5000));
+        assert_eq!(p.peer, peer, "{p:?}");
+        assert!(p.reason.contains("kill_budget"), "{p:?}");
+        assert!(p.reason.contains(&format!("/{}", K - 100)), "{p:?}");
+    }
+}
+
+#[test]
+fn a_killed_guard_pages_a_guard_incident() {
+    let mut c = Cluster::new("inc-guard", &["n1", "n2"], "");
+    page_to_file(&c);
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, ms(D + 3000));
+    let node = first.node.clone();
+    let guard = c.guard_pid(&node).expect("the active daemon runs a guard");
+    signal(guard, libc::SIGKILL);
+    let p = paged_once(&c, "guard", ms(4 * P + 5000));
+    assert_eq!(p.node, node, "{p:?}");
+    c.assert_no_overlap();
+}
+
+#[test]
+fn an_unhealthy_application_pages_with_the_probe_answer() {
+    let ports = [FakeHaPort::start(), FakeHaPort::start()];
+    let mut c = Cluster::new("inc-probe", &["n1", "n2"], "");
+    for (port, n) in ports.iter().zip(["n1", "n2"]) {
+        c.add_conf(
+            n,
+            &format!("hb.app_port={}\nhb.app_probe_fail=3\n", port.port),
+        );
+    }
+    page_to_file(&c);
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, ms(D + 3000));
+    assert!(wait_until(ms(5000), || ports[c.idx(&first.node)]
+        .answered()
+        > 0));
+    ports[c.idx(&first.node)].set(HaAnswer::Down);
+    let p = paged_once(&c, "app_failed", probe_detection(3) + ms(3000));
+    assert_eq!(p.node, first.node, "{p:?}");
+    assert!(p.reason.contains("Down"), "{p:?}");
+}
