@@ -271,3 +271,248 @@ fn an_unhealthy_application_pages_with_the_probe_answer() {
     assert_eq!(p.node, first.node, "{p:?}");
     assert!(p.reason.contains("Down"), "{p:?}");
 }
+
+// ---- logs -------------------------------------------------------------------------------
+
+/// `2026-12-02T11:04:38.961Z ha-heartbeat[PID] LEVEL: ` at the start of `line`.
+fn timestamped(line: &str) -> bool {
+    let b = line.as_bytes();
+    b.len() > 25
+        && b[4] == b'-'
+        && b[10] == b'T'
+        && line[..24].ends_with('Z')
+        && line[24..].starts_with(" ha-heartbeat[")
+}
+
+#[test]
+fn the_guard_logs_to_the_log_file_with_timestamps_and_sigterm_is_info() {
+    let mut c = Cluster::new("log-guard", &["n1", "n2"], "");
+    let dir = c.dir.clone();
+    let file = |n: &str| dir.join(format!("{n}.file.log"));
+    for n in ["n1", "n2"] {
+        c.add_conf(n, &format!("hb.log_file={}\n", file(n).display()));
+    }
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, ms(D + 3000));
+    let node = first.node.clone();
+    let other = other_of(&node).to_string();
+    // The guard of a daemon killed with -9 kills the application and says so.
+    c.kill9(&node);
+    assert!(wait_until(FAST.fence_bound() + ms(2000), || {
+        fs::read_to_string(file(&node))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.contains("guard: ") && l.contains("killed"))
+    }));
+    let text = fs::read_to_string(file(&node)).unwrap();
+    let guard_line = text.lines().find(|l| l.contains("guard: ")).unwrap();
+    assert!(timestamped(guard_line), "{guard_line}");
+    // The other takes over; a SIGTERM stop of it logs no WARN or ERROR.
+    c.wait_running_on(|i| i.node == other, failover_bound() + ms(2000));
+    let before = fs::read_to_string(file(&other)).unwrap().len();
+    let pid = c.pid(&other);
+    signal(pid, libc::SIGTERM);
+    let i = c.idx(&other);
+    let child = c.daemons[i].as_mut().unwrap();
+    let mut status = None;
+    assert!(wait_until(ms(K + 5000), || {
+        status = child.try_wait().unwrap();
+        status.is_some()
+    }));
+    assert_eq!(status.unwrap().code(), Some(0));
+    let text = fs::read_to_string(file(&other)).unwrap();
+    let stop = &text[before..];
+    assert!(stop.contains("INFO: stopped"), "{stop}");
+    for l in stop.lines() {
+        assert!(timestamped(l), "{l}");
+        assert!(
+            !l.contains(" WARN: ") && !l.contains(" ERROR: "),
+            "a SIGTERM stop is routine: {l}\n{stop}"
+        );
+    }
+}
+
+#[test]
+fn lines_to_the_journal_carry_syslog_priorities_and_the_file_does_not() {
+    use std::os::unix::fs::MetadataExt;
+    let mut c = Cluster::new("log-journal", &["n1"], "");
+    let file = c.dir.join("n1.file.log");
+    c.add_conf("n1", &format!("hb.log_file={}\n", file.display()));
+    // The daemon's stderr is n1.log: created here so its device and inode are known (the
+    // harness truncates it in place).
+    let stderr = c.dir.join("n1.log");
+    fs::write(&stderr, "").unwrap();
+    let m = fs::metadata(&stderr).unwrap();
+    let stream = format!("{}:{}", m.dev(), m.ino());
+    c.start_with("n1", &[("JOURNAL_STREAM", &stream)]);
+    assert!(wait_until(ms(D + 3000), || c
+        .log("n1")
+        .contains("role claiming -> active")));
+    let journal = c.log("n1");
+    let first = journal.lines().next().unwrap();
+    assert!(
+        first.starts_with("<6>") && timestamped(&first[3..]),
+        "{first}"
+    );
+    assert!(
+        journal
+            .lines()
+            .all(|l| l.len() > 3 && matches!(&l[..3], "<3>" | "<4>" | "<6>" | "<7>")),
+        "{journal}"
+    );
+    let plain = fs::read_to_string(&file).unwrap();
+    assert!(plain.lines().all(timestamped), "{plain}");
+    // A JOURNAL_STREAM that names another file: stderr is not the journal.
+    drop(c);
+    let mut c = Cluster::new("log-nojournal", &["n1"], "");
+    let m = fs::metadata(c.conf("n1")).unwrap();
+    let other = format!("{}:{}", m.dev(), m.ino());
+    c.start_with("n1", &[("JOURNAL_STREAM", &other)]);
+    assert!(wait_until(ms(D + 3000), || c.log("n1").contains("active")));
+    assert!(c.log("n1").lines().all(timestamped), "{}", c.log("n1"));
+}
+
+// ---- the CLI ----------------------------------------------------------------------------
+
+fn run_bin(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(BIN).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn help_and_version_go_to_stdout_with_exit_0() {
+    for flag in ["--help", "-h"] {
+        let (code, out, err) = run_bin(&[flag]);
+        assert_eq!(code, Some(0), "{err}");
+        assert!(out.starts_with("usage: ha-heartbeat"), "{out}");
+        assert!(out.contains("status [--json]"), "{out}");
+        assert!(err.is_empty(), "{err}");
+    }
+    let (code, out, _) = run_bin(&["--version"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(
+        out.trim(),
+        format!("ha-heartbeat {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn every_error_is_prefixed_with_the_program_name() {
+    let c = Cluster::new("cli-err", &["n1", "n2"], "");
+    let conf = c.conf("n1");
+    let conf = conf.to_str().unwrap();
+    for args in [
+        vec![],
+        vec!["bogus", "-c", conf],
+        vec!["status", "--bogus", "-c", conf],
+        vec!["status"],
+        vec!["run", "--json", "-c", conf],
+        vec!["status", "-c", "/nonexistent/hamon.conf"],
+        vec!["switchover", "--to"],
+    ] {
+        let (code, out, err) = run_bin(&args);
+        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.starts_with("ha-heartbeat: "), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+    }
+    // A maintenance command with a configuration that cannot be read.
+    let (code, _, err) = run_bin(&["drain", "n1", "-c", "/nonexistent/hamon.conf"]);
+    assert_eq!(code, Some(2));
+    assert!(err.starts_with("ha-heartbeat: "), "{err}");
+}
+
+#[test]
+fn status_before_init_says_to_run_init() {
+    let c = Cluster::new("cli-noinit", &["n1", "n2"], "");
+    // A fresh shared directory: as before `init`.
+    let shared = c.dir.join("shared");
+    fs::remove_dir_all(&shared).unwrap();
+    fs::create_dir(&shared).unwrap();
+    let (st, out) = c.cli("n1", &["status"]);
+    assert_eq!(st.code(), Some(3), "{out}");
+    assert!(out.starts_with("ha-heartbeat: "), "{out}");
+    assert!(out.contains("run `ha-heartbeat init"), "{out}");
+    let (st, out) = c.cli("n1", &["status", "--json"]);
+    assert_eq!(st.code(), Some(3), "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["verdict"], "unknown");
+}
+
+fn status_json(c: &Cluster, node: &str) -> (i32, serde_json::Value) {
+    let out = std::process::Command::new(BIN)
+        .args(["status", "--json", "--config"])
+        .arg(c.conf(node))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let j = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    (out.status.code().unwrap(), j)
+}
+
+#[test]
+fn status_exit_codes_and_json_follow_the_cluster() {
+    let mut c = Cluster::new("cli-status", &["n1", "n2"], "");
+    // Nobody active: critical.
+    let (code, j) = status_json(&c, "n1");
+    assert_eq!(code, 2, "{j}");
+    assert_eq!(j["verdict"], "critical");
+    assert!(j["active"].is_null(), "{j}");
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, ms(D + 3000));
+    // One active, the other alive: ok. The documented fields are all there.
+    assert!(
+        wait_until(ms(5000), || status_json(&c, "n2").0 == 0),
+        "{}",
+        status_json(&c, "n2").1
+    );
+    let (_, j) = status_json(&c, "n2");
+    assert_eq!(j["active"], first.node.as_str(), "{j}");
+    assert_eq!(j["node"], "n2");
+    assert_eq!(j["code"], 0);
+    assert_eq!(j["problems"].as_array().unwrap().len(), 0, "{j}");
+    assert_eq!(j["maintenance"]["mode"], "OFF");
+    assert!(j["observed_ms"].as_u64().unwrap() > 0);
+    let nodes = j["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 2);
+    for n in nodes {
+        for field in [
+            "name",
+            "self",
+            "alive",
+            "changed_within_ms",
+            "state",
+            "epoch",
+            "seq",
+            "preferred",
+            "error",
+        ] {
+            assert!(n.get(field).is_some(), "{field} missing: {n}");
+        }
+        assert_eq!(n["alive"], true, "{n}");
+    }
+    // FREEZE: one active, no failover: degraded, and the text says why.
+    let (st, out) = c.cli("n1", &["maintenance", "on"]);
+    assert!(st.success(), "{out}");
+    let (st, out) = c.cli("n2", &["status"]);
+    assert_eq!(st.code(), Some(1), "{out}");
+    assert!(
+        out.contains("verdict: degraded") && out.contains("FREEZE"),
+        "{out}"
+    );
+    let (st, out) = c.cli("n1", &["maintenance", "off"]);
+    assert!(st.success(), "{out}");
+    // The standby's daemon gone: no failover possible: degraded.
+    let standby = other_of(&first.node).to_string();
+    c.kill9(&standby);
+    let (code, j) = status_json(&c, &first.node);
+    assert_eq!(code, 1, "{j}");
+    assert!(j["problems"][0].as_str().unwrap().contains(&standby), "{j}");
+    c.assert_no_overlap();
+}

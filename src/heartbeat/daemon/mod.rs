@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod guard;
 pub mod incident;
+pub mod logging;
 pub mod notify;
 pub mod pause;
 pub mod status;
@@ -671,7 +672,7 @@ impl Daemon {
             return true;
         }
         let spawned = match &self.guard_exe {
-            Some(exe) => Guard::spawn(exe).map_err(|e| e.to_string()),
+            Some(exe) => Guard::spawn(exe, self.hb.log_file.as_deref()).map_err(|e| e.to_string()),
             None => Err("no guard program".to_string()),
         };
         match spawned {
