@@ -516,3 +516,74 @@ fn status_exit_codes_and_json_follow_the_cluster() {
     assert!(j["problems"][0].as_str().unwrap().contains(&standby), "{j}");
     c.assert_no_overlap();
 }
+
+// ---- the systemd unit -------------------------------------------------------------------
+
+fn systemd_analyze() -> Option<std::path::PathBuf> {
+    let out = std::process::Command::new("/bin/sh")
+        .args(["-c", "command -v systemd-analyze"])
+        .output()
+        .ok()?;
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !path.is_empty()).then(|| path.into())
+}
+
+#[test]
+fn the_systemd_unit_verifies_and_is_hardened() {
+    let Some(tool) = systemd_analyze() else {
+        eprintln!("skipped: systemd-analyze is not installed (apt-get install systemd)");
+        return;
+    };
+    let unit =
+        fs::read_to_string(common::root().join("scripts/systemd/ha-heartbeat.service")).unwrap();
+    // The shared and state directories stay writable under ProtectSystem=strict.
+    for line in [
+        "ProtectSystem=strict",
+        "ReadWritePaths=",
+        "StateDirectory=hamon",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(unit.contains(line), "{line} missing");
+    }
+    // As the installer leaves it: the program path substituted (verify checks it exists).
+    let dir = std::env::temp_dir().join(format!("hamon-unit-{}", std::process::id()));
+    fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("ha-heartbeat.service");
+    fs::write(&path, unit.replace("/usr/bin/ha-heartbeat", BIN)).unwrap();
+    let verify = std::process::Command::new(&tool)
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let security = std::process::Command::new(&tool)
+        .args(["security", "--offline=true"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let _ = fs::remove_dir_all(&dir);
+    let verr = String::from_utf8_lossy(&verify.stderr);
+    assert!(verify.status.success(), "verify: {verr}");
+    assert!(
+        !verr.contains("ha-heartbeat.service"),
+        "verify warns about the unit: {verr}"
+    );
+    let text = String::from_utf8_lossy(&security.stdout);
+    let overall = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| {
+            panic!(
+                "no overall level: {text}{}",
+                String::from_utf8_lossy(&security.stderr)
+            )
+        });
+    let level = overall
+        .split(':')
+        .nth(1)
+        .and_then(|v| v.split_whitespace().nth(1))
+        .unwrap_or("");
+    assert!(
+        ["PERFECT", "SAFE", "OK", "MEDIUM"].contains(&level),
+        "exposure above MEDIUM: {overall}"
+    );
+}
