@@ -175,13 +175,22 @@ fn a_foreign_writer_in_the_own_record_pages() {
     c.start("n2");
     let first = c.wait_running_on(|_| true, ms(D + 3000));
     let standby = other_of(&first.node);
-    // Someone else writes the standby's record: the same bytes under another incarnation.
-    let bytes = fs::read(c.record(standby)).unwrap();
+    // Someone else keeps writing the standby's record (a second writer, as two daemons with
+    // one hb.node would): its bytes under another incarnation, until the node notices.
     let cluster = hamon::config::Config::default().heartbeat.cluster;
-    let mut rec = hamon::heartbeat::record::NodeRecord::decode(&bytes, &cluster).unwrap();
+    let mut rec = hamon::heartbeat::record::NodeRecord::decode(
+        &fs::read(c.record(standby)).unwrap(),
+        &cluster,
+    )
+    .unwrap();
     rec.incarnation ^= 0x5a5a;
-    rec.seq += 1000;
-    fs::write(c.record(standby), rec.encode()).unwrap();
+    let noticed = wait_until(ms(4 * P + 4 * T_IO + 3000), || {
+        rec.seq += 1000;
+        fs::write(c.record(standby), rec.encode()).unwrap();
+        std::thread::sleep(ms(P / 5));
+        !of_kind(&c, "foreign_writer").is_empty()
+    });
+    assert!(noticed, "{:?}\n{}", paged(&c), c.logs());
     let p = paged_once(&c, "foreign_writer", ms(4 * P + 4 * T_IO + 3000));
     assert_eq!(p.node, standby, "{p:?}");
     assert!(p.reason.contains("another writer"), "{p:?}");

@@ -114,6 +114,8 @@ struct Daemon {
     no_active_reported: bool,
     /// The last own-storage check (at most one per period).
     last_storage_check: Option<Instant>,
+    /// A storage check's thread has not returned yet.
+    storage_check_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// Peers whose other timing was reported.
     timing_reported: Vec<String>,
     /// A start to carry out once the previous application is gone or the lease allows it:
@@ -349,7 +351,16 @@ impl Daemon {
         {
             return;
         }
+        // A check that hangs (a dead NFS server) keeps its thread: never more than one.
+        if self
+            .storage_check_busy
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return;
+        }
         self.last_storage_check = Some(Instant::now());
+        let busy = self.storage_check_busy.clone();
+        busy.store(true, std::sync::atomic::Ordering::Release);
         let path = crate::heartbeat::store::FileStore::new(self.node.settings().dir.clone())
             .node_path(&self.node.settings().node);
         let (tx, rx) = channel();
@@ -362,9 +373,12 @@ impl Daemon {
                     .write(true)
                     .open(&p)
                     .map(drop);
+                busy.store(false, std::sync::atomic::Ordering::Release);
                 let _ = tx.send(r);
             });
         if spawned.is_err() {
+            self.storage_check_busy
+                .store(false, std::sync::atomic::Ordering::Release);
             return;
         }
         let reason = match rx.recv_timeout(timing.io_timeout) {
@@ -933,6 +947,7 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         none_active_since: Some(Instant::now()),
         no_active_reported: false,
         last_storage_check: None,
+        storage_check_busy: Default::default(),
         timing_reported: Vec::new(),
         pending_start: None,
         restarts: 0,
