@@ -167,6 +167,34 @@ fn an_unwritable_record_pages_a_storage_incident_naming_the_error() {
     c.assert_no_overlap();
 }
 
+/// A daemon that runs as `nobody` over a record owned by root (mode 0644): its writes fail
+/// with EACCES, and the incident says so, not only that the renewal did not happen.
+#[test]
+fn a_record_the_daemon_may_not_write_pages_eacces() {
+    const NOBODY: u32 = 65534;
+    // SAFETY: plain syscall.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: needs root to run a daemon as another user");
+        return;
+    }
+    let mut c = Cluster::new("inc-eacces", &["n1", "n2"], "");
+    page_to_file(&c);
+    let chown = |p: &std::path::Path| std::os::unix::fs::chown(p, Some(NOBODY), Some(NOBODY));
+    let state = c.dir.join("state-n2");
+    fs::create_dir_all(&state).unwrap();
+    chown(&state).unwrap();
+    chown(&c.dir.join("iv")).unwrap();
+    fs::write(c.dir.join("paged"), "").unwrap();
+    chown(&c.dir.join("paged")).unwrap();
+    c.start("n1");
+    c.wait_running_on(|i| i.node == "n1", ms(D + 3000));
+    c.start_as("n2", &[], Some(NOBODY));
+    let p = paged_once_by(&c, "storage", Some("n2"), ms(4 * P + 4 * T_IO + 5000));
+    assert!(p.reason.contains("EACCES"), "{p:?}");
+    assert!(p.reason.contains("node.n2"), "{p:?}");
+    c.assert_no_overlap();
+}
+
 #[test]
 fn a_foreign_writer_in_the_own_record_pages() {
     let mut c = Cluster::new("inc-foreign", &["n1", "n2"], "");
