@@ -20,7 +20,7 @@ use common::cluster::*;
 fn two_daemons_started_at_once_run_exactly_one_application() {
     let mut c = Cluster::new("pair", &["n1", "n2"], "");
     let (st, out) = c.cli("n1", &["status"]);
-    assert_eq!(st.code(), Some(1), "nobody active yet:\n{out}");
+    assert_eq!(st.code(), Some(2), "nobody active yet:\n{out}");
     c.start("n1");
     c.start("n2");
     let first = c.wait_running_on(|_| true, ms(D + 3000));
@@ -214,7 +214,7 @@ fn freeze_blocks_takeover_until_maintenance_off() {
     );
     c.assert_no_takeover_since(t_kill, "the active was killed while frozen");
     let (st, out) = c.cli(other, &["status"]);
-    assert_eq!(st.code(), Some(1), "nobody is active:\n{out}");
+    assert_eq!(st.code(), Some(2), "nobody is active:\n{out}");
     assert!(out.contains("FREEZE"), "{out}");
     // Lifting the freeze is the fault's end: the standby restarts its observation window
     // when it reads OFF, so the takeover takes the whole failover time from there.

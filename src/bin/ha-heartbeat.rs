@@ -1,12 +1,10 @@
 //! `ha-heartbeat`: keeps exactly one instance of an application running over a shared
 //! directory. See docs/heartbeat.md ("The daemon").
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::RawFd;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Arc, Mutex};
 
 use hamon::heartbeat::daemon::{self, cli, status};
 
@@ -47,76 +45,38 @@ fn signal_fd() -> io::Result<RawFd> {
     Ok(fds[0])
 }
 
-/// stderr, and the hb.log_file when set.
-struct Tee(Option<Arc<Mutex<std::fs::File>>>);
-
-impl Write for Tee {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if let Some(f) = &self.0
-            && let Ok(mut f) = f.lock()
-        {
-            let _ = f.write_all(buf);
-        }
-        io::stderr().write_all(buf)?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        io::stderr().flush()
-    }
-}
-
-fn init_logging(log_file: Option<&PathBuf>) {
-    let file = log_file.and_then(|p| {
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-        {
-            Ok(f) => Some(Arc::new(Mutex::new(f))),
-            Err(e) => {
-                eprintln!("ha-heartbeat: cannot open hb.log_file {}: {e}", p.display());
-                None
-            }
-        }
-    });
-    let pid = std::process::id();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format(move |buf, record| {
-            writeln!(
-                buf,
-                "{} ha-heartbeat[{pid}] {}: {}",
-                hamon::monitor::translog::utc_timestamp(std::time::SystemTime::now()),
-                record.level(),
-                record.args()
-            )
-        })
-        .target(env_logger::Target::Pipe(Box::new(Tee(file))))
-        .init();
+/// Prints an error the way every `ha-heartbeat` error looks.
+fn fail(msg: &str, code: u8) -> ExitCode {
+    eprintln!("ha-heartbeat: {msg}");
+    ExitCode::from(code)
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let cli = match cli::parse(&args) {
-        Ok(c) => c,
-        Err(msg) => {
-            eprintln!("{msg}");
-            return ExitCode::from(2);
+        Ok(cli::Parsed::Help) => {
+            println!("{}", cli::USAGE);
+            return ExitCode::SUCCESS;
         }
+        Ok(cli::Parsed::Version) => {
+            println!("{}", cli::version());
+            return ExitCode::SUCCESS;
+        }
+        Ok(cli::Parsed::Command(c)) => c,
+        Err(msg) => return fail(&msg, 2),
     };
-    if cli.command == cli::Command::Guard {
+    if let cli::Command::Guard(log_file) = &cli.command {
+        daemon::logging::init(log_file.as_deref(), "guard: ");
         return ExitCode::from(daemon::guard::guard_main(0, 1) as u8);
     }
     let path = cli.config.clone().unwrap_or_default();
     let (cfg, settings) = match daemon::load(&path) {
         Ok(x) => x,
-        Err(e) => {
-            eprintln!("ha-heartbeat: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e, 2),
     };
     match cli.command {
         cli::Command::Run => {
-            init_logging(cfg.heartbeat.log_file.as_ref());
+            daemon::logging::init(cfg.heartbeat.log_file.as_deref(), "");
             let fd = match signal_fd() {
                 Ok(fd) => fd,
                 Err(e) => {
@@ -142,32 +102,34 @@ fn main() -> ExitCode {
                 );
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("ha-heartbeat init: {e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => fail(&format!("init: {e}"), 1),
         },
-        cli::Command::Status => {
+        cli::Command::Status { json } => {
             let c = status::observe(
                 &settings,
                 settings.timing.period * 2 + settings.timing.io_timeout * 2,
             );
-            print!("{}", status::render(&c, &settings.node));
-            if c.live_actives().len() == 1 {
-                ExitCode::SUCCESS
+            let v = status::verdict(&c);
+            if json {
+                print!("{}", status::render_json(&c, &settings.node));
+            } else if status::not_initialised(&c) {
+                eprintln!(
+                    "ha-heartbeat: hb.dir {} holds no records: run `ha-heartbeat init --config \
+                     {}` first (once, on one node)",
+                    settings.dir.display(),
+                    path.display()
+                );
             } else {
-                ExitCode::FAILURE
+                print!("{}", status::render(&c, &settings.node));
             }
+            ExitCode::from(v.code)
         }
         cmd => match daemon::maintenance(&settings, &cmd) {
             Ok(msg) => {
                 println!("{msg}");
                 ExitCode::SUCCESS
             }
-            Err(e) => {
-                eprintln!("ha-heartbeat: {e}");
-                ExitCode::FAILURE
-            }
+            Err(e) => fail(&e, 1),
         },
     }
 }

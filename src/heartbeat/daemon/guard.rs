@@ -26,7 +26,7 @@ use crate::heartbeat::node::boottime;
 
 fn kill_group(pgid: i32, why: &str) {
     if pgid > 1 && signal_group(pgid, libc::SIGKILL) {
-        eprintln!("ha-heartbeat guard: {why}: killed the application's process group {pgid}");
+        log::error!("{why}: killed the application's process group {pgid}");
     }
 }
 
@@ -125,13 +125,13 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
     let mut timer = match BootTimer::new() {
         Ok(t) => Some(t),
         Err(e) => {
-            eprintln!("ha-heartbeat guard: no CLOCK_BOOTTIME timer ({e}): polling instead");
+            log::warn!("no CLOCK_BOOTTIME timer ({e}): polling instead");
             None
         }
     };
     // An answer must never block the guard: the daemon reads them, and drops what it missed.
     if let Err(e) = set_nonblocking(ack) {
-        eprintln!("ha-heartbeat guard: cannot make its answers non-blocking: {e}");
+        log::error!("cannot make its answers non-blocking: {e}");
         return 1;
     }
     let mut pgid: i32 = 0;
@@ -148,9 +148,7 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
             .as_ref()
             .map(|t| t.set(if pgid != 0 { deadline.max(1) } else { 0 }))
         {
-            eprintln!(
-                "ha-heartbeat guard: cannot set its CLOCK_BOOTTIME timer ({e}): polling instead"
-            );
+            log::warn!("cannot set its CLOCK_BOOTTIME timer ({e}): polling instead");
             timer = None;
         }
         // Without the timer: wake at the deadline, and at least every POLL_EVERY_MS, so that a
@@ -250,10 +248,14 @@ pub struct Guard {
 impl Guard {
     /// Starts `exe guard` in its own session (not the daemon's process group, so a signal
     /// to the daemon's group does not reach it).
-    pub fn spawn(exe: &Path) -> io::Result<Guard> {
+    /// Starts `exe guard`, logging to `log_file` as well as to the daemon's stderr.
+    pub fn spawn(exe: &Path, log_file: Option<&Path>) -> io::Result<Guard> {
         let mut cmd = Command::new(exe);
-        cmd.arg("guard")
-            .stdin(Stdio::piped())
+        cmd.arg("guard");
+        if let Some(f) = log_file {
+            cmd.arg("--log-file").arg(f);
+        }
+        cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // SAFETY: setsid is async-signal-safe.

@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod guard;
+pub mod incident;
+pub mod logging;
 pub mod notify;
 pub mod pause;
 pub mod status;
@@ -11,19 +13,19 @@ pub mod supervise;
 pub mod watchdog;
 
 use std::os::fd::RawFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
 use crate::config::{Config, HeartbeatSettings};
 use crate::heartbeat::core::Role;
 use crate::heartbeat::node::{Node, NodeSettings, TickAction, TickResult, boottime};
+use crate::heartbeat::observe::Liveness;
 use crate::heartbeat::record::{MaintMode, NodeRecord, NodeState};
 use crate::monitor::state::State;
 use crate::probe::{ProbeCommand, ProbeRequest, probe};
 use guard::Guard;
+use incident::{Incident, Incidents, Kind};
 use supervise::{App, AppEvent};
 use watchdog::WatchdogDevice;
 
@@ -105,9 +107,17 @@ struct Daemon {
     role: Role,
     /// The epoch of the last tick.
     epoch: u64,
-    incidents: Vec<Child>,
-    /// Process groups of finished incident commands that may still hold orphans.
-    incident_groups: Vec<i32>,
+    incidents: Incidents,
+    /// Since when no node has been seen active (None: one is).
+    none_active_since: Option<Instant>,
+    /// The current time without an active node was paged.
+    no_active_reported: bool,
+    /// The last own-storage check (at most one per period).
+    last_storage_check: Option<Instant>,
+    /// A storage check's thread has not returned yet.
+    storage_check_busy: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Peers whose other timing was reported.
+    timing_reported: Vec<String>,
     /// A start to carry out once the previous application is gone or the lease allows it:
     /// its epoch.
     pending_start: Option<u64>,
@@ -124,32 +134,28 @@ struct Daemon {
     /// Until this instant (boot clock) the node claims nothing: the daemon's last run may have
     /// been active, and its lease must be over first.
     hold_until: u64,
-    probe_rx: Option<Receiver<bool>>,
+    /// The probe's verdict: Ok, or its answer or error.
+    probe_rx: Option<Receiver<Result<(), String>>>,
+    /// The last failed probe's answer or error.
+    probe_last_fail: String,
     last_probe: Option<Instant>,
     probe_fails: u32,
     probe_ok_once: bool,
 }
 
 impl Daemon {
-    fn incident(&mut self, what: &str) {
-        log::error!("incident: {what}");
-        let Some(cmd) = self.hb.incident_cmd.clone() else {
-            return;
-        };
-        let node = self.node.settings().node.clone();
-        match Command::new("/bin/sh")
-            .arg("-c")
-            .arg(cmd)
-            .env("HB_INCIDENT", what)
-            .env("HB_NODE", node)
-            .env("HB_EPOCH", self.node_epoch().to_string())
-            .stdin(Stdio::null())
-            .process_group(0)
-            .spawn()
-        {
-            Ok(c) => self.incidents.push(c),
-            Err(e) => log::error!("cannot run hb.incident_cmd: {e}"),
-        }
+    /// Logs an incident and pages through `hb.incident_cmd` (see `incident`).
+    fn raise(&mut self, kind: Kind, peer: Option<&str>, reason: &str, text: &str) {
+        let epoch = self.node_epoch();
+        self.incidents.raise(
+            &Incident {
+                kind,
+                peer,
+                reason,
+                text,
+            },
+            epoch,
+        );
     }
 
     /// The node, told first that the application is still there when it is: the daemon
@@ -175,9 +181,218 @@ impl Daemon {
                 role_name(r.role),
                 r.epoch
             );
+            if r.role == Role::Active {
+                self.on_became_active();
+            }
             self.role = r.role;
         }
-        // Alarms are logged by the node itself.
+        // Alarms are logged by the node itself; the ones that page are raised here.
+        self.page_alarms(r);
+        self.watch_cluster(r);
+    }
+
+    /// This node just became active: a takeover when a peer held (or was taking) the lease
+    /// and its record stopped changing; logged with how long it was unchanged.
+    fn on_became_active(&mut self) {
+        let takeover_ms = self.node.settings().timing.takeover.as_millis();
+        let stale: Vec<(String, String)> = self
+            .node
+            .status()
+            .into_iter()
+            .filter(|v| !v.is_self && v.liveness == Liveness::Stale)
+            .filter_map(|v| {
+                let rec = v.record.as_ref()?;
+                let held = matches!(
+                    rec.state,
+                    NodeState::Active | NodeState::Claiming | NodeState::Stopping
+                );
+                held.then(|| {
+                    let ago = v
+                        .changed_ago
+                        .map_or("?".into(), |d| d.as_millis().to_string());
+                    (
+                        v.name.clone(),
+                        format!(
+                            "record of {} ({} epoch {}) unchanged for {ago} ms (takeover after \
+                             {takeover_ms} ms unchanged)",
+                            v.name,
+                            status::state_name(rec.state),
+                            rec.epoch
+                        ),
+                    )
+                })
+            })
+            .collect();
+        if stale.is_empty() {
+            log::info!("became active: no peer held the lease");
+            return;
+        }
+        let peers: Vec<&str> = stale.iter().map(|(n, _)| n.as_str()).collect();
+        let reason: Vec<&str> = stale.iter().map(|(_, r)| r.as_str()).collect();
+        let (peer, reason) = (peers.join(","), reason.join("; "));
+        let text = format!("took over from {peer}: {reason}");
+        self.raise(Kind::Takeover, Some(&peer), &reason, &text);
+    }
+
+    /// The alarms of a tick that page: a lost lease, a foreign writer, storage errors.
+    fn page_alarms(&mut self, r: &TickResult) {
+        let has = |what: &str| r.alarms.iter().find(|a| a.contains(what)).cloned();
+        if r.action == TickAction::Fence || has("renew deadline passed").is_some() {
+            let reason = if r.alarms.is_empty() {
+                "the lease is lost".to_string()
+            } else {
+                r.alarms.join("; ")
+            };
+            let text = format!("self-fencing: this node stops its application ({reason})");
+            self.raise(Kind::Fence, None, &reason, &text);
+        }
+        if let Some(a) = has("another writer") {
+            let text = format!("foreign writer in this node's record: {a}");
+            self.raise(Kind::ForeignWriter, None, &a, &text);
+        }
+        if let Some(a) = has("cannot persist epoch") {
+            let text = format!("local state: {a}");
+            self.raise(Kind::Storage, None, &a, &text);
+        }
+        if let Some(a) = has("maintenance record unreadable") {
+            let text = format!("shared storage: {a}");
+            self.raise(Kind::Storage, None, &a, &text);
+        }
+        if has("renew deadline passed").is_some() {
+            // The node only says the renewal did not succeed in time: find out why.
+            self.check_storage(true);
+        }
+    }
+
+    /// After a tick: the own record not changing (storage), no active node for longer than
+    /// the failover bound, a peer with another timing.
+    fn watch_cluster(&mut self, r: &TickResult) {
+        let timing = self.node.settings().timing;
+        let views = self.node.status();
+        let own_quiet = timing.period * 2 + timing.io_timeout * 2;
+        if views
+            .iter()
+            .any(|v| v.is_self && v.changed_ago.is_some_and(|d| d > own_quiet))
+        {
+            self.check_storage(false);
+        }
+        let someone_active = self.node.role() == Role::Active
+            || views.iter().any(|v| {
+                !v.is_self
+                    && v.liveness == Liveness::Alive
+                    && v.record
+                        .as_ref()
+                        .is_some_and(|r| r.state == NodeState::Active)
+            });
+        if someone_active {
+            self.none_active_since = None;
+            if std::mem::take(&mut self.no_active_reported) {
+                log::info!("a node is active again");
+            }
+        } else {
+            let since = *self.none_active_since.get_or_insert_with(Instant::now);
+            let bound = timing.failover_bound();
+            if since.elapsed() > bound && !self.no_active_reported {
+                // Once per outage (the rate limit covers a flapping one).
+                self.no_active_reported = true;
+                let maint = if r.maint_ok {
+                    status::maint_name(&r.maint)
+                } else {
+                    "unreadable".to_string()
+                };
+                let reason = format!(
+                    "no node seen active for {} ms (failover bound {} ms); maintenance {maint}; \
+                     this node {}",
+                    since.elapsed().as_millis(),
+                    bound.as_millis(),
+                    role_name(self.node.role())
+                );
+                let text = format!("the service is down everywhere: {reason}");
+                self.raise(Kind::NoActive, None, &reason, &text);
+            }
+        }
+        for v in views.iter().filter(|v| !v.is_self) {
+            let Some(rec) = &v.record else { continue };
+            let ours = (
+                timing.period.as_millis() as u32,
+                timing.renew_deadline.as_millis() as u32,
+                timing.takeover.as_millis() as u32,
+                timing.kill_budget.as_millis() as u32,
+            );
+            let theirs = (
+                rec.period_ms,
+                rec.renew_deadline_ms,
+                rec.takeover_ms,
+                rec.kill_budget_ms,
+            );
+            if rec.period_ms != 0 && ours != theirs && !self.timing_reported.contains(&v.name) {
+                self.timing_reported.push(v.name.clone());
+                let reason = format!(
+                    "{} runs period/renew_deadline/takeover/kill_budget {}/{}/{}/{} ms, this \
+                     node {}/{}/{}/{} ms",
+                    v.name, theirs.0, theirs.1, theirs.2, theirs.3, ours.0, ours.1, ours.2, ours.3
+                );
+                let text = format!("timing mismatch between nodes: {reason}");
+                self.raise(Kind::Timing, Some(&v.name.clone()), &reason, &text);
+            }
+        }
+    }
+
+    /// Finds out whether this node's record can be opened for reading and writing (nothing is
+    /// written), at most once per period unless `now`, bounded by the I/O timeout; a failure
+    /// is a storage incident naming the error (errno), which the node's own alarms do not
+    /// carry ("renew deadline passed").
+    fn check_storage(&mut self, now: bool) {
+        let timing = self.node.settings().timing;
+        if !now
+            && self
+                .last_storage_check
+                .is_some_and(|t| t.elapsed() < timing.period)
+        {
+            return;
+        }
+        // A check that hangs (a dead NFS server) keeps its thread: never more than one.
+        if self
+            .storage_check_busy
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            return;
+        }
+        self.last_storage_check = Some(Instant::now());
+        let busy = self.storage_check_busy.clone();
+        busy.store(true, std::sync::atomic::Ordering::Release);
+        let path = crate::heartbeat::store::FileStore::new(self.node.settings().dir.clone())
+            .node_path(&self.node.settings().node);
+        let (tx, rx) = channel();
+        let p = path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("hamon-hbcheck".into())
+            .spawn(move || {
+                let r = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&p)
+                    .map(drop);
+                busy.store(false, std::sync::atomic::Ordering::Release);
+                let _ = tx.send(r);
+            });
+        if spawned.is_err() {
+            self.storage_check_busy
+                .store(false, std::sync::atomic::Ordering::Release);
+            return;
+        }
+        let reason = match rx.recv_timeout(timing.io_timeout) {
+            // Opens fine: a slow write or a paused daemon, which the fence incident tells.
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => incident::describe_io(&e),
+            Err(_) => format!(
+                "opening it did not return within {} ms (hb.io_timeout_ms)",
+                timing.io_timeout.as_millis()
+            ),
+        };
+        let reason = format!("{}: {reason}", path.display());
+        let text = format!("shared storage: this node cannot write its record {reason}");
+        self.raise(Kind::Storage, None, &reason, &text);
     }
 
     /// Carries out what a tick (or an event) asked for.
@@ -327,9 +542,17 @@ impl Daemon {
 
     /// The application cannot be started safely: the node hands over.
     fn refuse_start(&mut self, why: &str) {
-        self.incident(&format!(
-            "not starting the application: {why}; handing over"
-        ));
+        let kind = if why.contains("guard") {
+            Kind::Guard
+        } else {
+            Kind::AppStart
+        };
+        self.raise(
+            kind,
+            None,
+            why,
+            &format!("not starting the application: {why}; handing over"),
+        );
         self.failed = true;
         let r = self.node_mut().app_failed(why);
         self.act(r);
@@ -351,13 +574,15 @@ impl Daemon {
                 let active = self.node.role() == Role::Active;
                 if active && self.restarts < self.hb.restart_limit {
                     self.restarts += 1;
-                    self.incident(&format!(
+                    let text = format!(
                         "the application died ({why}); local restart {}/{}",
                         self.restarts, self.hb.restart_limit
-                    ));
+                    );
+                    self.raise(Kind::AppRestart, None, &why, &text);
                     self.restart_pending = true;
                 } else if active {
-                    self.incident(&format!("the application died ({why}); handing over"));
+                    let text = format!("the application died ({why}); handing over");
+                    self.raise(Kind::AppFailed, None, &why, &text);
                     self.failed = true;
                     let r = self.node_mut().app_failed(&why);
                     self.act(r);
@@ -391,10 +616,13 @@ impl Daemon {
             return;
         }
         if let Some(rx) = &self.probe_rx
-            && let Ok(healthy) = rx.try_recv()
+            && let Ok(verdict) = rx.try_recv()
         {
             self.probe_rx = None;
-            if healthy {
+            if let Err(answer) = &verdict {
+                self.probe_last_fail = answer.clone();
+            }
+            if verdict.is_ok() {
                 self.probe_fails = 0;
                 self.probe_ok_once = true;
             } else {
@@ -408,9 +636,12 @@ impl Daemon {
                 if self.probe_fails >= self.hb.app_probe_fail && !self.failed {
                     self.failed = true;
                     let n = self.probe_fails;
-                    self.incident(&format!(
-                        "the application is unhealthy: {n} failed probes of port {port}; handing over"
-                    ));
+                    let reason = self.probe_last_fail.clone();
+                    let text = format!(
+                        "the application is unhealthy: {n} failed probes of port {port} \
+                         (last: {reason}); handing over"
+                    );
+                    self.raise(Kind::AppFailed, None, &reason, &text);
                     let r = self.node_mut().app_failed("unhealthy");
                     self.act(r);
                     return;
@@ -430,9 +661,12 @@ impl Daemon {
                     timeout,
                     command: ProbeCommand::Check,
                 };
-                let healthy =
-                    matches!(probe(&req), Ok(r) if matches!(r.state, State::Up | State::Degraded));
-                let _ = tx.send(healthy);
+                let verdict = match probe(&req) {
+                    Ok(r) if matches!(r.state, State::Up | State::Degraded) => Ok(()),
+                    Ok(r) => Err(format!("the HA port answered {:?}", r.state)),
+                    Err(e) => Err(format!("probe of 127.0.0.1:{port}: {e}")),
+                };
+                let _ = tx.send(verdict);
             });
         }
     }
@@ -440,14 +674,19 @@ impl Daemon {
     /// A guard runs (one is started when there is none); false when none can be started.
     fn ensure_guard(&mut self) -> bool {
         if self.guard.as_mut().is_some_and(|g| !g.alive()) {
-            log::error!("the guard process is gone; starting a new one");
+            self.raise(
+                Kind::Guard,
+                None,
+                "the guard process exited",
+                "the guard process is gone; starting a new one",
+            );
             self.guard = None;
         }
         if self.guard.is_some() {
             return true;
         }
         let spawned = match &self.guard_exe {
-            Some(exe) => Guard::spawn(exe).map_err(|e| e.to_string()),
+            Some(exe) => Guard::spawn(exe, self.hb.log_file.as_deref()).map_err(|e| e.to_string()),
             None => Err("no guard program".to_string()),
         };
         match spawned {
@@ -462,10 +701,11 @@ impl Daemon {
             Err(e) => {
                 if !self.guard_failing {
                     self.guard_failing = true;
-                    self.incident(&format!(
+                    let text = format!(
                         "cannot start the guard: {e}; this node claims nothing and starts no \
                          application until it can"
-                    ));
+                    );
+                    self.raise(Kind::Guard, None, &e, &text);
                 }
                 false
             }
@@ -485,7 +725,9 @@ impl Daemon {
             };
             match self.guard.as_mut().map(|g| g.send(line.0, line.1)) {
                 Some(Err(e)) => {
-                    log::error!("cannot reach the guard: {e}; starting a new one");
+                    let reason = incident::describe_io(&e);
+                    let text = format!("cannot reach the guard: {reason}; starting a new one");
+                    self.raise(Kind::Guard, None, &reason, &text);
                     if let Some(g) = self.guard.take() {
                         g.kill();
                     }
@@ -495,7 +737,12 @@ impl Daemon {
         }
         if self.app.is_serving() && !self.failed {
             self.failed = true;
-            self.incident("the application runs without a guard; handing over");
+            self.raise(
+                Kind::Guard,
+                None,
+                "the guard cannot be started or reached",
+                "the application runs without a guard; handing over",
+            );
             let r = self.node_mut().app_failed("no guard");
             self.act(r);
         }
@@ -509,8 +756,10 @@ impl Daemon {
         if let Some(w) = self.watchdog.as_mut()
             && app_ok
             && self.stray.is_none()
+            && let Some(e) = w.pet()
         {
-            w.pet();
+            let text = format!("the watchdog device cannot be petted: {e}");
+            self.raise(Kind::Watchdog, None, &e, &text);
         }
     }
 
@@ -534,19 +783,7 @@ impl Daemon {
     }
 
     fn housekeeping(&mut self) {
-        let mut done = Vec::new();
-        self.incidents.retain_mut(|c| match c.try_wait() {
-            Ok(None) => true,
-            _ => {
-                done.push(c.id() as i32);
-                false
-            }
-        });
-        self.incident_groups.extend(done);
-        self.incident_groups.retain(|&pg| {
-            supervise::reap_group(pg);
-            supervise::signal_group(pg, 0)
-        });
+        self.incidents.housekeeping();
         if let Some(t) = self.app.outlived_kill()
             && let Some(pgid) = self.app.pgid()
         {
@@ -558,12 +795,14 @@ impl Daemon {
                 } else {
                     "only a reset of this host ends it (no hb.watchdog_device)"
                 };
-                self.incident(&format!(
+                let reason = format!("pgid {pgid} alive {} ms after SIGKILL", t.as_millis());
+                let text = format!(
                     "the application (pgid {pgid}) is still there {} ms after SIGKILL \
                      (uninterruptible sleep?): this node keeps its record STOPPING so that \
                      nobody takes over while it exists; {wd}",
                     t.as_millis()
-                ));
+                );
+                self.raise(Kind::AppUnkillable, None, &reason, &text);
             }
         }
     }
@@ -690,6 +929,8 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         )?),
         None => None,
     };
+    let hb_incident_cmd = hb.incident_cmd.clone();
+    let node_name = node.settings().node.clone();
     let mut d = Daemon {
         hb,
         node,
@@ -702,8 +943,12 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         app_epoch: 0,
         role: Role::Standby,
         epoch: 0,
-        incidents: Vec::new(),
-        incident_groups: Vec::new(),
+        incidents: Incidents::new(hb_incident_cmd, &node_name),
+        none_active_since: Some(Instant::now()),
+        no_active_reported: false,
+        last_storage_check: None,
+        storage_check_busy: Default::default(),
+        timing_reported: Vec::new(),
         pending_start: None,
         restarts: 0,
         restart_pending: false,
@@ -712,15 +957,21 @@ pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(),
         stray,
         hold_until,
         probe_rx: None,
+        probe_last_fail: String::new(),
         last_probe: None,
         probe_fails: 0,
         probe_ok_once: false,
     };
     if let Some(pgid) = d.stray {
-        d.incident(&format!(
-            "the process group {pgid} left by an earlier run survives SIGKILL: this node claims \
-             nothing until it is gone"
-        ));
+        d.raise(
+            Kind::AppUnkillable,
+            None,
+            &format!("pgid {pgid} of an earlier run survives SIGKILL"),
+            &format!(
+                "the process group {pgid} left by an earlier run survives SIGKILL: this node \
+                 claims nothing until it is gone"
+            ),
+        );
     }
     let mut notifier = notify::Notifier::from_env();
     let mut ready = false;

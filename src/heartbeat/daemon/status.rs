@@ -221,7 +221,199 @@ pub fn render(c: &ClusterStatus, self_node: &str) -> String {
         0 => writeln!(out, "active: none"),
         _ => writeln!(out, "active: SEVERAL ({})", actives.join(",")),
     };
+    let v = verdict(c);
+    let _ = writeln!(out, "verdict: {} (exit {})", v.word(), v.code);
+    for p in &v.problems {
+        let _ = writeln!(out, "  {p}");
+    }
     out
+}
+
+/// How `status` judges the cluster, as a Nagios-style check reads its exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// 0 one node active and failover possible; 1 degraded (one active, but failover is
+    /// held back or a node is not seen); 2 no node or several active; 3 cannot tell (the
+    /// records are not there).
+    pub code: u8,
+    /// What is wrong, one line each (empty when the code is 0).
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    pub fn word(&self) -> &'static str {
+        match self.code {
+            0 => "ok",
+            1 => "degraded",
+            2 => "critical",
+            _ => "unknown",
+        }
+    }
+}
+
+/// No record is there at all: `init` has not been run on this directory.
+pub fn not_initialised(c: &ClusterStatus) -> bool {
+    let missing = |e: &String| e.contains("os error 2)");
+    c.nodes
+        .iter()
+        .all(|n| n.record.as_ref().is_err_and(missing))
+        && c.maint.as_ref().is_err_and(missing)
+}
+
+pub fn verdict(c: &ClusterStatus) -> Verdict {
+    if not_initialised(c) {
+        return Verdict {
+            code: 3,
+            problems: vec!["no records in hb.dir: run `ha-heartbeat init` first".into()],
+        };
+    }
+    let actives = c.live_actives();
+    match actives.len() {
+        0 => {
+            return Verdict {
+                code: 2,
+                problems: vec!["no node is active".into()],
+            };
+        }
+        1 => {}
+        _ => {
+            return Verdict {
+                code: 2,
+                problems: vec![format!("several nodes are active: {}", actives.join(","))],
+            };
+        }
+    }
+    let active = actives[0];
+    let mut problems = Vec::new();
+    for n in c.nodes.iter().filter(|n| n.name != active) {
+        match &n.record {
+            Err(e) => problems.push(format!("{}: record unreadable: {e}", n.name)),
+            Ok(_) if !n.changed() => problems.push(format!(
+                "{}: no change seen (stopped, paused or dead): no failover to it",
+                n.name
+            )),
+            Ok(_) => {}
+        }
+    }
+    match &c.maint {
+        Err(e) => problems.push(format!(
+            "maintenance record unreadable ({e}): nodes act as FREEZE"
+        )),
+        Ok(m) => {
+            match &m.mode {
+                MaintMode::Off => {}
+                MaintMode::Freeze => problems.push("maintenance FREEZE: no failover".into()),
+                // Done once its target is the active one.
+                MaintMode::Switchover(t) if t == active => {}
+                MaintMode::Switchover(t) => problems.push(format!("switchover to {t} pending")),
+            }
+            if !m.drained.is_empty() {
+                problems.push(format!("drained: {}", m.drained.join(",")));
+            }
+        }
+    }
+    Verdict {
+        code: u8::from(!problems.is_empty()),
+        problems,
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_opt(s: Option<&str>) -> String {
+    s.map_or("null".into(), json_str)
+}
+
+fn json_list(items: &[&str]) -> String {
+    let v: Vec<String> = items.iter().map(|s| json_str(s)).collect();
+    format!("[{}]", v.join(","))
+}
+
+/// `status --json`: one object on one line; the field names are documented in
+/// docs/heartbeat.md ("status --json") and stay stable.
+pub fn render_json(c: &ClusterStatus, self_node: &str) -> String {
+    let v = verdict(c);
+    let actives = c.live_actives();
+    let nodes: Vec<String> = c
+        .nodes
+        .iter()
+        .map(|n| {
+            let common = format!(
+                "\"name\":{},\"self\":{},\"alive\":{},\"changed_within_ms\":{}",
+                json_str(&n.name),
+                n.name == self_node,
+                n.changed(),
+                n.changed_within
+                    .map_or("null".into(), |d| d.as_millis().to_string())
+            );
+            match &n.record {
+                Ok(r) => format!(
+                    "{{{common},\"state\":{},\"epoch\":{},\"seq\":{},\"preferred\":{},\"error\":null}}",
+                    json_str(state_name(r.state)),
+                    r.epoch,
+                    r.seq,
+                    r.preferred
+                ),
+                Err(e) => format!(
+                    "{{{common},\"state\":null,\"epoch\":null,\"seq\":null,\"preferred\":null,\"error\":{}}}",
+                    json_str(e)
+                ),
+            }
+        })
+        .collect();
+    let maint = match &c.maint {
+        Ok(m) => {
+            let (mode, target) = match &m.mode {
+                MaintMode::Off => ("OFF", None),
+                MaintMode::Freeze => ("FREEZE", None),
+                MaintMode::Switchover(t) => ("SWITCHOVER", Some(t.as_str())),
+            };
+            let drained: Vec<&str> = m.drained.iter().map(String::as_str).collect();
+            format!(
+                "{{\"mode\":{},\"target\":{},\"token\":{},\"set_by\":{},\"reason\":{},\"drained\":{},\"error\":null}}",
+                json_str(mode),
+                json_opt(target),
+                m.token,
+                json_str(&m.set_by),
+                json_str(&m.reason),
+                json_list(&drained)
+            )
+        }
+        Err(e) => format!(
+            "{{\"mode\":null,\"target\":null,\"token\":null,\"set_by\":null,\"reason\":null,\"drained\":[],\"error\":{}}}",
+            json_str(e)
+        ),
+    };
+    let problems: Vec<&str> = v.problems.iter().map(String::as_str).collect();
+    format!(
+        "{{\"node\":{},\"code\":{},\"verdict\":{},\"problems\":{},\"active\":{},\"actives\":{},\"observed_ms\":{},\"maintenance\":{maint},\"nodes\":[{}]}}\n",
+        json_str(self_node),
+        v.code,
+        json_str(v.word()),
+        json_list(&problems),
+        json_opt((actives.len() == 1).then(|| actives[0])),
+        json_list(&actives),
+        c.observed.as_millis(),
+        nodes.join(",")
+    )
 }
 
 #[cfg(test)]
@@ -283,6 +475,83 @@ mod tests {
         assert!(line("n2*").contains("stopped, paused or dead"), "{out}");
         assert!(line("n3").contains("never written"), "{out}");
         assert!(out.contains("maintenance: unreadable"), "{out}");
-        assert!(out.ends_with("active: n1\n"), "{out}");
+        assert!(out.contains("active: n1\n"), "{out}");
+        // n2 is not seen changing, and the maintenance record cannot be read.
+        assert!(out.contains("verdict: degraded (exit 1)"), "{out}");
+    }
+
+    fn maint(mode: MaintMode, drained: &[&str]) -> Result<MaintRecord, String> {
+        Ok(MaintRecord {
+            cluster: "hamon".into(),
+            token: 1,
+            mode,
+            drained: drained.iter().map(|s| s.to_string()).collect(),
+            set_by: "n1".into(),
+            reason: String::new(),
+            wall_ms: 0,
+        })
+    }
+
+    #[test]
+    fn verdict_codes_follow_nagios() {
+        let healthy = || {
+            vec![
+                node("n1", NodeState::Active, 9, Some(80)),
+                node("n2", NodeState::Standby, 4, Some(30)),
+            ]
+        };
+        let mut c = cluster(healthy());
+        c.maint = maint(MaintMode::Off, &[]);
+        assert_eq!(verdict(&c).code, 0, "{:?}", verdict(&c));
+        c.maint = maint(MaintMode::Freeze, &[]);
+        assert_eq!(verdict(&c).code, 1);
+        c.maint = maint(MaintMode::Switchover("n1".into()), &[]);
+        assert_eq!(verdict(&c).code, 0, "a finished switchover");
+        c.maint = maint(MaintMode::Off, &["n2"]);
+        assert_eq!(verdict(&c).code, 1);
+        c.maint = maint(MaintMode::Off, &[]);
+        c.nodes[1].changed_within = None;
+        assert_eq!(verdict(&c).code, 1, "the standby is not seen");
+        c.nodes[1].record = Err("No such file or directory (os error 2)".into());
+        assert_eq!(verdict(&c).code, 1);
+        c.nodes[0].changed_within = None;
+        assert_eq!(verdict(&c).code, 2, "nobody active");
+        let mut two = cluster(vec![
+            node("n1", NodeState::Active, 9, Some(80)),
+            node("n2", NodeState::Active, 4, Some(30)),
+        ]);
+        two.maint = maint(MaintMode::Off, &[]);
+        assert_eq!(verdict(&two).code, 2);
+        let gone = || Err::<NodeRecord, _>("No such file or directory (os error 2)".to_string());
+        let mut blank = cluster(vec![
+            NodeStatus {
+                name: "n1".into(),
+                record: gone(),
+                changed_within: None,
+            },
+            NodeStatus {
+                name: "n2".into(),
+                record: gone(),
+                changed_within: None,
+            },
+        ]);
+        blank.maint = Err("No such file or directory (os error 2)".into());
+        assert_eq!(verdict(&blank).code, 3);
+    }
+
+    #[test]
+    fn json_escapes_and_names_its_fields() {
+        let mut c = cluster(vec![
+            node("n1", NodeState::Active, 9, Some(80)),
+            node("n2", NodeState::Standby, 4, None),
+        ]);
+        let mut m = maint(MaintMode::Off, &[]).unwrap();
+        m.reason = "say \"hi\"\n".into();
+        c.maint = Ok(m);
+        let j = render_json(&c, "n2");
+        assert!(j.contains(r#""reason":"say \"hi\"\n""#), "{j}");
+        assert!(j.contains(r#""active":"n1""#), "{j}");
+        assert!(j.contains(r#""code":1"#), "{j}");
+        assert!(j.ends_with("}\n") && !j.trim_end().contains('\n'), "{j}");
     }
 }

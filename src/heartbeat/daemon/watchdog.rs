@@ -166,8 +166,9 @@ impl WatchdogDevice {
         Ok(())
     }
 
-    /// Writes one pet; never blocks. A failure is logged once until a pet succeeds again.
-    pub fn pet(&mut self) {
+    /// Writes one pet; never blocks. A failure is logged once until a pet succeeds again;
+    /// its text is returned that one time (for the incident).
+    pub fn pet(&mut self) -> Option<String> {
         match (&self.file).write_all(&[PET]) {
             Ok(()) => {
                 if self.failing {
@@ -177,20 +178,25 @@ impl WatchdogDevice {
                     );
                     self.failing = false;
                 }
+                None
             }
             Err(e) => {
-                if !self.failing {
-                    let hint = match e.raw_os_error() {
-                        Some(libc::EAGAIN) => " (a FIFO that nobody reads?)",
-                        Some(libc::EPIPE) => " (the FIFO's reader went away)",
-                        _ => "",
-                    };
-                    log::error!(
-                        "hb.watchdog_device {}: cannot pet it: {e}{hint}",
-                        self.path.display()
-                    );
-                    self.failing = true;
+                if self.failing {
+                    return None;
                 }
+                let hint = match e.raw_os_error() {
+                    Some(libc::EAGAIN) => " (a FIFO that nobody reads?)",
+                    Some(libc::EPIPE) => " (the FIFO's reader went away)",
+                    _ => "",
+                };
+                let msg = format!(
+                    "hb.watchdog_device {}: cannot pet it: {}{hint}",
+                    self.path.display(),
+                    super::incident::describe_io(&e)
+                );
+                log::error!("{msg}");
+                self.failing = true;
+                Some(msg)
             }
         }
     }
