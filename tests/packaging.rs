@@ -383,3 +383,133 @@ fn bash_completes_ha_probe_and_ha_heartbeat() {
     );
     assert_eq!(config, ["--config"]);
 }
+
+#[test]
+fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
+    let scratch = TempDir::new("deb");
+    let out = scratch.path().join("out");
+    {
+        let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+        let done = run(script("package").arg(&out), BUILD_PATIENCE);
+        assert!(done.status.success(), "scripts/package:\n{}", done.show());
+    }
+    let deb = out.join(format!("hamon_{}_amd64.deb", env!("CARGO_PKG_VERSION")));
+    assert!(deb.is_file(), "no {}", deb.display());
+
+    let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb), PATIENCE);
+    assert!(info.status.success(), "{}", info.show());
+    for field in [
+        "Package: hamon".to_string(),
+        format!("Version: {}", env!("CARGO_PKG_VERSION")),
+        "Architecture: amd64".to_string(),
+        "Depends: libc6 (>= 2.".to_string(),
+    ] {
+        assert!(info.stdout.contains(&field), "{field}:\n{}", info.stdout);
+    }
+
+    // Where lintian is installed (scripts/test does not install it: it is large), it finds
+    // no error.
+    if Command::new("lintian").arg("--version").output().is_ok() {
+        let lint = run(
+            Command::new("lintian")
+                .args(["--tag-display-limit", "0"])
+                .arg(&deb),
+            BUILD_PATIENCE,
+        );
+        let errors: Vec<&str> = lint
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("E: "))
+            .collect();
+        assert!(errors.is_empty(), "lintian errors:\n{}", lint.show());
+    } else {
+        println!("lintian not installed: not run");
+    }
+
+    let root_dir = scratch.path().join("root");
+    let done = run(
+        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root_dir),
+        PATIENCE,
+    );
+    assert!(done.status.success(), "dpkg-deb -x:\n{}", done.show());
+    for file in [
+        "usr/bin/ha-probe",
+        "usr/bin/ha-heartbeat",
+        "usr/lib/libhamon.so.0",
+        "usr/lib/libhamon.a",
+        "usr/include/hamon.h",
+        "usr/lib/pkgconfig/hamon.pc",
+        "usr/lib/systemd/system/ha-heartbeat.service",
+        "usr/share/hamon/scripts/monitor",
+        "usr/share/hamon/scripts/ocf/hamon",
+        "usr/share/java/hamon.jar",
+        "usr/share/man/man1/ha-probe.1.gz",
+        "usr/share/man/man8/ha-heartbeat.8.gz",
+        "usr/share/man/man3/hamon.3.gz",
+        "usr/share/bash-completion/completions/ha-heartbeat",
+        "usr/share/doc/hamon/copyright",
+    ] {
+        assert!(root_dir.join(file).exists(), "{file} not in the package");
+    }
+    assert!(
+        !root_dir.join("usr/share/hamon/install-manifest").exists(),
+        "the package ships scripts/install's manifest"
+    );
+    let pc = fs::read_to_string(root_dir.join("usr/lib/pkgconfig/hamon.pc")).expect("pc");
+    assert!(
+        pc.contains("prefix=/usr\n"),
+        "hamon.pc points into the staging root:\n{pc}"
+    );
+
+    let probe = root_dir.join("usr/bin/ha-probe");
+    let version = run(Command::new(&probe).arg("--version"), PATIENCE);
+    assert!(version.status.success(), "{}", version.show());
+    assert!(
+        version
+            .stdout
+            .contains(&format!("hamon/{}", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        version.show()
+    );
+    // And it probes, failing closed on a loopback port where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let down = run(
+        Command::new(&probe).args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--timeout-ms",
+            "2000",
+        ]),
+        PATIENCE,
+    );
+    assert_eq!(down.status.code(), Some(100), "{}", down.show());
+    // The package's monitor script uses the package's ha-probe (next to it), not one on PATH.
+    let monitor = run(
+        Command::new(root_dir.join("usr/share/hamon/scripts/monitor"))
+            .args([
+                "/jdk",
+                "/mz",
+                "mz",
+                &port.to_string(),
+                "127.0.0.1",
+                "2",
+                "debug",
+            ])
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("HA_PROBE"),
+        PATIENCE,
+    );
+    assert_eq!(monitor.status.code(), Some(100), "{}", monitor.show());
+    assert!(
+        monitor.stdout.contains(&format!(
+            "monitor: {} --host 127.0.0.1",
+            root_dir.join("usr/share/hamon/scripts/ha-probe").display()
+        )),
+        "{}",
+        monitor.show()
+    );
+}
