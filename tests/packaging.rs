@@ -228,6 +228,32 @@ fn c_programs_build_against_the_installed_prefix_both_ways_and_uninstall_removes
         "libhamon.a has debug sections"
     );
 
+    // The installed jar loads its own (release, stripped) library with no setting, and a
+    // panic inside it still unwinds into a Java exception.
+    let java = common::java::java();
+    let internal = run(
+        Command::new(&java.java)
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}",
+                prefix.join("share/java/hamon.jar").display(),
+                java.tests.display()
+            ))
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("HAMON_LIB")
+            .env_remove("JAVA_TOOL_OPTIONS")
+            .args(["io.hamon.tests.Runner", "io.hamon.InternalTest"]),
+        BUILD_PATIENCE,
+    );
+    assert!(
+        internal.status.success()
+            && internal
+                .stdout
+                .contains("ok   testAPanicInNativeCodeBecomesAHamonException"),
+        "{}",
+        internal.show()
+    );
+
     let done = run(script("install").arg("--uninstall").arg(&prefix), PATIENCE);
     assert!(done.status.success(), "--uninstall:\n{}", done.show());
     let left = entries_under(&prefix);
