@@ -8,6 +8,8 @@
  * written only on success. Pointers are checked for NULL; *_free(NULL) and
  * ha_server_stop(NULL) are no-ops. Enumerations travel as uint32_t. The library never
  * installs signal handlers, never exits the process and never lets a panic cross into C.
+ *
+ * The header is C89 (and C++) clean; link with `pkg-config --cflags --libs hamon`.
  */
 
 #ifndef HAMON_H
@@ -18,6 +20,102 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/**
+ * The version of hamon this header belongs to, at compile time; ha_version() gives the
+ * library's at run time (the same string when header and library match).
+ */
+#define HAMON_VERSION_MAJOR 0
+#define HAMON_VERSION_MINOR 1
+#define HAMON_VERSION_PATCH 0
+#define HAMON_VERSION_STRING "0.1.0"
+
+#ifdef __cplusplus
+extern "C" {
+#endif /* __cplusplus */
+
+/**
+ * A check callback returns one of these.
+ */
+#define HA_CHECK_UP 0
+
+/**
+ * The application works, but less well (slow, a redundant part lost).
+ */
+#define HA_CHECK_DEGRADED 1
+
+/**
+ * The application cannot do its job.
+ */
+#define HA_CHECK_DOWN 2
+
+/**
+ * The state of an instance, as `ha_probe` and `ha_server_state` report it.
+ */
+#define HA_STATE_UP 0
+
+#define HA_STATE_DEGRADED 1
+
+#define HA_STATE_DOWN 2
+
+/**
+ * Not yet ready (`ha_server_ready` not called yet).
+ */
+#define HA_STATE_STARTING 3
+
+#define HA_STATE_DRAINING 4
+
+#define HA_STATE_MAINT 5
+
+#define HA_STATE_STOPPING 6
+
+/**
+ * Lifecycle states for `ha_server_set_admin`.
+ */
+#define HA_ADMIN_NONE 0
+
+#define HA_ADMIN_DRAINING 1
+
+#define HA_ADMIN_MAINT 2
+
+#define HA_ADMIN_STOPPING 3
+
+/**
+ * Check importance: a failing critical check makes the instance DOWN.
+ */
+#define HA_IMPORTANCE_CRITICAL 0
+
+/**
+ * A failing degrading check makes the instance DEGRADED.
+ */
+#define HA_IMPORTANCE_DEGRADING 1
+
+/**
+ * An info check is reported but never changes the instance's state.
+ */
+#define HA_IMPORTANCE_INFO 2
+
+/**
+ * Size of the reason buffer a check callback receives.
+ */
+#define HA_REASON_CAP 256
+
+/**
+ * Size of `ha_probe_result.line`.
+ */
+#define HA_PROBE_LINE_CAP 512
+
+#define HA_LOG_OFF 0
+
+#define HA_LOG_ERROR 1
+
+#define HA_LOG_WARN 2
+
+#define HA_LOG_INFO 3
+
+#define HA_LOG_DEBUG 4
+
+#define HA_LOG_TRACE 5
 
 /**
  * Size of the name fields of `hb_tick_result` and `hb_node_status`: the longest node name
@@ -119,89 +217,6 @@
  */
 #define HB_LIVENESS_STALE 2
 
-#define HA_LOG_OFF 0
-
-#define HA_LOG_ERROR 1
-
-#define HA_LOG_WARN 2
-
-#define HA_LOG_INFO 3
-
-#define HA_LOG_DEBUG 4
-
-#define HA_LOG_TRACE 5
-
-/**
- * Size of `ha_probe_result.line`.
- */
-#define HA_PROBE_LINE_CAP 512
-
-/**
- * A check callback returns one of these.
- */
-#define HA_CHECK_UP 0
-
-/**
- * The application works, but less well (slow, a redundant part lost).
- */
-#define HA_CHECK_DEGRADED 1
-
-/**
- * The application cannot do its job.
- */
-#define HA_CHECK_DOWN 2
-
-/**
- * The state of an instance, as `ha_probe` and `ha_server_state` report it.
- */
-#define HA_STATE_UP 0
-
-#define HA_STATE_DEGRADED 1
-
-#define HA_STATE_DOWN 2
-
-/**
- * Not yet ready (`ha_server_ready` not called yet).
- */
-#define HA_STATE_STARTING 3
-
-#define HA_STATE_DRAINING 4
-
-#define HA_STATE_MAINT 5
-
-#define HA_STATE_STOPPING 6
-
-/**
- * Lifecycle states for `ha_server_set_admin`.
- */
-#define HA_ADMIN_NONE 0
-
-#define HA_ADMIN_DRAINING 1
-
-#define HA_ADMIN_MAINT 2
-
-#define HA_ADMIN_STOPPING 3
-
-/**
- * Check importance: a failing critical check makes the instance DOWN.
- */
-#define HA_IMPORTANCE_CRITICAL 0
-
-/**
- * A failing degrading check makes the instance DEGRADED.
- */
-#define HA_IMPORTANCE_DEGRADING 1
-
-/**
- * An info check is reported but never changes the instance's state.
- */
-#define HA_IMPORTANCE_INFO 2
-
-/**
- * Size of the reason buffer a check callback receives.
- */
-#define HA_REASON_CAP 256
-
 /**
  * Settings for an HA monitor server (the `ha.*` / `mz.ha.*` keys) and for a heartbeat
  * node (the `hb.*` keys).
@@ -250,6 +265,97 @@ typedef struct hb_node hb_node;
  * The result of every fallible hamon function: `HA_OK` (0) or one of the `HA_ERR_*` codes.
  */
 typedef uint32_t ha_status;
+
+/**
+ * How a check is run and judged. Fill with `ha_check_options_init`, then change fields.
+ */
+typedef struct ha_check_options {
+  /**
+   * Time between runs (> 0).
+   */
+  uint32_t interval_ms;
+  /**
+   * A run still going after this long counts as failed (> 0).
+   */
+  uint32_t timeout_ms;
+  /**
+   * Consecutive successes to pass again after failing (1-100).
+   */
+  uint32_t rise;
+  /**
+   * Consecutive failures to fail after passing (1-100).
+   */
+  uint32_t fall;
+  /**
+   * `HA_IMPORTANCE_CRITICAL`, `HA_IMPORTANCE_DEGRADING` or `HA_IMPORTANCE_INFO`.
+   */
+  uint32_t importance;
+  /**
+   * A successful run slower than this makes the check DEGRADED; 0 = off.
+   */
+  uint32_t latency_warn_ms;
+  /**
+   * A run slower than this counts as failed; 0 = off.
+   */
+  uint32_t latency_crit_ms;
+} ha_check_options;
+
+/**
+ * A health check. Returns `HA_CHECK_UP`, `HA_CHECK_DEGRADED` or `HA_CHECK_DOWN`; any other
+ * value counts as DOWN ("invalid check result N").
+ *
+ * `userdata` is the pointer given to `ha_server_add_check`. `reason` points to `reason_cap`
+ * zeroed bytes where the callback may write a short NUL-terminated explanation; the buffer
+ * is valid only during the call. hamon reads at most `reason_cap - 1` bytes, keeps the first
+ * 200 characters and turns control characters into spaces, so a reason stays one line.
+ *
+ * Runs on the check's own hamon thread, never concurrently with itself, every
+ * `interval_ms`. It should return well within `timeout_ms`; a callback that takes longer
+ * counts as failed, and one that never returns blocks only its own check. `userdata` must
+ * stay valid until `ha_server_stop` has returned and, if a callback was still running then,
+ * until that call returns.
+ */
+typedef uint32_t (*ha_check_cb)(void *userdata, char *reason, size_t reason_cap);
+
+/**
+ * What a server answered.
+ */
+typedef struct ha_probe_result {
+  /**
+   * One of `HA_STATE_*`.
+   */
+  uint32_t state;
+  /**
+   * Round trip from connect to the complete reply, in microseconds.
+   */
+  uint64_t rtt_us;
+  /**
+   * `checks=OK/TOTAL` from the reply; -1 when the reply has none.
+   */
+  int32_t checks_ok;
+  int32_t checks_total;
+  /**
+   * `age_ms=` from the reply: how old the server's check results are; -1 when absent.
+   */
+  int64_t age_ms;
+  /**
+   * The reply line as received (NUL-terminated, cut to fit).
+   */
+  char line[HA_PROBE_LINE_CAP];
+  /**
+   * The reply's `reason=` (NUL-terminated, empty when there is none).
+   */
+  char reason[HA_REASON_CAP];
+} ha_probe_result;
+
+/**
+ * Receives one log record: `level` is `HA_LOG_ERROR` .. `HA_LOG_TRACE`, `message` a
+ * NUL-terminated line valid only during the call. Called on whichever hamon thread logs,
+ * possibly several at once. Only hamon's own records arrive, never those of the libraries it
+ * is built on. A record that hamon logs on a thread while that thread is inside the callback
+ * is dropped, so a callback that calls hamon cannot recurse.
+ */
+typedef void (*ha_log_cb)(void *userdata, uint32_t level, const char *message);
 
 /**
  * What a node tells its caller after `hb_tick`, `hb_app_stopped`, `hb_app_failed` and
@@ -339,97 +445,6 @@ typedef struct hb_node_status {
    */
   uint32_t preferred;
 } hb_node_status;
-
-/**
- * Receives one log record: `level` is `HA_LOG_ERROR` .. `HA_LOG_TRACE`, `message` a
- * NUL-terminated line valid only during the call. Called on whichever hamon thread logs,
- * possibly several at once. Only hamon's own records arrive, never those of the libraries it
- * is built on. A record that hamon logs on a thread while that thread is inside the callback
- * is dropped, so a callback that calls hamon cannot recurse.
- */
-typedef void (*ha_log_cb)(void *userdata, uint32_t level, const char *message);
-
-/**
- * What a server answered.
- */
-typedef struct ha_probe_result {
-  /**
-   * One of `HA_STATE_*`.
-   */
-  uint32_t state;
-  /**
-   * Round trip from connect to the complete reply, in microseconds.
-   */
-  uint64_t rtt_us;
-  /**
-   * `checks=OK/TOTAL` from the reply; -1 when the reply has none.
-   */
-  int32_t checks_ok;
-  int32_t checks_total;
-  /**
-   * `age_ms=` from the reply: how old the server's check results are; -1 when absent.
-   */
-  int64_t age_ms;
-  /**
-   * The reply line as received (NUL-terminated, cut to fit).
-   */
-  char line[HA_PROBE_LINE_CAP];
-  /**
-   * The reply's `reason=` (NUL-terminated, empty when there is none).
-   */
-  char reason[HA_REASON_CAP];
-} ha_probe_result;
-
-/**
- * How a check is run and judged. Fill with `ha_check_options_init`, then change fields.
- */
-typedef struct ha_check_options {
-  /**
-   * Time between runs (> 0).
-   */
-  uint32_t interval_ms;
-  /**
-   * A run still going after this long counts as failed (> 0).
-   */
-  uint32_t timeout_ms;
-  /**
-   * Consecutive successes to pass again after failing (1-100).
-   */
-  uint32_t rise;
-  /**
-   * Consecutive failures to fail after passing (1-100).
-   */
-  uint32_t fall;
-  /**
-   * `HA_IMPORTANCE_CRITICAL`, `HA_IMPORTANCE_DEGRADING` or `HA_IMPORTANCE_INFO`.
-   */
-  uint32_t importance;
-  /**
-   * A successful run slower than this makes the check DEGRADED; 0 = off.
-   */
-  uint32_t latency_warn_ms;
-  /**
-   * A run slower than this counts as failed; 0 = off.
-   */
-  uint32_t latency_crit_ms;
-} ha_check_options;
-
-/**
- * A health check. Returns `HA_CHECK_UP`, `HA_CHECK_DEGRADED` or `HA_CHECK_DOWN`; any other
- * value counts as DOWN ("invalid check result N").
- *
- * `userdata` is the pointer given to `ha_server_add_check`. `reason` points to `reason_cap`
- * zeroed bytes where the callback may write a short NUL-terminated explanation; the buffer
- * is valid only during the call. hamon reads at most `reason_cap - 1` bytes, keeps the first
- * 200 characters and turns control characters into spaces, so a reason stays one line.
- *
- * Runs on the check's own hamon thread, never concurrently with itself, every
- * `interval_ms`. It should return well within `timeout_ms`; a callback that takes longer
- * counts as failed, and one that never returns blocks only its own check. `userdata` must
- * stay valid until `ha_server_stop` has returned and, if a callback was still running then,
- * until that call returns.
- */
-typedef uint32_t (*ha_check_cb)(void *userdata, char *reason, size_t reason_cap);
 
 /**
  * Success.
@@ -576,9 +591,119 @@ typedef uint32_t (*ha_check_cb)(void *userdata, char *reason, size_t reason_cap)
  */
 #define HB_ERR_STORAGE 5003
 
-#ifdef __cplusplus
-extern "C" {
-#endif // __cplusplus
+/**
+ * Fills `opts` with the library defaults: interval 1000 ms, timeout 1000 ms, rise 2,
+ * fall 3, critical, no latency thresholds.
+ *
+ * # Safety
+ * `opts` is NULL or points to a writable `ha_check_options`.
+ */
+ha_status ha_check_options_init(struct ha_check_options *opts);
+
+/**
+ * Starts a server: binds `ha.host`:`ha.port` (`ha.port=0` picks a free port, see
+ * `ha_server_port`) and starts its named threads. The server answers STARTING until
+ * `ha_server_ready`.
+ *
+ * `cfg` is copied; it may be freed right after. On success `*out` receives the server, which
+ * the caller must stop with `ha_server_stop`. `*out` is written only on success.
+ * `HA_ERR_DISABLED` means `ha.enabled=false`; `HA_ERR_BIND` that the address is taken or
+ * not local; `ha_last_error` gives the detail.
+ *
+ * # Safety
+ * `cfg` is NULL or a live `ha_config`; `out` is NULL or writable storage for one pointer.
+ */
+ha_status ha_server_start(const struct ha_config *cfg, struct ha_server **out);
+
+/**
+ * The TCP port the server listens on (the bound one when `ha.port=0`); 0 when `srv` is NULL.
+ *
+ * # Safety
+ * `srv` is NULL or a live server.
+ */
+uint16_t ha_server_port(const struct ha_server *srv);
+
+/**
+ * Registers a health check named `name` (1-64 of `A-Z a-z 0-9 _ . -`, unique per server).
+ * It runs at once and then every `interval_ms`; see `ha_check_cb` for the threading and
+ * lifetime rules. `opts` NULL uses the server's defaults (`ha.check.*` settings, else the
+ * values of `ha_check_options_init`); `opts` is copied.
+ *
+ * # Safety
+ * `srv` is NULL or a live server; `name` is NULL or NUL-terminated; `opts` is NULL or
+ * points to a readable `ha_check_options`; `userdata` follows the rules of `ha_check_cb`.
+ */
+ha_status ha_server_add_check(struct ha_server *srv,
+                              const char *name,
+                              ha_check_cb cb,
+                              void *userdata,
+                              const struct ha_check_options *opts);
+
+/**
+ * Tells the server the application has started: it leaves STARTING. Idempotent.
+ *
+ * # Safety
+ * `srv` is NULL or a live server.
+ */
+ha_status ha_server_ready(struct ha_server *srv);
+
+/**
+ * Pushes the application's own view: `HA_STATE_UP`, `HA_STATE_DEGRADED` or
+ * `HA_STATE_DOWN`, with a reason (nullable). It combines with the checks (the worse wins);
+ * a pushed DOWN takes effect at once, without rise/fall. Push UP to clear it.
+ *
+ * # Safety
+ * `srv` is NULL or a live server; `reason` is NULL or NUL-terminated.
+ */
+ha_status ha_server_set_state(struct ha_server *srv, uint32_t state, const char *reason);
+
+/**
+ * Sets the lifecycle state shown instead of the operational one: `HA_ADMIN_DRAINING`,
+ * `HA_ADMIN_MAINT`, `HA_ADMIN_STOPPING`, or `HA_ADMIN_NONE` to clear it. `reason` nullable.
+ *
+ * # Safety
+ * `srv` is NULL or a live server; `reason` is NULL or NUL-terminated.
+ */
+ha_status ha_server_set_admin(struct ha_server *srv, uint32_t admin, const char *reason);
+
+/**
+ * Feeds the application watchdog. With `ha.watchdog_ms` set, the instance is DOWN when
+ * this has not been called for that long after `ha_server_ready`; call it from the loop
+ * whose stall should count as a failure.
+ *
+ * # Safety
+ * `srv` is NULL or a live server.
+ */
+ha_status ha_server_heartbeat(struct ha_server *srv);
+
+/**
+ * Adds `n` to the counter `name` (created on first use). Counters are judged over the
+ * sliding window `ha.interval` against `ha.counter.NAME.*` and `mz.ha.*` thresholds.
+ *
+ * # Safety
+ * `srv` is NULL or a live server; `name` is NULL or NUL-terminated.
+ */
+ha_status ha_counter_add(struct ha_server *srv, const char *name, uint64_t n);
+
+/**
+ * Writes the state a client would be told now (`HA_STATE_*`) to `*out_state`.
+ *
+ * # Safety
+ * `srv` is NULL or a live server; `out_state` is NULL or writable.
+ */
+ha_status ha_server_state(const struct ha_server *srv, uint32_t *out_state);
+
+/**
+ * Stops the server, joins its threads and frees it. NULL is a no-op. Waits at most
+ * `ha.stop_timeout_ms` (default 2000) for a check still inside its callback, then returns
+ * anyway; that callback's userdata must stay valid until it returns. Called from one of the
+ * server's own check callbacks, it waits for the other checks, not for that one.
+ *
+ * # Safety
+ * `srv` is NULL or came from `ha_server_start`; it is not used afterwards, and no other
+ * call on it is running.
+ */
+void ha_server_stop(struct ha_server *srv);
 
 /**
  * Creates a configuration with every default (bind 127.0.0.1, no port yet).
@@ -620,6 +745,78 @@ ha_status ha_config_load_file(struct ha_config *cfg, const char *path);
  * `cfg` is NULL or came from `ha_config_new` and is not used afterwards.
  */
 void ha_config_free(struct ha_config *cfg);
+
+/**
+ * Sends `check` to the server at `host`:`port` and parses the reply, all within
+ * `timeout_ms` (connect, write and read together; must be > 0).
+ *
+ * `HA_OK` means a valid reply came: read `out->state` (DOWN is a valid answer). Otherwise:
+ * `HA_ERR_PROBE_REFUSED` (nothing listens), `HA_ERR_PROBE_TIMEOUT`,
+ * `HA_ERR_PROBE_BAD_REPLY`, `HA_ERR_PROBE_BUSY`, `HA_ERR_PROBE_IO`,
+ * `HA_ERR_PROBE_RESOLVE`. Bad arguments give `HA_ERR_NULL_ARG` (host or out NULL),
+ * `HA_ERR_INVALID_UTF8`, or `HA_ERR_INVALID_ARG` (timeout 0, port 0, an empty host or one
+ * with whitespace). `*out` is written only on `HA_OK`. Blocks the calling thread for at most
+ * `timeout_ms`; thread-safe.
+ *
+ * # Safety
+ * `host` is NULL or NUL-terminated; `out` is NULL or points to a writable `ha_probe_result`.
+ */
+ha_status ha_probe(const char *host,
+                   uint16_t port,
+                   uint32_t timeout_ms,
+                   struct ha_probe_result *out);
+
+/**
+ * Like `ha_probe`, for one named check (`check NAME`): `out->state` is that check's state.
+ * An unknown name gives `HA_ERR_PROBE_UNKNOWN_CHECK`; an empty name, or one with whitespace
+ * or control characters, gives `HA_ERR_INVALID_ARG` before anything is sent.
+ *
+ * # Safety
+ * As for `ha_probe`; `check_name` is NULL or NUL-terminated.
+ */
+ha_status ha_probe_check(const char *host,
+                         uint16_t port,
+                         uint32_t timeout_ms,
+                         const char *check_name,
+                         struct ha_probe_result *out);
+
+/**
+ * Sends hamon's log records up to `max_level` (`HA_LOG_OFF` .. `HA_LOG_TRACE`) to `cb`.
+ * May be called again to change the callback or level; `cb` NULL stops forwarding.
+ * hamon uses the process-wide Rust `log` facade: if the process already installed another
+ * Rust logger, this returns `HA_ERR_LOG_IN_USE` and hamon logs through that one.
+ * `userdata` must stay valid until the callback is replaced. Thread-safe.
+ *
+ * # Safety
+ * `cb` is NULL or a function following `ha_log_cb`'s rules.
+ */
+ha_status ha_log_set_callback(ha_log_cb cb, void *userdata, uint32_t max_level);
+
+/**
+ * A static, NUL-terminated description of a status code; never NULL, never to be freed.
+ * Any number is accepted (unknown ones give "unknown status code"). Thread-safe.
+ */
+const char *ha_status_str(uint32_t status);
+
+/**
+ * The library version, e.g. "0.1.0"; static, never NULL. Thread-safe.
+ */
+const char *ha_version(void);
+
+/**
+ * Copies the detail of the last failed hamon call on the calling thread (e.g.
+ * "ha.properties:7: ha.prot: unknown key (did you mean ha.port?)") into `buf` as a
+ * NUL-terminated string, cut to `cap`. The detail is kept until the next failure on the same
+ * thread, like errno; successful calls leave it alone.
+ *
+ * `out_len` (nullable) receives the full length of the message without the NUL, so a
+ * caller can tell whether it was cut. Returns `HA_ERR_NULL_ARG` when `buf` is NULL and
+ * `HA_ERR_INVALID_ARG` when `cap` is 0; neither replaces the stored detail.
+ *
+ * # Safety
+ * `buf` points to `cap` writable bytes; `out_len` is NULL or points to a writable size_t.
+ */
+ha_status ha_last_error(char *buf, size_t cap, size_t *out_len);
 
 /**
  * Creates the shared records of the cluster described by `cfg` (one per node of
@@ -791,194 +988,8 @@ ha_status hb_status(const struct hb_node *node,
  */
 void hb_node_free(struct hb_node *node);
 
-/**
- * Sends hamon's log records up to `max_level` (`HA_LOG_OFF` .. `HA_LOG_TRACE`) to `cb`.
- * May be called again to change the callback or level; `cb` NULL stops forwarding.
- * hamon uses the process-wide Rust `log` facade: if the process already installed another
- * Rust logger, this returns `HA_ERR_LOG_IN_USE` and hamon logs through that one.
- * `userdata` must stay valid until the callback is replaced. Thread-safe.
- *
- * # Safety
- * `cb` is NULL or a function following `ha_log_cb`'s rules.
- */
-ha_status ha_log_set_callback(ha_log_cb cb, void *userdata, uint32_t max_level);
-
-/**
- * Sends `check` to the server at `host`:`port` and parses the reply, all within
- * `timeout_ms` (connect, write and read together; must be > 0).
- *
- * `HA_OK` means a valid reply came: read `out->state` (DOWN is a valid answer). Otherwise:
- * `HA_ERR_PROBE_REFUSED` (nothing listens), `HA_ERR_PROBE_TIMEOUT`,
- * `HA_ERR_PROBE_BAD_REPLY`, `HA_ERR_PROBE_BUSY`, `HA_ERR_PROBE_IO`,
- * `HA_ERR_PROBE_RESOLVE`. Bad arguments give `HA_ERR_NULL_ARG` (host or out NULL),
- * `HA_ERR_INVALID_UTF8`, or `HA_ERR_INVALID_ARG` (timeout 0, port 0, an empty host or one
- * with whitespace). `*out` is written only on `HA_OK`. Blocks the calling thread for at most
- * `timeout_ms`; thread-safe.
- *
- * # Safety
- * `host` is NULL or NUL-terminated; `out` is NULL or points to a writable `ha_probe_result`.
- */
-ha_status ha_probe(const char *host,
-                   uint16_t port,
-                   uint32_t timeout_ms,
-                   struct ha_probe_result *out);
-
-/**
- * Like `ha_probe`, for one named check (`check NAME`): `out->state` is that check's state.
- * An unknown name gives `HA_ERR_PROBE_UNKNOWN_CHECK`; an empty name, or one with whitespace
- * or control characters, gives `HA_ERR_INVALID_ARG` before anything is sent.
- *
- * # Safety
- * As for `ha_probe`; `check_name` is NULL or NUL-terminated.
- */
-ha_status ha_probe_check(const char *host,
-                         uint16_t port,
-                         uint32_t timeout_ms,
-                         const char *check_name,
-                         struct ha_probe_result *out);
-
-/**
- * Fills `opts` with the library defaults: interval 1000 ms, timeout 1000 ms, rise 2,
- * fall 3, critical, no latency thresholds.
- *
- * # Safety
- * `opts` is NULL or points to a writable `ha_check_options`.
- */
-ha_status ha_check_options_init(struct ha_check_options *opts);
-
-/**
- * Starts a server: binds `ha.host`:`ha.port` (`ha.port=0` picks a free port, see
- * `ha_server_port`) and starts its named threads. The server answers STARTING until
- * `ha_server_ready`.
- *
- * `cfg` is copied; it may be freed right after. On success `*out` receives the server, which
- * the caller must stop with `ha_server_stop`. `*out` is written only on success.
- * `HA_ERR_DISABLED` means `ha.enabled=false`; `HA_ERR_BIND` that the address is taken or
- * not local; `ha_last_error` gives the detail.
- *
- * # Safety
- * `cfg` is NULL or a live `ha_config`; `out` is NULL or writable storage for one pointer.
- */
-ha_status ha_server_start(const struct ha_config *cfg, struct ha_server **out);
-
-/**
- * The TCP port the server listens on (the bound one when `ha.port=0`); 0 when `srv` is NULL.
- *
- * # Safety
- * `srv` is NULL or a live server.
- */
-uint16_t ha_server_port(const struct ha_server *srv);
-
-/**
- * Registers a health check named `name` (1-64 of `A-Z a-z 0-9 _ . -`, unique per server).
- * It runs at once and then every `interval_ms`; see `ha_check_cb` for the threading and
- * lifetime rules. `opts` NULL uses the server's defaults (`ha.check.*` settings, else the
- * values of `ha_check_options_init`); `opts` is copied.
- *
- * # Safety
- * `srv` is NULL or a live server; `name` is NULL or NUL-terminated; `opts` is NULL or
- * points to a readable `ha_check_options`; `userdata` follows the rules of `ha_check_cb`.
- */
-ha_status ha_server_add_check(struct ha_server *srv,
-                              const char *name,
-                              ha_check_cb cb,
-                              void *userdata,
-                              const struct ha_check_options *opts);
-
-/**
- * Tells the server the application has started: it leaves STARTING. Idempotent.
- *
- * # Safety
- * `srv` is NULL or a live server.
- */
-ha_status ha_server_ready(struct ha_server *srv);
-
-/**
- * Pushes the application's own view: `HA_STATE_UP`, `HA_STATE_DEGRADED` or
- * `HA_STATE_DOWN`, with a reason (nullable). It combines with the checks (the worse wins);
- * a pushed DOWN takes effect at once, without rise/fall. Push UP to clear it.
- *
- * # Safety
- * `srv` is NULL or a live server; `reason` is NULL or NUL-terminated.
- */
-ha_status ha_server_set_state(struct ha_server *srv, uint32_t state, const char *reason);
-
-/**
- * Sets the lifecycle state shown instead of the operational one: `HA_ADMIN_DRAINING`,
- * `HA_ADMIN_MAINT`, `HA_ADMIN_STOPPING`, or `HA_ADMIN_NONE` to clear it. `reason` nullable.
- *
- * # Safety
- * `srv` is NULL or a live server; `reason` is NULL or NUL-terminated.
- */
-ha_status ha_server_set_admin(struct ha_server *srv, uint32_t admin, const char *reason);
-
-/**
- * Feeds the application watchdog. With `ha.watchdog_ms` set, the instance is DOWN when
- * this has not been called for that long after `ha_server_ready`; call it from the loop
- * whose stall should count as a failure.
- *
- * # Safety
- * `srv` is NULL or a live server.
- */
-ha_status ha_server_heartbeat(struct ha_server *srv);
-
-/**
- * Adds `n` to the counter `name` (created on first use). Counters are judged over the
- * sliding window `ha.interval` against `ha.counter.NAME.*` and `mz.ha.*` thresholds.
- *
- * # Safety
- * `srv` is NULL or a live server; `name` is NULL or NUL-terminated.
- */
-ha_status ha_counter_add(struct ha_server *srv, const char *name, uint64_t n);
-
-/**
- * Writes the state a client would be told now (`HA_STATE_*`) to `*out_state`.
- *
- * # Safety
- * `srv` is NULL or a live server; `out_state` is NULL or writable.
- */
-ha_status ha_server_state(const struct ha_server *srv, uint32_t *out_state);
-
-/**
- * Stops the server, joins its threads and frees it. NULL is a no-op. Waits at most
- * `ha.stop_timeout_ms` (default 2000) for a check still inside its callback, then returns
- * anyway; that callback's userdata must stay valid until it returns. Called from one of the
- * server's own check callbacks, it waits for the other checks, not for that one.
- *
- * # Safety
- * `srv` is NULL or came from `ha_server_start`; it is not used afterwards, and no other
- * call on it is running.
- */
-void ha_server_stop(struct ha_server *srv);
-
-/**
- * A static, NUL-terminated description of a status code; never NULL, never to be freed.
- * Any number is accepted (unknown ones give "unknown status code"). Thread-safe.
- */
-const char *ha_status_str(uint32_t status);
-
-/**
- * The library version, e.g. "0.1.0"; static, never NULL. Thread-safe.
- */
-const char *ha_version(void);
-
-/**
- * Copies the detail of the last failed hamon call on the calling thread (e.g.
- * "ha.properties:7: ha.prot: unknown key (did you mean ha.port?)") into `buf` as a
- * NUL-terminated string, cut to `cap`. The detail is kept until the next failure on the same
- * thread, like errno; successful calls leave it alone.
- *
- * `out_len` (nullable) receives the full length of the message without the NUL, so a
- * caller can tell whether it was cut. Returns `HA_ERR_NULL_ARG` when `buf` is NULL and
- * `HA_ERR_INVALID_ARG` when `cap` is 0; neither replaces the stored detail.
- *
- * # Safety
- * `buf` points to `cap` writable bytes; `out_len` is NULL or points to a writable size_t.
- */
-ha_status ha_last_error(char *buf, size_t cap, size_t *out_len);
-
 #ifdef __cplusplus
-}  // extern "C"
-#endif  // __cplusplus
+} /* extern "C" */
+#endif /* __cplusplus */
 
-#endif  /* HAMON_H */
+#endif /* HAMON_H */

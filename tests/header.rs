@@ -5,11 +5,44 @@
 
 use std::path::Path;
 
+/// The compile-time version macros, from Cargo.toml's version (the one `ha_version()`
+/// returns), so a stale header fails this test instead of lying about its version.
+fn version_macros() -> String {
+    [
+        "",
+        "/**",
+        " * The version of hamon this header belongs to, at compile time; ha_version() gives the",
+        " * library's at run time (the same string when header and library match).",
+        " */",
+        &format!(
+            "#define HAMON_VERSION_MAJOR {}",
+            env!("CARGO_PKG_VERSION_MAJOR")
+        ),
+        &format!(
+            "#define HAMON_VERSION_MINOR {}",
+            env!("CARGO_PKG_VERSION_MINOR")
+        ),
+        &format!(
+            "#define HAMON_VERSION_PATCH {}",
+            env!("CARGO_PKG_VERSION_PATCH")
+        ),
+        &format!(
+            "#define HAMON_VERSION_STRING \"{}\"",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "",
+        "",
+    ]
+    .join("\n")
+}
+
 #[test]
 fn committed_header_is_up_to_date() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let config =
+    let mut config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml parses");
+    let rest = config.after_includes.take().unwrap_or_default();
+    config.after_includes = Some(format!("{}{rest}", version_macros()));
     let bindings = cbindgen::Builder::new()
         .with_crate(root)
         .with_config(config)
@@ -25,7 +58,7 @@ fn committed_header_is_up_to_date() {
     let committed = std::fs::read(&path).unwrap_or_default();
     assert!(
         committed == generated,
-        "include/hamon.h is stale: the C ABI in src/ffi changed.\n\
+        "include/hamon.h is stale: the C ABI in src/ffi or the version in Cargo.toml changed.\n\
          Regenerate it with: HAMON_BLESS=1 cargo test --test header\n\
          and commit the result."
     );

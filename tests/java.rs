@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use common::TempDir;
 use common::cluster::{Cluster, signal, wait_until};
-use common::java::{Java, assert_no_jvm_warnings, java, run};
+use common::java::{Java, assert_no_jvm_warnings, jar_with_native_library, java, jdk_tool, run};
 
 /// Long enough for a loaded CI machine; every wait ends as soon as it can.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -204,6 +204,209 @@ fn the_library_loads_three_ways_and_says_so_when_it_cannot() {
         "{}",
         wrong.show()
     );
+}
+
+/// hamon.jar as it ships carries libhamon.so: with no setting at all, `java -cp
+/// hamon.jar:app` loads it from the jar, in JVMs started together, each through its own
+/// directory that is gone once loaded; directories a killed JVM left are removed, others'
+/// are not. An explicit setting still wins over the jar, and a wrong one is still an error.
+#[test]
+fn the_shipped_jar_loads_its_own_library_and_explicit_settings_win() {
+    let java = java();
+    let jar = jar_with_native_library();
+    let tmp = TempDir::new("java-native-tmp");
+    let class_path = format!("{}:{}", jar.display(), java.tests.display());
+    let jvm = || {
+        let mut cmd = Command::new(&java.java);
+        cmd.arg("-Xcheck:jni")
+            .arg(format!("-Djava.io.tmpdir={}", tmp.path().display()))
+            .arg("-cp")
+            .arg(&class_path)
+            .env_remove("HAMON_LIB")
+            // cargo test puts target/debug on it, and the JVM on java.library.path
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("JAVA_TOOL_OPTIONS")
+            .env("RUST_BACKTRACE", "0");
+        cmd
+    };
+    let extracted = |dir: &Path| -> Vec<String> {
+        fs::read_dir(dir)
+            .expect("read the temp dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("hamon-native-"))
+            .collect()
+    };
+
+    // Left by JVMs that died between extracting and deleting: one whose process is gone,
+    // and one whose process (this test) still runs.
+    let mut gone = Command::new("true").spawn().expect("spawn true");
+    let dead_pid = gone.id();
+    gone.wait().expect("wait for true");
+    let stale = tmp.path().join(format!("hamon-native-{dead_pid}-stale"));
+    fs::create_dir(&stale).expect("mkdir stale");
+    fs::write(stale.join("libhamon.so"), b"left behind").expect("write stale");
+    let alive = tmp
+        .path()
+        .join(format!("hamon-native-{}-alive", std::process::id()));
+    fs::create_dir(&alive).expect("mkdir alive");
+
+    let children: Vec<Child> = (0..3)
+        .map(|_| {
+            jvm()
+                .arg("io.hamon.tests.WhichLibrary")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start java")
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().expect("wait for java");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{}\n{stdout}{stderr}", out.status);
+        let loaded = stdout.trim();
+        assert!(
+            loaded.starts_with(&format!("loaded {}/hamon-native-", tmp.path().display()))
+                && loaded.ends_with("/libhamon.so (deleted)"),
+            "not the jar's copy, or not deleted once loaded: {loaded}\n{stderr}"
+        );
+        assert_no_jvm_warnings(&format!("{stdout}{stderr}"));
+    }
+    assert_eq!(
+        extracted(tmp.path()),
+        vec![format!("hamon-native-{}-alive", std::process::id())],
+        "only the live process's directory may remain"
+    );
+
+    // Each explicit way wins over the jar.
+    let lib_dir = java.lib.parent().expect("the library's directory");
+    let expected = format!(
+        "loaded {}",
+        fs::canonicalize(&java.lib).expect("lib").display()
+    );
+    for (how, mut cmd) in [
+        ("hamon.library.path", {
+            let mut c = jvm();
+            c.arg(format!("-Dhamon.library.path={}", java.lib.display()));
+            c
+        }),
+        ("HAMON_LIB", {
+            let mut c = jvm();
+            c.env("HAMON_LIB", &java.lib);
+            c
+        }),
+        ("java.library.path", {
+            let mut c = jvm();
+            c.arg(format!("-Djava.library.path={}", lib_dir.display()));
+            c
+        }),
+    ] {
+        let done = run(cmd.arg("io.hamon.tests.WhichLibrary"), PATIENCE);
+        assert_eq!(done.stdout.trim(), expected, "{how}:\n{}", done.show());
+    }
+    // A wrong explicit path is an error, not a reason to use the jar's copy.
+    let wrong = run(
+        jvm()
+            .arg("-Dhamon.library.path=/nonexistent/libhamon.so")
+            .arg("io.hamon.tests.WhichLibrary"),
+        PATIENCE,
+    );
+    assert_eq!(wrong.status.code(), Some(3), "{}", wrong.show());
+    let wrong_env = run(
+        jvm()
+            .env("HAMON_LIB", "/nonexistent/libhamon.so")
+            .arg("io.hamon.tests.WhichLibrary"),
+        PATIENCE,
+    );
+    assert_eq!(wrong_env.status.code(), Some(3), "{}", wrong_env.show());
+}
+
+/// The versioned artifacts a Java build expects: the jar is the automatic module io.hamon
+/// with its version in the manifest and a Maven pom inside; sources and javadoc beside it.
+#[test]
+fn the_shipped_jars_are_versioned_with_module_name_and_pom() {
+    let jar = jar_with_native_library();
+    let dir = jar.parent().expect("jar dir");
+    let version = env!("CARGO_PKG_VERSION");
+    let jar_tool = jdk_tool("jar");
+    let module = run(
+        Command::new(&jar_tool)
+            .arg("--describe-module")
+            .arg("--file")
+            .arg(jar),
+        PATIENCE,
+    );
+    assert!(
+        module
+            .stdout
+            .contains(&format!("io.hamon@{version} automatic")),
+        "{}",
+        module.show()
+    );
+    let listing = |file: &Path| {
+        let done = run(
+            Command::new(&jar_tool)
+                .arg("--list")
+                .arg("--file")
+                .arg(file),
+            PATIENCE,
+        );
+        assert!(done.status.success(), "{}", done.show());
+        done.stdout
+    };
+    let main = listing(jar);
+    for entry in [
+        "io/hamon/native/linux-x86_64/libhamon.so",
+        "io/hamon/HaServer.class",
+        "META-INF/maven/io.hamon/hamon/pom.xml",
+        "META-INF/maven/io.hamon/hamon/pom.properties",
+    ] {
+        assert!(
+            main.lines().any(|l| l == entry),
+            "{entry} not in the jar:\n{main}"
+        );
+    }
+    let extract = TempDir::new("jar-manifest");
+    let done = run(
+        Command::new(&jar_tool)
+            .current_dir(extract.path())
+            .arg("--extract")
+            .arg("--file")
+            .arg(jar)
+            .arg("META-INF/MANIFEST.MF"),
+        PATIENCE,
+    );
+    assert!(done.status.success(), "{}", done.show());
+    let manifest =
+        fs::read_to_string(extract.path().join("META-INF/MANIFEST.MF")).expect("manifest");
+    for line in [
+        format!("Implementation-Version: {version}"),
+        "Automatic-Module-Name: io.hamon".to_string(),
+    ] {
+        assert!(
+            manifest.lines().any(|l| l == line),
+            "{line} missing:\n{manifest}"
+        );
+    }
+    let sources = listing(&dir.join(format!("hamon-{version}-sources.jar")));
+    assert!(
+        sources.lines().any(|l| l == "io/hamon/HaServer.java"),
+        "{sources}"
+    );
+    let javadoc = listing(&dir.join(format!("hamon-{version}-javadoc.jar")));
+    assert!(
+        javadoc.lines().any(|l| l == "io/hamon/HaServer.html"),
+        "{javadoc}"
+    );
+    let pom = fs::read_to_string(common::root().join("java/pom.xml")).expect("pom");
+    for coordinate in [
+        "<groupId>io.hamon</groupId>".to_string(),
+        "<artifactId>hamon</artifactId>".to_string(),
+        format!("<version>{version}</version>"),
+    ] {
+        assert!(pom.contains(&coordinate), "java/pom.xml lacks {coordinate}");
+    }
 }
 
 /// Every number the Java API shares with C (enum ordinals, status codes) is the header's,

@@ -2,10 +2,15 @@
 //! The C ABI, declared in `include/hamon.h`. The only place with `#[no_mangle]`. Every export
 //! runs inside [`guard::guard`], checks its pointers, and translates to the safe modules.
 
-pub mod config;
-pub mod guard;
-pub mod heartbeat;
-pub mod log;
-pub mod probe;
+// cbindgen writes include/hamon.h in this order: the monitor server, the main use, first.
 pub mod server;
+
+pub mod config;
+pub mod probe;
+
+pub mod log;
 pub mod status;
+
+pub mod heartbeat;
+
+pub mod guard;

@@ -55,7 +55,11 @@ pub fn java() -> &'static Java {
         let built = run(
             Command::new("sh")
                 .arg(root().join("scripts/build-java"))
-                .env("CARGO_TARGET_DIR", &target),
+                .env("CARGO_TARGET_DIR", &target)
+                .env_remove("HAMON_JAVA_OUT")
+                // No library inside: these tests say where it is (`command`), or test that
+                // an unset or wrong setting fails (`bare_command`).
+                .env("HAMON_NATIVE_LIB", ""),
             Duration::from_secs(600),
         );
         assert!(
@@ -97,6 +101,34 @@ pub fn java() -> &'static Java {
             tests,
             lib: find_lib(&lib_dir(), "so").expect("libhamon.so"),
         }
+    })
+}
+
+/// `hamon-X.Y.Z.jar` as it ships, with this build's libhamon.so inside (built once per test
+/// process into `target/java-native`).
+pub fn jar_with_native_library() -> &'static Path {
+    static JAR: OnceLock<PathBuf> = OnceLock::new();
+    JAR.get_or_init(|| {
+        let java = java();
+        let target = profile_dir()
+            .parent()
+            .expect("target/<profile> has a parent")
+            .to_path_buf();
+        let out = target.join("java-native");
+        let built = run(
+            Command::new("sh")
+                .arg(root().join("scripts/build-java"))
+                .env("CARGO_TARGET_DIR", &target)
+                .env("HAMON_JAVA_OUT", &out)
+                .env("HAMON_NATIVE_LIB", &java.lib),
+            Duration::from_secs(600),
+        );
+        assert!(
+            built.status.success(),
+            "scripts/build-java failed:\n{}",
+            built.show()
+        );
+        out.join(format!("hamon-{}.jar", env!("CARGO_PKG_VERSION")))
     })
 }
 

@@ -1,0 +1,35 @@
+# bash completion for ha-heartbeat (hamon); installed as
+# share/bash-completion/completions/ha-heartbeat.
+_ha_heartbeat() {
+    local cur prev command
+    cur=${COMP_WORDS[COMP_CWORD]}
+    prev=${COMP_WORDS[COMP_CWORD-1]}
+    if [ "$prev" = --config ]; then
+        mapfile -t COMPREPLY < <(compgen -f -- "$cur")
+        return
+    fi
+    if [ "$COMP_CWORD" -eq 1 ]; then
+        mapfile -t COMPREPLY < <(compgen -W 'init run status maintenance drain undrain
+            switchover --help' -- "$cur")
+        return
+    fi
+    command=${COMP_WORDS[1]}
+    case $command in
+        maintenance)
+            if [ "$COMP_CWORD" -eq 2 ]; then
+                mapfile -t COMPREPLY < <(compgen -W 'on off' -- "$cur")
+                return
+            fi
+            ;;
+        switchover)
+            if [ "$prev" = --to ]; then
+                COMPREPLY=()
+                return
+            fi
+            mapfile -t COMPREPLY < <(compgen -W '--to --config' -- "$cur")
+            return
+            ;;
+    esac
+    mapfile -t COMPREPLY < <(compgen -W '--config' -- "$cur")
+}
+complete -F _ha_heartbeat ha-heartbeat

@@ -1,0 +1,541 @@
+//! hamon as users get it from `scripts/install` and `scripts/package`: a C program built
+//! against the installed prefix with pkg-config, dynamically and statically, starts and
+//! talks to the library; `--uninstall` leaves nothing behind; the Debian package unpacks into
+//! a root where ha-probe runs; the man pages are clean roff and the bash completions
+//! complete.
+//!
+//! Needs cc, pkg-config, groff, bash, dpkg-deb and binutils (scripts/test installs them);
+//! builds the release profile once (scripts/install). Linux only.
+
+#![cfg(target_os = "linux")]
+
+mod common;
+
+use common::child::run_to_end as run;
+use common::{TempDir, root};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Release builds of a loaded machine.
+const BUILD_PATIENCE: Duration = Duration::from_secs(1800);
+const PATIENCE: Duration = Duration::from_secs(120);
+
+/// The target directory of this test run: scripts/install builds its release files there.
+fn target_dir() -> PathBuf {
+    common::profile_dir()
+        .parent()
+        .expect("target/<profile> has a parent")
+        .to_path_buf()
+}
+
+/// scripts/install and scripts/package build in the same target directory: one at a time.
+static BUILDS: Mutex<()> = Mutex::new(());
+
+fn script(name: &str) -> Command {
+    let mut cmd = Command::new("sh");
+    cmd.arg(root().join("scripts").join(name))
+        .env("CARGO", env!("CARGO"))
+        .env("CARGO_TARGET_DIR", target_dir());
+    cmd
+}
+
+/// Starts a server on an ephemeral loopback port, probes it, stops it; prints the version.
+const PROGRAM: &str = r#"#include <hamon.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void) {
+    ha_config *cfg = NULL;
+    ha_server *srv = NULL;
+    ha_status rc;
+    if (strcmp(ha_version(), HAMON_VERSION_STRING) != 0) {
+        fprintf(stderr, "header %s, library %s\n", HAMON_VERSION_STRING, ha_version());
+        return 1;
+    }
+    rc = ha_config_new(&cfg);
+    if (rc == HA_OK) rc = ha_config_set(cfg, "ha.port", "0");
+    if (rc == HA_OK) rc = ha_config_set(cfg, "ha.host", "127.0.0.1");
+    if (rc == HA_OK) rc = ha_server_start(cfg, &srv);
+    ha_config_free(cfg);
+    if (rc != HA_OK) {
+        char detail[256];
+        ha_last_error(detail, sizeof detail, NULL);
+        fprintf(stderr, "%s: %s\n", ha_status_str(rc), detail);
+        return 1;
+    }
+    ha_server_stop(srv);
+    printf("hamon %s\n", ha_version());
+    return 0;
+}
+"#;
+
+/// `cc app.c $(pkg-config --cflags --libs PACKAGE) EXTRA`, with PKG_CONFIG_PATH on the prefix.
+fn build_with_pkg_config(prefix: &Path, package: &str, extra: &[String], out: &Path) {
+    let pc_path = prefix.join("lib/pkgconfig");
+    let flags = run(
+        Command::new("pkg-config")
+            .env("PKG_CONFIG_PATH", &pc_path)
+            .args(["--cflags", "--libs", package]),
+        PATIENCE,
+    );
+    assert!(
+        flags.status.success(),
+        "pkg-config {package}:\n{}",
+        flags.show()
+    );
+    let src = out.with_extension("c");
+    fs::write(&src, PROGRAM).expect("write app.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let built = run(
+        Command::new(&cc)
+            .args(["-std=c89", "-Wall", "-Wextra", "-Werror", "-pedantic"])
+            .arg(&src)
+            .args(flags.stdout.split_whitespace())
+            .args(extra)
+            .arg("-o")
+            .arg(out),
+        BUILD_PATIENCE,
+    );
+    assert!(
+        built.status.success(),
+        "cc with {package}:\n{}",
+        built.show()
+    );
+}
+
+fn needed(program: &Path) -> String {
+    let done = run(Command::new("readelf").arg("-d").arg(program), PATIENCE);
+    assert!(done.status.success(), "readelf:\n{}", done.show());
+    done.stdout
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn run_program(program: &Path) {
+    let done = run(
+        Command::new(program).env_remove("LD_LIBRARY_PATH"),
+        PATIENCE,
+    );
+    assert!(
+        done.status.success(),
+        "{}:\n{}",
+        program.display(),
+        done.show()
+    );
+    assert_eq!(
+        done.stdout.trim(),
+        format!("hamon {}", env!("CARGO_PKG_VERSION")),
+        "{}",
+        done.show()
+    );
+}
+
+fn entries_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries {
+            let path = e.expect("dir entry").path();
+            if path.is_dir() && !path.is_symlink() {
+                found.extend(entries_under(&path));
+            }
+            found.push(path);
+        }
+    }
+    found
+}
+
+#[test]
+fn c_programs_build_against_the_installed_prefix_both_ways_and_uninstall_removes_all() {
+    let scratch = TempDir::new("install");
+    let prefix = scratch.path().join("prefix");
+    {
+        let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+        let done = run(script("install").arg(&prefix), BUILD_PATIENCE);
+        assert!(done.status.success(), "scripts/install:\n{}", done.show());
+    }
+    for file in [
+        "lib/libhamon.so.0",
+        "lib/libhamon.a",
+        "include/hamon.h",
+        "bin/ha-probe",
+        "bin/ha-heartbeat",
+        "share/hamon/scripts/monitor",
+        "share/man/man1/ha-probe.1",
+        "share/man/man8/ha-heartbeat.8",
+        "share/man/man3/hamon.3",
+        "share/bash-completion/completions/ha-probe",
+        "lib/systemd/system/ha-heartbeat.service",
+        &format!("share/java/hamon-{}.jar", env!("CARGO_PKG_VERSION")),
+    ] {
+        assert!(prefix.join(file).exists(), "{file} not installed");
+    }
+    let unit =
+        fs::read_to_string(prefix.join("lib/systemd/system/ha-heartbeat.service")).expect("unit");
+    assert!(
+        unit.contains(&format!(
+            "ExecStart={}/bin/ha-heartbeat run",
+            prefix.display()
+        )),
+        "the unit runs the installed daemon:\n{unit}"
+    );
+
+    // Dynamic: pkg-config hamon, with the library directory recorded as the rpath.
+    let libdir = run(
+        Command::new("pkg-config")
+            .env("PKG_CONFIG_PATH", prefix.join("lib/pkgconfig"))
+            .args(["--variable=libdir", "hamon"]),
+        PATIENCE,
+    );
+    assert!(libdir.status.success(), "{}", libdir.show());
+    let dynamic = scratch.path().join("app-dynamic");
+    build_with_pkg_config(
+        &prefix,
+        "hamon",
+        &[format!("-Wl,-rpath,{}", libdir.stdout.trim())],
+        &dynamic,
+    );
+    assert!(
+        needed(&dynamic).contains("[libhamon.so.0]"),
+        "linked against the SONAME:\n{}",
+        needed(&dynamic)
+    );
+    run_program(&dynamic);
+
+    // Static: pkg-config hamon-static; nothing of hamon needed at run time.
+    let fixed = scratch.path().join("app-static");
+    build_with_pkg_config(&prefix, "hamon-static", &[], &fixed);
+    assert!(
+        !needed(&fixed).contains("libhamon"),
+        "the static program needs no libhamon:\n{}",
+        needed(&fixed)
+    );
+    run_program(&fixed);
+
+    // The installed static library carries no debug information.
+    let sections = run(
+        Command::new("readelf")
+            .args(["-S", "-W"])
+            .arg(prefix.join("lib/libhamon.a")),
+        PATIENCE,
+    );
+    assert!(
+        sections.status.success() && !sections.stdout.contains(".debug_info"),
+        "libhamon.a has debug sections"
+    );
+
+    // The installed jar loads its own (release, stripped) library with no setting, and a
+    // panic inside it still unwinds into a Java exception.
+    let java = common::java::java();
+    let internal = run(
+        Command::new(&java.java)
+            .arg("-cp")
+            .arg(format!(
+                "{}:{}",
+                prefix.join("share/java/hamon.jar").display(),
+                java.tests.display()
+            ))
+            .env_remove("LD_LIBRARY_PATH")
+            .env_remove("HAMON_LIB")
+            .env_remove("JAVA_TOOL_OPTIONS")
+            .args(["io.hamon.tests.Runner", "io.hamon.InternalTest"]),
+        BUILD_PATIENCE,
+    );
+    assert!(
+        internal.status.success()
+            && internal
+                .stdout
+                .contains("ok   testAPanicInNativeCodeBecomesAHamonException"),
+        "{}",
+        internal.show()
+    );
+
+    let done = run(script("install").arg("--uninstall").arg(&prefix), PATIENCE);
+    assert!(done.status.success(), "--uninstall:\n{}", done.show());
+    let left = entries_under(&prefix);
+    assert!(left.is_empty(), "left after --uninstall: {left:?}");
+
+    // A second uninstall has nothing to remove and says so.
+    let again = run(script("install").arg("--uninstall").arg(&prefix), PATIENCE);
+    assert!(!again.status.success(), "{}", again.show());
+    assert!(
+        again.stderr.contains("install-manifest"),
+        "{}",
+        again.show()
+    );
+}
+
+#[test]
+fn uninstall_removes_only_what_the_manifest_lists() {
+    // A prefix that holds other files too: only the manifest's entries go.
+    let scratch = TempDir::new("uninstall");
+    let prefix = scratch.path();
+    fs::create_dir_all(prefix.join("share/hamon")).expect("mkdir");
+    fs::create_dir_all(prefix.join("lib")).expect("mkdir");
+    fs::write(prefix.join("lib/libhamon.a"), b"ours").expect("write");
+    fs::write(prefix.join("lib/libother.a"), b"not ours").expect("write");
+    fs::write(
+        prefix.join("share/hamon/install-manifest"),
+        "lib/libhamon.a\nshare/hamon/install-manifest\n",
+    )
+    .expect("manifest");
+    let done = run(script("install").arg("--uninstall").arg(prefix), PATIENCE);
+    assert!(done.status.success(), "{}", done.show());
+    assert!(!prefix.join("lib/libhamon.a").exists());
+    assert!(
+        prefix.join("lib/libother.a").exists(),
+        "another file was removed"
+    );
+    assert!(
+        !prefix.join("share").exists(),
+        "the emptied share/hamon stays"
+    );
+
+    // An entry that leaves the prefix makes it refuse, removing nothing.
+    fs::create_dir_all(prefix.join("share/hamon")).expect("mkdir");
+    fs::write(
+        prefix.join("share/hamon/install-manifest"),
+        "lib/libother.a\n../outside\n",
+    )
+    .expect("manifest");
+    let done = run(script("install").arg("--uninstall").arg(prefix), PATIENCE);
+    assert!(!done.status.success(), "{}", done.show());
+    assert!(done.stderr.contains("../outside"), "{}", done.show());
+    assert!(
+        prefix.join("lib/libother.a").exists(),
+        "removed despite refusing"
+    );
+}
+
+#[test]
+fn the_man_pages_are_clean_roff() {
+    for page in ["ha-probe.1", "ha-heartbeat.8", "hamon.3"] {
+        let path = root().join("man").join(page);
+        let done = run(
+            Command::new("groff").args(["-man", "-ww", "-z"]).arg(&path),
+            PATIENCE,
+        );
+        assert!(
+            done.status.success() && done.stderr.is_empty(),
+            "groff warns about man/{page}:\n{}",
+            done.show()
+        );
+        let text = fs::read_to_string(&path).expect("read page");
+        assert!(
+            text.contains(&format!("\"hamon {}\"", env!("CARGO_PKG_VERSION"))),
+            "man/{page} names another version"
+        );
+    }
+    // Every option ha-probe --help lists is in its page.
+    let help = run(
+        Command::new(env!("CARGO_BIN_EXE_ha-probe")).arg("--help"),
+        PATIENCE,
+    );
+    let page = fs::read_to_string(root().join("man/ha-probe.1"))
+        .expect("page")
+        .replace("\\-", "-");
+    for option in help
+        .stdout
+        .split(|c: char| !(c.is_ascii_lowercase() || c == '-'))
+        .filter(|w| w.starts_with("--") && *w != "--opt")
+    {
+        assert!(page.contains(option), "man/ha-probe.1 lacks {option}");
+    }
+}
+
+/// Sources a completion in bash and completes COMP_WORDS; returns `complete -p` and the
+/// candidates, one per line.
+fn complete(file: &str, function: &str, words: &[&str]) -> (String, Vec<String>) {
+    let words_quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let script = format!(
+        "source '{}' || exit 1\n\
+         complete -p {} || exit 1\n\
+         COMP_WORDS=({})\n\
+         COMP_CWORD={}\n\
+         {function}\n\
+         printf '%s\\n' \"${{COMPREPLY[@]}}\"\n",
+        root().join("completions").join(file).display(),
+        words[0],
+        words_quoted.join(" "),
+        words.len() - 1
+    );
+    let done = run(
+        Command::new("bash").arg("--norc").arg("-c").arg(script),
+        PATIENCE,
+    );
+    assert!(done.status.success(), "{}", done.show());
+    let mut lines = done.stdout.lines();
+    let spec = lines.next().unwrap_or_default().to_string();
+    (
+        spec,
+        lines
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect(),
+    )
+}
+
+#[test]
+fn bash_completes_ha_probe_and_ha_heartbeat() {
+    let (spec, formats) = complete("ha-probe.bash", "_ha_probe", &["ha-probe", "--format", ""]);
+    assert_eq!(spec, "complete -F _ha_probe ha-probe");
+    assert_eq!(formats, ["vcs", "ocf", "lsb", "nagios", "plain"]);
+    let (_, options) = complete("ha-probe.bash", "_ha_probe", &["ha-probe", "--ti"]);
+    assert_eq!(options, ["--timeout-ms", "--timeout"]);
+    let (_, commands) = complete(
+        "ha-probe.bash",
+        "_ha_probe",
+        &["ha-probe", "--command", "p"],
+    );
+    assert_eq!(commands, ["ping"]);
+
+    let (spec, commands) = complete("ha-heartbeat.bash", "_ha_heartbeat", &["ha-heartbeat", "s"]);
+    assert_eq!(spec, "complete -F _ha_heartbeat ha-heartbeat");
+    assert_eq!(commands, ["status", "switchover"]);
+    let (_, on_off) = complete(
+        "ha-heartbeat.bash",
+        "_ha_heartbeat",
+        &["ha-heartbeat", "maintenance", ""],
+    );
+    assert_eq!(on_off, ["on", "off"]);
+    let (_, config) = complete(
+        "ha-heartbeat.bash",
+        "_ha_heartbeat",
+        &["ha-heartbeat", "run", "--c"],
+    );
+    assert_eq!(config, ["--config"]);
+}
+
+#[test]
+fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
+    let scratch = TempDir::new("deb");
+    let out = scratch.path().join("out");
+    {
+        let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
+        let done = run(script("package").arg(&out), BUILD_PATIENCE);
+        assert!(done.status.success(), "scripts/package:\n{}", done.show());
+    }
+    let deb = out.join(format!("hamon_{}_amd64.deb", env!("CARGO_PKG_VERSION")));
+    assert!(deb.is_file(), "no {}", deb.display());
+
+    let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb), PATIENCE);
+    assert!(info.status.success(), "{}", info.show());
+    for field in [
+        "Package: hamon".to_string(),
+        format!("Version: {}", env!("CARGO_PKG_VERSION")),
+        "Architecture: amd64".to_string(),
+        "Depends: libc6 (>= 2.".to_string(),
+    ] {
+        assert!(info.stdout.contains(&field), "{field}:\n{}", info.stdout);
+    }
+
+    // Where lintian is installed (scripts/test does not install it: it is large), it finds
+    // no error.
+    if Command::new("lintian").arg("--version").output().is_ok() {
+        let lint = run(
+            Command::new("lintian")
+                .args(["--tag-display-limit", "0"])
+                .arg(&deb),
+            BUILD_PATIENCE,
+        );
+        let errors: Vec<&str> = lint
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("E: "))
+            .collect();
+        assert!(errors.is_empty(), "lintian errors:\n{}", lint.show());
+    } else {
+        println!("lintian not installed: not run");
+    }
+
+    let root_dir = scratch.path().join("root");
+    let done = run(
+        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root_dir),
+        PATIENCE,
+    );
+    assert!(done.status.success(), "dpkg-deb -x:\n{}", done.show());
+    for file in [
+        "usr/bin/ha-probe",
+        "usr/bin/ha-heartbeat",
+        "usr/lib/libhamon.so.0",
+        "usr/lib/libhamon.a",
+        "usr/include/hamon.h",
+        "usr/lib/pkgconfig/hamon.pc",
+        "usr/lib/systemd/system/ha-heartbeat.service",
+        "usr/share/hamon/scripts/monitor",
+        "usr/share/hamon/scripts/ocf/hamon",
+        "usr/share/java/hamon.jar",
+        "usr/share/man/man1/ha-probe.1.gz",
+        "usr/share/man/man8/ha-heartbeat.8.gz",
+        "usr/share/man/man3/hamon.3.gz",
+        "usr/share/bash-completion/completions/ha-heartbeat",
+        "usr/share/doc/hamon/copyright",
+    ] {
+        assert!(root_dir.join(file).exists(), "{file} not in the package");
+    }
+    assert!(
+        !root_dir.join("usr/share/hamon/install-manifest").exists(),
+        "the package ships scripts/install's manifest"
+    );
+    let pc = fs::read_to_string(root_dir.join("usr/lib/pkgconfig/hamon.pc")).expect("pc");
+    assert!(
+        pc.contains("prefix=/usr\n"),
+        "hamon.pc points into the staging root:\n{pc}"
+    );
+
+    let probe = root_dir.join("usr/bin/ha-probe");
+    let version = run(Command::new(&probe).arg("--version"), PATIENCE);
+    assert!(version.status.success(), "{}", version.show());
+    assert!(
+        version
+            .stdout
+            .contains(&format!("hamon/{}", env!("CARGO_PKG_VERSION"))),
+        "{}",
+        version.show()
+    );
+    // And it probes, failing closed on a loopback port where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().expect("addr").port();
+    drop(closed);
+    let down = run(
+        Command::new(&probe).args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--timeout-ms",
+            "2000",
+        ]),
+        PATIENCE,
+    );
+    assert_eq!(down.status.code(), Some(100), "{}", down.show());
+    // The package's monitor script uses the package's ha-probe (next to it), not one on PATH.
+    let monitor = run(
+        Command::new(root_dir.join("usr/share/hamon/scripts/monitor"))
+            .args([
+                "/jdk",
+                "/mz",
+                "mz",
+                &port.to_string(),
+                "127.0.0.1",
+                "2",
+                "debug",
+            ])
+            .env("PATH", "/usr/bin:/bin")
+            .env_remove("HA_PROBE"),
+        PATIENCE,
+    );
+    assert_eq!(monitor.status.code(), Some(100), "{}", monitor.show());
+    assert!(
+        monitor.stdout.contains(&format!(
+            "monitor: {} --host 127.0.0.1",
+            root_dir.join("usr/share/hamon/scripts/ha-probe").display()
+        )),
+        "{}",
+        monitor.show()
+    );
+}
