@@ -1219,7 +1219,7 @@ fn edge_cases(shell: &str) {
 // ---- static checks -------------------------------------------------------------------
 
 /// Every shell script of the cluster-manager kit.
-const SCRIPTS: [&str; 12] = [
+const SCRIPTS: [&str; 13] = [
     "monitor",
     "online",
     "offline",
@@ -1232,6 +1232,7 @@ const SCRIPTS: [&str; 12] = [
     "build-java",
     "bench",
     "fuzz",
+    "package",
 ];
 
 #[test]
