@@ -176,7 +176,7 @@ impl Cluster {
                 app = dir.join("app.sh").display(),
                 incident = incident.display(),
             );
-            fs::write(dir.join(format!("{n}.conf")), conf).unwrap();
+            fs::write(dir.join(format!("{n}.conf")), last_setting_wins(&conf)).unwrap();
         }
         let c = Cluster {
             dir,
@@ -192,11 +192,11 @@ impl Cluster {
         self.dir.join(format!("{node}.conf"))
     }
 
-    /// Appends settings to `node`'s configuration file.
+    /// Adds settings to `node`'s configuration file; a key it sets replaces the earlier one.
     pub fn add_conf(&self, node: &str, lines: &str) {
         let mut conf = fs::read_to_string(self.conf(node)).unwrap();
         conf.push_str(lines);
-        fs::write(self.conf(node), conf).unwrap();
+        fs::write(self.conf(node), last_setting_wins(&conf)).unwrap();
     }
 
     /// `node`'s record in the shared directory.
@@ -670,4 +670,21 @@ impl Cluster {
             (ppid == daemon && is_guard).then_some(pid)
         })
     }
+}
+
+/// `conf` with each key kept only at its last setting, in place of the earlier ones: a
+/// settings file that names a key twice is refused, and tests override the defaults.
+fn last_setting_wins(conf: &str) -> String {
+    let key = |l: &str| l.split_once('=').map(|(k, _)| k.trim().to_string());
+    let lines: Vec<&str> = conf.lines().collect();
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let later =
+            key(l).is_some_and(|k| lines[i + 1..].iter().any(|m| key(m) == Some(k.clone())));
+        if !later {
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
 }
