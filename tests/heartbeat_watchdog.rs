@@ -240,11 +240,10 @@ fn bad_watchdog_settings_are_refused_naming_the_key() {
 
     // A timing that is safe with its kill budget but leaves a device no safe timeout above
     // one loop turn.
-    let conf = fs::read_to_string(c.conf("n1")).unwrap().replace(
-        "hb.watchdog_device=watchdog\n",
+    c.add_conf(
+        "n1",
         "hb.watchdog_device=/dev/watchdog\nhb.kill_budget_ms=100\nhb.takeover_ms=1100\n",
     );
-    fs::write(c.conf("n1"), conf).unwrap();
     let (st, out) = c.cli("n1", &["status"]);
     assert_eq!(st.code(), Some(2), "{out}");
     assert!(

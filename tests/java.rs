@@ -697,17 +697,18 @@ fn ha_heartbeat_supervises_the_java_pico() {
     let mut c = Cluster::new("java-pico", &["n1", "n2"], "");
     let ports = [free_port(), free_port()];
     for (i, node) in ["n1", "n2"].iter().enumerate() {
-        let mut conf = fs::read_to_string(c.conf(node)).unwrap();
         // A JVM starts slower than a shell script: the longer takeover time is also the
         // grace an application gets to answer its first probe.
-        conf.push_str(&format!(
-            "hb.start_cmd=HA_PORT={port} PICO_FLAG_FILE='{flag}' exec {pico}\n\
+        c.add_conf(
+            node,
+            &format!(
+                "hb.start_cmd=HA_PORT={port} PICO_FLAG_FILE='{flag}' exec {pico}\n\
              hb.app_port={port}\nhb.app_probe_fail=3\nhb.takeover_ms=5000\n",
-            port = ports[i],
-            flag = c.dir.join(format!("flag-{node}")).display(),
-            pico = java.pico_shell_command(),
-        ));
-        fs::write(c.conf(node), conf).unwrap();
+                port = ports[i],
+                flag = c.dir.join(format!("flag-{node}")).display(),
+                pico = java.pico_shell_command(),
+            ),
+        );
     }
     c.start("n1");
     c.start("n2");
