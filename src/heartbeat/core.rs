@@ -11,6 +11,9 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
+use crate::heartbeat::codec::NODE_USED;
 use crate::heartbeat::observe::{Liveness, Observation, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
 use crate::heartbeat::timing::Timing;
@@ -48,8 +51,9 @@ pub enum Event {
         ended: Time,
         ok: bool,
     },
-    /// The application is confirmed gone (after `StopApp`, or it died by itself).
-    AppStopped,
+    /// The application started for `epoch` is confirmed gone (after `StopApp`, or it died by
+    /// itself). A report about another epoch's application is stale and ignored.
+    AppStopped { epoch: u64 },
     /// The application failed (died, or its health probe keeps failing): hand over.
     AppFailed(String),
     /// Graceful hand-over requested (shutdown, operator).
@@ -156,8 +160,15 @@ pub struct Core {
     next_poll: Time,
     next_write: Time,
     backoff_until: Time,
-    /// Another writer was seen in our own record: never claim.
-    foreign_writer: bool,
+    /// When another writer was last seen in our own record: no claim until it has been
+    /// gone for the takeover time.
+    foreign_writer: Option<Time>,
+    /// The epoch of the running application (set by `StartApp`).
+    app_epoch: Option<u64>,
+    /// Per peer: the longest takeover wait its records ever asked for (its F1 and K), and
+    /// whether a record of it was ever decoded intact (its epoch is known).
+    peer_wait: BTreeMap<String, u64>,
+    peer_known: BTreeMap<String, bool>,
     /// The highest epoch any peer claimed, as read in its record.
     peer_epoch: u64,
     /// The latest `now` handled.
@@ -200,7 +211,10 @@ impl Core {
             next_poll: now,
             next_write: now,
             backoff_until: now,
-            foreign_writer: false,
+            foreign_writer: None,
+            app_epoch: None,
+            peer_wait: BTreeMap::new(),
+            peer_known: BTreeMap::new(),
             peer_epoch: 0,
             last_now: now,
             rng: cfg.incarnation | 1,
@@ -239,6 +253,11 @@ impl Core {
 
     pub fn deadline(&self) -> Option<Time> {
         self.deadline
+    }
+
+    /// The epoch of the running application, if one runs.
+    pub fn app_epoch(&self) -> Option<u64> {
+        self.app_epoch
     }
 
     pub fn app_running(&self) -> bool {
@@ -403,6 +422,13 @@ impl Core {
             return Some(format!("{name}: record unreadable"));
         }
         match (obs.liveness, &obs.record) {
+            // A dead node's epoch must be known, or a claim could reuse it.
+            (Liveness::Stale, None) if !self.peer_known.get(name).copied().unwrap_or(false) => {
+                Some(format!(
+                    "{name}: record corrupt and never read intact, so its epoch is unknown; \
+                     start its node again (its first write repairs the record)"
+                ))
+            }
             (Liveness::Stale, _) => None,
             (_, Some(r)) if matches!(r.state, NodeState::Standby | NodeState::Released) => None,
             (_, Some(r)) => Some(format!("{name}: {:?} epoch {}", r.state, r.epoch)),
@@ -419,7 +445,7 @@ impl Core {
             matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t == self.cfg.node);
         self.role == Role::Standby
             && !self.app_running
-            && !self.foreign_writer
+            && self.foreign_writer.is_none()
             && self.last_write_ok
             && self.writing.is_none()
             && !self.drained()
@@ -468,8 +494,18 @@ impl Core {
             Event::Written { started, ended, ok } => {
                 self.on_written(now, started, ended, ok, &mut out)
             }
-            Event::AppStopped => {
+            Event::AppStopped { epoch } if !self.app_running || self.app_epoch != Some(epoch) => {
+                // About an application of another term, or one already gone: acting on it
+                // would release a lease whose application still runs.
+                out.push(Action::Alarm(format!(
+                    "ignored a stale report that the application of epoch {epoch} stopped \
+                     (running: {})",
+                    self.app_epoch.map_or("none".into(), |e| format!("epoch {e}"))
+                )));
+            }
+            Event::AppStopped { .. } => {
                 self.app_running = false;
+                self.app_epoch = None;
                 if self.role == Role::Active {
                     // It died on its own (or a fencing backstop killed it): hand over.
                     out.push(Action::Alarm(
@@ -532,30 +568,82 @@ impl Core {
                         self.learn_epoch(r.epoch.max(r.max_epoch), out);
                     }
                     self.own.read_ok(&bytes, rec.clone(), started, ended, d);
-                    self.check_own(rec, started, out);
+                    self.check_own(rec, started, ended, out);
                 }
                 Err(_) => self.own.read_failed(),
             }
             return;
         }
-        let Some(obs) = self.peers.get_mut(node) else {
+        if !self.peers.contains_key(node) {
             return;
-        };
+        }
         match result {
             Ok(bytes) => {
                 let rec = decode(&bytes).filter(|r| r.node == node);
-                // Every epoch ever seen counts, so a record destroyed later cannot make a
-                // fencing token go backwards.
-                obs.read_ok(&bytes, rec.clone(), started, ended, d);
-                if let Some(r) = &rec {
-                    // A peer's own epoch is its claim; its max_epoch may only echo ours.
+                // The used part of a record intact under a damaged tail still tells the
+                // peer's epoch and timing (its CRC covers them); nothing else is trusted.
+                let head = rec.clone().or_else(|| {
+                    decode(&bytes[..bytes.len().min(NODE_USED)]).filter(|r| r.node == node)
+                });
+                if let Some(r) = &head {
+                    // Every epoch ever seen counts, so a record destroyed later cannot make
+                    // a fencing token go backwards. A peer's own epoch is its claim; its
+                    // max_epoch may only echo ours.
                     self.peer_epoch = self.peer_epoch.max(r.epoch);
                     self.learn_epoch(r.epoch.max(r.max_epoch), out);
+                    self.peer_known.insert(node.to_string(), true);
+                    self.learn_timing(node, r, out);
+                }
+                let wait = self.wait_for(node);
+                if let Some(obs) = self.peers.get_mut(node) {
+                    obs.read_ok(&bytes, rec, started, ended, wait);
                 }
             }
-            Err(_) => obs.read_failed(),
+            Err(_) => {
+                if let Some(obs) = self.peers.get_mut(node) {
+                    obs.read_failed();
+                }
+            }
         }
         self.last_read.insert(node.to_string(), started);
+    }
+
+    /// How long `node`'s record must stay unchanged before it counts as dead: our takeover
+    /// time, or longer when the peer's own renew deadline and kill budget need more (see
+    /// [`Timing::takeover_needed`]).
+    fn wait_for(&self, node: &str) -> u64 {
+        self.d.max(self.peer_wait.get(node).copied().unwrap_or(0))
+    }
+
+    /// Remembers the longest takeover wait `node`'s timing ever asked for, loudly when it is
+    /// longer than ours: nodes should share one timing, and a mix must not be unsafe.
+    fn learn_timing(&mut self, node: &str, r: &NodeRecord, out: &mut Vec<Action>) {
+        let ms = |v: u32| Duration::from_millis(u64::from(v));
+        let need = Timing::takeover_needed(
+            ms(r.renew_deadline_ms),
+            ms(r.kill_budget_ms),
+            ms(r.period_ms),
+        )
+        .as_nanos() as u64;
+        let known = self.peer_wait.get(node).copied().unwrap_or(0);
+        if need <= known {
+            return;
+        }
+        self.peer_wait.insert(node.to_string(), need);
+        if need > self.d && need > known.max(self.d) {
+            out.push(Action::Alarm(format!(
+                "{node} runs another timing (hb.renew_deadline_ms={} hb.kill_budget_ms={} \
+                 hb.period_ms={}): taking over from it needs its record unchanged for {} ms, \
+                 more than this node's hb.takeover_ms={} ms; waiting {} ms for it. Give every \
+                 node the same timing",
+                r.renew_deadline_ms,
+                r.kill_budget_ms,
+                r.period_ms,
+                need / 1_000_000,
+                self.d / 1_000_000,
+                need / 1_000_000
+            )));
+        }
     }
 
     /// Every epoch ever seen is persisted locally, so that after a restart this node never
@@ -569,7 +657,13 @@ impl Core {
 
     /// Our own record must be what we last wrote (or are writing): anything else means a
     /// second writer or a rolled-back storage, and an active node must stop at once.
-    fn check_own(&mut self, rec: Option<NodeRecord>, started: Time, out: &mut Vec<Action>) {
+    fn check_own(
+        &mut self,
+        rec: Option<NodeRecord>,
+        started: Time,
+        ended: Time,
+        out: &mut Vec<Action>,
+    ) {
         let Some(rec) = rec else { return };
         // The read must show the newest write of ours acknowledged before it started, or a
         // newer one of ours.
@@ -577,15 +671,31 @@ impl Core {
             return;
         };
         if rec.incarnation == self.cfg.incarnation && rec.seq >= seq {
+            // Claims resume once our record has shown only our own writes for a whole
+            // takeover time: a live second writer would have overwritten it by then.
+            if let Some(seen) = self.foreign_writer
+                && started.saturating_sub(seen) >= self.d
+            {
+                self.foreign_writer = None;
+                out.push(Action::Alarm(format!(
+                    "no other writer in our record {} for {} ms: claiming is allowed again",
+                    self.cfg.node,
+                    self.d / 1_000_000
+                )));
+            }
             return;
         }
-        if !self.foreign_writer {
+        if self.foreign_writer.is_none() {
             out.push(Action::Alarm(format!(
-                "our record {} holds incarnation {:x} seq {} after we wrote seq {seq}: another writer or a storage rollback",
-                self.cfg.node, rec.incarnation, rec.seq
+                "our record {} holds incarnation {:x} seq {} after we wrote seq {seq}: another \
+                 writer or a storage rollback; not claiming until it has been gone for {} ms",
+                self.cfg.node,
+                rec.incarnation,
+                rec.seq,
+                self.d / 1_000_000
             )));
         }
-        self.foreign_writer = true;
+        self.foreign_writer = Some(ended);
         if matches!(self.role, Role::Active | Role::Claiming) {
             self.stop_app("own record overwritten".into(), AfterStop::Standby, out);
         }
@@ -601,13 +711,16 @@ impl Core {
         match result {
             Ok(Some(m)) => {
                 let was = self.maint_mode();
+                let was_bad = self.maint_bad;
                 let token_changed = self.maint.as_ref().is_none_or(|old| old.token != m.token);
                 if self.maint_bad {
                     out.push(Action::Alarm("maintenance record readable again".into()));
                 }
                 self.maint_bad = false;
-                // Leaving maintenance: time that passed while frozen must not count.
-                if token_changed && m.mode == MaintMode::Off && was != MaintMode::Off {
+                // Leaving maintenance, or an unreadable record (which counts as FREEZE)
+                // readable again: time that passed while frozen must not count.
+                if m.mode == MaintMode::Off && (was_bad || token_changed && was != MaintMode::Off)
+                {
                     for o in self.peers.values_mut() {
                         o.restart_window(now);
                     }
@@ -672,6 +785,7 @@ impl Core {
                     self.role = Role::Active;
                     self.claim = None;
                     self.app_running = true;
+                    self.app_epoch = Some(self.epoch);
                     out.push(Action::StartApp { epoch: self.epoch });
                 } else {
                     self.abort_claim("activation write failed or was late", now, out);
@@ -689,9 +803,9 @@ impl Core {
 
     /// Everything that depends on time and on what is known now.
     fn step(&mut self, now: Time, out: &mut Vec<Action>) {
-        let d = self.d;
-        for o in self.peers.values_mut() {
-            o.refresh(now, d);
+        let waits: Vec<u64> = self.peers.keys().map(|n| self.wait_for(n)).collect();
+        for (o, wait) in self.peers.values_mut().zip(waits) {
+            o.refresh(now, wait);
         }
         // Self-fencing comes first, whatever else happens.
         if let Some(deadline) = self.deadline
