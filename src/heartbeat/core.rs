@@ -169,6 +169,8 @@ pub struct Core {
     /// whether a record of it was ever decoded intact (its epoch is known).
     peer_wait: BTreeMap<String, u64>,
     peer_known: BTreeMap<String, bool>,
+    /// Peers whose dead record hides its epoch, already reported.
+    unknown_epoch_said: std::collections::BTreeSet<String>,
     /// The highest epoch any peer claimed, as read in its record.
     peer_epoch: u64,
     /// The latest `now` handled.
@@ -215,6 +217,7 @@ impl Core {
             app_epoch: None,
             peer_wait: BTreeMap::new(),
             peer_known: BTreeMap::new(),
+            unknown_epoch_said: std::collections::BTreeSet::new(),
             peer_epoch: 0,
             last_now: now,
             rng: cfg.incarnation | 1,
@@ -233,6 +236,12 @@ impl Core {
 
     fn io_timeout(&self) -> u64 {
         self.cfg.timing.io_timeout.as_nanos() as u64
+    }
+
+    /// The longest a claim can take: claim write, peer reads, the pause, confirm reads,
+    /// ACTIVE write (C + 4 T_io).
+    fn claim_time(&self) -> u64 {
+        self.cfg.timing.confirm.as_nanos() as u64 + 4 * self.io_timeout()
     }
 
     fn jitter(&mut self, below: u64) -> u64 {
@@ -396,11 +405,13 @@ impl Core {
     fn back_off(&mut self, now: Time) {
         let p = self.period();
         // The jitter spans two periods and the node wakes when it ends (see `next_wakeup`),
-        // so two nodes that are not preferred do not keep colliding on the period grid.
+        // so two nodes that are not preferred do not keep colliding on the period grid. On
+        // top comes the longest a claim takes, so the preferred node, back after one period,
+        // finishes its next claim before the others try again, however slow storage is.
         let wait = if self.cfg.preferred {
             p
         } else {
-            3 * p + self.jitter(2 * p)
+            3 * p + self.jitter(2 * p) + self.claim_time()
         };
         // Never shortens a longer back-off (after a failure this node must let others go).
         self.backoff_until = self.backoff_until.max(now + wait);
@@ -500,7 +511,8 @@ impl Core {
                 out.push(Action::Alarm(format!(
                     "ignored a stale report that the application of epoch {epoch} stopped \
                      (running: {})",
-                    self.app_epoch.map_or("none".into(), |e| format!("epoch {e}"))
+                    self.app_epoch
+                        .map_or("none".into(), |e| format!("epoch {e}"))
                 )));
             }
             Event::AppStopped { .. } => {
@@ -719,8 +731,7 @@ impl Core {
                 self.maint_bad = false;
                 // Leaving maintenance, or an unreadable record (which counts as FREEZE)
                 // readable again: time that passed while frozen must not count.
-                if m.mode == MaintMode::Off && (was_bad || token_changed && was != MaintMode::Off)
-                {
+                if m.mode == MaintMode::Off && (was_bad || token_changed && was != MaintMode::Off) {
                     for o in self.peers.values_mut() {
                         o.restart_window(now);
                     }
@@ -806,6 +817,23 @@ impl Core {
         let waits: Vec<u64> = self.peers.keys().map(|n| self.wait_for(n)).collect();
         for (o, wait) in self.peers.values_mut().zip(waits) {
             o.refresh(now, wait);
+        }
+        let hidden: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(n, o)| {
+                o.liveness == Liveness::Stale
+                    && o.record.is_none()
+                    && !self.peer_known.get(*n).copied().unwrap_or(false)
+                    && !self.unknown_epoch_said.contains(*n)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in hidden {
+            if let Some(why) = self.peers.get(&n).and_then(|o| self.blocker(&n, o)) {
+                out.push(Action::Alarm(format!("not taking over: {why}")));
+            }
+            self.unknown_epoch_said.insert(n);
         }
         // Self-fencing comes first, whatever else happens.
         if let Some(deadline) = self.deadline
@@ -929,7 +957,6 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heartbeat::timing::Timing;
 
     const MS: u64 = 1_000_000;
 
@@ -1224,6 +1251,236 @@ mod tests {
         assert!(
             log.iter()
                 .any(|(_, a)| matches!(a, Action::Alarm(m) if m.contains("contended")))
+        );
+    }
+
+    fn timed_peer(state: NodeState, epoch: u64, seq: u64, f1: u32, k: u32) -> Vec<u8> {
+        let mut r = NodeRecord::decode(&peer("b", state, epoch, seq), "c").unwrap();
+        r.renew_deadline_ms = f1;
+        r.kill_budget_ms = k;
+        r.encode()
+    }
+
+    fn alarms(log: &[(Time, Action)]) -> Vec<String> {
+        log.iter()
+            .filter_map(|(_, a)| match a {
+                Action::Alarm(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_holder_with_a_longer_fence_is_waited_for_by_its_own_timing_loudly() {
+        // b: F1 4000 ms, K 1000 ms (period 100 ms); a: the fast profile, D 1500 ms.
+        let need = Timing::takeover_needed(
+            Duration::from_millis(4000),
+            Duration::from_millis(1000),
+            Duration::from_millis(100),
+        );
+        assert!(need > Duration::from_millis(5000), "{need:?}");
+        let mut core = Core::new(cfg("a", true), 0);
+        let frozen = timed_peer(NodeState::Active, 4, 99, 4000, 1000);
+        let log = run(&mut core, 0, 9000 * MS, |_| frozen.clone());
+        let (t, epoch) = started(&log).expect("takeover once b's own fence is over");
+        assert!(
+            t >= need.as_nanos() as u64,
+            "took over at {} ms, before b's application is surely gone ({need:?})",
+            t / MS
+        );
+        assert_eq!(epoch, 5);
+        let said = alarms(&log);
+        assert!(
+            said.iter().any(|m| m.contains("hb.renew_deadline_ms=4000")
+                && m.contains("hb.kill_budget_ms=1000")
+                && m.contains(&format!("{} ms", need.as_millis()))),
+            "{said:?}"
+        );
+    }
+
+    #[test]
+    fn a_stale_application_report_of_an_earlier_term_is_ignored() {
+        // The daemon learns late that the application of an earlier epoch stopped, after
+        // the application of the current epoch started: nothing may be released.
+        let mut c = cfg("a", true);
+        c.persisted_epoch = 2;
+        let mut core = Core::new(c, 0);
+        run(&mut core, 0, 1000 * MS, |t| {
+            peer("b", NodeState::Standby, 0, t / (100 * MS))
+        });
+        assert_eq!((core.role(), core.app_epoch()), (Role::Active, Some(3)));
+        let out = core.handle(1000 * MS, Event::AppStopped { epoch: 2 });
+        assert!(
+            !out.iter()
+                .any(|a| matches!(a, Action::StopApp { .. } | Action::Write(_))),
+            "{out:?}"
+        );
+        assert!(alarms(&out.into_iter().map(|a| (0, a)).collect::<Vec<_>>())[0].contains("stale"));
+        assert_eq!(core.role(), Role::Active);
+        assert!(core.app_running());
+        // The report about this term's application is acted on.
+        core.handle(1001 * MS, Event::AppStopped { epoch: 3 });
+        assert_ne!(core.role(), Role::Active);
+        assert!(!core.app_running());
+    }
+
+    #[test]
+    fn a_record_garbled_before_it_was_ever_read_blocks_a_claim_its_epoch_being_unknown() {
+        // b claimed epoch 7 and its record was garbled in the used part before a started.
+        let mut bytes = peer("b", NodeState::Active, 7, 3);
+        bytes[100] ^= 0xff;
+        let mut core = Core::new(cfg("a", true), 0);
+        let log = run(&mut core, 0, 6000 * MS, |_| bytes.clone());
+        assert_eq!(started(&log), None, "claimed over an unknown epoch");
+        assert!(
+            alarms(&log)
+                .iter()
+                .any(|m| m.contains("its epoch is unknown")),
+            "{:?}",
+            alarms(&log)
+        );
+    }
+
+    #[test]
+    fn a_record_damaged_only_after_its_crc_still_tells_the_epoch() {
+        // Garbage in the zero tail: the record is not trusted, but the epoch its checked
+        // part holds is learned, so the takeover uses a higher one.
+        let mut bytes = peer("b", NodeState::Active, 7, 3);
+        bytes[3000] ^= 0xff;
+        let mut core = Core::new(cfg("a", true), 0);
+        let log = run(&mut core, 0, 6000 * MS, |_| bytes.clone());
+        let (_, epoch) = started(&log).expect("takeover of a dead node");
+        assert_eq!(epoch, 8);
+    }
+
+    /// Ticks every 20 ms from `from` to `to`, answering every action at once with
+    /// `answer` (None: nothing comes back), and logs every action.
+    fn drive(
+        core: &mut Core,
+        from: Time,
+        to: Time,
+        mut answer: impl FnMut(Time, &Action) -> Option<Event>,
+    ) -> Vec<(Time, Action)> {
+        let mut log = Vec::new();
+        let mut t = from;
+        while t < to {
+            let mut queue: std::collections::VecDeque<Action> = core.handle(t, Event::Tick).into();
+            while let Some(a) = queue.pop_front() {
+                assert!(log.len() < 1_000_000, "the core keeps asking");
+                if let Some(ev) = answer(t, &a) {
+                    queue.extend(core.handle(t, ev));
+                }
+                log.push((t, a));
+            }
+            t += 20 * MS;
+        }
+        log
+    }
+
+    fn read_ok(node: &str, t: Time, bytes: Vec<u8>) -> Option<Event> {
+        Some(Event::NodeRead {
+            node: node.into(),
+            started: t,
+            ended: t,
+            result: Ok(bytes),
+        })
+    }
+
+    fn written(t: Time) -> Option<Event> {
+        Some(Event::Written {
+            started: t,
+            ended: t,
+            ok: true,
+        })
+    }
+
+    #[test]
+    fn an_unreadable_maintenance_record_readable_again_restarts_the_window() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let frozen = peer("b", NodeState::Active, 4, 99);
+        // Unreadable (FREEZE) for the first 2 s, then OFF.
+        let log = drive(&mut core, 0, 6000 * MS, |t, a| match a {
+            Action::ReadNode(n) if n == "b" => read_ok(n, t, frozen.clone()),
+            Action::ReadNode(n) => Some(Event::NodeRead {
+                node: n.clone(),
+                started: t,
+                ended: t,
+                result: Err("x".into()),
+            }),
+            Action::ReadMaint => Some(Event::MaintRead {
+                started: t,
+                ended: t,
+                result: if t < 2000 * MS {
+                    Err("EIO".into())
+                } else {
+                    maint_off()
+                },
+            }),
+            Action::Write(_) => written(t),
+            _ => None,
+        });
+        let (at, _) = started(&log).expect("takeover after a whole window");
+        assert!(
+            at >= 3500 * MS,
+            "took over {} ms after the record became readable: frozen time counted",
+            (at - 2000 * MS) / MS
+        );
+    }
+
+    #[test]
+    fn a_node_that_saw_another_writer_claims_again_once_it_is_gone_for_the_takeover_time() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let mut own: Option<Vec<u8>> = None;
+        let mut stopped = None;
+        let foreign = peer("a", NodeState::Standby, 0, 1);
+        // b is a live standby throughout; a second writer owns a's record from 300 ms to
+        // 1500 ms. a claims at once, stops when it sees the other writer, and may claim again
+        // only once its record has been its own for the takeover time (1500 ms).
+        let log = drive(&mut core, 0, 6000 * MS, |t, a| match a {
+            Action::ReadNode(n) if n == "b" => {
+                read_ok(n, t, peer("b", NodeState::Standby, 0, t / (100 * MS)))
+            }
+            Action::ReadNode(n) if (300 * MS..1500 * MS).contains(&t) => {
+                read_ok(n, t, foreign.clone())
+            }
+            Action::ReadNode(n) => Some(Event::NodeRead {
+                node: n.clone(),
+                started: t,
+                ended: t,
+                result: own.clone().ok_or_else(|| "ENOENT".to_string()),
+            }),
+            Action::ReadMaint => Some(Event::MaintRead {
+                started: t,
+                ended: t,
+                result: maint_off(),
+            }),
+            Action::Write(r) => {
+                own = Some(r.encode());
+                written(t)
+            }
+            Action::StopApp { .. } => {
+                stopped = Some(t);
+                Some(Event::AppStopped { epoch: 1 })
+            }
+            _ => None,
+        });
+        let said = alarms(&log);
+        assert!(
+            said.iter().any(|m| m.contains("another writer")),
+            "{said:?}"
+        );
+        assert!(stopped.is_some_and(|t| t < 1500 * MS), "{stopped:?}");
+        assert!(
+            said.iter().any(|m| m.contains("claiming is allowed again")),
+            "{said:?}"
+        );
+        let again: Vec<Time> = log
+            .iter()
+            .filter_map(|(t, a)| matches!(a, Action::StartApp { .. }).then_some(*t))
+            .collect();
+        assert!(
+            again.len() == 2 && again[1] >= 3000 * MS,
+            "starts at {again:?}"
         );
     }
 }

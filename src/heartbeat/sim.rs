@@ -411,7 +411,9 @@ impl Sim {
             SimEvent::StaleStopped(i, inc, epoch) => {
                 if self.alive(i, inc) {
                     let name = self.nodes[i].name.clone();
-                    self.note(|| format!("{name}: a stale report: application of epoch {epoch} stopped"));
+                    self.note(|| {
+                        format!("{name}: a stale report: application of epoch {epoch} stopped")
+                    });
                     self.report(i, Event::AppStopped { epoch });
                 }
             }
@@ -427,7 +429,9 @@ impl Sim {
                     node.killing = true;
                     let term = node.app.expect("running");
                     // The guard kills the application group within the kill budget.
-                    let after = self.rng.below(Self::ns(node.timing.kill_budget) * self.kill_factor);
+                    let after = self
+                        .rng
+                        .below(Self::ns(node.timing.kill_budget) * self.kill_factor);
                     let name = node.name.clone();
                     self.note(|| format!("{name}: fencing guard kills the application"));
                     self.push(self.now + after, SimEvent::AppGone(i, inc, term));
@@ -567,7 +571,9 @@ impl Sim {
     /// The tick's wait ends at the I/O timeout or at the lease deadline, whichever is first.
     fn schedule_wait(&mut self, i: usize) {
         let node = &self.nodes[i];
-        let Some(call) = node.call.as_ref() else { return };
+        let Some(call) = node.call.as_ref() else {
+            return;
+        };
         let mut end = call.until;
         if let Some(dl) = node.core.as_ref().and_then(|c| c.deadline()) {
             end = end.min(node.clock.global(dl).max(self.now));
@@ -651,9 +657,7 @@ impl Sim {
         }
         let node = &mut self.nodes[i];
         let half = Self::ns(node.timing.period) / 2;
-        let wake = clock
-            .global(wakeup)
-            .clamp(self.now + MS, self.now + half);
+        let wake = clock.global(wakeup).clamp(self.now + MS, self.now + half);
         // A tick that came due during this call was dropped: schedule afresh.
         if node.tick_at <= self.now || wake < node.tick_at {
             node.tick_at = wake;
@@ -699,7 +703,9 @@ impl Sim {
         }
         node.killing = true;
         let inc = node.inc;
-        let after = self.rng.below(Self::ns(node.timing.kill_budget) * self.kill_factor);
+        let after = self
+            .rng
+            .below(Self::ns(node.timing.kill_budget) * self.kill_factor);
         self.push(self.now + after, SimEvent::AppGone(i, inc, term));
     }
 
@@ -982,7 +988,9 @@ impl Sim {
                 // The host suspends: daemon, guard and application stop, CLOCK_BOOTTIME runs
                 // on. Up to half a period: a longer one can outlast what peers wait beyond
                 // the lease and the kill (the frozen-host limit of docs/heartbeat.md).
-                let dur = self.rng.range(MS, Self::ns(self.nodes[i].timing.period) / 2);
+                let dur = self
+                    .rng
+                    .range(MS, Self::ns(self.nodes[i].timing.period) / 2);
                 self.note(|| format!("{name}: host suspended for {} ms", dur / MS));
                 self.nodes[i].paused_until = self.now + dur;
                 self.nodes[i].suspended = true;
@@ -1219,8 +1227,7 @@ mod tests {
                         }
                         let seed = base + k;
                         let nodes = 2 + (seed % 2) as usize;
-                        if let (Err(e), _) = run_schedule(seed, nodes, timing, kill_factor, false)
-                        {
+                        if let (Err(e), _) = run_schedule(seed, nodes, timing, kill_factor, false) {
                             let mut f = found.lock().unwrap();
                             if f.as_ref().is_none_or(|(s, _, _)| seed < *s) {
                                 *f = Some((seed, nodes, e));

@@ -167,10 +167,9 @@ impl Timing {
 
     /// Worst-case time from the end of every fault (storage healthy, every daemon running,
     /// maintenance OFF written) to the application running: one period and one read to see
-    /// the maintenance record (which restarts the observation window), then a failover, and
-    /// the back-off of a node that is not preferred (at most 5 P) if claims collided.
+    /// the maintenance record (which restarts the observation window), then a failover.
     pub fn recovery_bound(&self) -> Duration {
-        self.period + self.io_timeout + self.failover_bound() + self.period * 5
+        self.period + self.io_timeout + self.failover_bound()
     }
 
     /// Worst-case time from the active node's death to the application started elsewhere,
