@@ -303,7 +303,8 @@ impl Core {
     /// When the driver should call [`Core::handle`] with `Tick` next, at the latest.
     pub fn next_wakeup(&self) -> Time {
         let mut t = self.next_poll;
-        if self.writing.is_none() {
+        // No periodic write is due while a claim runs (its writes are its own).
+        if self.writing.is_none() && self.claim.is_none() {
             t = t.min(self.next_write);
         }
         if let Some(d) = self.deadline {

@@ -387,7 +387,8 @@ impl Node {
         }
         self.handle(Event::Tick, &mut result);
         // Completions already queued are taken at once; only this tick's own operations
-        // are waited for, and never past the lease deadline: a FENCE (or a START) goes to
+        // are waited for, and the core's timers (the lease deadline above all, the claim's
+        // pause, polls) fire on time while waiting: a FENCE (or a START, or a STOP) goes to
         // the caller as soon as the core decides it, not when slow storage answers.
         loop {
             if matches!(
@@ -397,24 +398,34 @@ impl Node {
                 break;
             }
             let now = boottime();
-            let mut stop_at = if self.awaited.is_empty() { now } else { until };
-            if let Some(deadline) = self.core.deadline() {
-                stop_at = stop_at.min(deadline.max(now));
+            if self.awaited.is_empty() {
+                // Nothing of ours outstanding: take what is queued, then return.
+                match self.pool.next(Instant::now()) {
+                    Some(c) => {
+                        self.feed(c, &mut result);
+                        continue;
+                    }
+                    None => break,
+                }
             }
+            if now >= until {
+                break;
+            }
+            let stop_at = until.min(self.core.next_wakeup().max(now));
             let wait_until = Instant::now() + Duration::from_nanos(stop_at.saturating_sub(now));
             if let Some(c) = self.pool.next(wait_until) {
                 self.awaited.remove(&c.id);
                 self.feed(c, &mut result);
                 continue;
             }
-            if self.core.deadline().is_some_and(|d| boottime() >= d) {
-                // The lease ended while waiting: let the core fence now.
+            if boottime() >= self.core.next_wakeup() {
+                // A timer of the core is due (the lease deadline, the claim's pause, a poll).
                 self.handle(Event::Tick, &mut result);
-                if self.core.deadline().is_none_or(|d| boottime() < d) {
-                    continue;
+                if self.core.next_wakeup() <= boottime() {
+                    // Nothing moved it: do not spin, the next tick comes soon.
+                    break;
                 }
             }
-            break;
         }
         let now = boottime();
         let status = self.core.status(now);
