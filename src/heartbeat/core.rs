@@ -506,14 +506,15 @@ impl Core {
             Event::Written { started, ended, ok } => {
                 self.on_written(now, started, ended, ok, &mut out)
             }
-            Event::AppStopped { epoch } if !self.app_running || self.app_epoch != Some(epoch) => {
-                // About an application of another term, or one already gone: acting on it
-                // would release a lease whose application still runs.
+            // Nothing runs: a late or repeated report, nothing to do.
+            Event::AppStopped { .. } if !self.app_running => {}
+            Event::AppStopped { epoch } if self.app_epoch != Some(epoch) => {
+                // About an application of another term: acting on it would release a lease
+                // whose application still runs.
                 out.push(Action::Alarm(format!(
                     "ignored a stale report that the application of epoch {epoch} stopped \
-                     (running: {})",
-                    self.app_epoch
-                        .map_or("none".into(), |e| format!("epoch {e}"))
+                     (running: epoch {})",
+                    self.app_epoch.unwrap_or(0)
                 )));
             }
             Event::AppStopped { .. } => {
