@@ -358,7 +358,8 @@ pub unsafe extern "C" fn hb_node_new(cfg: *const ha_config, out: *mut *mut hb_no
 
 /// One step of the heartbeat: collects finished storage I/O, renews or claims the lease,
 /// reads the peers and the maintenance record, and tells the caller what to do. Blocks at
-/// most `hb.io_timeout_ms` (storage that hangs longer is left behind, never waited for).
+/// most `hb.io_timeout_ms` (storage that hangs longer is left behind, never waited for), and
+/// never past the lease deadline: FENCE, START and STOP are returned as soon as decided.
 ///
 /// Call it from the daemon loop, again within `out->next_tick_ms` of the previous result
 /// (at the latest every half `hb.period_ms`): the lease is renewed only inside this call,
@@ -371,8 +372,9 @@ pub unsafe extern "C" fn hb_node_new(cfg: *const ha_config, out: *mut *mut hb_no
 /// - `HB_ACTION_FENCE`: the lease is lost: kill it now, then call `hb_app_stopped`.
 /// - `HB_ACTION_NONE`: nothing may run here: make sure it does not.
 ///
-/// After STOP or FENCE the application must be gone within `hb.kill_budget_ms`; when
-/// `hb_app_stopped` has not been called by then, the node takes it as gone. Alarms raised
+/// After STOP or FENCE the application must be gone within `hb.kill_budget_ms` of this
+/// call's return; when `hb_app_stopped` has not been called by then, the node takes it as
+/// gone. Alarms raised
 /// by the tick are counted in `out->alarms` and logged. `*out` is written only on success.
 ///
 /// # Safety
@@ -393,9 +395,11 @@ pub unsafe extern "C" fn hb_tick(node: *mut hb_node, out: *mut hb_tick_result) -
 
 /// Tells the node the application is gone: after `HB_ACTION_STOP` or `HB_ACTION_FENCE`, or
 /// because it exited by itself (then an active node releases the lease so another node can
-/// take over, and waits `hb.takeover_ms` before it claims again). Includes a tick (blocks at
-/// most `hb.io_timeout_ms`); act on `out->action` as after `hb_tick`. `*out` is written only
-/// on success.
+/// take over, and waits `hb.takeover_ms` before it claims again). It refers to the
+/// application the caller was last told to stop and has not reported yet, else to the one
+/// running; a report for an application of an earlier term, arriving after a new START, is
+/// ignored. Includes a tick (blocks at most `hb.io_timeout_ms`); act on `out->action` as
+/// after `hb_tick`. `*out` is written only on success.
 ///
 /// # Safety
 /// As for `hb_tick`.

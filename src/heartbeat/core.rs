@@ -11,6 +11,9 @@
 
 use std::collections::BTreeMap;
 
+use std::time::Duration;
+
+use crate::heartbeat::codec::NODE_USED;
 use crate::heartbeat::observe::{Liveness, Observation, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
 use crate::heartbeat::timing::Timing;
@@ -48,8 +51,9 @@ pub enum Event {
         ended: Time,
         ok: bool,
     },
-    /// The application is confirmed gone (after `StopApp`, or it died by itself).
-    AppStopped,
+    /// The application started for `epoch` is confirmed gone (after `StopApp`, or it died by
+    /// itself). A report about another epoch's application is stale and ignored.
+    AppStopped { epoch: u64 },
     /// The application failed (died, or its health probe keeps failing): hand over.
     AppFailed(String),
     /// Graceful hand-over requested (shutdown, operator).
@@ -156,8 +160,17 @@ pub struct Core {
     next_poll: Time,
     next_write: Time,
     backoff_until: Time,
-    /// Another writer was seen in our own record: never claim.
-    foreign_writer: bool,
+    /// When another writer was last seen in our own record: no claim until it has been
+    /// gone for the takeover time.
+    foreign_writer: Option<Time>,
+    /// The epoch of the running application (set by `StartApp`).
+    app_epoch: Option<u64>,
+    /// Per peer: the longest takeover wait its records ever asked for (its F1 and K), and
+    /// whether a record of it was ever decoded intact (its epoch is known).
+    peer_wait: BTreeMap<String, u64>,
+    peer_known: BTreeMap<String, bool>,
+    /// Peers whose dead record hides its epoch, already reported.
+    unknown_epoch_said: std::collections::BTreeSet<String>,
     /// The highest epoch any peer claimed, as read in its record.
     peer_epoch: u64,
     /// The latest `now` handled.
@@ -200,7 +213,11 @@ impl Core {
             next_poll: now,
             next_write: now,
             backoff_until: now,
-            foreign_writer: false,
+            foreign_writer: None,
+            app_epoch: None,
+            peer_wait: BTreeMap::new(),
+            peer_known: BTreeMap::new(),
+            unknown_epoch_said: std::collections::BTreeSet::new(),
             peer_epoch: 0,
             last_now: now,
             rng: cfg.incarnation | 1,
@@ -221,6 +238,12 @@ impl Core {
         self.cfg.timing.io_timeout.as_nanos() as u64
     }
 
+    /// The longest a claim can take: claim write, peer reads, the pause, confirm reads,
+    /// ACTIVE write (C + 4 T_io).
+    fn claim_time(&self) -> u64 {
+        self.cfg.timing.confirm.as_nanos() as u64 + 4 * self.io_timeout()
+    }
+
     fn jitter(&mut self, below: u64) -> u64 {
         // xorshift64: deterministic per incarnation, which the simulation relies on.
         self.rng ^= self.rng << 13;
@@ -239,6 +262,11 @@ impl Core {
 
     pub fn deadline(&self) -> Option<Time> {
         self.deadline
+    }
+
+    /// The epoch of the running application, if one runs.
+    pub fn app_epoch(&self) -> Option<u64> {
+        self.app_epoch
     }
 
     pub fn app_running(&self) -> bool {
@@ -275,7 +303,8 @@ impl Core {
     /// When the driver should call [`Core::handle`] with `Tick` next, at the latest.
     pub fn next_wakeup(&self) -> Time {
         let mut t = self.next_poll;
-        if self.writing.is_none() {
+        // No periodic write is due while a claim runs (its writes are its own).
+        if self.writing.is_none() && self.claim.is_none() {
             t = t.min(self.next_write);
         }
         if let Some(d) = self.deadline {
@@ -377,11 +406,13 @@ impl Core {
     fn back_off(&mut self, now: Time) {
         let p = self.period();
         // The jitter spans two periods and the node wakes when it ends (see `next_wakeup`),
-        // so two nodes that are not preferred do not keep colliding on the period grid.
+        // so two nodes that are not preferred do not keep colliding on the period grid. On
+        // top comes the longest a claim takes, so the preferred node, back after one period,
+        // finishes its next claim before the others try again, however slow storage is.
         let wait = if self.cfg.preferred {
             p
         } else {
-            3 * p + self.jitter(2 * p)
+            3 * p + self.jitter(2 * p) + self.claim_time()
         };
         // Never shortens a longer back-off (after a failure this node must let others go).
         self.backoff_until = self.backoff_until.max(now + wait);
@@ -403,6 +434,13 @@ impl Core {
             return Some(format!("{name}: record unreadable"));
         }
         match (obs.liveness, &obs.record) {
+            // A dead node's epoch must be known, or a claim could reuse it.
+            (Liveness::Stale, None) if !self.peer_known.get(name).copied().unwrap_or(false) => {
+                Some(format!(
+                    "{name}: record corrupt and never read intact, so its epoch is unknown; \
+                     start its node again (its first write repairs the record)"
+                ))
+            }
             (Liveness::Stale, _) => None,
             (_, Some(r)) if matches!(r.state, NodeState::Standby | NodeState::Released) => None,
             (_, Some(r)) => Some(format!("{name}: {:?} epoch {}", r.state, r.epoch)),
@@ -419,7 +457,7 @@ impl Core {
             matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t == self.cfg.node);
         self.role == Role::Standby
             && !self.app_running
-            && !self.foreign_writer
+            && self.foreign_writer.is_none()
             && self.last_write_ok
             && self.writing.is_none()
             && !self.drained()
@@ -468,8 +506,20 @@ impl Core {
             Event::Written { started, ended, ok } => {
                 self.on_written(now, started, ended, ok, &mut out)
             }
-            Event::AppStopped => {
+            // Nothing runs: a late or repeated report, nothing to do.
+            Event::AppStopped { .. } if !self.app_running => {}
+            Event::AppStopped { epoch } if self.app_epoch != Some(epoch) => {
+                // About an application of another term: acting on it would release a lease
+                // whose application still runs.
+                out.push(Action::Alarm(format!(
+                    "ignored a stale report that the application of epoch {epoch} stopped \
+                     (running: epoch {})",
+                    self.app_epoch.unwrap_or(0)
+                )));
+            }
+            Event::AppStopped { .. } => {
                 self.app_running = false;
+                self.app_epoch = None;
                 if self.role == Role::Active {
                     // It died on its own (or a fencing backstop killed it): hand over.
                     out.push(Action::Alarm(
@@ -532,30 +582,82 @@ impl Core {
                         self.learn_epoch(r.epoch.max(r.max_epoch), out);
                     }
                     self.own.read_ok(&bytes, rec.clone(), started, ended, d);
-                    self.check_own(rec, started, out);
+                    self.check_own(rec, started, ended, out);
                 }
                 Err(_) => self.own.read_failed(),
             }
             return;
         }
-        let Some(obs) = self.peers.get_mut(node) else {
+        if !self.peers.contains_key(node) {
             return;
-        };
+        }
         match result {
             Ok(bytes) => {
                 let rec = decode(&bytes).filter(|r| r.node == node);
-                // Every epoch ever seen counts, so a record destroyed later cannot make a
-                // fencing token go backwards.
-                obs.read_ok(&bytes, rec.clone(), started, ended, d);
-                if let Some(r) = &rec {
-                    // A peer's own epoch is its claim; its max_epoch may only echo ours.
+                // The used part of a record intact under a damaged tail still tells the
+                // peer's epoch and timing (its CRC covers them); nothing else is trusted.
+                let head = rec.clone().or_else(|| {
+                    decode(&bytes[..bytes.len().min(NODE_USED)]).filter(|r| r.node == node)
+                });
+                if let Some(r) = &head {
+                    // Every epoch ever seen counts, so a record destroyed later cannot make
+                    // a fencing token go backwards. A peer's own epoch is its claim; its
+                    // max_epoch may only echo ours.
                     self.peer_epoch = self.peer_epoch.max(r.epoch);
                     self.learn_epoch(r.epoch.max(r.max_epoch), out);
+                    self.peer_known.insert(node.to_string(), true);
+                    self.learn_timing(node, r, out);
+                }
+                let wait = self.wait_for(node);
+                if let Some(obs) = self.peers.get_mut(node) {
+                    obs.read_ok(&bytes, rec, started, ended, wait);
                 }
             }
-            Err(_) => obs.read_failed(),
+            Err(_) => {
+                if let Some(obs) = self.peers.get_mut(node) {
+                    obs.read_failed();
+                }
+            }
         }
         self.last_read.insert(node.to_string(), started);
+    }
+
+    /// How long `node`'s record must stay unchanged before it counts as dead: our takeover
+    /// time, or longer when the peer's own renew deadline and kill budget need more (see
+    /// [`Timing::takeover_needed`]).
+    fn wait_for(&self, node: &str) -> u64 {
+        self.d.max(self.peer_wait.get(node).copied().unwrap_or(0))
+    }
+
+    /// Remembers the longest takeover wait `node`'s timing ever asked for, loudly when it is
+    /// longer than ours: nodes should share one timing, and a mix must not be unsafe.
+    fn learn_timing(&mut self, node: &str, r: &NodeRecord, out: &mut Vec<Action>) {
+        let ms = |v: u32| Duration::from_millis(u64::from(v));
+        let need = Timing::takeover_needed(
+            ms(r.renew_deadline_ms),
+            ms(r.kill_budget_ms),
+            ms(r.period_ms),
+        )
+        .as_nanos() as u64;
+        let known = self.peer_wait.get(node).copied().unwrap_or(0);
+        if need <= known {
+            return;
+        }
+        self.peer_wait.insert(node.to_string(), need);
+        if need > self.d && need > known.max(self.d) {
+            out.push(Action::Alarm(format!(
+                "{node} runs another timing (hb.renew_deadline_ms={} hb.kill_budget_ms={} \
+                 hb.period_ms={}): taking over from it needs its record unchanged for {} ms, \
+                 more than this node's hb.takeover_ms={} ms; waiting {} ms for it. Give every \
+                 node the same timing",
+                r.renew_deadline_ms,
+                r.kill_budget_ms,
+                r.period_ms,
+                need / 1_000_000,
+                self.d / 1_000_000,
+                need / 1_000_000
+            )));
+        }
     }
 
     /// Every epoch ever seen is persisted locally, so that after a restart this node never
@@ -569,7 +671,13 @@ impl Core {
 
     /// Our own record must be what we last wrote (or are writing): anything else means a
     /// second writer or a rolled-back storage, and an active node must stop at once.
-    fn check_own(&mut self, rec: Option<NodeRecord>, started: Time, out: &mut Vec<Action>) {
+    fn check_own(
+        &mut self,
+        rec: Option<NodeRecord>,
+        started: Time,
+        ended: Time,
+        out: &mut Vec<Action>,
+    ) {
         let Some(rec) = rec else { return };
         // The read must show the newest write of ours acknowledged before it started, or a
         // newer one of ours.
@@ -577,15 +685,31 @@ impl Core {
             return;
         };
         if rec.incarnation == self.cfg.incarnation && rec.seq >= seq {
+            // Claims resume once our record has shown only our own writes for a whole
+            // takeover time: a live second writer would have overwritten it by then.
+            if let Some(seen) = self.foreign_writer
+                && started.saturating_sub(seen) >= self.d
+            {
+                self.foreign_writer = None;
+                out.push(Action::Alarm(format!(
+                    "no other writer in our record {} for {} ms: claiming is allowed again",
+                    self.cfg.node,
+                    self.d / 1_000_000
+                )));
+            }
             return;
         }
-        if !self.foreign_writer {
+        if self.foreign_writer.is_none() {
             out.push(Action::Alarm(format!(
-                "our record {} holds incarnation {:x} seq {} after we wrote seq {seq}: another writer or a storage rollback",
-                self.cfg.node, rec.incarnation, rec.seq
+                "our record {} holds incarnation {:x} seq {} after we wrote seq {seq}: another \
+                 writer or a storage rollback; not claiming until it has been gone for {} ms",
+                self.cfg.node,
+                rec.incarnation,
+                rec.seq,
+                self.d / 1_000_000
             )));
         }
-        self.foreign_writer = true;
+        self.foreign_writer = Some(ended);
         if matches!(self.role, Role::Active | Role::Claiming) {
             self.stop_app("own record overwritten".into(), AfterStop::Standby, out);
         }
@@ -601,13 +725,15 @@ impl Core {
         match result {
             Ok(Some(m)) => {
                 let was = self.maint_mode();
+                let was_bad = self.maint_bad;
                 let token_changed = self.maint.as_ref().is_none_or(|old| old.token != m.token);
                 if self.maint_bad {
                     out.push(Action::Alarm("maintenance record readable again".into()));
                 }
                 self.maint_bad = false;
-                // Leaving maintenance: time that passed while frozen must not count.
-                if token_changed && m.mode == MaintMode::Off && was != MaintMode::Off {
+                // Leaving maintenance, or an unreadable record (which counts as FREEZE)
+                // readable again: time that passed while frozen must not count.
+                if m.mode == MaintMode::Off && (was_bad || token_changed && was != MaintMode::Off) {
                     for o in self.peers.values_mut() {
                         o.restart_window(now);
                     }
@@ -672,6 +798,7 @@ impl Core {
                     self.role = Role::Active;
                     self.claim = None;
                     self.app_running = true;
+                    self.app_epoch = Some(self.epoch);
                     out.push(Action::StartApp { epoch: self.epoch });
                 } else {
                     self.abort_claim("activation write failed or was late", now, out);
@@ -689,9 +816,26 @@ impl Core {
 
     /// Everything that depends on time and on what is known now.
     fn step(&mut self, now: Time, out: &mut Vec<Action>) {
-        let d = self.d;
-        for o in self.peers.values_mut() {
-            o.refresh(now, d);
+        let waits: Vec<u64> = self.peers.keys().map(|n| self.wait_for(n)).collect();
+        for (o, wait) in self.peers.values_mut().zip(waits) {
+            o.refresh(now, wait);
+        }
+        let hidden: Vec<String> = self
+            .peers
+            .iter()
+            .filter(|(n, o)| {
+                o.liveness == Liveness::Stale
+                    && o.record.is_none()
+                    && !self.peer_known.get(*n).copied().unwrap_or(false)
+                    && !self.unknown_epoch_said.contains(*n)
+            })
+            .map(|(n, _)| n.clone())
+            .collect();
+        for n in hidden {
+            if let Some(why) = self.peers.get(&n).and_then(|o| self.blocker(&n, o)) {
+                out.push(Action::Alarm(format!("not taking over: {why}")));
+            }
+            self.unknown_epoch_said.insert(n);
         }
         // Self-fencing comes first, whatever else happens.
         if let Some(deadline) = self.deadline
@@ -815,7 +959,6 @@ impl Core {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::heartbeat::timing::Timing;
 
     const MS: u64 = 1_000_000;
 
@@ -1110,6 +1253,236 @@ mod tests {
         assert!(
             log.iter()
                 .any(|(_, a)| matches!(a, Action::Alarm(m) if m.contains("contended")))
+        );
+    }
+
+    fn timed_peer(state: NodeState, epoch: u64, seq: u64, f1: u32, k: u32) -> Vec<u8> {
+        let mut r = NodeRecord::decode(&peer("b", state, epoch, seq), "c").unwrap();
+        r.renew_deadline_ms = f1;
+        r.kill_budget_ms = k;
+        r.encode()
+    }
+
+    fn alarms(log: &[(Time, Action)]) -> Vec<String> {
+        log.iter()
+            .filter_map(|(_, a)| match a {
+                Action::Alarm(m) => Some(m.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_holder_with_a_longer_fence_is_waited_for_by_its_own_timing_loudly() {
+        // b: F1 4000 ms, K 1000 ms (period 100 ms); a: the fast profile, D 1500 ms.
+        let need = Timing::takeover_needed(
+            Duration::from_millis(4000),
+            Duration::from_millis(1000),
+            Duration::from_millis(100),
+        );
+        assert!(need > Duration::from_millis(5000), "{need:?}");
+        let mut core = Core::new(cfg("a", true), 0);
+        let frozen = timed_peer(NodeState::Active, 4, 99, 4000, 1000);
+        let log = run(&mut core, 0, 9000 * MS, |_| frozen.clone());
+        let (t, epoch) = started(&log).expect("takeover once b's own fence is over");
+        assert!(
+            t >= need.as_nanos() as u64,
+            "took over at {} ms, before b's application is surely gone ({need:?})",
+            t / MS
+        );
+        assert_eq!(epoch, 5);
+        let said = alarms(&log);
+        assert!(
+            said.iter().any(|m| m.contains("hb.renew_deadline_ms=4000")
+                && m.contains("hb.kill_budget_ms=1000")
+                && m.contains(&format!("{} ms", need.as_millis()))),
+            "{said:?}"
+        );
+    }
+
+    #[test]
+    fn a_stale_application_report_of_an_earlier_term_is_ignored() {
+        // The daemon learns late that the application of an earlier epoch stopped, after
+        // the application of the current epoch started: nothing may be released.
+        let mut c = cfg("a", true);
+        c.persisted_epoch = 2;
+        let mut core = Core::new(c, 0);
+        run(&mut core, 0, 1000 * MS, |t| {
+            peer("b", NodeState::Standby, 0, t / (100 * MS))
+        });
+        assert_eq!((core.role(), core.app_epoch()), (Role::Active, Some(3)));
+        let out = core.handle(1000 * MS, Event::AppStopped { epoch: 2 });
+        assert!(
+            !out.iter()
+                .any(|a| matches!(a, Action::StopApp { .. } | Action::Write(_))),
+            "{out:?}"
+        );
+        assert!(alarms(&out.into_iter().map(|a| (0, a)).collect::<Vec<_>>())[0].contains("stale"));
+        assert_eq!(core.role(), Role::Active);
+        assert!(core.app_running());
+        // The report about this term's application is acted on.
+        core.handle(1001 * MS, Event::AppStopped { epoch: 3 });
+        assert_ne!(core.role(), Role::Active);
+        assert!(!core.app_running());
+    }
+
+    #[test]
+    fn a_record_garbled_before_it_was_ever_read_blocks_a_claim_its_epoch_being_unknown() {
+        // b claimed epoch 7 and its record was garbled in the used part before a started.
+        let mut bytes = peer("b", NodeState::Active, 7, 3);
+        bytes[100] ^= 0xff;
+        let mut core = Core::new(cfg("a", true), 0);
+        let log = run(&mut core, 0, 6000 * MS, |_| bytes.clone());
+        assert_eq!(started(&log), None, "claimed over an unknown epoch");
+        assert!(
+            alarms(&log)
+                .iter()
+                .any(|m| m.contains("its epoch is unknown")),
+            "{:?}",
+            alarms(&log)
+        );
+    }
+
+    #[test]
+    fn a_record_damaged_only_after_its_crc_still_tells_the_epoch() {
+        // Garbage in the zero tail: the record is not trusted, but the epoch its checked
+        // part holds is learned, so the takeover uses a higher one.
+        let mut bytes = peer("b", NodeState::Active, 7, 3);
+        bytes[3000] ^= 0xff;
+        let mut core = Core::new(cfg("a", true), 0);
+        let log = run(&mut core, 0, 6000 * MS, |_| bytes.clone());
+        let (_, epoch) = started(&log).expect("takeover of a dead node");
+        assert_eq!(epoch, 8);
+    }
+
+    /// Ticks every 20 ms from `from` to `to`, answering every action at once with
+    /// `answer` (None: nothing comes back), and logs every action.
+    fn drive(
+        core: &mut Core,
+        from: Time,
+        to: Time,
+        mut answer: impl FnMut(Time, &Action) -> Option<Event>,
+    ) -> Vec<(Time, Action)> {
+        let mut log = Vec::new();
+        let mut t = from;
+        while t < to {
+            let mut queue: std::collections::VecDeque<Action> = core.handle(t, Event::Tick).into();
+            while let Some(a) = queue.pop_front() {
+                assert!(log.len() < 1_000_000, "the core keeps asking");
+                if let Some(ev) = answer(t, &a) {
+                    queue.extend(core.handle(t, ev));
+                }
+                log.push((t, a));
+            }
+            t += 20 * MS;
+        }
+        log
+    }
+
+    fn read_ok(node: &str, t: Time, bytes: Vec<u8>) -> Option<Event> {
+        Some(Event::NodeRead {
+            node: node.into(),
+            started: t,
+            ended: t,
+            result: Ok(bytes),
+        })
+    }
+
+    fn written(t: Time) -> Option<Event> {
+        Some(Event::Written {
+            started: t,
+            ended: t,
+            ok: true,
+        })
+    }
+
+    #[test]
+    fn an_unreadable_maintenance_record_readable_again_restarts_the_window() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let frozen = peer("b", NodeState::Active, 4, 99);
+        // Unreadable (FREEZE) for the first 2 s, then OFF.
+        let log = drive(&mut core, 0, 6000 * MS, |t, a| match a {
+            Action::ReadNode(n) if n == "b" => read_ok(n, t, frozen.clone()),
+            Action::ReadNode(n) => Some(Event::NodeRead {
+                node: n.clone(),
+                started: t,
+                ended: t,
+                result: Err("x".into()),
+            }),
+            Action::ReadMaint => Some(Event::MaintRead {
+                started: t,
+                ended: t,
+                result: if t < 2000 * MS {
+                    Err("EIO".into())
+                } else {
+                    maint_off()
+                },
+            }),
+            Action::Write(_) => written(t),
+            _ => None,
+        });
+        let (at, _) = started(&log).expect("takeover after a whole window");
+        assert!(
+            at >= 3500 * MS,
+            "took over {} ms after the record became readable: frozen time counted",
+            (at - 2000 * MS) / MS
+        );
+    }
+
+    #[test]
+    fn a_node_that_saw_another_writer_claims_again_once_it_is_gone_for_the_takeover_time() {
+        let mut core = Core::new(cfg("a", true), 0);
+        let mut own: Option<Vec<u8>> = None;
+        let mut stopped = None;
+        let foreign = peer("a", NodeState::Standby, 0, 1);
+        // b is a live standby throughout; a second writer owns a's record from 300 ms to
+        // 1500 ms. a claims at once, stops when it sees the other writer, and may claim again
+        // only once its record has been its own for the takeover time (1500 ms).
+        let log = drive(&mut core, 0, 6000 * MS, |t, a| match a {
+            Action::ReadNode(n) if n == "b" => {
+                read_ok(n, t, peer("b", NodeState::Standby, 0, t / (100 * MS)))
+            }
+            Action::ReadNode(n) if (300 * MS..1500 * MS).contains(&t) => {
+                read_ok(n, t, foreign.clone())
+            }
+            Action::ReadNode(n) => Some(Event::NodeRead {
+                node: n.clone(),
+                started: t,
+                ended: t,
+                result: own.clone().ok_or_else(|| "ENOENT".to_string()),
+            }),
+            Action::ReadMaint => Some(Event::MaintRead {
+                started: t,
+                ended: t,
+                result: maint_off(),
+            }),
+            Action::Write(r) => {
+                own = Some(r.encode());
+                written(t)
+            }
+            Action::StopApp { .. } => {
+                stopped = Some(t);
+                Some(Event::AppStopped { epoch: 1 })
+            }
+            _ => None,
+        });
+        let said = alarms(&log);
+        assert!(
+            said.iter().any(|m| m.contains("another writer")),
+            "{said:?}"
+        );
+        assert!(stopped.is_some_and(|t| t < 1500 * MS), "{stopped:?}");
+        assert!(
+            said.iter().any(|m| m.contains("claiming is allowed again")),
+            "{said:?}"
+        );
+        let again: Vec<Time> = log
+            .iter()
+            .filter_map(|(t, a)| matches!(a, Action::StartApp { .. }).then_some(*t))
+            .collect();
+        assert!(
+            again.len() == 2 && again[1] >= 3000 * MS,
+            "starts at {again:?}"
         );
     }
 }

@@ -8,7 +8,8 @@
 //! notes §7.4: at most one outstanding write). Other files go on working. When the stuck call
 //! finally returns, its completion is delivered like any other, with its real end time.
 //!
-//! Times are [`Instant`] (CLOCK_MONOTONIC); the caller converts them to its own clock.
+//! Times are CLOCK_BOOTTIME ([`boottime`]), the clock of every heartbeat decision: a
+//! suspend between an operation's start and its completion shows as time passed.
 //! `started` is taken on the worker just before the store call and `ended` just after it
 //! returns, so the interval always contains the real I/O: right for "changed by `ended`" and
 //! "unchanged since before `started`" (§7.5).
@@ -23,6 +24,8 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::Instant;
 
+use super::clock::boottime;
+use super::observe::Time;
 use super::store::Store;
 
 /// One record file: the unit of serialisation (one operation at a time per file).
@@ -92,10 +95,10 @@ pub struct Completion {
     pub op_kind: OpKind,
     /// The bytes read; empty for writes.
     pub result: io::Result<Vec<u8>>,
-    /// Just before the store call.
-    pub started: Instant,
-    /// Just after it returned.
-    pub ended: Instant,
+    /// Just before the store call (CLOCK_BOOTTIME, ns).
+    pub started: Time,
+    /// Just after it returned (CLOCK_BOOTTIME, ns).
+    pub ended: Time,
 }
 
 struct Job {
@@ -226,7 +229,7 @@ impl IoPool {
     }
 
     fn fail(&self, id: u64, op_kind: OpKind, err: io::Error) {
-        let now = Instant::now();
+        let now = boottime();
         // The receiver lives in `self`, so this cannot fail.
         let _ = self.done_tx.send(Completion {
             id,
@@ -241,10 +244,10 @@ impl IoPool {
 fn run_worker(store: &dyn Store, jobs: Receiver<Job>, busy: &AtomicBool, done: Sender<Completion>) {
     while let Ok(Job { id, op }) = jobs.recv() {
         let op_kind = op.kind();
-        let started = Instant::now();
+        let started = boottime();
         let result = catch_unwind(AssertUnwindSafe(|| run_op(store, op)))
             .unwrap_or_else(|_| Err(io::Error::other("store call panicked")));
-        let ended = Instant::now();
+        let ended = boottime();
         busy.store(false, Ordering::Release);
         let c = Completion {
             id,
@@ -406,13 +409,13 @@ mod tests {
 
         // Released: the late completion arrives with its real times.
         thread::sleep(Duration::from_millis(20));
-        let released = Instant::now();
+        let released = boottime();
         fake.gate.release();
         let c = pool.next(soon()).unwrap();
         assert_eq!((c.id, &c.op_kind), (hung, &OpKind::ReadNode("hung".into())));
         assert_eq!(c.result.unwrap(), b"late");
         assert!(c.started < released && c.ended >= released);
-        assert!(c.ended.duration_since(c.started) >= Duration::from_millis(70));
+        assert!(c.ended - c.started >= 70_000_000);
 
         // Having seen the completion, the file is free again at once.
         assert!(!pool.busy(&OpKind::ReadNode("hung".into())));

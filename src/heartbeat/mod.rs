@@ -1,5 +1,6 @@
 //! The heartbeat: keeps exactly one node of a cluster active over a shared directory.
 
+pub mod clock;
 pub mod codec;
 pub mod core;
 pub mod daemon;

@@ -85,20 +85,7 @@ impl fmt::Display for NodeError {
 
 impl std::error::Error for NodeError {}
 
-/// Nanoseconds of CLOCK_BOOTTIME: monotonic, and it keeps counting through a suspend, so a
-/// lease is never thought alive across one.
-pub fn boottime() -> Time {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: ts is a valid out-pointer; CLOCK_BOOTTIME exists on every supported Linux.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    if rc != 0 {
-        return 0;
-    }
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use crate::heartbeat::clock::boottime;
 
 fn random_u64() -> u64 {
     use std::hash::{BuildHasher, Hasher};
@@ -197,8 +184,12 @@ pub struct Node {
     pool: IoPool,
     store: Arc<dyn Store>,
     epoch_file: EpochFile,
-    /// The last StopApp not yet confirmed: when it was given, and its kill budget.
-    stop_given: Option<Time>,
+    /// The last StopApp not yet taken as done: when it was given, and the epoch of the
+    /// application it stops. After the kill budget the node takes that application as gone.
+    stop_given: Option<(Time, u64)>,
+    /// The epoch of the application the caller was last told to stop and has not yet
+    /// reported stopped: what a report without an epoch ([`Node::app_stopped`]) refers to.
+    stop_unconfirmed: Option<u64>,
     /// Operations submitted since the current tick began: the tick waits for these (at most
     /// the I/O timeout), never for one a hung file left from an earlier tick.
     awaited: HashSet<u64>,
@@ -233,6 +224,7 @@ impl Node {
             core,
             epoch_file,
             stop_given: None,
+            stop_unconfirmed: None,
             awaited: HashSet::new(),
             settings,
         })
@@ -246,15 +238,9 @@ impl Node {
         self.core.role()
     }
 
-    /// Converts a completion's `Instant`s to the boot clock (they differ only across suspend).
-    fn boot_of(t: Instant, now_instant: Instant, now_boot: Time) -> Time {
-        now_boot.saturating_sub(now_instant.saturating_duration_since(t).as_nanos() as u64)
-    }
-
     fn feed(&mut self, c: Completion, result: &mut TickResult) {
-        let (now_i, now_b) = (Instant::now(), boottime());
-        let started = Self::boot_of(c.started, now_i, now_b);
-        let ended = Self::boot_of(c.ended, now_i, now_b);
+        // Taken on CLOCK_BOOTTIME by the I/O worker: the clock of the lease itself.
+        let (started, ended) = (c.started, c.ended);
         let event = match c.op_kind {
             OpKind::ReadNode(node) => Event::NodeRead {
                 node,
@@ -329,8 +315,12 @@ impl Node {
                         result.alarms.push(msg);
                     }
                 }
-                Action::Write(rec) => {
+                Action::Write(mut rec) => {
                     let node = self.settings.node.clone();
+                    // For operators reading records: never used for a decision.
+                    rec.wall_ms = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as u64);
                     // An epoch that is not on local disk must not reach the shared one.
                     if persist_failed || !self.submit(Op::WriteNode(node, rec.encode())) {
                         let now = boottime();
@@ -352,7 +342,8 @@ impl Node {
                     } else {
                         TickAction::Stop
                     };
-                    self.stop_given = Some(boottime());
+                    let epoch = self.core.app_epoch().unwrap_or(self.core.epoch());
+                    self.stop_unconfirmed = Some(epoch);
                 }
                 Action::Alarm(msg) => {
                     log::warn!("hamon heartbeat: {msg}");
@@ -380,34 +371,61 @@ impl Node {
             maint_ok: true,
             alarms: Vec::new(),
         };
-        let until = Instant::now() + self.settings.timing.io_timeout;
+        let until = boottime() + self.settings.timing.io_timeout.as_nanos() as u64;
         self.awaited.clear();
         if let Some(event) = event {
             self.handle(event, &mut result);
         }
         // An application told to stop is taken as gone after the kill budget unless the
         // caller confirmed it sooner (`app_stopped`).
-        if let Some(given) = self.stop_given
+        if let Some((given, epoch)) = self.stop_given
             && boottime().saturating_sub(given)
                 >= self.settings.timing.kill_budget.as_nanos() as u64
         {
             self.stop_given = None;
-            self.handle(Event::AppStopped, &mut result);
+            self.handle(Event::AppStopped { epoch }, &mut result);
         }
         self.handle(Event::Tick, &mut result);
         // Completions already queued are taken at once; only this tick's own operations
-        // are waited for.
+        // are waited for, and the core's timers (the lease deadline above all, the claim's
+        // pause, polls) fire on time while waiting: a FENCE (or a START, or a STOP) goes to
+        // the caller as soon as the core decides it, not when slow storage answers.
         loop {
-            let wait_until = if self.awaited.is_empty() {
-                Instant::now()
-            } else {
-                until
-            };
-            let Some(c) = self.pool.next(wait_until) else {
+            if matches!(
+                result.action,
+                TickAction::Fence | TickAction::Stop | TickAction::Start
+            ) {
                 break;
-            };
-            self.awaited.remove(&c.id);
-            self.feed(c, &mut result);
+            }
+            let now = boottime();
+            if self.awaited.is_empty() {
+                // Nothing of ours outstanding: take what is queued, then return.
+                match self.pool.next(Instant::now()) {
+                    Some(c) => {
+                        self.feed(c, &mut result);
+                        continue;
+                    }
+                    None => break,
+                }
+            }
+            if now >= until {
+                break;
+            }
+            let stop_at = until.min(self.core.next_wakeup().max(now));
+            let wait_until = Instant::now() + Duration::from_nanos(stop_at.saturating_sub(now));
+            if let Some(c) = self.pool.next(wait_until) {
+                self.awaited.remove(&c.id);
+                self.feed(c, &mut result);
+                continue;
+            }
+            if boottime() >= self.core.next_wakeup() {
+                // A timer of the core is due (the lease deadline, the claim's pause, a poll).
+                self.handle(Event::Tick, &mut result);
+                if self.core.next_wakeup() <= boottime() {
+                    // Nothing moved it: do not spin, the next tick comes soon.
+                    break;
+                }
+            }
         }
         let now = boottime();
         let status = self.core.status(now);
@@ -416,6 +434,13 @@ impl Node {
         result.deadline_left = status.deadline_left.map(Duration::from_nanos);
         result.maint = status.maint;
         result.maint_ok = status.maint_ok;
+        // The kill budget runs from when the caller learns of the stop, not from the decision.
+        if matches!(result.action, TickAction::Stop | TickAction::Fence)
+            && let Some(epoch) = self.stop_unconfirmed
+            && self.stop_given.is_none_or(|(_, e)| e != epoch)
+        {
+            self.stop_given = Some((now, epoch));
+        }
         // A START is only ever passed on while the node holds the lease it was given for.
         if result.action == TickAction::Start && status.role != Role::Active {
             result.action = TickAction::None;
@@ -460,10 +485,26 @@ impl Node {
         Duration::from_nanos(self.core.next_wakeup().saturating_sub(now)).min(half)
     }
 
-    /// The application is gone (after Stop/Fence, or it exited by itself).
+    /// The application is gone (after Stop/Fence, or it exited by itself): the one the
+    /// caller was last told to stop and has not reported yet, else the running one.
     pub fn app_stopped(&mut self) -> TickResult {
-        self.stop_given = None;
-        self.event(Event::AppStopped)
+        let epoch = self
+            .stop_unconfirmed
+            .or(self.core.app_epoch())
+            .unwrap_or(self.core.epoch());
+        self.app_stopped_epoch(epoch)
+    }
+
+    /// The application started for `epoch` is gone. A report about another epoch's
+    /// application (late, after a new term began) is ignored with an alarm.
+    pub fn app_stopped_epoch(&mut self, epoch: u64) -> TickResult {
+        if self.stop_unconfirmed == Some(epoch) {
+            self.stop_unconfirmed = None;
+        }
+        if self.stop_given.is_some_and(|(_, e)| e == epoch) {
+            self.stop_given = None;
+        }
+        self.event(Event::AppStopped { epoch })
     }
 
     /// The application failed: stop it and let another node take over.

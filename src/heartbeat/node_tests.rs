@@ -81,3 +81,44 @@ fn a_tick_waits_for_its_own_io_only_not_for_a_file_hung_since_an_earlier_tick() 
          operation it did not start ({second:?})"
     );
 }
+
+#[test]
+fn records_carry_the_writer_s_wall_clock_for_display() {
+    let dir = std::env::temp_dir().join(format!("hamon-node-wall-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("shared")).unwrap();
+    let text = format!(
+        "hb.dir={}\nhb.state_dir={}\nhb.node=a\nhb.nodes=a,b\n\
+         hb.period_ms=100\nhb.io_timeout_ms=150\nhb.renew_deadline_ms=800\n\
+         hb.kill_budget_ms=300\nhb.takeover_ms=1500\nhb.confirm_ms=100\n",
+        dir.join("shared").display(),
+        dir.join("state").display()
+    );
+    let mut config = Config::default();
+    config.load_str(&text, "test").unwrap();
+    let settings = NodeSettings::from_config(&config.heartbeat).unwrap();
+    init_cluster(&settings).unwrap();
+    let cluster = settings.cluster.clone();
+    let store = FileStore::new(settings.dir.clone());
+    let mut node = Node::new(settings).unwrap();
+    let mut wall = 0;
+    for _ in 0..50 {
+        node.tick();
+        if let Ok(r) = NodeRecord::decode(&store.read_node("a").unwrap(), &cluster) {
+            wall = r.wall_ms;
+            if wall != 0 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let _ = fs::remove_dir_all(&dir);
+    assert!(
+        wall <= now && now - wall < 60_000,
+        "wall_ms {wall}, now {now}"
+    );
+}

@@ -1,19 +1,28 @@
 //! Deterministic simulation of heartbeat clusters under faults.
 //!
-//! Nodes run the real [`Core`] against a simulated shared store and simulated clocks. A
-//! seeded random schedule injects faults: slow, failing (EIO, ENOSPC, ESTALE, EACCES), torn,
-//! lost and late writes (at most one outstanding write per node), node crashes and restarts,
-//! daemon pauses longer than the takeover time, storage cut off from one node or from all,
-//! clocks with different offsets and rate errors. After the run the checker asserts:
+//! Nodes run the real [`Core`] against a simulated shared store and simulated clocks
+//! (CLOCK_BOOTTIME: it runs on through a suspend), through a model of the node driver: a
+//! tick waits for the I/O it issued, at most the I/O timeout and never past the lease
+//! deadline; completions arriving between ticks wait for the next one; start and stop
+//! decisions reach the daemon when the tick returns, the guard learns each new deadline
+//! then, and the kill budget runs from then. A seeded random schedule injects faults: slow,
+//! failing (EIO, ENOSPC, ESTALE, EACCES), torn, lost and late writes (at most one
+//! outstanding write per node), I/O hanging past the tick, node crashes and restarts,
+//! daemon pauses longer than the takeover time, host suspends, storage cut off from one node
+//! or from all, clocks with different offsets and rate errors, maintenance changes, garbage
+//! in records, stale "application stopped" reports, and one node with another timing. The
+//! checker looks only at when applications started and ended, and asserts:
 //!
 //! - never two nodes whose application may be running at once (started and not yet gone:
 //!   stopped by the daemon, killed with it, or killed by the fencing guard at the deadline);
 //! - the epochs of successive active terms strictly increase;
-//! - progress: once faults end, some node runs the application within the failover bound.
+//! - progress: once faults end, some node runs the application within P + T_io + the
+//!   failover bound of docs/heartbeat.md.
 //!
-//! `cargo test --lib heartbeat::sim` runs 10,000 schedules. More, or one seed again:
-//!   HAMON_SIM_SCHEDULES=1000000 cargo test --release --lib heartbeat::sim -- --nocapture
-//!   HAMON_SIM_SEED=1234 cargo test --lib heartbeat::sim -- --nocapture
+//! `cargo test --lib heartbeat::sim` runs three timing profiles ([`profiles`]). More, or one
+//! seed again:
+//!   HAMON_SIM_SCHEDULES=100000 HAMON_SIM_BASE=10000000 cargo test --release --lib heartbeat::sim -- --nocapture
+//!   HAMON_SIM_PROFILE=nfs HAMON_SIM_SEED=1234 cargo test --lib heartbeat::sim -- --nocapture
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -66,6 +75,7 @@ const ERRORS: [&str; 4] = ["EIO", "ENOSPC", "ESTALE", "EACCES"];
 /// One I/O in flight.
 #[derive(Clone, Debug)]
 struct Io {
+    id: u64,
     node: usize,
     inc: u64,
     /// Storage key: a node name, or "" for the maintenance record.
@@ -82,14 +92,20 @@ struct Io {
 
 #[derive(Debug)]
 enum SimEvent {
+    /// The daemon calls `tick`.
     Tick(usize, u64),
+    /// A tick stops waiting for its I/O (the I/O timeout, or the lease deadline).
+    TickEnd(usize, u64, u64),
     Done(Io),
     /// A write reaches storage, whether or not its writer still exists.
     Land {
         file: String,
         bytes: Vec<u8>,
     },
-    AppGone(usize, u64),
+    /// The application of this term is gone (killed, or died with its daemon).
+    AppGone(usize, u64, usize),
+    /// A report that the application of this epoch stopped, long after the fact.
+    StaleStopped(usize, u64, u64),
     /// The fencing guard acts on the deadline it was last given.
     Guard(usize, u64),
     Fault,
@@ -97,7 +113,8 @@ enum SimEvent {
     Resume(usize),
 }
 
-/// A clock running at `1 + rate` from `offset`.
+/// A clock running at `1 + rate` from `offset`: the node's CLOCK_BOOTTIME, which keeps
+/// running through a suspend.
 #[derive(Clone, Copy, Debug)]
 struct Clock {
     offset: u64,
@@ -122,14 +139,32 @@ pub struct Term {
     pub end: Option<u64>,
 }
 
+/// A `tick` call in progress: the node driver waits for the I/O it issued, at most the I/O
+/// timeout and never past the lease deadline.
+#[derive(Clone, Debug)]
+struct TickCall {
+    no: u64,
+    /// The I/O timeout after the call began.
+    until: u64,
+    /// When the wait is next looked at (the latest `TickEnd` that counts).
+    wake: u64,
+    awaited: Vec<u64>,
+}
+
 struct Node {
     name: String,
+    timing: Timing,
     core: Option<Core>,
     /// Incarnation counter: events of a crashed incarnation are dropped.
     inc: u64,
     clock: Clock,
+    /// The daemon (SIGSTOP) or the whole host (suspend) does not run until then.
     paused_until: u64,
-    queued: Vec<Event>,
+    /// The whole host is suspended until then: its guard does not run either.
+    suspended_until: u64,
+    /// Completions and application reports the driver has not yet handed to the core: they
+    /// wait for the next tick, as in the node driver.
+    pending: Vec<Event>,
     persisted_epoch: u64,
     link: Link,
     /// Operations of this node still in flight (hung ones included).
@@ -142,8 +177,14 @@ struct Node {
     guard_armed: Option<u64>,
     /// The application is being killed.
     killing: bool,
-    /// The one tick scheduled for this node.
+    /// The next tick scheduled for this node.
     tick_at: u64,
+    /// The tick call in progress.
+    call: Option<TickCall>,
+    /// Start and stop decisions of the core, handed to the daemon when the tick returns.
+    held: Vec<Action>,
+    /// The last StopApp not yet taken as done: local time given, epoch.
+    stop_given: Option<(u64, u64)>,
 }
 
 pub struct Sim {
@@ -151,6 +192,8 @@ pub struct Sim {
     rng: Rng,
     now: u64,
     seq: u64,
+    io_seq: u64,
+    tick_seq: u64,
     queue: BinaryHeap<Reverse<(u64, u64)>>,
     events: BTreeMap<u64, SimEvent>,
     nodes: Vec<Node>,
@@ -162,17 +205,40 @@ pub struct Sim {
     fault_end: u64,
     pub trace: Vec<String>,
     verbose: bool,
+    /// Applications die within this many kill budgets (1: the documented assumption).
+    kill_factor: u64,
+}
+
+/// A different, valid timing for one node of a mixed cluster: a longer renew deadline and
+/// kill budget, with the takeover time its own check asks for.
+fn other_timing(base: Timing, rng: &mut Rng) -> Timing {
+    let f1 = base.renew_deadline * rng.range(1, 5) as u32;
+    let k = base.kill_budget * rng.range(1, 4) as u32;
+    let need = Timing::takeover_needed(f1, k, base.period);
+    let t = Timing {
+        renew_deadline: f1,
+        kill_budget: k,
+        takeover: need + need / 10 * rng.below(3) as u32,
+        ..base
+    };
+    debug_assert!(t.check().is_ok(), "{t:?}");
+    t
 }
 
 impl Sim {
     pub fn new(seed: u64, nodes: usize, timing: Timing, verbose: bool) -> Sim {
         let mut rng = Rng::new(seed);
-        let fault_end = Self::ns(timing.takeover) * rng.range(2, 6);
+        // One schedule in four mixes timings: the last node runs a slower one.
+        let mixed = rng.chance(250).then(|| other_timing(timing, &mut rng));
+        let slowest = mixed.map_or(timing.takeover, |m| m.takeover.max(timing.takeover));
+        let fault_end = Self::ns(slowest) * rng.range(2, 6);
         let mut sim = Sim {
             timing,
             rng: Rng::new(0),
             now: 0,
             seq: 0,
+            io_seq: 0,
+            tick_seq: 0,
             queue: BinaryHeap::new(),
             events: BTreeMap::new(),
             nodes: Vec::new(),
@@ -183,6 +249,7 @@ impl Sim {
             fault_end,
             trace: Vec::new(),
             verbose,
+            kill_factor: 1,
         };
         for i in 0..nodes {
             let name = format!("n{i}");
@@ -193,13 +260,19 @@ impl Sim {
             };
             let blank = NodeRecord::blank(&sim.cluster, &name);
             sim.storage.insert(name.clone(), vec![(0, blank.encode())]);
+            let own = match mixed {
+                Some(m) if i == nodes - 1 => m,
+                _ => timing,
+            };
             sim.nodes.push(Node {
                 name,
+                timing: own,
                 core: None,
                 inc: 0,
                 clock,
                 paused_until: 0,
-                queued: Vec::new(),
+                suspended_until: 0,
+                pending: Vec::new(),
                 persisted_epoch: 0,
                 link: Link::Healthy,
                 in_flight: Vec::new(),
@@ -208,6 +281,9 @@ impl Sim {
                 guard_armed: None,
                 killing: false,
                 tick_at: u64::MAX,
+                call: None,
+                held: Vec::new(),
+                stop_given: None,
             });
         }
         let maint = sim.maint_record(MaintMode::Off);
@@ -229,6 +305,24 @@ impl Sim {
 
     fn ns(d: Duration) -> u64 {
         d.as_nanos() as u64
+    }
+
+    /// The timing the cluster as a whole behaves by: the longest of each setting over its
+    /// nodes, and a takeover time long enough for every node's renew deadline and kill
+    /// budget (what a mixed cluster waits; see `Core::wait_for`).
+    pub fn effective_timing(&self) -> Timing {
+        let mut t = self.timing;
+        for n in &self.nodes {
+            let o = n.timing;
+            t.period = t.period.max(o.period);
+            t.io_timeout = t.io_timeout.max(o.io_timeout);
+            t.confirm = t.confirm.max(o.confirm);
+            t.renew_deadline = t.renew_deadline.max(o.renew_deadline);
+            t.kill_budget = t.kill_budget.max(o.kill_budget);
+            let need = Timing::takeover_needed(o.renew_deadline, o.kill_budget, o.period);
+            t.takeover = t.takeover.max(o.takeover).max(need);
+        }
+        t
     }
 
     fn maint_record(&mut self, mode: MaintMode) -> Vec<u8> {
@@ -276,13 +370,30 @@ impl Sim {
         self.nodes[i].core.is_some() && self.nodes[i].inc == inc
     }
 
+    fn paused(&self, i: usize) -> bool {
+        self.now < self.nodes[i].paused_until
+    }
+
     fn dispatch(&mut self, ev: SimEvent) {
         match ev {
             SimEvent::Boot(i) => self.boot(i),
             SimEvent::Tick(i, inc) => {
-                if self.alive(i, inc) && self.nodes[i].tick_at == self.now {
+                if self.alive(i, inc)
+                    && self.nodes[i].tick_at == self.now
+                    && !self.paused(i)
+                    && self.nodes[i].call.is_none()
+                {
                     self.nodes[i].tick_at = u64::MAX;
-                    self.drive(i, Event::Tick);
+                    self.tick(i, None);
+                }
+            }
+            SimEvent::TickEnd(i, inc, no) => {
+                let current = self.nodes[i]
+                    .call
+                    .as_ref()
+                    .is_some_and(|c| c.no == no && c.wake == self.now);
+                if self.alive(i, inc) && current && !self.paused(i) {
+                    self.wait_over(i);
                 }
             }
             SimEvent::Done(io) => self.complete(io),
@@ -294,43 +405,72 @@ impl Sim {
                     versions.remove(0);
                 }
             }
-            SimEvent::AppGone(i, inc) => {
-                if self.nodes[i].inc != inc {
+            SimEvent::AppGone(i, inc, term) => {
+                if self.terms[term].end.is_some() {
                     return;
                 }
-                if let Some(term) = self.nodes[i].app.take() {
-                    self.terms[term].end = Some(self.now);
-                    let name = self.nodes[i].name.clone();
-                    self.note(|| format!("{name}: application gone"));
+                self.terms[term].end = Some(self.now);
+                let epoch = self.terms[term].epoch;
+                let node = &mut self.nodes[i];
+                if node.app == Some(term) {
+                    node.app = None;
+                    node.killing = false;
                 }
+                let name = node.name.clone();
+                self.note(|| format!("{name}: application of epoch {epoch} gone"));
                 if self.alive(i, inc) {
-                    self.drive(i, Event::AppStopped);
+                    self.report(i, Event::AppStopped { epoch });
+                }
+            }
+            SimEvent::StaleStopped(i, inc, epoch) => {
+                if self.alive(i, inc) {
+                    let name = self.nodes[i].name.clone();
+                    self.note(|| {
+                        format!("{name}: a stale report: application of epoch {epoch} stopped")
+                    });
+                    self.report(i, Event::AppStopped { epoch });
                 }
             }
             SimEvent::Guard(i, inc) => {
+                if self.now < self.nodes[i].suspended_until {
+                    // The guard is frozen with its host; it acts when the host resumes.
+                    let at = self.nodes[i].suspended_until;
+                    self.push(at, SimEvent::Guard(i, inc));
+                    return;
+                }
                 let node = &mut self.nodes[i];
                 let expired = node.guard_deadline.is_some_and(|d| d <= self.now);
                 node.guard_armed = None;
-                if node.inc == inc && expired && node.app.is_some() && !node.killing {
+                if let Some(term) = node.app
+                    && node.inc == inc
+                    && expired
+                    && !node.killing
+                {
                     node.killing = true;
                     // The guard kills the application group within the kill budget.
-                    let after = self.rng.below(Self::ns(self.timing.kill_budget));
+                    let after = self
+                        .rng
+                        .below(Self::ns(node.timing.kill_budget) * self.kill_factor);
                     let name = node.name.clone();
                     self.note(|| format!("{name}: fencing guard kills the application"));
-                    self.push(self.now + after, SimEvent::AppGone(i, inc));
+                    self.push(self.now + after, SimEvent::AppGone(i, inc, term));
                 }
             }
             SimEvent::Resume(i) => {
-                if self.now >= self.nodes[i].paused_until {
-                    let queued = std::mem::take(&mut self.nodes[i].queued);
+                if self.now >= self.nodes[i].paused_until && self.nodes[i].core.is_some() {
                     let name = self.nodes[i].name.clone();
                     self.note(|| format!("{name}: daemon resumes"));
-                    for ev in queued {
-                        self.drive(i, ev);
-                    }
                     let inc = self.nodes[i].inc;
-                    self.nodes[i].tick_at = self.now;
-                    self.push(self.now, SimEvent::Tick(i, inc));
+                    if self.nodes[i].call.is_some() {
+                        // The tick that was waiting when the daemon stopped goes on: the
+                        // core sees the time first, then what arrived meanwhile.
+                        self.core_event(i, Event::Tick);
+                        self.feed_pending(i);
+                        self.wait_over(i);
+                    } else {
+                        self.nodes[i].tick_at = self.now;
+                        self.push(self.now, SimEvent::Tick(i, inc));
+                    }
                 }
             }
             SimEvent::Fault => self.fault(),
@@ -351,13 +491,17 @@ impl Sim {
         let node = &mut self.nodes[i];
         node.inc += 1;
         node.paused_until = 0;
-        node.queued.clear();
+        node.suspended_until = 0;
+        node.pending.clear();
+        node.call = None;
+        node.held.clear();
+        node.stop_given = None;
         let cfg = CoreConfig {
             cluster: self.cluster.clone(),
             node: node.name.clone(),
             nodes: (0..nodes).map(|k| format!("n{k}")).collect(),
             preferred: i == 0,
-            timing: self.timing,
+            timing: node.timing,
             incarnation,
             persisted_epoch: node.persisted_epoch,
         };
@@ -374,58 +518,215 @@ impl Sim {
             return;
         }
         node.guard_deadline = None;
+        node.call = None;
+        node.held.clear();
         let name = node.name.clone();
         // The application dies with its daemon (parent-death signal, then the guard).
-        if let Some(term) = node.app.take() {
+        if let Some(term) = node.app.take()
+            && self.terms[term].end.is_none()
+        {
             self.terms[term].end = Some(self.now + MS);
         }
         self.note(|| format!("{name}: daemon crashes"));
     }
 
-    /// Runs a node's core on an event and carries out its actions.
-    fn drive(&mut self, i: usize, ev: Event) {
-        if self.nodes[i].core.is_none() {
-            return;
-        }
-        if self.now < self.nodes[i].paused_until {
-            self.nodes[i].queued.push(ev);
-            return;
-        }
+    /// Runs the core on one event; I/O goes out at once (and counts as this tick's when a
+    /// tick is in progress), start and stop decisions wait for the tick to return.
+    fn core_event(&mut self, i: usize, ev: Event) {
         let local = self.nodes[i].clock.local(self.now);
-        let actions = self.nodes[i]
-            .core
-            .as_mut()
-            .expect("running")
-            .handle(local, ev);
+        let Some(core) = self.nodes[i].core.as_mut() else {
+            return;
+        };
+        let actions = core.handle(local, ev);
         for a in actions {
             self.act(i, a);
         }
+    }
+
+    fn feed_pending(&mut self, i: usize) {
+        for ev in std::mem::take(&mut self.nodes[i].pending) {
+            self.core_event(i, ev);
+        }
+    }
+
+    /// A daemon call into the node: `tick`, or `app_stopped` with `event`. Like the node
+    /// driver: the event first, then the kill-budget timeout, a tick of the core, then the
+    /// completions that arrived since the last call; then it waits for its own I/O.
+    fn tick(&mut self, i: usize, event: Option<Event>) {
+        self.tick_seq += 1;
+        let no = self.tick_seq;
+        let until = self.now + Self::ns(self.nodes[i].timing.io_timeout);
+        self.nodes[i].call = Some(TickCall {
+            no,
+            until,
+            wake: until,
+            awaited: Vec::new(),
+        });
+        if let Some(ev) = event {
+            self.core_event(i, ev);
+        }
+        let local = self.nodes[i].clock.local(self.now);
+        let k = Self::ns(self.nodes[i].timing.kill_budget);
+        if let Some((given, epoch)) = self.nodes[i].stop_given
+            && local.saturating_sub(given) >= k
+        {
+            // The node takes an application told to stop as gone after the kill budget.
+            self.nodes[i].stop_given = None;
+            self.core_event(i, Event::AppStopped { epoch });
+        }
+        self.core_event(i, Event::Tick);
+        self.feed_pending(i);
+        if self.call_done(i) {
+            self.tick_return(i);
+            return;
+        }
+        self.schedule_wait(i);
+    }
+
+    /// The tick's wait ends at the I/O timeout or at the lease deadline, whichever is first.
+    fn schedule_wait(&mut self, i: usize) {
+        let node = &self.nodes[i];
+        let Some(call) = node.call.as_ref() else {
+            return;
+        };
+        let mut end = call.until;
+        if let Some(core) = node.core.as_ref() {
+            end = end.min(node.clock.global(core.next_wakeup()).max(self.now));
+        }
+        let (inc, no) = (node.inc, call.no);
+        if let Some(call) = self.nodes[i].call.as_mut() {
+            call.wake = end;
+        }
+        self.push(end, SimEvent::TickEnd(i, inc, no));
+    }
+
+    /// The tick's wait is over (I/O timeout or lease deadline).
+    fn wait_over(&mut self, i: usize) {
+        let local = self.nodes[i].clock.local(self.now);
+        let due = |sim: &Sim| {
+            sim.nodes[i]
+                .core
+                .as_ref()
+                .is_some_and(|c| c.next_wakeup() <= local)
+        };
+        let mut stuck = false;
+        if due(self) {
+            // A timer of the core is due (the lease deadline, the claim's pause, a poll).
+            self.core_event(i, Event::Tick);
+            stuck = due(self);
+        }
+        let until = self.nodes[i].call.as_ref().map_or(0, |c| c.until);
+        if self.call_done(i) || self.now >= until || stuck {
+            self.tick_return(i);
+        } else {
+            self.schedule_wait(i);
+        }
+    }
+
+    /// The tick returns now: its own I/O is done, or a start or a fence must go out.
+    fn call_done(&self, i: usize) -> bool {
+        let node = &self.nodes[i];
+        node.call.as_ref().is_none_or(|c| c.awaited.is_empty())
+            || node
+                .held
+                .iter()
+                .any(|a| matches!(a, Action::StartApp { .. } | Action::StopApp { .. }))
+    }
+
+    /// The tick returns to the daemon, which acts on its last start or stop decision (a
+    /// START only while the node still holds the lease), hands the deadline to the guard,
+    /// and sleeps until the next tick (at most half a period).
+    fn tick_return(&mut self, i: usize) {
+        self.nodes[i].call = None;
+        let held = std::mem::take(&mut self.nodes[i].held);
+        let last = held.into_iter().last();
+        let (active, deadline, wakeup) = {
+            let core = self.nodes[i].core.as_ref().expect("running");
+            (
+                core.role() == crate::heartbeat::core::Role::Active,
+                core.deadline(),
+                core.next_wakeup(),
+            )
+        };
+        let clock = self.nodes[i].clock;
+        // The guard learns every new deadline before the daemon acts on the decision.
+        if let Some(dl) = deadline {
+            self.nodes[i].guard_deadline = Some(clock.global(dl));
+        }
+        match last {
+            Some(Action::StartApp { epoch }) if active => self.start_app(i, epoch),
+            Some(Action::StopApp { reason, .. }) => {
+                // The kill budget runs from when the daemon is told, not from the decision.
+                let core = self.nodes[i].core.as_ref().expect("running");
+                let epoch = core.app_epoch().unwrap_or(0);
+                if core.app_running() {
+                    self.nodes[i].stop_given = Some((clock.local(self.now), epoch));
+                }
+                self.stop_app(i, reason)
+            }
+            _ => {}
+        }
         let node = &mut self.nodes[i];
-        let core = node.core.as_ref().expect("running");
         let inc = node.inc;
-        node.guard_deadline = core.deadline().map(|d| node.clock.global(d));
-        // The daemon ticks at least every half period, like ha-heartbeat.
-        let half = Self::ns(self.timing.period) / 2;
-        let wake = node
-            .clock
-            .global(core.next_wakeup())
-            .clamp(self.now + MS, self.now + half);
         let guard = node
             .guard_deadline
             .filter(|d| node.app.is_some() && node.guard_armed != Some(*d));
         if let Some(dl) = guard {
             node.guard_armed = Some(dl);
-        }
-        let tick = wake < node.tick_at;
-        if tick {
-            node.tick_at = wake;
-        }
-        if tick {
-            self.push(wake, SimEvent::Tick(i, inc));
-        }
-        if let Some(dl) = guard {
             self.push(dl.max(self.now), SimEvent::Guard(i, inc));
         }
+        let node = &mut self.nodes[i];
+        let half = Self::ns(node.timing.period) / 2;
+        let wake = clock.global(wakeup).clamp(self.now + MS, self.now + half);
+        // A tick that came due during this call was dropped: schedule afresh.
+        if node.tick_at <= self.now || wake < node.tick_at {
+            node.tick_at = wake;
+            self.push(wake, SimEvent::Tick(i, inc));
+        }
+    }
+
+    /// An application report reaches the daemon: through `app_stopped` when no tick is in
+    /// progress, else at the next call.
+    fn report(&mut self, i: usize, ev: Event) {
+        if self.paused(i) || self.nodes[i].call.is_some() {
+            self.nodes[i].pending.push(ev);
+        } else {
+            self.tick(i, Some(ev));
+        }
+    }
+
+    fn start_app(&mut self, i: usize, epoch: u64) {
+        let name = self.nodes[i].name.clone();
+        self.note(|| format!("{name}: starts the application, epoch {epoch}"));
+        assert!(
+            self.nodes[i].app.is_none(),
+            "{name} started a second application"
+        );
+        self.terms.push(Term {
+            node: i,
+            epoch,
+            start: self.now,
+            end: None,
+        });
+        self.nodes[i].app = Some(self.terms.len() - 1);
+        self.nodes[i].killing = false;
+    }
+
+    fn stop_app(&mut self, i: usize, reason: String) {
+        let name = self.nodes[i].name.clone();
+        self.note(|| format!("{name}: stops the application: {reason}"));
+        let node = &mut self.nodes[i];
+        let Some(term) = node.app else { return };
+        if node.killing {
+            // Already being killed (by the guard): one death, one report.
+            return;
+        }
+        node.killing = true;
+        let inc = node.inc;
+        let after = self
+            .rng
+            .below(Self::ns(node.timing.kill_budget) * self.kill_factor);
+        self.push(self.now + after, SimEvent::AppGone(i, inc, term));
     }
 
     fn act(&mut self, i: usize, action: Action) {
@@ -440,30 +741,8 @@ impl Sim {
                 let name = self.nodes[i].name.clone();
                 self.submit(i, name, Some(rec.encode()));
             }
-            Action::StartApp { epoch } => {
-                let name = self.nodes[i].name.clone();
-                self.note(|| format!("{name}: starts the application, epoch {epoch}"));
-                assert!(
-                    self.nodes[i].app.is_none(),
-                    "{name} started a second application"
-                );
-                self.terms.push(Term {
-                    node: i,
-                    epoch,
-                    start: self.now,
-                    end: None,
-                });
-                self.nodes[i].app = Some(self.terms.len() - 1);
-                self.nodes[i].killing = false;
-            }
-            Action::StopApp { reason, .. } => {
-                let name = self.nodes[i].name.clone();
-                self.note(|| format!("{name}: stops the application: {reason}"));
-                let inc = self.nodes[i].inc;
-                self.nodes[i].killing = true;
-                let after = self.rng.below(Self::ns(self.timing.kill_budget));
-                self.push(self.now + after, SimEvent::AppGone(i, inc));
-            }
+            Action::StartApp { .. } => self.nodes[i].held.push(action),
+            Action::StopApp { .. } => self.nodes[i].held.push(action),
             Action::Alarm(msg) => {
                 let name = self.nodes[i].name.clone();
                 self.note(|| format!("{name}: alarm: {msg}"));
@@ -472,7 +751,7 @@ impl Sim {
     }
 
     fn submit(&mut self, i: usize, file: String, write: Option<Vec<u8>>) {
-        let tio = Self::ns(self.timing.io_timeout);
+        let tio = Self::ns(self.nodes[i].timing.io_timeout);
         let started = self.now;
         let inc = self.nodes[i].inc;
         let is_write = write.is_some();
@@ -484,6 +763,11 @@ impl Sim {
             "core issued a second outstanding {} of {file:?}",
             if is_write { "write" } else { "read" }
         );
+        self.io_seq += 1;
+        let id = self.io_seq;
+        if let Some(call) = self.nodes[i].call.as_mut() {
+            call.awaited.push(id);
+        }
         // Usually quick, sometimes slow; while faults last, now and then past the I/O timeout
         // (healthy storage answers within it: that is what the timeout means).
         let faulty = self.now < self.fault_end;
@@ -534,6 +818,7 @@ impl Sim {
         });
         let hung = link == Link::Hang;
         let io = Io {
+            id,
             node: i,
             inc,
             file,
@@ -561,12 +846,7 @@ impl Sim {
 
     fn complete(&mut self, io: Io) {
         let node = &mut self.nodes[io.node];
-        if let Some(pos) = node.in_flight.iter().position(|x| {
-            x.inc == io.inc
-                && x.file == io.file
-                && x.started == io.started
-                && x.write.is_some() == io.write.is_some()
-        }) {
+        if let Some(pos) = node.in_flight.iter().position(|x| x.id == io.id) {
             node.in_flight.remove(pos);
         }
         if !self.alive(io.node, io.inc) {
@@ -608,7 +888,23 @@ impl Sim {
                 }
             }
         };
-        self.drive(io.node, ev);
+        self.delivered(io.node, io.id, ev);
+    }
+
+    /// A completion reaches the node driver: handed to the core at once when a tick waits
+    /// for it, else kept for the next call (a late completion).
+    fn delivered(&mut self, i: usize, id: u64, ev: Event) {
+        if self.paused(i) || self.nodes[i].call.is_none() {
+            self.nodes[i].pending.push(ev);
+            return;
+        }
+        if let Some(call) = self.nodes[i].call.as_mut() {
+            call.awaited.retain(|x| *x != id);
+        }
+        self.core_event(i, ev);
+        if self.call_done(i) {
+            self.tick_return(i);
+        }
     }
 
     /// Heals a hung link: its operations end now, with an error, and writes may land.
@@ -651,9 +947,9 @@ impl Sim {
         }
         let n = self.nodes.len();
         let i = self.rng.below(n as u64) as usize;
-        let d = Self::ns(self.timing.takeover);
+        let d = Self::ns(self.effective_timing().takeover);
         let name = self.nodes[i].name.clone();
-        match self.rng.below(10) {
+        match self.rng.below(12) {
             0 => {
                 self.note(|| format!("{name}: storage hangs"));
                 self.set_link(i, Link::Hang);
@@ -708,7 +1004,43 @@ impl Sim {
                     },
                 );
             }
-            _ if self.nodes[i].core.is_some()
+            10 if self.nodes[i].core.is_some() && !self.paused(i) => {
+                // The host suspends: daemon, guard and application stop, CLOCK_BOOTTIME runs
+                // on. Up to half a period: a longer one can outlast what peers wait beyond
+                // the lease and the kill (the frozen-host limit of docs/heartbeat.md).
+                let dur = self
+                    .rng
+                    .range(MS, Self::ns(self.nodes[i].timing.period) / 2);
+                self.note(|| format!("{name}: host suspended for {} ms", dur / MS));
+                // A daemon paused (SIGSTOP) before or during the suspend stays paused.
+                let node = &mut self.nodes[i];
+                node.paused_until = node.paused_until.max(self.now + dur);
+                node.suspended_until = self.now + dur;
+                let (at, inc) = (node.paused_until, node.inc);
+                self.push(at, SimEvent::Resume(i));
+                // The guard looks at its deadline as soon as the host wakes.
+                self.push(self.now + dur, SimEvent::Guard(i, inc));
+            }
+            11 if self.nodes[i].core.is_some() => {
+                // A report about an application that is long gone reaches the daemon late:
+                // an ended term of this node, or the epoch before its current one.
+                let ended: Vec<u64> = self
+                    .terms
+                    .iter()
+                    .filter(|t| t.node == i && t.end.is_some())
+                    .map(|t| t.epoch)
+                    .collect();
+                let epoch = if ended.is_empty() {
+                    let core = self.nodes[i].core.as_ref().expect("running");
+                    core.epoch().saturating_sub(1)
+                } else {
+                    ended[self.rng.below(ended.len() as u64) as usize]
+                };
+                let inc = self.nodes[i].inc;
+                let at = self.now + self.rng.below(Self::ns(self.nodes[i].timing.period));
+                self.push(at, SimEvent::StaleStopped(i, inc, epoch));
+            }
+            9 if self.nodes[i].core.is_some()
                 && self.nodes[i].link == Link::Healthy
                 && self.nodes[i].paused_until <= self.now =>
             {
@@ -738,6 +1070,11 @@ impl Sim {
             if self.nodes[i].paused_until > self.now {
                 self.nodes[i].paused_until = self.now;
                 self.push(self.now, SimEvent::Resume(i));
+            }
+            if self.nodes[i].suspended_until > self.now {
+                self.nodes[i].suspended_until = self.now;
+                let inc = self.nodes[i].inc;
+                self.push(self.now, SimEvent::Guard(i, inc));
             }
             if self.nodes[i].core.is_none() {
                 self.push(self.now, SimEvent::Boot(i));
@@ -807,14 +1144,16 @@ impl Sim {
     }
 }
 
-/// Runs one schedule and checks it.
+/// Runs one schedule and checks it. `kill_factor` > 1 breaks the kill-budget assumption
+/// (applications take longer to die than K), for checking the checker.
 pub fn run_schedule(
     seed: u64,
     nodes: usize,
     timing: Timing,
+    kill_factor: u64,
     verbose: bool,
 ) -> (Result<(), String>, Vec<String>) {
-    let run = std::panic::catch_unwind(|| schedule(seed, nodes, timing, verbose));
+    let run = std::panic::catch_unwind(|| schedule(seed, nodes, timing, kill_factor, verbose));
     run.unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<String>()
@@ -831,41 +1170,65 @@ fn schedule(
     seed: u64,
     nodes: usize,
     timing: Timing,
+    kill_factor: u64,
     verbose: bool,
 ) -> (Result<(), String>, Vec<String>) {
     let mut sim = Sim::new(seed, nodes, timing, verbose);
-    let d = Sim::ns(timing.takeover);
+    sim.kill_factor = kill_factor;
+    let eff = sim.effective_timing();
+    let d = Sim::ns(eff.takeover);
     // Faults come at most one takeover time apart, so healing happens by then.
     sim.run(sim.fault_end() + d + MS);
-    // After healing: a restarted daemon's back-off, the failover bound, and a release
-    // back-off of one takeover time.
-    let progress_by = sim.fault_end()
-        + 4 * Sim::ns(timing.period)
-        + timing.failover_bound().as_nanos() as u64
-        + d;
+    let progress_by = sim.fault_end() + eff.recovery_bound().as_nanos() as u64;
     let end = progress_by + d;
     sim.run(end);
     (sim.check(end, progress_by), sim.trace)
+}
+
+/// The timing profiles the simulation runs: the fast one of the tests, the NFS default, and
+/// one with a long I/O timeout against a short period and a takeover time at the edge of
+/// the safety inequality.
+pub fn profiles() -> [(&'static str, Timing); 3] {
+    let ms = Duration::from_millis;
+    let slow_io = Timing {
+        period: ms(100),
+        io_timeout: ms(1000),
+        renew_deadline: ms(4200),
+        kill_budget: ms(100),
+        takeover: ms(4410),
+        confirm: ms(50),
+    };
+    [
+        ("fast", Timing::fast()),
+        ("nfs", Timing::nfs_default()),
+        ("slow-io", slow_io),
+    ]
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn schedules() -> u64 {
-        std::env::var("HAMON_SIM_SCHEDULES")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(10_000)
+    fn env_u64(key: &str) -> Option<u64> {
+        std::env::var(key).ok().and_then(|s| s.parse().ok())
     }
 
-    fn explore(timing: Timing, count: u64, base: u64) -> Option<(u64, usize, String)> {
-        if let Some(seed) = std::env::var("HAMON_SIM_SEED")
-            .ok()
-            .and_then(|s| s.parse::<u64>().ok())
-        {
+    /// Explores `count` schedules from seed `base` (or replays HAMON_SIM_SEED with a trace,
+    /// when HAMON_SIM_PROFILE names this profile; fast by default). Returns the first failure.
+    fn explore(
+        profile: &str,
+        timing: Timing,
+        kill_factor: u64,
+        count: u64,
+        base: u64,
+    ) -> Option<(u64, usize, String)> {
+        if let Some(seed) = env_u64("HAMON_SIM_SEED") {
+            let wanted = std::env::var("HAMON_SIM_PROFILE").unwrap_or_else(|_| "fast".into());
+            if wanted != profile || kill_factor != 1 {
+                return None;
+            }
             let nodes = 2 + (seed % 2) as usize;
-            let (result, _) = run_schedule(seed, nodes, timing, true);
+            let (result, _) = run_schedule(seed, nodes, timing, kill_factor, true);
             return result.err().map(|e| (seed, nodes, e));
         }
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
@@ -881,7 +1244,7 @@ mod tests {
                         }
                         let seed = base + k;
                         let nodes = 2 + (seed % 2) as usize;
-                        if let (Err(e), _) = run_schedule(seed, nodes, timing, false) {
+                        if let (Err(e), _) = run_schedule(seed, nodes, timing, kill_factor, false) {
                             let mut f = found.lock().unwrap();
                             if f.as_ref().is_none_or(|(s, _, _)| seed < *s) {
                                 *f = Some((seed, nodes, e));
@@ -896,26 +1259,68 @@ mod tests {
         found.into_inner().unwrap()
     }
 
-    #[test]
-    fn random_schedules_never_run_two_and_make_progress() {
-        if let Some((seed, nodes, e)) = explore(Timing::fast(), schedules(), 0) {
+    fn run_profile(name: &str, default_count: u64) {
+        let (_, timing) = profiles()
+            .into_iter()
+            .find(|(n, _)| *n == name)
+            .expect("a profile");
+        let count = env_u64("HAMON_SIM_SCHEDULES").unwrap_or(default_count);
+        let base = env_u64("HAMON_SIM_BASE").unwrap_or(0);
+        let started = std::time::Instant::now();
+        if let Some((seed, nodes, e)) = explore(name, timing, 1, count, base) {
             panic!(
-                "seed {seed} ({nodes} nodes): {e}\nreplay: HAMON_SIM_SEED={seed} cargo test --lib heartbeat::sim -- --nocapture"
+                "{name} profile, seed {seed} ({nodes} nodes): {e}\nreplay: HAMON_SIM_PROFILE={name} \
+                 HAMON_SIM_SEED={seed} cargo test --lib heartbeat::sim -- --nocapture"
             );
+        }
+        println!(
+            "{name}: {count} schedules from seed {base}, no failure, {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    #[test]
+    fn fast_profile_never_runs_two_and_fails_over_in_time() {
+        run_profile("fast", 3000);
+    }
+
+    #[test]
+    fn nfs_profile_never_runs_two_and_fails_over_in_time() {
+        run_profile("nfs", 2000);
+    }
+
+    #[test]
+    fn slow_io_profile_never_runs_two_and_fails_over_in_time() {
+        run_profile("slow-io", 2000);
+    }
+
+    /// Seeds that once failed: on the NFS profile an epoch reused after a garbled record and
+    /// a pause (5006166) and a stale "application stopped" releasing a running term
+    /// (6026686); and two where a daemon paused during a host suspend kept its guard frozen.
+    #[test]
+    fn former_failures_pass() {
+        let [fast, nfs, _] = profiles();
+        for ((name, timing), seed) in [
+            (nfs, 5006166),
+            (nfs, 6026686),
+            (fast, 10022685),
+            (nfs, 10022926),
+        ] {
+            let nodes = 2 + (seed % 2) as usize;
+            let (result, _) = run_schedule(seed, nodes, timing, 1, false);
+            assert_eq!(result, Ok(()), "{name} profile, seed {seed}");
         }
     }
 
     #[test]
-    fn the_checker_finds_an_overlap_under_unsafe_timing() {
-        // Takeover shorter than the renew deadline: a node cut off from storage keeps its
-        // application while a peer already took over. The simulation must see it.
-        let unsafe_timing = Timing {
-            takeover: Duration::from_millis(500),
-            ..Timing::fast()
-        };
-        assert!(unsafe_timing.check().is_err());
-        let found = explore(unsafe_timing, 2000, 1_000_000);
-        let (_, _, e) = found.expect("an unsafe timing must produce an overlap");
+    fn the_checker_finds_an_overlap_when_applications_outlive_the_kill_budget() {
+        // Applications that take up to four kill budgets to die break the assumption the
+        // takeover time rests on: the simulation must see two at once.
+        if env_u64("HAMON_SIM_SEED").is_some() {
+            return;
+        }
+        let found = explore("none", Timing::fast(), 4, 3000, 1_000_000);
+        let (_, _, e) = found.expect("a broken kill budget must produce an overlap");
         assert!(e.starts_with("two applications at once"), "{e}");
     }
 }

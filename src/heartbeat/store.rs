@@ -25,7 +25,7 @@ use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use super::codec::valid_name;
 use super::record::BLOCK;
@@ -65,6 +65,8 @@ pub struct FileStore {
     direct: bool,
     /// How the last successful read or write went: `MODE_*`.
     last_mode: AtomicU8,
+    /// The fall-back to buffered I/O has been logged.
+    warned: AtomicBool,
 }
 
 impl FileStore {
@@ -74,6 +76,7 @@ impl FileStore {
             dir: dir.into(),
             direct: true,
             last_mode: AtomicU8::new(MODE_UNKNOWN),
+            warned: AtomicBool::new(false),
         }
     }
 
@@ -190,6 +193,16 @@ impl FileStore {
         if r.is_ok() {
             let mode = if direct { MODE_DIRECT } else { MODE_BUFFERED };
             self.last_mode.store(mode, Ordering::Relaxed);
+            // Refused O_DIRECT: reads may now come from the client's cache, so freshness
+            // rests on the mount options. Said once, so an operator can check them.
+            if self.direct && !direct && !self.warned.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "hamon heartbeat: {} refuses O_DIRECT: using buffered I/O with fdatasync; \
+                     mount it with actimeo=0 (or noac) and lookupcache=none so reads see \
+                     other nodes' writes",
+                    self.dir.display()
+                );
+            }
         }
         r
     }

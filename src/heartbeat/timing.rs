@@ -120,6 +120,17 @@ impl Timing {
         Ok(())
     }
 
+    /// The shortest takeover time D that is safe against a holder with renew deadline `f1`,
+    /// kill budget `k` and period `p` (its slack): D (1 - rho) > (F1 + K)(1 + rho) + P, plus
+    /// a millisecond. Zero for a record that carries no timing (never written by a node).
+    pub fn takeover_needed(f1: Duration, k: Duration, p: Duration) -> Duration {
+        if f1.is_zero() && k.is_zero() {
+            return Duration::ZERO;
+        }
+        let right = (ms(f1) + ms(k)) * (1.0 + RATE_ERROR) + ms(p);
+        Duration::from_millis((right / (1.0 - RATE_ERROR)).ceil() as u64 + 1)
+    }
+
     /// The longest one turn of the daemon's loop takes: it wakes at least every period and a
     /// tick waits for storage at most the I/O timeout. A watchdog (systemd's or a device) must
     /// allow more than this, or a healthy daemon trips it.
@@ -152,6 +163,13 @@ impl Timing {
             )));
         }
         Ok(())
+    }
+
+    /// Worst-case time from the end of every fault (storage healthy, every daemon running,
+    /// maintenance OFF written) to the application running: one period and one read to see
+    /// the maintenance record (which restarts the observation window), then a failover.
+    pub fn recovery_bound(&self) -> Duration {
+        self.period + self.io_timeout + self.failover_bound()
     }
 
     /// Worst-case time from the active node's death to the application started elsewhere,
