@@ -336,7 +336,13 @@ impl Node {
                 }
                 Action::StartApp { .. } => result.action = TickAction::Start,
                 Action::StopApp { reason, fence } => {
-                    log::warn!("hamon heartbeat: stop the application: {reason}");
+                    // A lost lease is news; a hand-over (release, switchover) is routine.
+                    let level = if fence {
+                        log::Level::Warn
+                    } else {
+                        log::Level::Info
+                    };
+                    log::log!(level, "hamon heartbeat: stop the application: {reason}");
                     result.action = if fence {
                         TickAction::Fence
                     } else {

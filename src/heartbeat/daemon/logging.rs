@@ -48,23 +48,6 @@ fn strip_priority(buf: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The level a record is shown at: the node warns of every stop it asks for, but one asked
-/// for by the operator (a release: SIGTERM, `systemctl stop`) is routine, so it is INFO here.
-fn level_of(record: &log::Record) -> log::Level {
-    let released = record.level() == log::Level::Warn
-        && record.target().starts_with("hamon::heartbeat::node")
-        && record
-            .args()
-            .as_str()
-            .map_or_else(|| record.args().to_string(), str::to_string)
-            .ends_with("stop the application: released");
-    if released {
-        log::Level::Info
-    } else {
-        record.level()
-    }
-}
-
 /// The syslog priority journald reads at the start of a line.
 pub fn priority(level: log::Level) -> u8 {
     match level {
@@ -114,7 +97,7 @@ pub fn init(log_file: Option<&Path>, who: &'static str) {
     let pid = std::process::id();
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
         .format(move |buf, record| {
-            let level = level_of(record);
+            let level = record.level();
             let prio = if journal {
                 format!("<{}>", priority(level))
             } else {
