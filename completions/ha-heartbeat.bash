@@ -4,17 +4,21 @@ _ha_heartbeat() {
     local cur prev command
     cur=${COMP_WORDS[COMP_CWORD]}
     prev=${COMP_WORDS[COMP_CWORD-1]}
-    if [ "$prev" = --config ]; then
+    if [ "$prev" = --config ] || [ "$prev" = -c ]; then
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return
     fi
     if [ "$COMP_CWORD" -eq 1 ]; then
         mapfile -t COMPREPLY < <(compgen -W 'init run status maintenance drain undrain
-            switchover --help' -- "$cur")
+            switchover --help --version' -- "$cur")
         return
     fi
     command=${COMP_WORDS[1]}
     case $command in
+        status)
+            mapfile -t COMPREPLY < <(compgen -W '--json --config' -- "$cur")
+            return
+            ;;
         maintenance)
             if [ "$COMP_CWORD" -eq 2 ]; then
                 mapfile -t COMPREPLY < <(compgen -W 'on off' -- "$cur")
