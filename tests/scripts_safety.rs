@@ -1195,6 +1195,18 @@ fn ocf_tester_passes() {
     }
     let site = Site::new("ocf-tester");
     site.write_pico_conf("");
+    // ocf-tester runs the agent as nobody too: a copy where every user may read it, since
+    // the checkout may sit in a directory only root can enter.
+    let kit = site.path().join("kit");
+    for f in ["ocf/hamon", "lib/ha-common.sh"] {
+        let to = kit.join(f);
+        fs::create_dir_all(to.parent().unwrap()).expect("mkdir kit");
+        fs::copy(scripts().join(f), &to).expect("copy");
+        fs::set_permissions(&to, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for d in [kit.join("ocf"), kit.join("lib"), kit.clone()] {
+        fs::set_permissions(&d, fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
     let r = run(Command::new("ocf-tester")
         .args(["-n", "hamon-test"])
         .arg("-o")
@@ -1205,7 +1217,7 @@ fn ocf_tester_passes() {
         .arg(format!("probe={}", ha_probe()))
         .arg("-o")
         .arg(format!("mz_home={}", site.path().display()))
-        .arg(scripts().join("ocf/hamon")));
+        .arg(kit.join("ocf/hamon")));
     assert_eq!(r.code, Some(0), "{}", r.show());
     assert!(site.picos().is_empty(), "ocf-tester stopped it");
 }
