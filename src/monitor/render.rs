@@ -151,7 +151,8 @@ pub fn agent_line(v: &Verdict, id: &Identity) -> String {
     }
 }
 
-fn json_str(s: &str) -> String {
+/// `s` as a JSON string literal (quoted, escaped).
+pub(crate) fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::heartbeat::node::NodeSettings;
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
 use crate::heartbeat::store::{FileStore, Store};
+use crate::monitor::render::json_str;
 
 /// One node as the status command saw it.
 #[derive(Clone, Debug)]
@@ -316,26 +317,6 @@ pub fn verdict(c: &ClusterStatus) -> Verdict {
         code: u8::from(!problems.is_empty()),
         problems,
     }
-}
-
-fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 fn json_opt(s: Option<&str>) -> String {
