@@ -378,6 +378,9 @@ impl Node {
             alarms: Vec::new(),
         };
         let until = boottime() + self.settings.timing.io_timeout.as_nanos() as u64;
+        // A renewal returns the call at once: a caller with a guard must learn the new
+        // deadline now, not when slow reads of this tick end (or the guard kills at the old).
+        let deadline = self.core.deadline();
         self.awaited.clear();
         if let Some(event) = event {
             self.handle(event, &mut result);
@@ -400,7 +403,8 @@ impl Node {
             if matches!(
                 result.action,
                 TickAction::Fence | TickAction::Stop | TickAction::Start
-            ) {
+            ) || self.core.deadline() != deadline
+            {
                 break;
             }
             let now = boottime();

@@ -149,6 +149,9 @@ struct TickCall {
     /// When the wait is next looked at (the latest `TickEnd` that counts).
     wake: u64,
     awaited: Vec<u64>,
+    /// The lease deadline when the call began: a renewal returns the call at once, so the
+    /// guard learns the new deadline without waiting for slow reads.
+    deadline: Option<u64>,
 }
 
 struct Node {
@@ -556,11 +559,13 @@ impl Sim {
         self.tick_seq += 1;
         let no = self.tick_seq;
         let until = self.now + Self::ns(self.nodes[i].timing.io_timeout);
+        let deadline = self.nodes[i].core.as_ref().and_then(|c| c.deadline());
         self.nodes[i].call = Some(TickCall {
             no,
             until,
             wake: until,
             awaited: Vec::new(),
+            deadline,
         });
         if let Some(ev) = event {
             self.core_event(i, ev);
@@ -623,10 +628,14 @@ impl Sim {
         }
     }
 
-    /// The tick returns now: its own I/O is done, or a start or a fence must go out.
+    /// The tick returns now: its own I/O is done, the lease was renewed (the guard must
+    /// learn the new deadline), or a start or a fence must go out.
     fn call_done(&self, i: usize) -> bool {
         let node = &self.nodes[i];
-        node.call.as_ref().is_none_or(|c| c.awaited.is_empty())
+        let deadline = node.core.as_ref().and_then(|c| c.deadline());
+        node.call
+            .as_ref()
+            .is_none_or(|c| c.awaited.is_empty() || c.deadline != deadline)
             || node
                 .held
                 .iter()
@@ -1296,15 +1305,20 @@ mod tests {
 
     /// Seeds that once failed: on the NFS profile an epoch reused after a garbled record and
     /// a pause (5006166) and a stale "application stopped" releasing a running term
-    /// (6026686); and two where a daemon paused during a host suspend kept its guard frozen.
+    /// (6026686); two where a daemon paused during a host suspend kept its guard frozen;
+    /// and two where a renewal landing while the tick waited for slow reads reached the
+    /// guard only when the tick returned, so it killed at the old deadline (10059421,
+    /// 10088046).
     #[test]
     fn former_failures_pass() {
         let [fast, nfs, _] = profiles();
         for ((name, timing), seed) in [
             (nfs, 5006166),
             (nfs, 6026686),
-            (fast, 10022685),
+            (fast.clone(), 10022685),
             (nfs, 10022926),
+            (fast.clone(), 10059421),
+            (fast, 10088046),
         ] {
             let nodes = 2 + (seed % 2) as usize;
             let (result, _) = run_schedule(seed, nodes, timing, 1, false);
