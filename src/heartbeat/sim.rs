@@ -1315,9 +1315,9 @@ mod tests {
         for ((name, timing), seed) in [
             (nfs, 5006166),
             (nfs, 6026686),
-            (fast.clone(), 10022685),
+            (fast, 10022685),
             (nfs, 10022926),
-            (fast.clone(), 10059421),
+            (fast, 10059421),
             (fast, 10088046),
         ] {
             let nodes = 2 + (seed % 2) as usize;
