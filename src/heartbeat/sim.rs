@@ -32,6 +32,8 @@ use crate::heartbeat::core::{Action, Core, CoreConfig, Event};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 use crate::heartbeat::timing::{RATE_ERROR, Timing};
 
+mod daemon;
+
 const MS: u64 = 1_000_000;
 
 /// splitmix64: small, fast, and the same everywhere, so a seed replays exactly.
@@ -111,6 +113,8 @@ enum SimEvent {
     Fault,
     Boot(usize),
     Resume(usize),
+    /// The daemon's start sequence takes its next step (sim/daemon.rs).
+    DaemonStep(usize, u64, u64),
 }
 
 /// A clock running at `1 + rate` from `offset`: the node's CLOCK_BOOTTIME, which keeps
@@ -188,6 +192,16 @@ struct Node {
     held: Vec<Action>,
     /// The last StopApp not yet taken as done: local time given, epoch.
     stop_given: Option<(u64, u64)>,
+    /// The daemon's start sequence in progress (no tick runs meanwhile).
+    start: Option<daemon::Start>,
+    /// A start the lease did not allow yet, tried again after each tick.
+    pending_start: Option<u64>,
+    /// The fencing guard cannot be started or does not take a group over.
+    guard_broken: bool,
+    /// Local restarts of the application in this term.
+    restarts: u32,
+    /// The application died while the daemon was busy: handled after the tick.
+    died: Option<u64>,
 }
 
 pub struct Sim {
@@ -210,6 +224,11 @@ pub struct Sim {
     verbose: bool,
     /// Applications die within this many kill budgets (1: the documented assumption).
     kill_factor: u64,
+    /// The daemon's own faults: pauses at every step of its start sequence, a guard that
+    /// fails, applications that die and are restarted. Off only to replay old seeds.
+    daemon_faults: bool,
+    /// The daemon faults' own random stream, so they never shift the rest of a schedule.
+    drng: Rng,
 }
 
 /// A different, valid timing for one node of a mixed cluster: a longer renew deadline and
@@ -253,6 +272,8 @@ impl Sim {
             trace: Vec::new(),
             verbose,
             kill_factor: 1,
+            daemon_faults: true,
+            drng: Rng::new(seed ^ 0x6461_656d_6f6e),
         };
         for i in 0..nodes {
             let name = format!("n{i}");
@@ -287,6 +308,11 @@ impl Sim {
                 call: None,
                 held: Vec::new(),
                 stop_given: None,
+                start: None,
+                pending_start: None,
+                guard_broken: false,
+                restarts: 0,
+                died: None,
             });
         }
         let maint = sim.maint_record(MaintMode::Off);
@@ -385,6 +411,7 @@ impl Sim {
                     && self.nodes[i].tick_at == self.now
                     && !self.paused(i)
                     && self.nodes[i].call.is_none()
+                    && self.nodes[i].start.is_none()
                 {
                     self.nodes[i].tick_at = u64::MAX;
                     self.tick(i, None);
@@ -415,14 +442,22 @@ impl Sim {
                 self.terms[term].end = Some(self.now);
                 let epoch = self.terms[term].epoch;
                 let node = &mut self.nodes[i];
+                let died = node.app == Some(term) && !node.killing;
                 if node.app == Some(term) {
                     node.app = None;
                     node.killing = false;
                 }
                 let name = node.name.clone();
                 self.note(|| format!("{name}: application of epoch {epoch} gone"));
-                if self.alive(i, inc) {
+                if self.alive(i, inc) && died {
+                    self.app_died(i, epoch);
+                } else if self.alive(i, inc) {
                     self.report(i, Event::AppStopped { epoch });
+                }
+            }
+            SimEvent::DaemonStep(i, inc, token) => {
+                if self.alive(i, inc) {
+                    self.daemon_step(i, token);
                 }
             }
             SimEvent::StaleStopped(i, inc, epoch) => {
@@ -464,7 +499,10 @@ impl Sim {
                     let name = self.nodes[i].name.clone();
                     self.note(|| format!("{name}: daemon resumes"));
                     let inc = self.nodes[i].inc;
-                    if self.nodes[i].call.is_some() {
+                    if self.nodes[i].start.is_some() {
+                        // The start sequence goes on; the loop ticks after it.
+                        self.schedule_step(i, self.now);
+                    } else if self.nodes[i].call.is_some() {
                         // The tick that was waiting when the daemon stopped goes on: the
                         // core sees the time first, then what arrived meanwhile.
                         self.core_event(i, Event::Tick);
@@ -499,6 +537,10 @@ impl Sim {
         node.call = None;
         node.held.clear();
         node.stop_given = None;
+        node.start = None;
+        node.pending_start = None;
+        node.restarts = 0;
+        node.died = None;
         let cfg = CoreConfig {
             cluster: self.cluster.clone(),
             node: node.name.clone(),
@@ -523,6 +565,10 @@ impl Sim {
         node.guard_deadline = None;
         node.call = None;
         node.held.clear();
+        // A group held at its gate dies with the daemon too; it never ran.
+        node.start = None;
+        node.pending_start = None;
+        node.died = None;
         let name = node.name.clone();
         // The application dies with its daemon (parent-death signal, then the guard).
         if let Some(term) = node.app.take()
@@ -663,8 +709,12 @@ impl Sim {
             self.nodes[i].guard_deadline = Some(clock.global(dl));
         }
         match last {
-            Some(Action::StartApp { epoch }) if active => self.start_app(i, epoch),
+            Some(Action::StartApp { epoch }) if active => {
+                self.nodes[i].restarts = 0;
+                self.begin_start(i, epoch);
+            }
             Some(Action::StopApp { reason, .. }) => {
+                self.nodes[i].pending_start = None;
                 // The kill budget runs from when the daemon is told, not from the decision.
                 let core = self.nodes[i].core.as_ref().expect("running");
                 let epoch = core.app_epoch().unwrap_or(0);
@@ -673,7 +723,7 @@ impl Sim {
                 }
                 self.stop_app(i, reason)
             }
-            _ => {}
+            _ => self.retry_start(i),
         }
         let node = &mut self.nodes[i];
         let inc = node.inc;
@@ -954,6 +1004,9 @@ impl Sim {
             self.heal();
             return;
         }
+        if self.daemon_faults {
+            self.daemon_fault();
+        }
         let n = self.nodes.len();
         let i = self.rng.below(n as u64) as usize;
         let d = Self::ns(self.effective_timing().takeover);
@@ -1033,10 +1086,18 @@ impl Sim {
             11 if self.nodes[i].core.is_some() => {
                 // A report about an application that is long gone reaches the daemon late:
                 // an ended term of this node, or the epoch before its current one.
+                // Not the epoch of an application the daemon restarted locally: it never
+                // reports the run it restarts, and a report names only the epoch.
+                let node = &self.nodes[i];
+                let restarted = node
+                    .core
+                    .as_ref()
+                    .and_then(|c| c.app_epoch())
+                    .filter(|_| node.restarts > 0);
                 let ended: Vec<u64> = self
                     .terms
                     .iter()
-                    .filter(|t| t.node == i && t.end.is_some())
+                    .filter(|t| t.node == i && t.end.is_some() && Some(t.epoch) != restarted)
                     .map(|t| t.epoch)
                     .collect();
                 let epoch = if ended.is_empty() {
@@ -1076,6 +1137,7 @@ impl Sim {
         self.fault_end = self.now;
         for i in 0..self.nodes.len() {
             self.set_link(i, Link::Healthy);
+            self.nodes[i].guard_broken = false;
             if self.nodes[i].paused_until > self.now {
                 self.nodes[i].paused_until = self.now;
                 self.push(self.now, SimEvent::Resume(i));
@@ -1128,7 +1190,9 @@ impl Sim {
             }
         }
         for w in terms.windows(2) {
-            if w[1].epoch <= w[0].epoch {
+            // A local restart runs again under the same epoch, on the same node.
+            let restart = w[1].node == w[0].node && w[1].epoch == w[0].epoch;
+            if w[1].epoch <= w[0].epoch && !restart {
                 return Err(format!("epoch went from {} to {}", w[0].epoch, w[1].epoch));
             }
         }
@@ -1160,9 +1224,12 @@ pub fn run_schedule(
     nodes: usize,
     timing: Timing,
     kill_factor: u64,
+    daemon_faults: bool,
     verbose: bool,
 ) -> (Result<(), String>, Vec<String>) {
-    let run = std::panic::catch_unwind(|| schedule(seed, nodes, timing, kill_factor, verbose));
+    let run = std::panic::catch_unwind(|| {
+        schedule(seed, nodes, timing, kill_factor, daemon_faults, verbose)
+    });
     run.unwrap_or_else(|p| {
         let msg = p
             .downcast_ref::<String>()
@@ -1180,10 +1247,12 @@ fn schedule(
     nodes: usize,
     timing: Timing,
     kill_factor: u64,
+    daemon_faults: bool,
     verbose: bool,
 ) -> (Result<(), String>, Vec<String>) {
     let mut sim = Sim::new(seed, nodes, timing, verbose);
     sim.kill_factor = kill_factor;
+    sim.daemon_faults = daemon_faults;
     let eff = sim.effective_timing();
     let d = Sim::ns(eff.takeover);
     // Faults come at most one takeover time apart, so healing happens by then.
@@ -1222,6 +1291,12 @@ mod tests {
         std::env::var(key).ok().and_then(|s| s.parse().ok())
     }
 
+    /// A replay models the daemon's faults unless HAMON_SIM_DAEMON_FAULTS=0 (seeds found
+    /// before they were modelled).
+    fn daemon_faults() -> bool {
+        std::env::var("HAMON_SIM_DAEMON_FAULTS").map_or(true, |v| v != "0")
+    }
+
     /// Explores `count` schedules from seed `base` (or replays HAMON_SIM_SEED with a trace,
     /// when HAMON_SIM_PROFILE names this profile; fast by default). Returns the first failure.
     fn explore(
@@ -1237,7 +1312,7 @@ mod tests {
                 return None;
             }
             let nodes = 2 + (seed % 2) as usize;
-            let (result, _) = run_schedule(seed, nodes, timing, kill_factor, true);
+            let (result, _) = run_schedule(seed, nodes, timing, kill_factor, daemon_faults(), true);
             return result.err().map(|e| (seed, nodes, e));
         }
         let threads = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
@@ -1253,7 +1328,9 @@ mod tests {
                         }
                         let seed = base + k;
                         let nodes = 2 + (seed % 2) as usize;
-                        if let (Err(e), _) = run_schedule(seed, nodes, timing, kill_factor, false) {
+                        if let (Err(e), _) =
+                            run_schedule(seed, nodes, timing, kill_factor, true, false)
+                        {
                             let mut f = found.lock().unwrap();
                             if f.as_ref().is_none_or(|(s, _, _)| seed < *s) {
                                 *f = Some((seed, nodes, e));
@@ -1321,7 +1398,7 @@ mod tests {
             (fast, 10088046),
         ] {
             let nodes = 2 + (seed % 2) as usize;
-            let (result, _) = run_schedule(seed, nodes, timing, 1, false);
+            let (result, _) = run_schedule(seed, nodes, timing, 1, false, false);
             assert_eq!(result, Ok(()), "{name} profile, seed {seed}");
         }
     }
