@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::error::{ConfigError, ConfigErrorKind};
 use super::{Cidr, Config, CounterRule, Importance};
+use crate::name::{MAX_CHECK_NAME, MAX_NODE_NAME, valid_check_name, valid_node_name};
 
 /// Longest accepted millisecond setting: one day.
 const DAY_MS: u64 = 86_400_000;
@@ -293,29 +294,29 @@ fn device(value: &str) -> Result<Option<PathBuf>, String> {
 }
 
 fn node_name(value: &str) -> Result<String, String> {
-    if crate::heartbeat::codec::valid_name(value) {
+    if valid_node_name(value) {
         Ok(value.to_string())
     } else {
-        Err("a name of 1-32 characters A-Z a-z 0-9 _ . -".to_string())
+        Err(format!(
+            "a name of 1-{MAX_NODE_NAME} characters A-Z a-z 0-9 _ . -"
+        ))
     }
 }
 
 fn node_list(value: &str) -> Result<Vec<String>, String> {
     let names: Vec<String> = value.split(',').map(|n| n.trim().to_string()).collect();
-    let expected =
-        "node names separated by commas, each 1-32 characters A-Z a-z 0-9 _ . -, no repeats";
-    if names.len() > 16
-        || names
-            .iter()
-            .any(|n| !crate::heartbeat::codec::valid_name(n))
-    {
-        return Err(expected.to_string());
+    let expected = format!(
+        "node names separated by commas, each 1-{MAX_NODE_NAME} characters A-Z a-z 0-9 _ . -, \
+         no repeats"
+    );
+    if names.len() > 16 || names.iter().any(|n| !valid_node_name(n)) {
+        return Err(expected);
     }
     let mut unique = names.clone();
     unique.sort();
     unique.dedup();
     if unique.len() != names.len() {
-        return Err(expected.to_string());
+        return Err(expected);
     }
     Ok(names)
 }
@@ -370,9 +371,10 @@ fn counter_key<'a>(key: &str, rest: &'a str) -> Result<(&'a str, &'a str), Confi
             "unknown key (expected ha.counter.NAME.min, .max, .gate or .gate_min)".into(),
         );
     };
-    if !valid_counter_name(name) {
+    if !valid_check_name(name) {
         return unknown(format!(
-            "unknown key: bad counter name {}: expected 1-64 characters A-Z a-z 0-9 _ . -",
+            "unknown key: bad counter name {}: expected 1-{MAX_CHECK_NAME} characters \
+             A-Z a-z 0-9 _ . -",
             super::error::quote(name)
         ));
     }
@@ -384,13 +386,6 @@ fn counter_key<'a>(key: &str, rest: &'a str) -> Result<(&'a str, &'a str), Confi
         return unknown(message);
     }
     Ok((name, field))
-}
-
-fn valid_counter_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn set_counter(config: &mut Config, name: &str, field: &str, value: &str) -> Result<(), String> {
@@ -559,13 +554,12 @@ fn log_file(value: &str) -> Result<Option<PathBuf>, String> {
     Ok((!value.is_empty()).then(|| PathBuf::from(value)))
 }
 
+/// Empty, or a name by the check-name rule (it is sent unquoted as `app=`).
 fn app_name(value: &str) -> Result<String, String> {
-    let fits = value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if !fits {
-        return Err("up to 64 characters A-Z a-z 0-9 . _ -".to_string());
+    if !value.is_empty() && !valid_check_name(value) {
+        return Err(format!(
+            "up to {MAX_CHECK_NAME} characters A-Z a-z 0-9 . _ -"
+        ));
     }
     Ok(value.to_string())
 }
@@ -636,11 +630,11 @@ fn gate_name(value: &str) -> Result<Option<String>, String> {
     if value.is_empty() || value == "-1" {
         return Ok(None);
     }
-    if !valid_counter_name(value) {
-        return Err(
-            "a counter name of 1-64 characters A-Z a-z 0-9 _ . -, or empty or -1 for no gate"
-                .to_string(),
-        );
+    if !valid_check_name(value) {
+        return Err(format!(
+            "a counter name of 1-{MAX_CHECK_NAME} characters A-Z a-z 0-9 _ . -, or empty or -1 \
+             for no gate"
+        ));
     }
     Ok(Some(value.to_string()))
 }

@@ -154,7 +154,7 @@ pub struct HeartbeatSettings {
     pub preferred: bool,
     /// `hb.period_ms`, `hb.io_timeout_ms`, `hb.renew_deadline_ms`, `hb.kill_budget_ms`,
     /// `hb.takeover_ms`, `hb.confirm_ms` (defaults: the NFS profile).
-    pub timing: crate::heartbeat::timing::Timing,
+    pub timing: crate::timing::Timing,
     /// `hb.state_dir`: local directory where the highest epoch seen is kept.
     pub state_dir: Option<std::path::PathBuf>,
     /// `hb.start_cmd`: how `ha-heartbeat` starts the application (run with `/bin/sh -c`).
@@ -192,7 +192,7 @@ impl Default for HeartbeatSettings {
             cluster: "hamon".to_string(),
             nodes: Vec::new(),
             preferred: false,
-            timing: crate::heartbeat::timing::Timing::nfs_default(),
+            timing: crate::timing::Timing::nfs_default(),
             state_dir: None,
             start_cmd: None,
             stop_cmd: None,

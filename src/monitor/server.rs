@@ -79,14 +79,6 @@ impl fmt::Display for ServerError {
 
 impl std::error::Error for ServerError {}
 
-/// Whether a check or counter name can travel on the wire without quoting.
-pub fn valid_name(name: &str) -> bool {
-    (1..=crate::probe::MAX_CHECK_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-}
-
 /// A running HA monitor server. Dropping it stops it.
 pub struct Server {
     shared: Arc<Shared>,
@@ -276,7 +268,7 @@ impl Server {
         check: CheckFn,
         opts: Option<CheckOptions>,
     ) -> Result<(), ServerError> {
-        if !valid_name(name) {
+        if !crate::name::valid_check_name(name) {
             return Err(ServerError::InvalidName(name.to_string()));
         }
         let opts = opts.unwrap_or_else(|| self.check_defaults.clone());
@@ -333,7 +325,7 @@ impl Server {
     }
 
     pub fn counter_add(&self, name: &str, n: u64) -> Result<(), ServerError> {
-        if !valid_name(name) {
+        if !crate::name::valid_check_name(name) {
             return Err(ServerError::InvalidName(name.to_string()));
         }
         let mut added = Ok(());

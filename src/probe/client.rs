@@ -210,7 +210,7 @@ pub fn validate_check_name(name: &str) -> Result<(), String> {
             name.len()
         ));
     }
-    if !crate::monitor::server::valid_name(name) {
+    if !crate::name::valid_check_name(name) {
         return Err(format!(
             "check name {name:?} has characters a hamon server never gives a check: \
              use A-Z a-z 0-9 _ . -"
