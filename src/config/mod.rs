@@ -10,7 +10,9 @@ mod keys;
 mod properties;
 #[cfg(test)]
 mod tests;
+mod typo;
 mod validate;
+mod values;
 
 use std::collections::BTreeMap;
 use std::io::Read;
