@@ -11,7 +11,7 @@ use super::typo::nearest;
 use super::values::{
     allow_list, app_name, boolean, command, count_or_off, device, dir, gate_name, host, importance,
     importance_name, int, interval, interval_text, log_file, millis, millis_or_off, ms, ms_or_off,
-    mz_interval, node_list, node_name, optional_port, path_or_empty, port, unix_socket,
+    mz_interval, node_list, node_name, optional_port, path_or_empty, port, streak, unix_socket,
 };
 use super::{Cidr, Config, CounterRule};
 use crate::name::{MAX_CHECK_NAME, valid_check_name};
@@ -182,12 +182,12 @@ const KEYS: &[Key] = &[
     ),
     Key::shown(
         "ha.check.rise",
-        |c, v| int(v, 1, 100).map(|x| c.check_defaults.rise = x as u32),
+        |c, v| streak(v).map(|x| c.check_defaults.rise = x),
         |c| Some(c.check_defaults.rise.to_string()),
     ),
     Key::shown(
         "ha.check.fall",
-        |c, v| int(v, 1, 100).map(|x| c.check_defaults.fall = x as u32),
+        |c, v| streak(v).map(|x| c.check_defaults.fall = x),
         |c| Some(c.check_defaults.fall.to_string()),
     ),
     Key::shown(

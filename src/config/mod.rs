@@ -4,6 +4,7 @@
 //! The same keys are accepted by `ha_config_set` and by properties files. The MediationZone
 //! names (`mz.ha.*`) are aliases, so an existing pico configuration carries over.
 
+mod check_rule;
 pub(crate) mod cidr;
 mod error;
 mod keys;
@@ -19,6 +20,7 @@ use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+pub use check_rule::{CheckOptionsFault, MAX_STREAK};
 pub use cidr::Cidr;
 pub use error::{ConfigError, ConfigErrorKind};
 

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{Cidr, Importance};
+use super::{Cidr, Importance, MAX_STREAK};
 use crate::name::{MAX_CHECK_NAME, MAX_NODE_NAME, valid_check_name, valid_node_name};
 
 /// Longest accepted millisecond setting: one day.
@@ -91,6 +91,11 @@ pub(super) fn port(value: &str) -> Result<u16, String> {
     int(value, 0, 65535)
         .map(|n| n as u16)
         .map_err(|_| "a port number 0-65535".to_string())
+}
+
+/// `rise` or `fall`: consecutive results.
+pub(super) fn streak(value: &str) -> Result<u32, String> {
+    int(value, 1, u64::from(MAX_STREAK)).map(|n| n as u32)
 }
 
 /// MediationZone ships `mz.ha.port` with an empty value, meaning not set.
