@@ -175,12 +175,14 @@ impl Health {
             self.pushed_finding(),
             self.counter_finding(now),
         ];
-        let op = findings.iter().fold(State::Up, |op, f| worse(op, f.op));
-        let lifecycle = self.lifecycle_finding(now, op, &tally.pending);
+        let operational = findings
+            .iter()
+            .fold(State::Up, |worst, f| worse(worst, f.operational));
+        let lifecycle = self.lifecycle_finding(now, operational, &tally.pending);
         let folded = fold(findings.into_iter().chain([lifecycle]));
         Verdict {
             state: folded.state,
-            op: folded.op,
+            op: folded.operational,
             reason: folded.reason,
             checks_ok: tally.ok,
             checks_total: self.checks.len(),
@@ -220,7 +222,7 @@ impl Health {
                 (Importance::Critical, s) => s,
                 (Importance::Degrading, _) => State::Degraded,
             };
-            tally.finding.op = worse(tally.finding.op, effect);
+            tally.finding.operational = worse(tally.finding.operational, effect);
             tally
                 .finding
                 .reasons
@@ -231,12 +233,12 @@ impl Health {
 
     /// What the application pushed: DOWN is a process-level failure, DEGRADED is not.
     fn pushed_finding(&self) -> Finding {
-        let (op, source) = match self.pushed.0 {
+        let (operational, source) = match self.pushed.0 {
             Outcome::Up => return Finding::none(Source::Service),
             Outcome::Degraded => (State::Degraded, Source::Service),
             Outcome::Down => (State::Down, Source::Process),
         };
-        Finding::new(source, op, format!("app: {}", self.pushed.1))
+        Finding::new(source, operational, format!("app: {}", self.pushed.1))
     }
 
     /// DOWN once the application has been silent past `ha.watchdog_ms`.
@@ -265,9 +267,9 @@ impl Health {
     }
 
     /// The lifecycle: a state set on purpose, or STARTING until the application is ready and
-    /// its critical checks have a first result (DOWN once the startup grace is over). `op` is
-    /// the other sources' combined state: a DOWN application is not "waiting".
-    fn lifecycle_finding(&self, now: Instant, op: State, pending: &[&str]) -> Finding {
+    /// its critical checks have a first result (DOWN once the startup grace is over).
+    /// `operational` is the other sources' combined state: a DOWN application is not "waiting".
+    fn lifecycle_finding(&self, now: Instant, operational: State, pending: &[&str]) -> Finding {
         let mut finding = Finding::none(Source::Lifecycle);
         if let Some(admin) = self.admin.0.state() {
             finding.lifecycle = Some(admin);
@@ -278,7 +280,7 @@ impl Health {
             let since = now.saturating_duration_since(self.started);
             match self.startup_grace {
                 Some(grace) if since > grace => {
-                    finding.op = State::Down;
+                    finding.operational = State::Down;
                     finding
                         .reasons
                         .push(format!("not ready after {} ms", since.as_millis()));
@@ -288,7 +290,7 @@ impl Health {
                     finding.reasons.push("application not ready".to_string());
                 }
             }
-        } else if !pending.is_empty() && op != State::Down {
+        } else if !pending.is_empty() && operational != State::Down {
             finding.lifecycle = Some(State::Starting);
             let why = format!("waiting for first result of {}", pending.join(","));
             finding.reasons.push(why);
@@ -311,7 +313,7 @@ enum Source {
 struct Finding {
     source: Source,
     /// The worst operational state this source allows (UP: no objection).
-    op: State,
+    operational: State,
     /// A lifecycle state this source imposes over the operational one.
     lifecycle: Option<State>,
     /// Why, in the source's own order.
@@ -322,15 +324,15 @@ impl Finding {
     fn none(source: Source) -> Finding {
         Finding {
             source,
-            op: State::Up,
+            operational: State::Up,
             lifecycle: None,
             reasons: Vec::new(),
         }
     }
 
-    fn new(source: Source, op: State, reason: String) -> Finding {
+    fn new(source: Source, operational: State, reason: String) -> Finding {
         Finding {
-            op,
+            operational,
             reasons: vec![reason],
             ..Finding::none(source)
         }
@@ -351,7 +353,7 @@ struct CheckTally<'a> {
 #[derive(Debug, PartialEq, Eq)]
 struct Folded {
     state: State,
-    op: State,
+    operational: State,
     reason: String,
     live: bool,
 }
@@ -371,11 +373,16 @@ fn worse(a: State, b: State) -> State {
 fn fold(findings: impl IntoIterator<Item = Finding>) -> Folded {
     let mut findings: Vec<Finding> = findings.into_iter().collect();
     findings.sort_by_key(|f| f.source);
-    let op = findings.iter().fold(State::Up, |op, f| worse(op, f.op));
+    let operational = findings
+        .iter()
+        .fold(State::Up, |worst, f| worse(worst, f.operational));
     let live = !findings
         .iter()
-        .any(|f| f.source == Source::Process && f.op != State::Up);
-    let state = findings.iter().find_map(|f| f.lifecycle).unwrap_or(op);
+        .any(|f| f.source == Source::Process && f.operational != State::Up);
+    let state = findings
+        .iter()
+        .find_map(|f| f.lifecycle)
+        .unwrap_or(operational);
     let reason = if state == State::Up {
         String::new()
     } else {
@@ -390,7 +397,7 @@ fn fold(findings: impl IntoIterator<Item = Finding>) -> Folded {
     };
     Folded {
         state,
-        op,
+        operational,
         reason: clean_reason(&reason),
         live,
     }
@@ -582,8 +589,8 @@ mod tests {
         assert_eq!(h.verdict(t + Duration::from_secs(11)).state, State::Up);
     }
 
-    fn finding(source: Source, op: State, reason: &str) -> Finding {
-        Finding::new(source, op, reason.to_string())
+    fn finding(source: Source, operational: State, reason: &str) -> Finding {
+        Finding::new(source, operational, reason.to_string())
     }
 
     #[test]
@@ -594,7 +601,7 @@ mod tests {
         ]);
         let up = Folded {
             state: State::Up,
-            op: State::Up,
+            operational: State::Up,
             reason: String::new(),
             live: true,
         };
@@ -611,7 +618,7 @@ mod tests {
             finding(Source::Process, State::Down, "app: lost db"),
         ]);
         assert_eq!(folded.state, State::Down);
-        assert_eq!(folded.op, State::Down);
+        assert_eq!(folded.operational, State::Down);
         assert_eq!(
             folded.reason,
             "watchdog: silent; app: lost db; cache: slow; db: refused"
@@ -637,7 +644,10 @@ mod tests {
             finding(Source::Service, State::Degraded, "cache: slow"),
             maint,
         ]);
-        assert_eq!((folded.state, folded.op), (State::Maint, State::Degraded));
+        assert_eq!(
+            (folded.state, folded.operational),
+            (State::Maint, State::Degraded)
+        );
         assert_eq!(folded.reason, "patching; cache: slow");
     }
 
@@ -646,7 +656,10 @@ mod tests {
         let mut draining = Finding::none(Source::Lifecycle);
         draining.lifecycle = Some(State::Draining);
         let folded = fold([draining]);
-        assert_eq!((folded.state, folded.op), (State::Draining, State::Up));
+        assert_eq!(
+            (folded.state, folded.operational),
+            (State::Draining, State::Up)
+        );
         assert_eq!(folded.reason, "draining");
     }
 }
