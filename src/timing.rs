@@ -1,8 +1,8 @@
 //! The heartbeat's timing and the inequalities that make it safe. It sits below both the
 //! settings (`hb.*_ms`, parsed in [`crate::config`]) and the heartbeat that runs it.
 //!
-//! Symbols (research: leases §7.10): P period, T_io I/O timeout, F1 renew deadline, K kill
-//! budget, D takeover time, C confirm delay, rho clock rate error, eps scheduling slack.
+//! Symbols (docs/heartbeat.md, "Timing"): P period, T_io I/O timeout, F1 renew deadline,
+//! K kill budget, D takeover time, C confirm delay, rho clock rate error, eps scheduling slack.
 
 use std::fmt;
 use std::time::Duration;
