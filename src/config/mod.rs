@@ -3,6 +3,10 @@
 //!
 //! The same keys are accepted by `ha_config_set` and by properties files. The MediationZone
 //! names (`mz.ha.*`) are aliases, so an existing pico configuration carries over.
+//!
+//! `keys` is the one table of keys (name, how a value is applied, how it is written back),
+//! `values` the value types it uses, `check_rule` the rule for check options whichever way
+//! they arrive, and `validate` the checks that need the whole configuration.
 
 mod check_rule;
 pub(crate) mod cidr;
