@@ -19,4 +19,8 @@ mod log_forward;
 /// cbindgen:ignore
 pub mod monitor;
 /// cbindgen:ignore
+pub mod name;
+/// cbindgen:ignore
 pub mod probe;
+/// cbindgen:ignore
+pub mod timing;

@@ -161,6 +161,10 @@ fn parse_format(v: &str) -> Result<Format, String> {
     v.parse().map_err(|e| format!("--format: {e}"))
 }
 
+/// Hand-written, not a parser crate such as lexopt: its rules differ from this command's
+/// (it reads `-hx` as `-h -x`, `--` as the end of options, and `--host --port` as a host named
+/// `--port`), so keeping the behaviour and messages cluster scripts rely on would take more
+/// code around it than this loop.
 fn parse(args: &[OsString]) -> Result<Action, String> {
     let mut host: Option<String> = None;
     let mut unix: Option<PathBuf> = None;

@@ -3,20 +3,28 @@
 //!
 //! The same keys are accepted by `ha_config_set` and by properties files. The MediationZone
 //! names (`mz.ha.*`) are aliases, so an existing pico configuration carries over.
+//!
+//! `keys` is the one table of keys (name, how a value is applied, how it is written back),
+//! `values` the value types it uses, `check_rule` the rule for check options whichever way
+//! they arrive, and `validate` the checks that need the whole configuration.
 
+mod check_rule;
 pub(crate) mod cidr;
 mod error;
 mod keys;
 mod properties;
 #[cfg(test)]
 mod tests;
+mod typo;
 mod validate;
+mod values;
 
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::Path;
 use std::time::Duration;
 
+pub use check_rule::{CheckOptionsFault, MAX_STREAK};
 pub use cidr::Cidr;
 pub use error::{ConfigError, ConfigErrorKind};
 
@@ -154,7 +162,7 @@ pub struct HeartbeatSettings {
     pub preferred: bool,
     /// `hb.period_ms`, `hb.io_timeout_ms`, `hb.renew_deadline_ms`, `hb.kill_budget_ms`,
     /// `hb.takeover_ms`, `hb.confirm_ms` (defaults: the NFS profile).
-    pub timing: crate::heartbeat::timing::Timing,
+    pub timing: crate::timing::Timing,
     /// `hb.state_dir`: local directory where the highest epoch seen is kept.
     pub state_dir: Option<std::path::PathBuf>,
     /// `hb.start_cmd`: how `ha-heartbeat` starts the application (run with `/bin/sh -c`).
@@ -192,7 +200,7 @@ impl Default for HeartbeatSettings {
             cluster: "hamon".to_string(),
             nodes: Vec::new(),
             preferred: false,
-            timing: crate::heartbeat::timing::Timing::nfs_default(),
+            timing: crate::timing::Timing::nfs_default(),
             state_dir: None,
             start_cmd: None,
             stop_cmd: None,

@@ -2,9 +2,9 @@
 
 use std::net::IpAddr;
 
-use super::Config;
 use super::error::{ConfigError, ConfigErrorKind};
 use super::keys::{self, GATE_MIN_UNSET};
+use super::{CheckOptionsFault, Config};
 
 impl Config {
     /// Checks what a server needs before it starts: `ha.port` is set, `ha.host` is an IP
@@ -54,9 +54,10 @@ impl Config {
                 ));
             }
         }
+        // The ranges are the keys' own (check_ranges above); what is left is the order.
         let check = &self.check_defaults;
-        if let (Some(warn), Some(crit)) = (check.latency_warn, check.latency_crit)
-            && warn >= crit
+        if let (Err(CheckOptionsFault::LatencyOrder), Some(warn), Some(crit)) =
+            (check.check(), check.latency_warn, check.latency_crit)
         {
             let message = format!(
                 "bad value \"{}\": not below ha.check.latency_crit_ms ({}), so it never warns",

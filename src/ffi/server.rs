@@ -3,7 +3,7 @@
 use std::ffi::{CStr, c_char, c_void};
 use std::time::Duration;
 
-use crate::config::{CheckOptions, Importance};
+use crate::config::{CheckOptions, CheckOptionsFault, Importance, MAX_STREAK};
 use crate::ffi::config::{config_code, ha_config};
 use crate::ffi::guard::{c_str, c_str_or_empty, fail, guard, guard_status, non_null};
 use crate::ffi::status::*;
@@ -129,44 +129,42 @@ fn server_ref<'a>(srv: *const ha_server) -> Result<&'a Server, ha_status> {
 pub(crate) fn check_options(o: &ha_check_options) -> Result<CheckOptions, String> {
     let ms = |v: u32| Duration::from_millis(u64::from(v));
     let off_or = |v: u32| (v > 0).then(|| ms(v));
-    if o.interval_ms == 0 || o.timeout_ms == 0 {
-        return Err(format!(
-            "interval_ms ({}) and timeout_ms ({}) must be > 0",
-            o.interval_ms, o.timeout_ms
-        ));
-    }
-    if !(1..=100).contains(&o.rise) || !(1..=100).contains(&o.fall) {
-        return Err(format!(
-            "rise ({}) and fall ({}) must be 1-100",
-            o.rise, o.fall
-        ));
-    }
     let importance = match o.importance {
-        HA_IMPORTANCE_CRITICAL => Importance::Critical,
-        HA_IMPORTANCE_DEGRADING => Importance::Degrading,
-        HA_IMPORTANCE_INFO => Importance::Info,
-        other => {
-            return Err(format!("importance {other} is not one of HA_IMPORTANCE_*"));
-        }
+        HA_IMPORTANCE_CRITICAL => Ok(Importance::Critical),
+        HA_IMPORTANCE_DEGRADING => Ok(Importance::Degrading),
+        HA_IMPORTANCE_INFO => Ok(Importance::Info),
+        other => Err(format!("importance {other} is not one of HA_IMPORTANCE_*")),
     };
-    let (warn, crit) = (off_or(o.latency_warn_ms), off_or(o.latency_crit_ms));
-    if let (Some(w), Some(c)) = (warn, crit)
-        && w >= c
-    {
-        return Err(format!(
-            "latency_warn_ms ({}) must be below latency_crit_ms ({})",
-            o.latency_warn_ms, o.latency_crit_ms
-        ));
-    }
-    Ok(CheckOptions {
+    let options = CheckOptions {
         interval: ms(o.interval_ms),
         timeout: ms(o.timeout_ms),
         rise: o.rise,
         fall: o.fall,
-        importance,
-        latency_warn: warn,
-        latency_crit: crit,
-    })
+        // Set below once known to be one of HA_IMPORTANCE_*.
+        importance: Importance::Critical,
+        latency_warn: off_or(o.latency_warn_ms),
+        latency_crit: off_or(o.latency_crit_ms),
+    };
+    // Faults are reported in the order of the fields.
+    match (options.check(), importance) {
+        (Err(CheckOptionsFault::ZeroDuration), _) => Err(format!(
+            "interval_ms ({}) and timeout_ms ({}) must be > 0",
+            o.interval_ms, o.timeout_ms
+        )),
+        (Err(CheckOptionsFault::Streak), _) => Err(format!(
+            "rise ({}) and fall ({}) must be 1-{MAX_STREAK}",
+            o.rise, o.fall
+        )),
+        (_, Err(why)) => Err(why),
+        (Err(CheckOptionsFault::LatencyOrder), Ok(_)) => Err(format!(
+            "latency_warn_ms ({}) must be below latency_crit_ms ({})",
+            o.latency_warn_ms, o.latency_crit_ms
+        )),
+        (Ok(()), Ok(importance)) => Ok(CheckOptions {
+            importance,
+            ..options
+        }),
+    }
 }
 
 /// The C form of [`CheckOptions`].

@@ -129,16 +129,8 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// True if `name` can be a cluster or node name: 1..=[`MAX_NAME`] bytes of `[A-Za-z0-9_.-]`.
-pub fn valid_name(name: &str) -> bool {
-    valid_name_bytes(name.as_bytes())
-}
-
-fn valid_name_bytes(b: &[u8]) -> bool {
-    (1..=MAX_NAME).contains(&b.len())
-        && b.iter()
-            .all(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
-}
+/// True if `name` can be a cluster or node name (the rule lives in [`crate::name`]).
+pub use crate::name::valid_node_name as valid_name;
 
 // ---------------------------------------------------------------------------------------------
 // Little helpers over fixed offsets. All offsets are constants inside the checked length, so
@@ -184,7 +176,7 @@ fn put_name(field: &mut [u8], name: &str) {
 /// Reads a NUL-padded name field: a valid name, then NULs only.
 fn get_name(field: &[u8], what: &'static str) -> Result<String, DecodeError> {
     let text = get_padded(field, what)?;
-    if !valid_name_bytes(text) {
+    if !crate::name::valid(text, MAX_NAME) {
         return Err(DecodeError::Field(what));
     }
     // Valid names are ASCII.
@@ -955,17 +947,6 @@ mod tests {
             ..maint_rec()
         };
         assert_eq!(MaintRecord::decode(&r.encode(), C).unwrap().set_by, "who");
-    }
-
-    #[test]
-    fn valid_name_rules() {
-        assert!(valid_name("a"));
-        assert!(valid_name("A-z_0.9"));
-        assert!(valid_name(&"x".repeat(MAX_NAME)));
-        assert!(!valid_name(&"x".repeat(MAX_NAME + 1)));
-        for bad in ["", " ", "a:b", "a/b", "ä", "a\n"] {
-            assert!(!valid_name(bad), "{bad:?}");
-        }
     }
 
     #[test]

@@ -5,7 +5,7 @@
 /// Size of every record file, and of every read and write.
 pub const BLOCK: usize = 4096;
 /// Longest node or cluster name (bytes of `[A-Za-z0-9_.-]`).
-pub const MAX_NAME: usize = 32;
+pub const MAX_NAME: usize = crate::name::MAX_NODE_NAME;
 /// Most nodes a maintenance record can list as drained.
 pub const MAX_DRAINED: usize = 8;
 

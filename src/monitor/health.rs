@@ -63,15 +63,6 @@ pub struct Health {
     counters: Counters,
 }
 
-fn worse(a: State, b: State) -> State {
-    let rank = |s: State| match s {
-        State::Up => 0,
-        State::Degraded => 1,
-        _ => 2,
-    };
-    if rank(b) > rank(a) { b } else { a }
-}
-
 impl Health {
     pub fn new(cfg: &Config, now: Instant) -> Health {
         Health {
@@ -175,119 +166,240 @@ impl Health {
         .min()
     }
 
+    /// The verdict at `now`: each source gives its finding, and `fold` combines them.
     pub fn verdict(&self, now: Instant) -> Verdict {
-        let mut op = State::Up;
-        let mut reasons: Vec<String> = Vec::new();
-        let mut live = true;
-        let mut pending: Vec<&str> = Vec::new();
-        let mut failed = Vec::new();
-        let mut checks_ok = 0;
-        let mut oldest: Option<u64> = None;
+        let tally = self.tally_checks(now);
+        let findings = [
+            self.watchdog_finding(now),
+            tally.finding,
+            self.pushed_finding(),
+            self.counter_finding(now),
+        ];
+        let operational = findings
+            .iter()
+            .fold(State::Up, |worst, f| worse(worst, f.operational));
+        let lifecycle = self.lifecycle_finding(now, operational, &tally.pending);
+        let folded = fold(findings.into_iter().chain([lifecycle]));
+        Verdict {
+            state: folded.state,
+            op: folded.operational,
+            reason: folded.reason,
+            checks_ok: tally.ok,
+            checks_total: self.checks.len(),
+            failed: tally.failed,
+            age_ms: tally.oldest_ms,
+            live: folded.live,
+        }
+    }
 
+    /// The checks' finding, plus the counts the verdict reports.
+    fn tally_checks(&self, now: Instant) -> CheckTally<'_> {
+        let mut tally = CheckTally {
+            finding: Finding::none(Source::Service),
+            pending: Vec::new(),
+            ok: 0,
+            failed: Vec::new(),
+            oldest_ms: None,
+        };
         for check in &self.checks {
             let (state, why) = check.judge(now, self.stale_after);
             if let Some(end) = check.last_end {
                 let age = now.saturating_duration_since(end).as_millis() as u64;
-                oldest = Some(oldest.map_or(age, |o| o.max(age)));
+                tally.oldest_ms = Some(tally.oldest_ms.map_or(age, |o| o.max(age)));
             }
             match state {
-                State::Up | State::Degraded => checks_ok += 1,
-                State::Down => failed.push(check.name.clone()),
+                State::Up | State::Degraded => tally.ok += 1,
+                State::Down => tally.failed.push(check.name.clone()),
                 _ => {}
             }
             let effect = match (check.opts.importance, state) {
                 (Importance::Info, _) | (_, State::Up) => continue,
                 (Importance::Critical, State::Starting) => {
-                    pending.push(&check.name);
+                    tally.pending.push(&check.name);
                     continue;
                 }
                 (Importance::Degrading, State::Starting) => continue,
                 (Importance::Critical, s) => s,
                 (Importance::Degrading, _) => State::Degraded,
             };
-            op = worse(op, effect);
-            reasons.push(format!("{}: {}", check.name, why));
+            tally.finding.operational = worse(tally.finding.operational, effect);
+            tally
+                .finding
+                .reasons
+                .push(format!("{}: {}", check.name, why));
         }
+        tally
+    }
 
-        match self.pushed.0 {
-            Outcome::Up => {}
-            Outcome::Degraded => {
-                op = worse(op, State::Degraded);
-                reasons.push(format!("app: {}", self.pushed.1));
+    /// What the application pushed: DOWN is a process-level failure, DEGRADED is not.
+    fn pushed_finding(&self) -> Finding {
+        let (operational, source) = match self.pushed.0 {
+            Outcome::Up => return Finding::none(Source::Service),
+            Outcome::Degraded => (State::Degraded, Source::Service),
+            Outcome::Down => (State::Down, Source::Process),
+        };
+        Finding::new(source, operational, format!("app: {}", self.pushed.1))
+    }
+
+    /// DOWN once the application has been silent past `ha.watchdog_ms`.
+    fn watchdog_finding(&self, now: Instant) -> Finding {
+        match self.watchdog_deadline() {
+            Some(deadline) if now > deadline => {
+                let last = self
+                    .last_heartbeat
+                    .or(self.ready_at)
+                    .unwrap_or(self.started);
+                let silent = now.saturating_duration_since(last).as_millis();
+                let why = format!("watchdog: no heartbeat for {silent} ms");
+                Finding::new(Source::Process, State::Down, why)
             }
-            Outcome::Down => {
-                op = State::Down;
-                live = false;
-                reasons.insert(0, format!("app: {}", self.pushed.1));
-            }
+            _ => Finding::none(Source::Process),
         }
+    }
 
-        if let Some(deadline) = self.watchdog_deadline()
-            && now > deadline
-        {
-            let last = self
-                .last_heartbeat
-                .or(self.ready_at)
-                .unwrap_or(self.started);
-            let silent = now.saturating_duration_since(last).as_millis();
-            op = State::Down;
-            live = false;
-            reasons.insert(0, format!("watchdog: no heartbeat for {silent} ms"));
-        }
-
+    /// DOWN while a counter breaks its rule; counting starts when the application is ready.
+    fn counter_finding(&self, now: Instant) -> Finding {
         let judged_from = self.ready_at.unwrap_or(self.started).max(self.started);
-        if let Some(breach) = self.counters.breach(now, judged_from) {
-            op = State::Down;
-            reasons.push(format!("counter {breach}"));
+        match self.counters.breach(now, judged_from) {
+            Some(breach) => Finding::new(Source::Service, State::Down, format!("counter {breach}")),
+            None => Finding::none(Source::Service),
         }
+    }
 
-        let lifecycle = if let Some(admin) = self.admin.0.state() {
+    /// The lifecycle: a state set on purpose, or STARTING until the application is ready and
+    /// its critical checks have a first result (DOWN once the startup grace is over).
+    /// `operational` is the other sources' combined state: a DOWN application is not "waiting".
+    fn lifecycle_finding(&self, now: Instant, operational: State, pending: &[&str]) -> Finding {
+        let mut finding = Finding::none(Source::Lifecycle);
+        if let Some(admin) = self.admin.0.state() {
+            finding.lifecycle = Some(admin);
             if !self.admin.1.is_empty() {
-                reasons.insert(0, self.admin.1.clone());
+                finding.reasons.push(self.admin.1.clone());
             }
-            Some(admin)
         } else if self.ready_at.is_none() {
             let since = now.saturating_duration_since(self.started);
             match self.startup_grace {
                 Some(grace) if since > grace => {
-                    op = State::Down;
-                    reasons.insert(0, format!("not ready after {} ms", since.as_millis()));
-                    None
+                    finding.operational = State::Down;
+                    finding
+                        .reasons
+                        .push(format!("not ready after {} ms", since.as_millis()));
                 }
                 _ => {
-                    reasons.insert(0, "application not ready".to_string());
-                    Some(State::Starting)
+                    finding.lifecycle = Some(State::Starting);
+                    finding.reasons.push("application not ready".to_string());
                 }
             }
-        } else if !pending.is_empty() && op != State::Down {
-            reasons.insert(
-                0,
-                format!("waiting for first result of {}", pending.join(",")),
-            );
-            Some(State::Starting)
-        } else {
-            None
-        };
+        } else if !pending.is_empty() && operational != State::Down {
+            finding.lifecycle = Some(State::Starting);
+            let why = format!("waiting for first result of {}", pending.join(","));
+            finding.reasons.push(why);
+        }
+        finding
+    }
+}
 
-        let state = lifecycle.unwrap_or(op);
-        let mut reason = if state == State::Up {
-            String::new()
-        } else {
-            reasons.join("; ")
-        };
-        if reason.is_empty() && state != State::Up {
-            reason = state.as_str().to_ascii_lowercase();
+/// Where a finding comes from, in the order its reasons are told: the lifecycle first, then
+/// process-level failures (a restart could cure them), then the service's own state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Source {
+    Lifecycle,
+    Process,
+    Service,
+}
+
+/// What one source says at one instant.
+#[derive(Debug, PartialEq, Eq)]
+struct Finding {
+    source: Source,
+    /// The worst operational state this source allows (UP: no objection).
+    operational: State,
+    /// A lifecycle state this source imposes over the operational one.
+    lifecycle: Option<State>,
+    /// Why, in the source's own order.
+    reasons: Vec<String>,
+}
+
+impl Finding {
+    fn none(source: Source) -> Finding {
+        Finding {
+            source,
+            operational: State::Up,
+            lifecycle: None,
+            reasons: Vec::new(),
         }
-        Verdict {
-            state,
-            op,
-            reason: clean_reason(&reason),
-            checks_ok,
-            checks_total: self.checks.len(),
-            failed,
-            age_ms: oldest,
-            live,
+    }
+
+    fn new(source: Source, operational: State, reason: String) -> Finding {
+        Finding {
+            operational,
+            reasons: vec![reason],
+            ..Finding::none(source)
         }
+    }
+}
+
+/// The checks' finding and the counts beside it.
+struct CheckTally<'a> {
+    finding: Finding,
+    /// Critical checks with no result yet.
+    pending: Vec<&'a str>,
+    ok: usize,
+    failed: Vec<String>,
+    oldest_ms: Option<u64>,
+}
+
+/// The findings combined: the parts of `Verdict` they decide.
+#[derive(Debug, PartialEq, Eq)]
+struct Folded {
+    state: State,
+    operational: State,
+    reason: String,
+    live: bool,
+}
+
+/// The worse of two operational states (UP < DEGRADED < anything else).
+fn worse(a: State, b: State) -> State {
+    let rank = |s: State| match s {
+        State::Up => 0,
+        State::Degraded => 1,
+        _ => 2,
+    };
+    if rank(b) > rank(a) { b } else { a }
+}
+
+/// Combines findings: the worst operational state; the first lifecycle state over it; the
+/// reasons ordered by source (stable within one); not live when a process-level source objects.
+fn fold(findings: impl IntoIterator<Item = Finding>) -> Folded {
+    let mut findings: Vec<Finding> = findings.into_iter().collect();
+    findings.sort_by_key(|f| f.source);
+    let operational = findings
+        .iter()
+        .fold(State::Up, |worst, f| worse(worst, f.operational));
+    let live = !findings
+        .iter()
+        .any(|f| f.source == Source::Process && f.operational != State::Up);
+    let state = findings
+        .iter()
+        .find_map(|f| f.lifecycle)
+        .unwrap_or(operational);
+    let reason = if state == State::Up {
+        String::new()
+    } else {
+        let reasons: Vec<&str> = findings
+            .iter()
+            .flat_map(|f| f.reasons.iter().map(String::as_str))
+            .collect();
+        match reasons.join("; ") {
+            joined if joined.is_empty() => state.as_str().to_ascii_lowercase(),
+            joined => joined,
+        }
+    };
+    Folded {
+        state,
+        operational,
+        reason: clean_reason(&reason),
+        live,
     }
 }
 
@@ -475,5 +587,79 @@ mod tests {
         assert_eq!(v.state, State::Down);
         assert_eq!(v.reason, "counter aborts=2 > max 1 in 10s");
         assert_eq!(h.verdict(t + Duration::from_secs(11)).state, State::Up);
+    }
+
+    fn finding(source: Source, operational: State, reason: &str) -> Finding {
+        Finding::new(source, operational, reason.to_string())
+    }
+
+    #[test]
+    fn fold_of_no_objection_is_up_with_no_reason() {
+        let folded = fold([
+            Finding::none(Source::Process),
+            Finding::none(Source::Service),
+        ]);
+        let up = Folded {
+            state: State::Up,
+            operational: State::Up,
+            reason: String::new(),
+            live: true,
+        };
+        assert_eq!(folded, up);
+        assert_eq!(fold([]), up);
+    }
+
+    #[test]
+    fn fold_takes_the_worst_state_and_orders_reasons_by_source() {
+        let folded = fold([
+            finding(Source::Service, State::Degraded, "cache: slow"),
+            finding(Source::Process, State::Down, "watchdog: silent"),
+            finding(Source::Service, State::Down, "db: refused"),
+            finding(Source::Process, State::Down, "app: lost db"),
+        ]);
+        assert_eq!(folded.state, State::Down);
+        assert_eq!(folded.operational, State::Down);
+        assert_eq!(
+            folded.reason,
+            "watchdog: silent; app: lost db; cache: slow; db: refused"
+        );
+        assert!(!folded.live, "a process-level failure is not live");
+    }
+
+    #[test]
+    fn fold_is_live_when_only_the_service_objects() {
+        let folded = fold([
+            Finding::none(Source::Process),
+            finding(Source::Service, State::Down, "db: refused"),
+        ]);
+        assert_eq!((folded.state, folded.live), (State::Down, true));
+    }
+
+    #[test]
+    fn fold_puts_the_lifecycle_over_the_operational_state() {
+        let mut maint = Finding::none(Source::Lifecycle);
+        maint.lifecycle = Some(State::Maint);
+        maint.reasons.push("patching".into());
+        let folded = fold([
+            finding(Source::Service, State::Degraded, "cache: slow"),
+            maint,
+        ]);
+        assert_eq!(
+            (folded.state, folded.operational),
+            (State::Maint, State::Degraded)
+        );
+        assert_eq!(folded.reason, "patching; cache: slow");
+    }
+
+    #[test]
+    fn fold_names_the_state_when_no_source_says_why() {
+        let mut draining = Finding::none(Source::Lifecycle);
+        draining.lifecycle = Some(State::Draining);
+        let folded = fold([draining]);
+        assert_eq!(
+            (folded.state, folded.operational),
+            (State::Draining, State::Up)
+        );
+        assert_eq!(folded.reason, "draining");
     }
 }

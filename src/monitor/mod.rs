@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod counters;
+pub mod ha_log;
 pub mod health;
 pub mod http;
 pub mod listener;
@@ -12,6 +13,7 @@ pub mod server;
 pub mod shared;
 pub mod state;
 pub mod telnet;
-pub mod translog;
 
+/// The HA log's old module name, for the code that still names it so.
+pub use ha_log as translog;
 pub use server::{Server, ServerError};

@@ -104,7 +104,7 @@ pub fn work(
         let change = inner.transition(Instant::now());
         drop(inner);
         if let Some(change) = change {
-            shared.translog.write(&change);
+            shared.ha_log.write(&change);
         }
         shared.wake.notify_all();
     }
@@ -142,7 +142,7 @@ pub fn schedule(shared: Arc<Shared>) {
         }
         if let Some(change) = inner.transition(now) {
             drop(inner);
-            shared.translog.write(&change);
+            shared.ha_log.write(&change);
             // Anything may have happened while unlocked, stop included: judge again.
             inner = shared.lock();
             continue;

@@ -14,13 +14,13 @@ use mio::Waker;
 
 use crate::config::{CheckOptions, Config, ConfigError};
 use crate::monitor::check::{CheckState, Outcome};
+use crate::monitor::ha_log::TransitionLog;
 use crate::monitor::health::{Admin, Health};
 use crate::monitor::listener::{self, Limits};
 use crate::monitor::render::Identity;
 use crate::monitor::runner::{self, CheckFn, WorkerCount};
 use crate::monitor::shared::{RunSlot, Shared};
 use crate::monitor::state::State;
-use crate::monitor::translog::TransitionLog;
 
 /// Most checks one server runs; each has its own worker thread.
 pub const MAX_CHECKS: usize = 64;
@@ -78,14 +78,6 @@ impl fmt::Display for ServerError {
 }
 
 impl std::error::Error for ServerError {}
-
-/// Whether a check or counter name can travel on the wire without quoting.
-pub fn valid_name(name: &str) -> bool {
-    (1..=crate::probe::MAX_CHECK_NAME).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-}
 
 /// A running HA monitor server. Dropping it stops it.
 pub struct Server {
@@ -188,9 +180,8 @@ impl Server {
         };
         let (poll, waker) = listener::prepare().map_err(ServerError::Thread)?;
 
-        let translog =
-            TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
-        translog.write(&format!(
+        let ha_log = TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
+        ha_log.write(&format!(
             "hamon {}: monitor server listening on {addr}{}",
             env!("CARGO_PKG_VERSION"),
             cfg.unix_socket
@@ -198,7 +189,7 @@ impl Server {
                 .map_or_else(String::new, |p| format!(" and {}", p.display()))
         ));
         for (key, value) in cfg.assignments() {
-            translog.write(&format!("hamon: {key}={value}"));
+            ha_log.write(&format!("hamon: {key}={value}"));
         }
         let identity = Identity {
             app_name: cfg.app_name.clone(),
@@ -207,7 +198,7 @@ impl Server {
         let shared = Arc::new(Shared::new(
             Health::new(cfg, Instant::now()),
             identity,
-            translog,
+            ha_log,
         ));
         // Logs the initial state before any thread can change it.
         shared.update(|_, _| {});
@@ -224,7 +215,7 @@ impl Server {
                 }
             );
             log::warn!("{warning}");
-            shared.translog.write(&warning);
+            shared.ha_log.write(&warning);
         }
         let limits = Limits {
             max_connections: cfg.max_connections,
@@ -276,7 +267,7 @@ impl Server {
         check: CheckFn,
         opts: Option<CheckOptions>,
     ) -> Result<(), ServerError> {
-        if !valid_name(name) {
+        if !crate::name::valid_check_name(name) {
             return Err(ServerError::InvalidName(name.to_string()));
         }
         let opts = opts.unwrap_or_else(|| self.check_defaults.clone());
@@ -333,7 +324,7 @@ impl Server {
     }
 
     pub fn counter_add(&self, name: &str, n: u64) -> Result<(), ServerError> {
-        if !valid_name(name) {
+        if !crate::name::valid_check_name(name) {
             return Err(ServerError::InvalidName(name.to_string()));
         }
         let mut added = Ok(());
@@ -401,7 +392,7 @@ impl Server {
             let _ = std::fs::remove_file(path);
         }
         self.shared
-            .translog
+            .ha_log
             .write(&format!("hamon: monitor server on {} stopped", self.addr));
     }
 }

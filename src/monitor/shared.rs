@@ -7,11 +7,11 @@ use std::time::{Duration, Instant};
 
 use crate::monitor::check::CheckView;
 use crate::monitor::counters::CounterView;
+use crate::monitor::ha_log::TransitionLog;
 use crate::monitor::health::{Health, Verdict};
 use crate::monitor::protocol::Oracle;
 use crate::monitor::render::Identity;
 use crate::monitor::state::State;
-use crate::monitor::translog::TransitionLog;
 
 /// Scheduling state of one check's runs (index-aligned with `Health::checks`).
 #[derive(Debug)]
@@ -61,11 +61,11 @@ pub struct Shared {
     pub wake: Condvar,
     pub stopping: AtomicBool,
     pub identity: Identity,
-    pub translog: TransitionLog,
+    pub ha_log: TransitionLog,
 }
 
 impl Shared {
-    pub fn new(health: Health, identity: Identity, translog: TransitionLog) -> Shared {
+    pub fn new(health: Health, identity: Identity, ha_log: TransitionLog) -> Shared {
         Shared {
             inner: Mutex::new(Inner {
                 health,
@@ -75,7 +75,7 @@ impl Shared {
             wake: Condvar::new(),
             stopping: AtomicBool::new(false),
             identity,
-            translog,
+            ha_log,
         }
     }
 
@@ -97,7 +97,7 @@ impl Shared {
         let change = inner.transition(now);
         drop(inner);
         if let Some(change) = change {
-            self.translog.write(&change);
+            self.ha_log.write(&change);
         }
         self.wake.notify_all();
     }

@@ -26,11 +26,11 @@ pub fn probe_traced(
 ) -> Result<ProbeReply, ProbeError> {
     let start = Instant::now();
     validate(req)?;
-    let dl = Deadline::after(start, req.timeout)?;
-    let addrs = resolve(&req.host, req.port, &dl, trace)?;
-    with_busy_retries(&dl, trace, |trace| {
-        let (stream, connected_at) = connect(&addrs, &dl, trace)?;
-        talk(stream, connected_at, &req.command, &dl, trace)
+    let deadline = Deadline::after(start, req.timeout)?;
+    let addrs = resolve(&req.host, req.port, &deadline, trace)?;
+    with_busy_retries(&deadline, trace, |trace| {
+        let (stream, connected_at) = connect(&addrs, &deadline, trace)?;
+        talk(stream, connected_at, &req.command, &deadline, trace)
     })
 }
 
@@ -52,8 +52,8 @@ pub fn probe_unix_traced(
     if let ProbeCommand::CheckNamed(name) = command {
         validate_check_name(name).map_err(ProbeError::InvalidRequest)?;
     }
-    let dl = Deadline::after(start, timeout)?;
-    with_busy_retries(&dl, trace, |trace| {
+    let deadline = Deadline::after(start, timeout)?;
+    with_busy_retries(&deadline, trace, |trace| {
         trace(format_args!("connecting to {}", path.display()));
         let started = Instant::now();
         // A local connect does not block on the network: it is accepted into the backlog
@@ -63,13 +63,13 @@ pub fn probe_unix_traced(
             ProbeError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         })?;
         trace(format_args!("connected to {}", path.display()));
-        talk(stream, started, command, &dl, trace)
+        talk(stream, started, command, &deadline, trace)
     })
 }
 
 /// Runs `attempt` again after a `BUSY` reply, while attempts and the deadline allow.
 fn with_busy_retries(
-    dl: &Deadline,
+    deadline: &Deadline,
     trace: &mut dyn FnMut(fmt::Arguments<'_>),
     mut attempt: impl FnMut(&mut dyn FnMut(fmt::Arguments<'_>)) -> Result<ProbeReply, ProbeError>,
 ) -> Result<ProbeReply, ProbeError> {
@@ -77,7 +77,7 @@ fn with_busy_retries(
     for n in 1.. {
         match attempt(trace) {
             Err(ProbeError::Busy)
-                if n < BUSY_ATTEMPTS && dl.remaining().is_ok_and(|left| left > pause * 2) =>
+                if n < BUSY_ATTEMPTS && deadline.remaining().is_ok_and(|left| left > pause * 2) =>
             {
                 trace(format_args!(
                     "server busy: it let in a newcomer in place of this connection; \
@@ -103,20 +103,20 @@ fn talk<S: Conn>(
     mut stream: S,
     connected_at: Instant,
     command: &ProbeCommand,
-    dl: &Deadline,
+    deadline: &Deadline,
     trace: &mut dyn FnMut(fmt::Arguments<'_>),
 ) -> Result<ProbeReply, ProbeError> {
     let request = command.request_line();
     trace(format_args!("sending {request:?}"));
-    let raw = match write_all_by(&mut stream, request.as_bytes(), dl) {
-        Ok(()) => read_line_by(&mut stream, dl),
+    let raw = match write_all_by(&mut stream, request.as_bytes(), deadline) {
+        Ok(()) => read_line_by(&mut stream, deadline),
         // A server at its cap may say BUSY and close before reading; the reply can still be
         // waiting in our receive buffer, and it explains more than the write error does.
         Err(ProbeError::Io(e)) if peer_gone(&e) => {
             trace(format_args!(
                 "write failed: {e}; reading what the server said"
             ));
-            read_line_by(&mut stream, dl).map_err(|_| ProbeError::Io(e))
+            read_line_by(&mut stream, deadline).map_err(|_| ProbeError::Io(e))
         }
         Err(e) => Err(e),
     };
@@ -134,7 +134,7 @@ fn talk<S: Conn>(
         stream.peer_name(),
         rtt.as_secs_f64() * 1000.0
     ));
-    quit(&mut stream, dl);
+    quit(&mut stream, deadline);
 
     let (state, fields, line) = interpret(command, &raw)?;
     Ok(ProbeReply {
@@ -210,7 +210,7 @@ pub fn validate_check_name(name: &str) -> Result<(), String> {
             name.len()
         ));
     }
-    if !crate::monitor::server::valid_name(name) {
+    if !crate::name::valid_check_name(name) {
         return Err(format!(
             "check name {name:?} has characters a hamon server never gives a check: \
              use A-Z a-z 0-9 _ . -"
@@ -273,7 +273,7 @@ impl Deadline {
 fn resolve(
     host: &str,
     port: u16,
-    dl: &Deadline,
+    deadline: &Deadline,
     trace: &mut dyn FnMut(fmt::Arguments<'_>),
 ) -> Result<Vec<SocketAddr>, ProbeError> {
     let bare = host
@@ -284,7 +284,7 @@ fn resolve(
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     trace(format_args!("resolving {host}"));
-    let left = dl.remaining()?;
+    let left = deadline.remaining()?;
     // getaddrinfo cannot be interrupted; run it aside so the deadline still holds. A lookup
     // that outlives the deadline finishes on its own and its answer is dropped.
     let (tx, rx) = mpsc::channel();
@@ -299,7 +299,7 @@ fn resolve(
             Ok(r) => r,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 trace(format_args!("resolving {host}: deadline passed"));
-                return Err(ProbeError::Timeout(dl.timeout));
+                return Err(ProbeError::Timeout(deadline.timeout));
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(ProbeError::Resolve(format!("{host}: resolver thread died")));
@@ -344,13 +344,13 @@ fn lookup(name: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
 /// started (the start of the round trip).
 fn connect(
     addrs: &[SocketAddr],
-    dl: &Deadline,
+    deadline: &Deadline,
     trace: &mut dyn FnMut(fmt::Arguments<'_>),
 ) -> Result<(TcpStream, Instant), ProbeError> {
     let mut refused = Vec::new();
     let mut other: Option<io::Error> = None;
     for &addr in addrs {
-        let left = dl.remaining()?;
+        let left = deadline.remaining()?;
         trace(format_args!(
             "connecting to {addr} ({} ms left)",
             left.as_millis()
@@ -371,13 +371,13 @@ fn connect(
             }
         }
     }
-    dl.remaining()?;
+    deadline.remaining()?;
     match other {
         // "Nothing listens" only when every other address was unusable anyway (e.g. ::1 on
         // a host without IPv6); a reset or similar is a different story.
         Some(e) if refused.is_empty() || !unusable_address(&e) => Err(ProbeError::Io(e)),
         _ if !refused.is_empty() => Err(ProbeError::Refused(refused)),
-        _ => Err(ProbeError::Timeout(dl.timeout)),
+        _ => Err(ProbeError::Timeout(deadline.timeout)),
     }
 }
 
@@ -408,9 +408,13 @@ fn retry(e: &io::Error) -> bool {
     )
 }
 
-fn write_all_by(stream: &mut impl Conn, mut buf: &[u8], dl: &Deadline) -> Result<(), ProbeError> {
+fn write_all_by(
+    stream: &mut impl Conn,
+    mut buf: &[u8],
+    deadline: &Deadline,
+) -> Result<(), ProbeError> {
     while !buf.is_empty() {
-        let left = dl.remaining()?;
+        let left = deadline.remaining()?;
         stream
             .set_write_timeout(Some(left))
             .map_err(ProbeError::Io)?;
@@ -425,12 +429,12 @@ fn write_all_by(stream: &mut impl Conn, mut buf: &[u8], dl: &Deadline) -> Result
 }
 
 /// Reads up to the first `\n`; returns the line without `\n` or `\r\n`.
-fn read_line_by(stream: &mut impl Conn, dl: &Deadline) -> Result<Vec<u8>, ProbeError> {
+fn read_line_by(stream: &mut impl Conn, deadline: &Deadline) -> Result<Vec<u8>, ProbeError> {
     // Room for a maximal line plus CRLF; filling it without a newline means garbage.
     let mut buf = vec![0u8; MAX_REPLY_LINE + 2];
     let mut len = 0;
     loop {
-        let left = dl.remaining()?;
+        let left = deadline.remaining()?;
         stream
             .set_read_timeout(Some(left))
             .map_err(ProbeError::Io)?;
@@ -469,8 +473,8 @@ fn read_line_by(stream: &mut impl Conn, dl: &Deadline) -> Result<Vec<u8>, ProbeE
 }
 
 /// Says goodbye politely if there is time left; the answer does not matter.
-fn quit(stream: &mut impl Conn, dl: &Deadline) {
-    if let Ok(left) = dl.remaining()
+fn quit(stream: &mut impl Conn, deadline: &Deadline) {
+    if let Ok(left) = deadline.remaining()
         && stream.set_write_timeout(Some(left)).is_ok()
     {
         let _ = stream.write_all(b"quit\r\n");

@@ -20,7 +20,7 @@ pub use format::Format;
 pub use reply::parse_check_line;
 
 /// Longest check name a hamon server registers (`ha_server_add_check`).
-pub const MAX_CHECK_NAME: usize = 64;
+pub use crate::name::MAX_CHECK_NAME;
 
 /// Longest reply line accepted, not counting the line ending. Anything longer is garbage.
 pub const MAX_REPLY_LINE: usize = 4096;
