@@ -141,6 +141,8 @@ pub struct Term {
     pub epoch: u64,
     pub start: u64,
     pub end: Option<u64>,
+    /// The daemon restarted it locally: its end is never reported to the node.
+    pub restarted: bool,
 }
 
 /// A `tick` call in progress: the node driver waits for the I/O it issued, at most the I/O
@@ -766,6 +768,7 @@ impl Sim {
             epoch,
             start: self.now,
             end: None,
+            restarted: false,
         });
         self.nodes[i].app = Some(self.terms.len() - 1);
         self.nodes[i].killing = false;
@@ -1086,18 +1089,14 @@ impl Sim {
             11 if self.nodes[i].core.is_some() => {
                 // A report about an application that is long gone reaches the daemon late:
                 // an ended term of this node, or the epoch before its current one.
-                // Not the epoch of an application the daemon restarted locally: it never
-                // reports the run it restarts, and a report names only the epoch.
-                let node = &self.nodes[i];
-                let restarted = node
-                    .core
-                    .as_ref()
-                    .and_then(|c| c.app_epoch())
-                    .filter(|_| node.restarts > 0);
+                // Not a run the daemon restarts (or is about to) locally: it never reports
+                // one, and a report names only the epoch.
+                let died = self.nodes[i].died;
                 let ended: Vec<u64> = self
                     .terms
                     .iter()
-                    .filter(|t| t.node == i && t.end.is_some() && Some(t.epoch) != restarted)
+                    .filter(|t| t.node == i && t.end.is_some() && !t.restarted)
+                    .filter(|t| Some(t.epoch) != died)
                     .map(|t| t.epoch)
                     .collect();
                 let epoch = if ended.is_empty() {

@@ -255,6 +255,15 @@ impl Sim {
         let active = node.core.as_ref().is_some_and(|c| c.role() == Role::Active);
         if active && node.restarts < 1 {
             node.restarts += 1;
+            if let Some(t) = self
+                .terms
+                .iter_mut()
+                .rev()
+                .find(|t| t.node == i && t.epoch == epoch)
+            {
+                t.restarted = true;
+            }
+            let node = &mut self.nodes[i];
             let epoch = node.core.as_ref().map_or(epoch, |c| c.epoch());
             let name = node.name.clone();
             self.note(|| format!("{name}: the application died; local restart"));
