@@ -5,6 +5,7 @@ pub mod counters;
 pub mod health;
 pub mod http;
 pub mod listener;
+pub mod metrics;
 pub mod protocol;
 pub mod render;
 pub mod runner;
