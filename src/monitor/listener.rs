@@ -149,9 +149,10 @@ enum Next {
 /// Why a deadline closes a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expiry {
-    FirstCommand,
-    Idle,
-    Lifetime,
+    // The index into EXPIRIES and the metrics' counts.
+    FirstCommand = 0,
+    Idle = 1,
+    Lifetime = 2,
 }
 
 impl Expiry {
