@@ -17,6 +17,8 @@ mod jni;
 /// cbindgen:ignore
 mod log_forward;
 /// cbindgen:ignore
+pub mod metrics;
+/// cbindgen:ignore
 pub mod monitor;
 /// cbindgen:ignore
 pub mod name;

@@ -477,6 +477,20 @@ fn wait_vcs(port: u16, want: i32) {
     assert!(ok, "ha-probe on port {port} never said {want}; last {last}");
 }
 
+/// The reply to `check` on `port`, or what went wrong.
+fn check_line(port: u16) -> String {
+    use std::io::Write;
+    let ask = || -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+        s.set_read_timeout(Some(Duration::from_secs(5)))?;
+        s.write_all(b"check\r\n")?;
+        let mut line = String::new();
+        BufReader::new(s).read_line(&mut line)?;
+        Ok(line.trim_end().to_string())
+    };
+    ask().unwrap_or_else(|e| format!("error: {e}"))
+}
+
 /// A Java pico started directly, killed on drop; its stdout lines come through a channel.
 struct Pico {
     child: Child,
@@ -494,6 +508,7 @@ impl Pico {
             .env("HA_PORT", port.to_string())
             .env("PICO_FLAG_FILE", flag)
             .env("PICO_PID_FILE", pid_file)
+            .env("PICO_STOP_DELAY_MS", "1500")
             .env_remove("HA_HOST")
             .env_remove("PICO_READY_DELAY_MS")
             .stdin(Stdio::null())
@@ -590,6 +605,17 @@ fn pico_is_healthy_or_failed_for_ha_probe_and_the_monitor_script() {
     wait_vcs(port, 110);
 
     signal(pid as i32, libc::SIGTERM);
+    // The shutdown hook sets STOPPING at once; the server answers it while pico winds down.
+    let mut said = String::new();
+    wait_until(PATIENCE, || {
+        said = check_line(port);
+        !said.starts_with("UP ") && !said.starts_with("DEGRADED ")
+    });
+    assert!(
+        said.starts_with("STOPPING "),
+        "a probe never saw STOPPING: {said:?}"
+    );
+    assert!(said.contains(r#" reason="shutdown"#), "{said}");
     assert_eq!(pico.line(), "pico: stopped");
     let status = pico.child.wait().expect("wait");
     // The JVM ends with 128 + SIGTERM after its shutdown hooks (pico's clean stop) ran.

@@ -698,3 +698,104 @@ fn the_unix_socket_answers_like_the_port() {
     assert!(ask(ProbeCommand::Ping).is_err());
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// hamon's log records, captured in this test process (the `log` facade has one logger).
+struct Capture(std::sync::Mutex<Vec<(log::Level, String)>>);
+
+static CAPTURE: Capture = Capture(std::sync::Mutex::new(Vec::new()));
+
+impl log::Log for Capture {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        if record.target().starts_with("hamon") {
+            let text = record.args().to_string();
+            self.0.lock().unwrap().push((record.level(), text));
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn captured() -> Vec<(log::Level, String)> {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        log::set_logger(&CAPTURE).expect("no other logger in this test process");
+        log::set_max_level(log::LevelFilter::Trace);
+    });
+    CAPTURE.0.lock().unwrap().clone()
+}
+
+#[test]
+fn the_start_is_one_info_line_and_the_settings_are_at_debug() {
+    captured();
+    let app = format!("quiet-{}", std::process::id());
+    let server = start(|c| {
+        c.app_name = app.clone();
+        c.max_connections = 9;
+    });
+    let port = server.port();
+    server.stop();
+    let records = captured();
+    let show = || format!("{records:#?}");
+    let starts: Vec<&String> = records
+        .iter()
+        .filter(|(l, m)| *l == log::Level::Info && m.contains(&format!("ha.app_name={app}")))
+        .map(|(_, m)| m)
+        .collect();
+    assert_eq!(starts.len(), 1, "{}", show());
+    assert_eq!(
+        starts[0],
+        &format!(
+            "hamon {}: monitor server listening on 127.0.0.1:{port}; settings: \
+             ha.port=0 ha.app_name={app} ha.max_connections=9 (others default)",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
+    // Every setting is still there, one record each, at DEBUG only.
+    assert!(
+        records
+            .iter()
+            .any(|(l, m)| *l == log::Level::Debug && m == &format!("hamon: ha.app_name={app}")),
+        "{}",
+        show()
+    );
+    assert!(
+        records
+            .iter()
+            .any(|(l, m)| *l == log::Level::Debug && m == "hamon: ha.idle_timeout_ms=30000"),
+        "{}",
+        show()
+    );
+    assert!(
+        !records
+            .iter()
+            .any(|(l, m)| *l <= log::Level::Info && m.starts_with("hamon: ha.")),
+        "{}",
+        show()
+    );
+}
+
+#[test]
+fn a_check_that_fails_without_a_reason_says_so() {
+    let server = ready_server(|_| {});
+    server
+        .add_check(
+            "db",
+            Box::new(|| (Outcome::Down, String::new())),
+            Some(fast(1, 1)),
+        )
+        .unwrap();
+    let mut c = Client::connect(&server);
+    assert!(wait_for(Duration::from_secs(5), || c.ask("ping") == "FAILED"));
+    let line = c.ask("check");
+    assert!(
+        line.ends_with(r#" reason="db: DOWN (no reason given)""#),
+        "{line}"
+    );
+    let named = c.ask("check db");
+    assert!(
+        named.ends_with(r#" reason="DOWN (no reason given)""#),
+        "{named}"
+    );
+}

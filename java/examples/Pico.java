@@ -29,10 +29,13 @@ import java.util.concurrent.atomic.AtomicBoolean;
  *     it degraded, anything else (or no file) is UP</li>
  * <li>PICO_READY_DELAY_MS: how long "startup" takes before ready() (default 0)</li>
  * <li>PICO_PID_FILE: where to write the process id (optional)</li>
+ * <li>PICO_STOP_DELAY_MS: how long it keeps answering STOPPING after SIGTERM before the server
+ *     closes, as an application finishing its work would (default 0; at most 9000, within the
+ *     10 s its shutdown hook waits)</li>
  * </ul>
  *
  * On start it prints exactly one line to stdout: {@code pico: listening on port N pid P}.
- * SIGTERM or SIGINT stops it cleanly: it shows STOPPING, stops the server, prints
+ * SIGTERM or SIGINT stops it cleanly: it shows STOPPING at once, stops the server, prints
  * {@code pico: stopped} and exits with the JVM's status for the signal (143 for SIGTERM).
  */
 public final class Pico {
@@ -47,8 +50,10 @@ public final class Pico {
             System.exit(2);
         }
         long readyDelayMs = envMillis("PICO_READY_DELAY_MS");
-        if (readyDelayMs < 0) {
-            System.err.println("pico: PICO_READY_DELAY_MS must be a number of milliseconds");
+        long stopDelayMs = envMillis("PICO_STOP_DELAY_MS");
+        if (readyDelayMs < 0 || stopDelayMs < 0) {
+            System.err.println(
+                    "pico: PICO_READY_DELAY_MS and PICO_STOP_DELAY_MS must be numbers of milliseconds");
             System.exit(2);
         }
         Properties settings = settings(args.length == 1 ? args[0] : null);
@@ -86,11 +91,17 @@ public final class Pico {
                 + ProcessHandle.current().pid());
         System.out.flush();
 
-        // SIGTERM and SIGINT run shutdown hooks: this one ends the main loop and waits for
-        // the clean stop below. (hamon itself never installs signal handlers.)
+        // SIGTERM and SIGINT run shutdown hooks: this one tells probes STOPPING at once, ends
+        // the main loop and waits for the clean stop below. (hamon itself never installs
+        // signal handlers.)
         AtomicBoolean stop = new AtomicBoolean();
         Thread mainThread = Thread.currentThread();
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            try {
+                server.setAdminState(AdminState.STOPPING, "shutdown");
+            } catch (IllegalStateException e) {
+                // main already closed the server: nothing left to announce.
+            }
             stop.set(true);
             mainThread.interrupt();
             try {
@@ -116,8 +127,10 @@ public final class Pico {
                     // The shutdown hook cuts the sleep short; the loop then sees stop.
                 }
             }
-            // Tell clients why we go away, then stop: close() joins hamon's threads.
+            // Clients are told why we go away while the work winds down; then close() joins
+            // hamon's threads.
             server.setAdminState(AdminState.STOPPING, "shutdown");
+            sleepFully(Math.min(stopDelayMs, 9_000));
         } finally {
             server.close();
             if (pid != null) {
@@ -130,6 +143,18 @@ public final class Pico {
         }
         System.out.println("pico: stopped");
         System.out.flush();
+    }
+
+    /** Sleeps for `ms` even if interrupted (the shutdown hook interrupts the main thread). */
+    private static void sleepFully(long ms) {
+        long end = System.nanoTime() + ms * 1_000_000;
+        for (long left = ms; left > 0; left = (end - System.nanoTime()) / 1_000_000) {
+            try {
+                Thread.sleep(left);
+            } catch (InterruptedException e) {
+                // The hook's interrupt: the delay is still owed.
+            }
+        }
     }
 
     /** Settings: ha.port=0 unless given, then the properties file, then the environment. */

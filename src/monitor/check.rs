@@ -107,7 +107,16 @@ impl CheckState {
                 reason,
                 latency,
             } => {
-                let reason = clean_reason(&reason);
+                let mut reason = clean_reason(&reason);
+                if reason.is_empty() && outcome != Outcome::Up {
+                    // Otherwise clients read `reason="db:"`: say at least what was returned.
+                    let word = if outcome == Outcome::Down {
+                        "DOWN"
+                    } else {
+                        "DEGRADED"
+                    };
+                    reason = format!("{word} (no reason given)");
+                }
                 let ms = latency.as_millis();
                 match (outcome, self.opts.latency_crit, self.opts.latency_warn) {
                     (Outcome::Down, _, _) => (false, false, reason, Some(latency)),
@@ -291,6 +300,29 @@ mod tests {
                 .0,
             State::Up
         );
+    }
+
+    #[test]
+    fn a_failure_without_a_reason_says_what_was_returned() {
+        let t = Instant::now();
+        let mut c = CheckState::new("db", opts(1, 1));
+        let bare = |outcome| RunEnd::Returned {
+            outcome,
+            reason: " \n".into(),
+            latency: Duration::from_millis(1),
+        };
+        c.record(bare(Outcome::Degraded), t);
+        assert_eq!(
+            c.judge(t, None),
+            (State::Degraded, "DEGRADED (no reason given)".into())
+        );
+        c.record(bare(Outcome::Down), t);
+        assert_eq!(
+            c.judge(t, None),
+            (State::Down, "DOWN (no reason given)".into())
+        );
+        c.record(bare(Outcome::Up), t);
+        assert_eq!(c.judge(t, None), (State::Up, String::new()));
     }
 
     #[test]

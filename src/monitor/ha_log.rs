@@ -52,8 +52,14 @@ impl TransitionLog {
         })
     }
 
+    /// Logs `message` at INFO and appends it to the file.
     pub fn write(&self, message: &str) {
         log::info!("{message}");
+        self.append(message);
+    }
+
+    /// Appends `message` to the file only (the caller logs it at the level it deserves).
+    pub fn append(&self, message: &str) {
         if let Some(file) = &self.file {
             let line = format!("{} {message}\n", utc_timestamp(SystemTime::now()));
             let mut f = file.lock().unwrap_or_else(|p| p.into_inner());

@@ -1,7 +1,8 @@
-//! HTTP/1.x on the monitor port: `/livez`, `/readyz` and `/health`, answered from the cached
-//! state with `Connection: close`. Only the request line is interpreted; headers are read
+//! HTTP/1.x on the monitor port: `/livez`, `/readyz`, `/health` and `/metrics`, answered
+//! from the cached state with `Connection: close`. Only the request line is interpreted; headers are read
 //! and skipped.
 
+use crate::monitor::metrics;
 use crate::monitor::protocol::Oracle;
 use crate::monitor::render;
 
@@ -118,10 +119,16 @@ pub fn respond(method: &str, path: &str, oracle: &dyn Oracle) -> Vec<u8> {
             };
             response(code, "application/health+json", &body, head_only, "")
         }
+        "/metrics" => {
+            let v = oracle.verdict();
+            let (checks, counters, window) = oracle.details();
+            let body = metrics::exposition(&v, &checks, &counters, window, &oracle.net());
+            response(200, crate::metrics::CONTENT_TYPE, &body, head_only, "")
+        }
         _ => response(
             404,
             text,
-            "not found: try /livez, /readyz or /health\n",
+            "not found: try /livez, /readyz, /health or /metrics\n",
             head_only,
             "",
         ),
@@ -171,6 +178,7 @@ mod tests {
             ("/health", State::Up, "200"),
             ("/health", State::Degraded, "200"),
             ("/health", State::Down, "503"),
+            ("/metrics", State::Down, "200"),
             ("/nope", State::Up, "404"),
         ];
         for (path, state, code) in cases {
@@ -195,6 +203,24 @@ mod tests {
         assert!(resp.ends_with("\r\n\r\n"), "{resp}");
         let (resp, _) = get("POST /health HTTP/1.1\r\n\r\n", State::Up);
         assert_eq!(status_code(&resp), "405");
+    }
+
+    #[test]
+    fn metrics_are_the_text_format() {
+        let (resp, _) = get("GET /metrics HTTP/1.1\r\n\r\n", State::Degraded);
+        assert!(
+            resp.contains("Content-Type: text/plain; version=0.0.4; charset=utf-8\r\n"),
+            "{resp}"
+        );
+        let body = resp.split("\r\n\r\n").nth(1).unwrap();
+        let samples = crate::metrics::prom::parse(body).unwrap();
+        assert!(
+            samples
+                .iter()
+                .any(|(n, l, v)| n == "hamon_state" && l[0].1 == "DEGRADED" && *v == 1.0)
+        );
+        let (resp, _) = get("HEAD /metrics HTTP/1.1\r\n\r\n", State::Up);
+        assert!(resp.ends_with("\r\n\r\n"), "{resp}");
     }
 
     #[test]

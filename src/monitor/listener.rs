@@ -23,7 +23,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::config::Cidr;
 use crate::config::cidr::canonical;
 use crate::monitor::protocol::{Budget, Session};
-use crate::monitor::shared::Shared;
+use crate::monitor::shared::{EXPIRIES, NetStats, Shared};
 
 const LISTENER: Token = Token(0);
 pub const WAKER: Token = Token(1);
@@ -149,18 +149,15 @@ enum Next {
 /// Why a deadline closes a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expiry {
-    FirstCommand,
-    Idle,
-    Lifetime,
+    // The index into EXPIRIES and the metrics' counts.
+    FirstCommand = 0,
+    Idle = 1,
+    Lifetime = 2,
 }
 
 impl Expiry {
     fn what(self) -> &'static str {
-        match self {
-            Expiry::FirstCommand => "first-command-timeout",
-            Expiry::Idle => "idle-timeout",
-            Expiry::Lifetime => "connection-lifetime",
-        }
+        EXPIRIES[self as usize]
     }
 }
 
@@ -283,16 +280,23 @@ impl Conn {
 struct Table {
     conns: HashMap<Token, Conn>,
     per_source: HashMap<Peer, usize>,
+    /// Where the counts of `/metrics` are kept.
+    shared: Arc<Shared>,
 }
 
 impl Table {
     fn insert(&mut self, token: Token, conn: Conn) {
         *self.per_source.entry(conn.peer).or_default() += 1;
         self.conns.insert(token, conn);
+        NetStats::bump(&self.shared.net.open);
     }
 
     fn remove(&mut self, token: Token) -> Option<Conn> {
         let conn = self.conns.remove(&token)?;
+        self.shared
+            .net
+            .open
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         if let Some(n) = self.per_source.get_mut(&conn.peer) {
             *n -= 1;
             if *n == 0 {
@@ -347,6 +351,7 @@ pub fn serve(
     let mut table = Table {
         conns: HashMap::new(),
         per_source: HashMap::new(),
+        shared: shared.clone(),
     };
     let mut ready: VecDeque<Token> = VecDeque::new();
     let mut next_token = UNIX_LISTENER.0 + 1;
@@ -448,6 +453,7 @@ fn expire(table: &mut Table, poll: &Poll, limits: &Limits) -> Option<Instant> {
     }
     for (token, why) in expired {
         if let Some(mut conn) = table.remove(token) {
+            NetStats::bump(&table.shared.net.expired[why as usize]);
             log::debug!("hamon: closing {} ({})", conn.peer, why.what());
             if conn.out.is_empty() {
                 let _ = conn.stream.write(&conn.session.timeout_reply(why.what()));
@@ -547,6 +553,7 @@ fn evict_one(
             limits.max_per_source,
             conn.peer
         );
+        NetStats::bump(&table.shared.net.busy);
         let _ = conn.stream.write(b"BUSY\r\n");
         close(conn, poll);
     }
@@ -600,9 +607,11 @@ fn accept(
                 break;
             }
         };
+        NetStats::bump(&admit.table.shared.net.accepted);
         if let Peer::Ip(ip) = peer
             && !admit.limits.allows(ip)
         {
+            NetStats::bump(&admit.table.shared.net.denied);
             log::debug!("hamon: {ip} is not in ha.allow; closed");
             let _ = stream.shutdown(Shutdown::Both);
             continue;

@@ -6,6 +6,7 @@ pub mod ha_log;
 pub mod health;
 pub mod http;
 pub mod listener;
+pub mod metrics;
 pub mod protocol;
 pub mod render;
 pub mod runner;

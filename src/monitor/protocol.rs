@@ -7,6 +7,7 @@ use crate::monitor::check::CheckView;
 use crate::monitor::counters::CounterView;
 use crate::monitor::health::Verdict;
 use crate::monitor::http;
+use crate::monitor::metrics::NetCounts;
 use crate::monitor::render::{self, Identity};
 use crate::monitor::telnet::Telnet;
 use std::time::Duration;
@@ -18,6 +19,8 @@ pub trait Oracle {
     /// Every check and counter, and the counter window.
     fn details(&self) -> (Vec<CheckView>, Vec<CounterView>, Duration);
     fn identity(&self) -> &Identity;
+    /// The network thread's counts and the uptime.
+    fn net(&self) -> NetCounts;
 }
 
 /// The most header bytes an HTTP request may carry.
@@ -370,6 +373,13 @@ pub(crate) mod tests {
         }
         fn identity(&self) -> &Identity {
             &self.id
+        }
+        fn net(&self) -> NetCounts {
+            NetCounts {
+                accepted: 1,
+                open: 1,
+                ..NetCounts::default()
+            }
         }
     }
 

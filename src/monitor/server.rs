@@ -154,6 +154,30 @@ fn bind_unix(path: &Path) -> Result<std::os::unix::net::UnixListener, ServerErro
     Ok(listener)
 }
 
+/// The one INFO line at start: where the server listens and the settings that differ from
+/// the defaults (all of them are logged at DEBUG).
+fn start_line(cfg: &Config, addr: SocketAddr) -> String {
+    let defaults = Config::default().assignments();
+    let changed: Vec<String> = cfg
+        .assignments()
+        .into_iter()
+        .filter(|kv| !defaults.contains(kv))
+        .map(|(key, value)| format!("{key}={}", crate::monitor::render::quote(&value)))
+        .collect();
+    format!(
+        "hamon {}: monitor server listening on {addr}{}; settings: {}",
+        env!("CARGO_PKG_VERSION"),
+        cfg.unix_socket
+            .as_ref()
+            .map_or_else(String::new, |p| format!(" and {}", p.display())),
+        if changed.is_empty() {
+            "the defaults".to_string()
+        } else {
+            format!("{} (others default)", changed.join(" "))
+        }
+    )
+}
+
 fn spawn(name: String, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServerError> {
     std::thread::Builder::new()
         .name(name)
@@ -181,15 +205,12 @@ impl Server {
         let (poll, waker) = listener::prepare().map_err(ServerError::Thread)?;
 
         let ha_log = TransitionLog::open(cfg.log_file.as_deref()).map_err(ServerError::LogFile)?;
-        ha_log.write(&format!(
-            "hamon {}: monitor server listening on {addr}{}",
-            env!("CARGO_PKG_VERSION"),
-            cfg.unix_socket
-                .as_ref()
-                .map_or_else(String::new, |p| format!(" and {}", p.display()))
-        ));
+        ha_log.write(&start_line(cfg, addr));
+        // Every setting goes to the HA log; the application's log gets them at DEBUG only.
         for (key, value) in cfg.assignments() {
-            ha_log.write(&format!("hamon: {key}={value}"));
+            let line = format!("hamon: {key}={value}");
+            log::debug!("{line}");
+            ha_log.append(&line);
         }
         let identity = Identity {
             app_name: cfg.app_name.clone(),

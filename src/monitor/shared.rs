@@ -1,7 +1,7 @@
 //! The state shared by the server's threads: the health model and the check runs, behind
 //! one lock that is held only for short, non-blocking work.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -9,6 +9,7 @@ use crate::monitor::check::CheckView;
 use crate::monitor::counters::CounterView;
 use crate::monitor::ha_log::TransitionLog;
 use crate::monitor::health::{Health, Verdict};
+use crate::monitor::metrics::NetCounts;
 use crate::monitor::protocol::Oracle;
 use crate::monitor::render::Identity;
 use crate::monitor::state::State;
@@ -54,6 +55,31 @@ impl Inner {
     }
 }
 
+/// What the network thread counts for `/metrics`. Only it writes them, once per connection
+/// event (accept, close), never per command.
+#[derive(Debug, Default)]
+pub struct NetStats {
+    pub open: AtomicU64,
+    pub accepted: AtomicU64,
+    pub busy: AtomicU64,
+    pub denied: AtomicU64,
+    /// In the order of [`EXPIRIES`].
+    pub expired: [AtomicU64; 3],
+}
+
+/// The deadlines that close a connection, as `ERR` replies and metrics name them.
+pub const EXPIRIES: [&str; 3] = [
+    "first-command-timeout",
+    "idle-timeout",
+    "connection-lifetime",
+];
+
+impl NetStats {
+    pub fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
 #[derive(Debug)]
 pub struct Shared {
     inner: Mutex<Inner>,
@@ -62,6 +88,8 @@ pub struct Shared {
     pub stopping: AtomicBool,
     pub identity: Identity,
     pub ha_log: TransitionLog,
+    pub net: NetStats,
+    started: Instant,
 }
 
 impl Shared {
@@ -76,6 +104,8 @@ impl Shared {
             stopping: AtomicBool::new(false),
             identity,
             ha_log,
+            net: NetStats::default(),
+            started: Instant::now(),
         }
     }
 
@@ -124,5 +154,17 @@ impl Oracle for Shared {
 
     fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    fn net(&self) -> NetCounts {
+        let n = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        NetCounts {
+            uptime: self.started.elapsed(),
+            open: n(&self.net.open),
+            accepted: n(&self.net.accepted),
+            busy: n(&self.net.busy),
+            denied: n(&self.net.denied),
+            expired: [0, 1, 2].map(|i| (EXPIRIES[i], n(&self.net.expired[i]))),
+        }
     }
 }
