@@ -128,16 +128,18 @@ fn pico_serves_and_flips() {
     let check = ask_line(port, "check");
     assert!(check.starts_with("UP "), "{check}");
 
-    let status = ask(port, "status").expect("status");
+    // pico counts its first transaction just after it declares itself ready.
+    let status = wait_for("status with the transactions counter", |last| {
+        let status = ask(port, "status").expect("status");
+        *last = format!("{status:?}");
+        status
+            .iter()
+            .any(|l| l.starts_with("COUNTER transactions count="))
+            .then_some(status)
+    });
     assert_eq!(status.last().map(String::as_str), Some("."), "{status:?}");
     assert!(
         status.iter().any(|l| l.starts_with("CHECK app UP ")),
-        "{status:?}"
-    );
-    assert!(
-        status
-            .iter()
-            .any(|l| l.starts_with("COUNTER transactions count=")),
         "{status:?}"
     );
 

@@ -787,8 +787,13 @@ fn a_check_that_fails_without_a_reason_says_so() {
         )
         .unwrap();
     let mut c = Client::connect(&server);
-    assert!(wait_for(Duration::from_secs(5), || c.ask("ping") == "FAILED"));
-    let line = c.ask("check");
+    // FAILED also while the first result is awaited: wait for the check's own verdict.
+    let mut line = String::new();
+    wait_for(Duration::from_secs(5), || {
+        line = c.ask("check");
+        !line.contains("waiting for first result")
+    });
+    assert_eq!(c.ask("ping"), "FAILED");
     assert!(
         line.ends_with(r#" reason="db: DOWN (no reason given)""#),
         "{line}"
