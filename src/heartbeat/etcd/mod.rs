@@ -4,4 +4,5 @@
 
 pub mod api;
 pub mod http;
+pub mod timing;
 pub mod tls;
