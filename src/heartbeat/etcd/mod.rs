@@ -3,6 +3,9 @@
 //! Talks to etcd's gRPC JSON gateway over a small blocking HTTP/1.1 client.
 
 pub mod api;
+pub mod core;
 pub mod http;
+#[cfg(test)]
+mod sim;
 pub mod timing;
 pub mod tls;
