@@ -5,6 +5,7 @@
 pub mod api;
 pub mod core;
 pub mod http;
+pub mod keys;
 #[cfg(test)]
 mod sim;
 pub mod timing;
