@@ -185,3 +185,77 @@ fn one_active_survives_an_etcd_leader_kill_and_a_crash_fails_over_within_the_bou
     );
     eprintln!("failover after a crash: {took:?} (bound {bound:?})");
 }
+
+fn signal(pid: u32, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(ok.success(), "kill {sig} {pid}");
+}
+
+/// Continues stopped members also when the test fails, so the cluster can be killed.
+struct Cont(Vec<u32>);
+
+impl Drop for Cont {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            let _ = std::process::Command::new("kill")
+                .args(["-CONT", &pid.to_string()])
+                .status();
+        }
+    }
+}
+
+#[test]
+fn on_quorum_loss_the_active_fences_by_its_deadline_and_nobody_starts_until_it_returns() {
+    let etcd = EtcdCluster::start(3, false);
+    let app = Arc::new(Mutex::new(App::default()));
+    let _a = NodeThread::spawn("a", true, etcd.settings(), app.clone());
+    let _b = NodeThread::spawn("b", false, etcd.settings(), app.clone());
+    wait_holder(&app, "a", Duration::from_secs(10));
+
+    // Two of three members stopped: no keepalive can succeed.
+    let pids: Vec<u32> = etcd.members[1..].iter().map(|m| m.pid()).collect();
+    let stopped = Instant::now();
+    let cont = Cont(pids.clone());
+    for pid in &pids {
+        signal(*pid, "-STOP");
+    }
+    // The active stops within F1 of its last acknowledged keepalive's send, which was at most
+    // a period (plus one timeout) before the members stopped, or, when the running member was
+    // the etcd leader, before it noticed the lost quorum and stepped down (CheckQuorum: up to
+    // two election timeouts; etcd 3.4 renews leases on the leader without raft).
+    let t = timing();
+    let f1 = t.renew_deadline_for(t.lease_ttl).unwrap();
+    let fence_by =
+        f1 + t.period + t.io_timeout + 2 * t.election_timeout + Duration::from_millis(300);
+    while holder(&app).is_some() {
+        assert!(
+            stopped.elapsed() < fence_by,
+            "still active after {:?}",
+            stopped.elapsed()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Nobody starts while there is no quorum, however long it lasts.
+    let until = stopped + t.lease_ttl * 3;
+    while Instant::now() < until {
+        assert!(holder(&app).is_none(), "started without an etcd quorum");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(app.lock().unwrap().starts.len(), 1);
+    drop(cont);
+    // Quorum back: exactly one node runs again (the slot refuses a second), with a new epoch.
+    let back = Instant::now();
+    while holder(&app).is_none() {
+        assert!(
+            back.elapsed() < Duration::from_secs(15),
+            "nobody took over after the quorum returned"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    let starts = app.lock().unwrap().starts.clone();
+    assert_eq!(starts.len(), 2, "{starts:?}");
+    assert!(starts[1].1 > starts[0].1, "{starts:?}");
+}
