@@ -79,7 +79,8 @@ pub enum Event {
     },
     /// The application failed: hand over.
     AppFailed(String),
-    /// Graceful hand-over requested (shutdown): stop, revoke, never claim again.
+    /// Graceful hand-over requested (shutdown, operator): stop, revoke, and leave the others
+    /// a lease's time to claim before claiming again.
     Release,
 }
 
@@ -182,8 +183,6 @@ pub struct Core {
     next_read: Time,
     next_grant: Time,
     backoff_until: Time,
-    /// Shut down: never claim again.
-    released: bool,
     status_put: Option<String>,
     maint_bad_said: bool,
     rng: u64,
@@ -210,7 +209,6 @@ impl Core {
             next_read: now,
             next_grant: now,
             backoff_until: now,
-            released: false,
             status_put: None,
             maint_bad_said: false,
             rng: cfg.incarnation | 1,
@@ -406,19 +404,16 @@ impl Core {
             }
             Event::AppFailed(why) => {
                 if self.role == Role::Active {
+                    out.push(Action::Alarm(format!("application failed: {why}")));
                     // Give the others a lease's time to take over before claiming again.
                     self.backoff_until = now + nanos(self.cfg.timing.lease_ttl) + self.period();
                     self.hand_over(format!("application failed: {why}"), out);
                 }
             }
             Event::Release => {
-                self.released = true;
                 if self.role == Role::Active {
+                    self.backoff_until = now + nanos(self.cfg.timing.lease_ttl) + self.period();
                     self.hand_over("released".into(), out);
-                } else if self.app_epoch.is_none()
-                    && let Some(l) = self.lease.take()
-                {
-                    self.revoke = Some(l.id);
                 }
             }
         }
@@ -453,7 +448,7 @@ impl Core {
             }
             Role::Active if switch_away => self.hand_over("switchover".into(), out),
             // A claim whose reply was lost, yet it succeeded.
-            Role::Standby if ours && !self.released && self.app_epoch.is_none() => {
+            Role::Standby if ours && self.app_epoch.is_none() => {
                 if let Some(epoch) = leader_epoch {
                     // Only an epoch this node persisted before claiming.
                     if epoch == self.epoch {
@@ -466,7 +461,7 @@ impl Core {
     }
 
     fn become_active(&mut self, now: Time, epoch: u64, out: &mut Vec<Action>) {
-        if self.released || self.deadline().is_none_or(|d| now >= d) {
+        if self.deadline().is_none_or(|d| now >= d) {
             // The lease may be about to expire: let it go rather than start.
             if let Some(l) = self.lease.take() {
                 self.revoke = Some(l.id);
@@ -546,7 +541,7 @@ impl Core {
         let call = if let Some(lease) = self.revoke.filter(|_| self.app_epoch.is_none()) {
             out.push(Action::Revoke { lease });
             Call::Revoke
-        } else if self.lease.is_none() && self.revoke.is_none() && !self.released {
+        } else if self.lease.is_none() && self.revoke.is_none() {
             if now < self.next_grant {
                 return;
             }
@@ -597,7 +592,7 @@ impl Core {
 
     /// (lease, epoch, epoch_rev) when this node should claim now.
     fn claim_now(&self, now: Time) -> Option<(i64, u64, i64)> {
-        if self.role != Role::Standby || self.released || self.app_epoch.is_some() {
+        if self.role != Role::Standby || self.app_epoch.is_some() {
             return None;
         }
         let view = self.view.as_ref()?;
