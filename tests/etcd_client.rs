@@ -171,12 +171,20 @@ fn fails_over_to_the_next_member_when_one_is_killed_or_stopped() {
 }
 
 #[test]
-fn tls_with_client_certificates() {
-    let etcd = EtcdCluster::start(1, true);
+fn tls_with_client_certificates_and_failover() {
+    let mut etcd = EtcdCluster::start(3, true);
     let mut c = etcd.client();
     assert!(etcd.endpoints()[0].starts_with("https://"));
     let (lease, _) = c.lease_grant(3).expect("grant over TLS");
     c.put(b"/tls/k", b"v", lease).expect("put over TLS");
+    assert_eq!(c.get(b"/tls/k").unwrap().unwrap().value, b"v");
+    // Fails over to another member, with a new TLS session, when the one in use dies.
+    etcd.members[0].kill();
+    assert_eq!(
+        c.lease_keepalive(lease)
+            .expect("keepalive over TLS, m0 dead"),
+        3
+    );
     assert_eq!(c.get(b"/tls/k").unwrap().unwrap().value, b"v");
 
     // Without a client certificate the server refuses the handshake; with the wrong CA the
@@ -186,7 +194,7 @@ fn tls_with_client_certificates() {
     no_cert.tls.cert_file = None;
     no_cert.tls.key_file = None;
     let err = Client::new(&no_cert).unwrap().get(b"/tls/k").unwrap_err();
-    assert!(err.to_string().contains(&etcd.endpoints()[0]), "{err}");
+    assert!(err.to_string().contains(&etcd.endpoints()[1]), "{err}");
     let mut wrong_ca = etcd.settings();
     wrong_ca.tls.ca_file = Some(certs.client_cert.clone());
     let err = Client::new(&wrong_ca).unwrap().get(b"/tls/k").unwrap_err();
