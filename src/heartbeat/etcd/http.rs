@@ -148,6 +148,8 @@ impl Conn {
         self.stream = None;
     }
 
+    /// A host name goes through the system resolver, which no deadline bounds (std has no
+    /// resolver with a timeout): the docs ask for IP addresses or names in /etc/hosts.
     fn connect(&self, deadline: Instant) -> Result<Stream, String> {
         let ep = &self.endpoint;
         let addrs: Vec<SocketAddr> = (ep.host.as_str(), ep.port)
