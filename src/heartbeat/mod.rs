@@ -4,6 +4,8 @@ pub mod clock;
 pub mod codec;
 pub mod core;
 pub mod daemon;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod io;
 pub mod node;
 pub mod observe;

@@ -6,6 +6,8 @@
 pub mod cc;
 pub mod child;
 pub mod cluster;
+#[cfg(feature = "etcd")]
+pub mod etcd;
 pub mod java;
 
 use std::fs;

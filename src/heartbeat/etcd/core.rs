@@ -1,0 +1,896 @@
+//! The heartbeat on etcd as a state machine: events in, actions out, times from the node's
+//! own monotonic clock; no I/O (the driver runs the etcd calls and reports their results).
+//!
+//! Each node keeps a lease alive every period. The active holds the leader key, created by a
+//! transaction that succeeds only if the key does not exist and the epoch counter key is
+//! unchanged since it was read; the same transaction writes the new epoch to the counter, so
+//! epochs strictly increase across the cluster's life. The active stops its application at
+//! F1 after the SEND of its last acknowledged keepalive (timing.rs): gone K later, still
+//! before etcd can expire the lease and let anyone else in. A standby claims only when a
+//! linearizable read shows no leader key. Every hand-over revokes the lease, which deletes the
+//! leader key at once. One etcd call is in flight at a time.
+
+use std::time::Duration;
+
+use super::timing::EtcdTiming;
+use crate::heartbeat::observe::Time;
+use crate::heartbeat::record::{MaintMode, MaintRecord};
+
+/// The leader key's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Leader {
+    pub node: String,
+    pub epoch: u64,
+    /// The lease the key is attached to.
+    pub lease: i64,
+}
+
+/// What one linearizable read of the cluster's prefix showed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    pub leader: Option<Leader>,
+    /// The epoch counter: its value and its mod_revision (0: never written).
+    pub epoch: u64,
+    pub epoch_rev: i64,
+    /// None: no maintenance key (OFF). Some(Err): one that cannot be decoded.
+    pub maint: Option<Result<MaintRecord, String>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    Standby,
+    Active,
+    /// The application is being stopped.
+    Stopping,
+}
+
+/// What happened. `sent`: when the driver started the call, before any byte went out.
+#[derive(Clone, Debug)]
+pub enum Event {
+    Tick,
+    /// `GrantLease` ended: (lease ID, TTL granted in seconds).
+    Granted {
+        sent: Time,
+        result: Result<(i64, u64), String>,
+    },
+    /// `KeepAlive` ended: the TTL the lease was renewed to, 0 when the lease is gone.
+    KeptAlive {
+        sent: Time,
+        lease: i64,
+        result: Result<u64, String>,
+    },
+    Read {
+        result: Result<View, String>,
+    },
+    /// `Claim` ended: whether the transaction's conditions held.
+    Claimed {
+        result: Result<bool, String>,
+    },
+    /// `Revoke` ended (a failure is reported, but the lease is forgotten either way).
+    Revoked {
+        result: Result<(), String>,
+    },
+    StatusPut {
+        result: Result<(), String>,
+    },
+    /// The application started for `epoch` is gone.
+    AppStopped {
+        epoch: u64,
+    },
+    /// The application failed: hand over.
+    AppFailed(String),
+    /// Graceful hand-over requested (shutdown, operator): stop, revoke, and leave the others
+    /// a lease's time to claim before claiming again.
+    Release,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    GrantLease {
+        ttl_s: u64,
+    },
+    KeepAlive {
+        lease: i64,
+    },
+    /// Read every key under the cluster's prefix, linearizably.
+    Read,
+    /// Store the epoch durably on local disk; done before the claim that carries it.
+    PersistEpoch(u64),
+    /// Txn: if the leader key does not exist and the epoch key's mod_revision is
+    /// `epoch_rev`, put the leader key (this node, `epoch`, attached to `lease`) and the
+    /// epoch key (`epoch`).
+    Claim {
+        lease: i64,
+        epoch: u64,
+        epoch_rev: i64,
+    },
+    /// Revoke the lease: its leader and status keys go with it.
+    Revoke {
+        lease: i64,
+    },
+    /// Put this node's status key, attached to its lease.
+    PutStatus {
+        lease: i64,
+        status: String,
+    },
+    StartApp {
+        epoch: u64,
+    },
+    StopApp {
+        reason: String,
+        /// True when the lease is (or may be) lost: stop now.
+        fence: bool,
+    },
+    Alarm(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct CoreConfig {
+    pub node: String,
+    pub preferred: bool,
+    pub timing: EtcdTiming,
+    /// Seeds the back-off jitter.
+    pub incarnation: u64,
+    /// The highest epoch persisted on local disk.
+    pub persisted_epoch: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Call {
+    Grant,
+    KeepAlive,
+    Read,
+    Claim,
+    Revoke,
+    Status,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Lease {
+    id: i64,
+    ttl: Duration,
+    /// Send time of the last acknowledged grant or keepalive.
+    acked_send: Time,
+}
+
+/// A snapshot for status displays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CoreStatus {
+    pub role: Role,
+    pub epoch: u64,
+    pub lease: Option<i64>,
+    /// Nanoseconds until the active must stop its application.
+    pub deadline_left: Option<u64>,
+    pub app_running: bool,
+}
+
+pub struct Core {
+    cfg: CoreConfig,
+    role: Role,
+    /// The term of the running (or last) application; also the highest epoch persisted.
+    epoch: u64,
+    max_epoch: u64,
+    lease: Option<Lease>,
+    /// A lease to revoke once the application is gone.
+    revoke: Option<i64>,
+    inflight: Option<Call>,
+    /// The claim in flight: its epoch.
+    claiming: Option<u64>,
+    app_epoch: Option<u64>,
+    /// The last read, while it can be trusted (cleared by anything that may change it).
+    view: Option<View>,
+    next_keepalive: Time,
+    next_read: Time,
+    next_grant: Time,
+    backoff_until: Time,
+    status_put: Option<String>,
+    maint_bad_said: bool,
+    rng: u64,
+}
+
+fn nanos(d: Duration) -> u64 {
+    d.as_nanos() as u64
+}
+
+impl Core {
+    pub fn new(cfg: CoreConfig, now: Time) -> Core {
+        let p = nanos(cfg.timing.period);
+        let mut core = Core {
+            role: Role::Standby,
+            epoch: cfg.persisted_epoch,
+            max_epoch: cfg.persisted_epoch,
+            lease: None,
+            revoke: None,
+            inflight: None,
+            claiming: None,
+            app_epoch: None,
+            view: None,
+            next_keepalive: now,
+            next_read: now,
+            next_grant: now,
+            backoff_until: now,
+            status_put: None,
+            maint_bad_said: false,
+            rng: cfg.incarnation | 1,
+            cfg,
+        };
+        // Nodes that are not preferred give the preferred one a head start on a cold start.
+        if !core.cfg.preferred {
+            core.backoff_until = now + 3 * p + core.jitter(p);
+        }
+        core
+    }
+
+    fn jitter(&mut self, below: u64) -> u64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        self.rng % below.max(1)
+    }
+
+    fn period(&self) -> u64 {
+        nanos(self.cfg.timing.period)
+    }
+
+    /// When the active must have stopped its application's lease-dependent run: F1 after the
+    /// send of the last acknowledged keepalive.
+    fn deadline(&self) -> Option<Time> {
+        let l = self.lease?;
+        let f1 = self
+            .cfg
+            .timing
+            .renew_deadline_for(l.ttl)
+            .unwrap_or_default();
+        Some(l.acked_send + nanos(f1))
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn status(&self, now: Time) -> CoreStatus {
+        CoreStatus {
+            role: self.role,
+            epoch: self.epoch,
+            lease: self.lease.map(|l| l.id),
+            deadline_left: (self.role == Role::Active)
+                .then(|| self.deadline().map(|d| d.saturating_sub(now)))
+                .flatten(),
+            app_running: self.app_epoch.is_some(),
+        }
+    }
+
+    /// The latest time the driver should call `step` with `Event::Tick`.
+    pub fn next_wakeup(&self) -> Time {
+        let mut t = self.next_keepalive.min(self.next_read);
+        if self.role == Role::Active
+            && let Some(d) = self.deadline()
+        {
+            t = t.min(d);
+        }
+        if self.lease.is_none() {
+            t = t.min(self.next_grant);
+        }
+        t.min(self.backoff_until.max(self.next_read))
+    }
+
+    fn maint(&self) -> Option<&Result<MaintRecord, String>> {
+        self.view.as_ref().and_then(|v| v.maint.as_ref())
+    }
+
+    /// Whether maintenance lets this node claim now (and whether it may skip the back-off).
+    fn maint_allows_claim(&self) -> Option<bool> {
+        match self.maint() {
+            None => Some(false),
+            Some(Err(_)) => None,
+            Some(Ok(m)) if m.drained.contains(&self.cfg.node) => None,
+            Some(Ok(m)) => match &m.mode {
+                MaintMode::Off => Some(false),
+                MaintMode::Freeze => None,
+                MaintMode::Switchover(to) if *to == self.cfg.node => Some(true),
+                MaintMode::Switchover(_) => None,
+            },
+        }
+    }
+
+    pub fn step(&mut self, now: Time, ev: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.handle(now, ev, &mut out);
+        self.drive(now, &mut out);
+        out
+    }
+
+    fn done(&mut self, call: Call) {
+        if self.inflight == Some(call) {
+            self.inflight = None;
+        }
+    }
+
+    fn handle(&mut self, now: Time, ev: Event, out: &mut Vec<Action>) {
+        match ev {
+            Event::Tick => {}
+            Event::Granted { sent, result } => {
+                self.done(Call::Grant);
+                match result {
+                    Ok((id, ttl_s)) => {
+                        self.lease = Some(Lease {
+                            id,
+                            ttl: Duration::from_secs(ttl_s),
+                            acked_send: sent,
+                        });
+                        self.next_keepalive = now + self.period();
+                        self.status_put = None;
+                    }
+                    Err(e) => {
+                        self.next_grant = now + self.period();
+                        out.push(Action::Alarm(format!("cannot get an etcd lease: {e}")));
+                    }
+                }
+            }
+            Event::KeptAlive {
+                sent,
+                lease,
+                result,
+            } => {
+                self.done(Call::KeepAlive);
+                let Some(l) = self.lease.as_mut().filter(|l| l.id == lease) else {
+                    return;
+                };
+                match result {
+                    Ok(0) => {
+                        self.lease = None;
+                        self.view = None;
+                        if self.role == Role::Active {
+                            self.fence(format!("etcd says lease {lease:x} is gone"), out);
+                        }
+                    }
+                    Ok(ttl_s) => {
+                        l.ttl = Duration::from_secs(ttl_s);
+                        l.acked_send = l.acked_send.max(sent);
+                    }
+                    Err(e) => {
+                        // The deadline decides; the next keepalive is due a period later.
+                        if self.role == Role::Active {
+                            out.push(Action::Alarm(format!("lease keepalive failed: {e}")));
+                        }
+                    }
+                }
+            }
+            Event::Read { result } => {
+                self.done(Call::Read);
+                match result {
+                    Ok(view) => self.on_view(now, view, out),
+                    Err(_) => self.view = None,
+                }
+            }
+            Event::Claimed { result } => {
+                self.done(Call::Claim);
+                let epoch = self.claiming.take();
+                // Whatever the outcome, only a fresh read tells the state now.
+                self.view = None;
+                match (result, epoch) {
+                    (Ok(true), Some(epoch)) => self.become_active(now, epoch, out),
+                    (Ok(false), _) => {
+                        let p = self.period();
+                        self.backoff_until = now + p + self.jitter(p);
+                    }
+                    // Unknown outcome: the next read shows whether the key is ours.
+                    _ => {}
+                }
+            }
+            Event::Revoked { result } => {
+                self.done(Call::Revoke);
+                if let Err(e) = result {
+                    out.push(Action::Alarm(format!(
+                        "cannot revoke the old etcd lease (it expires by itself): {e}"
+                    )));
+                }
+                self.revoke = None;
+                self.view = None;
+            }
+            Event::StatusPut { result } => {
+                self.done(Call::Status);
+                if result.is_err() {
+                    self.status_put = None;
+                }
+            }
+            Event::AppStopped { epoch } => {
+                if self.app_epoch == Some(epoch) {
+                    self.app_epoch = None;
+                    if self.role == Role::Stopping {
+                        self.role = Role::Standby;
+                    }
+                }
+            }
+            Event::AppFailed(why) => {
+                if self.role == Role::Active {
+                    out.push(Action::Alarm(format!("application failed: {why}")));
+                    // Give the others a lease's time to take over before claiming again.
+                    self.backoff_until = now + nanos(self.cfg.timing.lease_ttl) + self.period();
+                    self.hand_over(format!("application failed: {why}"), out);
+                }
+            }
+            Event::Release => {
+                if self.role == Role::Active {
+                    self.backoff_until = now + nanos(self.cfg.timing.lease_ttl) + self.period();
+                    self.hand_over("released".into(), out);
+                }
+            }
+        }
+    }
+
+    fn on_view(&mut self, now: Time, view: View, out: &mut Vec<Action>) {
+        self.max_epoch = self.max_epoch.max(view.epoch);
+        if let Some(Err(e)) = &view.maint {
+            if !self.maint_bad_said {
+                out.push(Action::Alarm(format!(
+                    "maintenance key unreadable, behaving as FREEZE: {e}"
+                )));
+                self.maint_bad_said = true;
+            }
+        } else {
+            self.maint_bad_said = false;
+        }
+        let lease = self.lease.map(|l| l.id);
+        let ours = view
+            .leader
+            .as_ref()
+            .is_some_and(|l| Some(l.lease) == lease && l.node == self.cfg.node);
+        if let Some(l) = &view.leader {
+            self.max_epoch = self.max_epoch.max(l.epoch);
+        }
+        let switch_away = matches!(view.maint, Some(Ok(MaintRecord { mode: MaintMode::Switchover(ref to), .. })) if *to != self.cfg.node);
+        let leader_epoch = view.leader.as_ref().map(|l| l.epoch);
+        self.view = Some(view);
+        match self.role {
+            Role::Active if !ours => {
+                self.fence("the leader key is no longer this node's".into(), out);
+            }
+            Role::Active if switch_away => self.hand_over("switchover".into(), out),
+            // A claim whose reply was lost, yet it succeeded.
+            Role::Standby if ours && self.app_epoch.is_none() => {
+                if let Some(epoch) = leader_epoch {
+                    // Only an epoch this node persisted before claiming.
+                    if epoch == self.epoch {
+                        self.become_active(now, epoch, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn become_active(&mut self, now: Time, epoch: u64, out: &mut Vec<Action>) {
+        if self.deadline().is_none_or(|d| now >= d) {
+            // The lease may be about to expire: let it go rather than start.
+            if let Some(l) = self.lease.take() {
+                self.revoke = Some(l.id);
+            }
+            return;
+        }
+        self.role = Role::Active;
+        self.epoch = epoch;
+        self.app_epoch = Some(epoch);
+        self.status_put = None;
+        out.push(Action::StartApp { epoch });
+    }
+
+    /// Stop now: the lease is or may be lost. The lease is revoked once the application is
+    /// gone, so no later read can mistake its key for a live term.
+    fn fence(&mut self, reason: String, out: &mut Vec<Action>) {
+        self.role = Role::Stopping;
+        if let Some(l) = self.lease.take() {
+            self.revoke = Some(l.id);
+        }
+        self.status_put = None;
+        out.push(Action::StopApp {
+            reason,
+            fence: true,
+        });
+    }
+
+    /// Stop, then revoke the lease so a peer can claim at once.
+    fn hand_over(&mut self, reason: String, out: &mut Vec<Action>) {
+        self.role = Role::Stopping;
+        if let Some(l) = self.lease.take() {
+            self.revoke = Some(l.id);
+        }
+        self.status_put = None;
+        out.push(Action::StopApp {
+            reason,
+            fence: false,
+        });
+    }
+
+    fn status_text(&self) -> String {
+        let role = match self.role {
+            Role::Standby => "standby",
+            Role::Active => "active",
+            Role::Stopping => "stopping",
+        };
+        let ack = match self.maint() {
+            Some(Ok(m)) => m.token,
+            _ => 0,
+        };
+        format!(
+            "node={} role={role} epoch={} maint_ack={ack} preferred={}",
+            self.cfg.node, self.epoch, self.cfg.preferred
+        )
+    }
+
+    fn drive(&mut self, now: Time, out: &mut Vec<Action>) {
+        if self.role == Role::Active
+            && let Some(d) = self.deadline()
+            && now >= d
+        {
+            let l = self.lease.expect("a deadline has a lease");
+            self.fence(
+                format!(
+                    "no keepalive acknowledged for {} ms (lease TTL {} s): stopping before etcd \
+                     can expire the lease",
+                    (now - l.acked_send) / 1_000_000,
+                    l.ttl.as_secs()
+                ),
+                out,
+            );
+        }
+        if self.inflight.is_some() {
+            return;
+        }
+        let p = self.period();
+        let call = if let Some(lease) = self.revoke.filter(|_| self.app_epoch.is_none()) {
+            out.push(Action::Revoke { lease });
+            Call::Revoke
+        } else if self.lease.is_none() && self.revoke.is_none() {
+            if now < self.next_grant {
+                return;
+            }
+            self.next_grant = now + p;
+            out.push(Action::GrantLease {
+                ttl_s: self.cfg.timing.lease_ttl.as_secs(),
+            });
+            Call::Grant
+        } else if let Some(l) = self.lease.filter(|_| now >= self.next_keepalive) {
+            self.next_keepalive = now + p;
+            out.push(Action::KeepAlive { lease: l.id });
+            Call::KeepAlive
+        } else if now >= self.next_read || (self.view.is_none() && self.role != Role::Stopping) {
+            if now < self.next_read && self.view.is_none() {
+                // A fresh read after a claim or revoke, but no more than one per half period.
+                if now + p / 2 < self.next_read {
+                    return;
+                }
+            }
+            self.next_read = now + p;
+            out.push(Action::Read);
+            Call::Read
+        } else if let Some((lease, epoch, epoch_rev)) = self.claim_now(now) {
+            self.epoch = epoch;
+            self.claiming = Some(epoch);
+            out.push(Action::PersistEpoch(epoch));
+            out.push(Action::Claim {
+                lease,
+                epoch,
+                epoch_rev,
+            });
+            Call::Claim
+        } else if let Some(l) = self.lease
+            && self.status_put.as_deref() != Some(self.status_text().as_str())
+        {
+            let status = self.status_text();
+            self.status_put = Some(status.clone());
+            out.push(Action::PutStatus {
+                lease: l.id,
+                status,
+            });
+            Call::Status
+        } else {
+            return;
+        };
+        self.inflight = Some(call);
+    }
+
+    /// (lease, epoch, epoch_rev) when this node should claim now.
+    fn claim_now(&self, now: Time) -> Option<(i64, u64, i64)> {
+        if self.role != Role::Standby || self.app_epoch.is_some() {
+            return None;
+        }
+        let view = self.view.as_ref()?;
+        if view.leader.is_some() {
+            return None;
+        }
+        let skip_backoff = self.maint_allows_claim()?;
+        if !skip_backoff && now < self.backoff_until {
+            return None;
+        }
+        let lease = self.lease?;
+        // Room for the claim and the start before the deadline.
+        let room = self.period() + 2 * nanos(self.cfg.timing.io_timeout);
+        if self.deadline()? < now + room {
+            return None;
+        }
+        let epoch = view.epoch.max(self.max_epoch).max(self.epoch) + 1;
+        Some((lease.id, epoch, view.epoch_rev))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn timing() -> EtcdTiming {
+        EtcdTiming {
+            period: Duration::from_millis(500),
+            io_timeout: Duration::from_millis(400),
+            lease_ttl: Duration::from_secs(3),
+            kill_budget: Duration::from_millis(500),
+            election_timeout: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_millis(50),
+        }
+    }
+
+    fn core(node: &str, preferred: bool) -> Core {
+        let cfg = CoreConfig {
+            node: node.into(),
+            preferred,
+            timing: timing(),
+            incarnation: 7,
+            persisted_epoch: 4,
+        };
+        Core::new(cfg, 0)
+    }
+
+    fn view(leader: Option<Leader>, maint: Option<MaintRecord>) -> View {
+        View {
+            leader,
+            epoch: 9,
+            epoch_rev: 33,
+            maint: maint.map(Ok),
+        }
+    }
+
+    fn maint(mode: MaintMode, drained: &[&str]) -> MaintRecord {
+        MaintRecord {
+            cluster: "c".into(),
+            token: 1,
+            mode,
+            drained: drained.iter().map(|s| s.to_string()).collect(),
+            set_by: "op".into(),
+            reason: "test".into(),
+            wall_ms: 0,
+        }
+    }
+
+    /// Grants a lease (sent at `now`), then answers the read with `v`; returns the actions
+    /// after the read.
+    fn granted_then_read(c: &mut Core, now: Time, v: View) -> Vec<Action> {
+        assert_eq!(
+            c.step(now, Event::Tick),
+            vec![Action::GrantLease { ttl_s: 3 }]
+        );
+        let a = c.step(
+            now + MS,
+            Event::Granted {
+                sent: now,
+                result: Ok((0x11, 3)),
+            },
+        );
+        assert_eq!(a, vec![Action::Read]);
+        c.step(now + 2 * MS, Event::Read { result: Ok(v) })
+    }
+
+    #[test]
+    fn claims_an_absent_key_with_the_next_epoch_persisted_first_and_starts() {
+        let mut c = core("a", true);
+        let a = granted_then_read(&mut c, 0, view(None, None));
+        // Epoch above both the counter (9) and what this node persisted (4).
+        assert_eq!(
+            a,
+            vec![
+                Action::PersistEpoch(10),
+                Action::Claim {
+                    lease: 0x11,
+                    epoch: 10,
+                    epoch_rev: 33
+                }
+            ]
+        );
+        let a = c.step(3 * MS, Event::Claimed { result: Ok(true) });
+        assert_eq!(a[0], Action::StartApp { epoch: 10 });
+        assert_eq!(c.role(), Role::Active);
+    }
+
+    #[test]
+    fn the_active_fences_at_f1_after_the_send_of_its_last_acknowledged_keepalive() {
+        let mut c = core("a", true);
+        granted_then_read(&mut c, 0, view(None, None));
+        c.step(3 * MS, Event::Claimed { result: Ok(true) });
+        // A keepalive sent at 500 ms and acknowledged at 900 ms moves the deadline to
+        // 500 + F1, not 900 + F1.
+        let f1 = timing().renew_deadline_for(Duration::from_secs(3)).unwrap();
+        let f1 = f1.as_nanos() as u64;
+        c.step(500 * MS, Event::Tick);
+        c.step(
+            900 * MS,
+            Event::KeptAlive {
+                sent: 500 * MS,
+                lease: 0x11,
+                result: Ok(3),
+            },
+        );
+        assert_eq!(
+            c.status(900 * MS).deadline_left,
+            Some(500 * MS + f1 - 900 * MS)
+        );
+        let before = c.step(500 * MS + f1 - 1, Event::Tick);
+        assert!(
+            !before.iter().any(|a| matches!(a, Action::StopApp { .. })),
+            "{before:?}"
+        );
+        let at = c.step(500 * MS + f1, Event::Tick);
+        assert!(
+            at.iter()
+                .any(|a| matches!(a, Action::StopApp { fence: true, .. })),
+            "{at:?}"
+        );
+        // The lease is revoked only once the application is gone.
+        assert!(!at.iter().any(|a| matches!(a, Action::Revoke { .. })));
+        let a = c.step(500 * MS + f1 + MS, Event::Revoked { result: Ok(()) });
+        assert!(!a.iter().any(|a| matches!(a, Action::Revoke { .. })));
+    }
+
+    #[test]
+    fn a_lease_etcd_calls_gone_fences_the_active_at_once() {
+        let mut c = core("a", true);
+        granted_then_read(&mut c, 0, view(None, None));
+        c.step(3 * MS, Event::Claimed { result: Ok(true) });
+        c.step(500 * MS, Event::Tick);
+        let a = c.step(
+            510 * MS,
+            Event::KeptAlive {
+                sent: 500 * MS,
+                lease: 0x11,
+                result: Ok(0),
+            },
+        );
+        assert!(matches!(a[0], Action::StopApp { fence: true, .. }), "{a:?}");
+    }
+
+    #[test]
+    fn freeze_drain_and_a_switchover_to_another_node_keep_a_standby_from_claiming() {
+        for m in [
+            maint(MaintMode::Freeze, &[]),
+            maint(MaintMode::Off, &["a"]),
+            maint(MaintMode::Switchover("b".into()), &[]),
+        ] {
+            let mut c = core("a", true);
+            let a = granted_then_read(&mut c, 0, view(None, Some(m.clone())));
+            assert!(
+                !a.iter().any(|a| matches!(a, Action::Claim { .. })),
+                "{m:?}: {a:?}"
+            );
+        }
+        // An unreadable maintenance key counts as FREEZE, with an alarm.
+        let mut c = core("a", true);
+        let mut v = view(None, None);
+        v.maint = Some(Err("bad checksum".into()));
+        let a = granted_then_read(&mut c, 0, v);
+        assert!(
+            matches!(&a[0], Action::Alarm(m) if m.contains("FREEZE")),
+            "{a:?}"
+        );
+        assert!(!a.iter().any(|a| matches!(a, Action::Claim { .. })));
+    }
+
+    #[test]
+    fn the_switchover_target_claims_without_waiting_out_its_back_off() {
+        let mut c = core("b", false);
+        let a = granted_then_read(
+            &mut c,
+            0,
+            view(None, Some(maint(MaintMode::Switchover("b".into()), &[]))),
+        );
+        assert!(a.iter().any(|a| matches!(a, Action::Claim { .. })), "{a:?}");
+        // Without the switchover, a node that is not preferred waits its back-off.
+        let mut c = core("b", false);
+        let a = granted_then_read(&mut c, 0, view(None, None));
+        assert!(
+            !a.iter().any(|a| matches!(a, Action::Claim { .. })),
+            "{a:?}"
+        );
+    }
+
+    #[test]
+    fn the_active_hands_over_on_a_switchover_to_another_node_and_revokes_after_the_stop() {
+        let mut c = core("a", true);
+        granted_then_read(&mut c, 0, view(None, None));
+        c.step(3 * MS, Event::Claimed { result: Ok(true) });
+        let ours = Leader {
+            node: "a".into(),
+            epoch: 10,
+            lease: 0x11,
+        };
+        c.step(500 * MS, Event::Tick); // keepalive
+        c.step(
+            510 * MS,
+            Event::KeptAlive {
+                sent: 500 * MS,
+                lease: 0x11,
+                result: Ok(3),
+            },
+        );
+        let a = c.step(
+            520 * MS,
+            Event::Read {
+                result: Ok(view(
+                    Some(ours),
+                    Some(maint(MaintMode::Switchover("b".into()), &[])),
+                )),
+            },
+        );
+        assert!(
+            matches!(a[0], Action::StopApp { fence: false, .. }),
+            "{a:?}"
+        );
+        let a = c.step(700 * MS, Event::AppStopped { epoch: 10 });
+        assert_eq!(a, vec![Action::Revoke { lease: 0x11 }]);
+        assert_eq!(c.role(), Role::Standby);
+    }
+
+    #[test]
+    fn a_claim_whose_reply_was_lost_is_adopted_only_with_this_nodes_lease_and_epoch() {
+        let mut c = core("a", true);
+        granted_then_read(&mut c, 0, view(None, None));
+        let a = c.step(
+            400 * MS,
+            Event::Claimed {
+                result: Err("timed out".into()),
+            },
+        );
+        assert_eq!(a, vec![Action::Read]);
+        // Another lease with this node's name (a previous run of it) is not ours.
+        let old = Leader {
+            node: "a".into(),
+            epoch: 10,
+            lease: 0x99,
+        };
+        let a = c.step(
+            410 * MS,
+            Event::Read {
+                result: Ok(view(Some(old), None)),
+            },
+        );
+        assert!(
+            !a.iter().any(|a| matches!(a, Action::StartApp { .. })),
+            "{a:?}"
+        );
+        let ours = Leader {
+            node: "a".into(),
+            epoch: 10,
+            lease: 0x11,
+        };
+        let a = c.step(
+            420 * MS,
+            Event::Read {
+                result: Ok(view(Some(ours), None)),
+            },
+        );
+        assert_eq!(a[0], Action::StartApp { epoch: 10 });
+    }
+
+    #[test]
+    fn the_active_fences_when_the_leader_key_is_no_longer_its_own() {
+        let mut c = core("a", true);
+        granted_then_read(&mut c, 0, view(None, None));
+        c.step(3 * MS, Event::Claimed { result: Ok(true) });
+        let a = c.step(
+            10 * MS,
+            Event::Read {
+                result: Ok(view(None, None)),
+            },
+        );
+        assert!(matches!(a[0], Action::StopApp { fence: true, .. }), "{a:?}");
+    }
+}
