@@ -3,7 +3,6 @@
 pub mod clock;
 pub mod codec;
 pub mod core;
-pub mod daemon;
 pub mod io;
 pub mod node;
 pub mod observe;

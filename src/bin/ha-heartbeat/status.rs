@@ -6,10 +6,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::heartbeat::node::NodeSettings;
-use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
-use crate::heartbeat::store::{FileStore, Store};
-use crate::monitor::render::json_str;
+use hamon::heartbeat::node::NodeSettings;
+use hamon::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use hamon::heartbeat::store::{FileStore, Store};
+use hamon::monitor::render::json_str;
 
 /// One node as the status command saw it.
 #[derive(Clone, Debug)]

@@ -2,32 +2,23 @@
 //! The library never installs signal handlers: the binary turns SIGTERM/SIGINT into a
 //! readable file descriptor that [`run`] watches.
 
-pub mod cli;
-pub mod guard;
-pub mod incident;
-pub mod logging;
-pub mod notify;
-pub mod pause;
-pub mod status;
-pub mod supervise;
-pub mod watchdog;
-
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use crate::config::{Config, HeartbeatSettings};
-use crate::heartbeat::core::Role;
-use crate::heartbeat::node::{Node, NodeSettings, TickAction, TickResult, boottime};
-use crate::heartbeat::observe::Liveness;
-use crate::heartbeat::record::{MaintMode, NodeRecord, NodeState};
-use crate::monitor::state::State;
-use crate::probe::{ProbeCommand, ProbeRequest, probe};
-use guard::Guard;
-use incident::{Incident, Incidents, Kind};
-use supervise::{App, AppEvent};
-use watchdog::WatchdogDevice;
+use hamon::config::{Config, HeartbeatSettings};
+use hamon::heartbeat::core::Role;
+use hamon::heartbeat::node::{Node, NodeSettings, TickAction, TickResult, boottime};
+use hamon::heartbeat::observe::Liveness;
+use hamon::heartbeat::record::{MaintMode, NodeRecord, NodeState};
+use hamon::monitor::state::State;
+use hamon::probe::{ProbeCommand, ProbeRequest, probe};
+use crate::guard::Guard;
+use crate::incident::{self, Incident, Incidents, Kind};
+use crate::supervise::{self, App, AppEvent};
+use crate::watchdog::{self, WatchdogDevice};
+use crate::{cli, notify, pause, status};
 
 /// Loads a configuration file and checks the node settings.
 pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
@@ -40,7 +31,7 @@ pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
 
 /// `maintenance`, `drain`, `undrain`, `switchover`: writes the maintenance record.
 pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, String> {
-    let store = std::sync::Arc::new(crate::heartbeat::store::FileStore::new(s.dir.clone()));
+    let store = std::sync::Arc::new(hamon::heartbeat::store::FileStore::new(s.dir.clone()));
     let reason = format!("ha-heartbeat on {}", s.node);
     let (mode, drain) = match command {
         cli::Command::Maintenance(true) => (Some(MaintMode::Freeze), None),
@@ -67,7 +58,7 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
         _ => return Err("not a maintenance command".into()),
     };
     let drain_ref = drain.as_ref().map(|(n, on)| (n.as_str(), *on));
-    let rec = crate::heartbeat::node::update_maintenance(store, s, mode, drain_ref, &reason)
+    let rec = hamon::heartbeat::node::update_maintenance(store, s, mode, drain_ref, &reason)
         .map_err(|e| e.to_string())?;
     let drained = if rec.drained.is_empty() {
         "none".to_string()
@@ -361,7 +352,7 @@ impl Daemon {
         self.last_storage_check = Some(Instant::now());
         let busy = self.storage_check_busy.clone();
         busy.store(true, std::sync::atomic::Ordering::Release);
-        let path = crate::heartbeat::store::FileStore::new(self.node.settings().dir.clone())
+        let path = hamon::heartbeat::store::FileStore::new(self.node.settings().dir.clone())
             .node_path(&self.node.settings().node);
         let (tx, rx) = channel();
         let p = path.clone();
@@ -812,13 +803,13 @@ impl Daemon {
 /// STANDBY or RELEASED (or never written). Read at most for the I/O timeout; an unreadable
 /// record cannot tell.
 fn own_record_idle(s: &NodeSettings) -> bool {
-    let store = crate::heartbeat::store::FileStore::new(s.dir.clone());
+    let store = hamon::heartbeat::store::FileStore::new(s.dir.clone());
     let node = s.node.clone();
     let (tx, rx) = channel();
     let spawned = std::thread::Builder::new()
         .name("hamon-hbown".into())
         .spawn(move || {
-            let _ = tx.send(crate::heartbeat::store::Store::read_node(&store, &node));
+            let _ = tx.send(hamon::heartbeat::store::Store::read_node(&store, &node));
         });
     if spawned.is_err() {
         return false;
