@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+mod admin;
 mod cli;
 mod daemon;
 mod guard;
@@ -79,7 +80,7 @@ fn main() -> ExitCode {
         return ExitCode::from(guard::guard_main(0, 1) as u8);
     }
     let path = cli.config.clone().unwrap_or_default();
-    let (cfg, settings) = match daemon::load(&path) {
+    let (cfg, settings) = match admin::load(&path) {
         Ok(x) => x,
         Err(e) => return fail(&e, 2),
     };
@@ -133,7 +134,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(v.code)
         }
-        cmd => match daemon::maintenance(&settings, &cmd) {
+        cmd => match admin::maintenance(&settings, &cmd) {
             Ok(msg) => {
                 println!("{msg}");
                 ExitCode::SUCCESS

@@ -1,0 +1,282 @@
+//! What the daemon learns from each tick besides its action: role changes, the alarms that
+//! page, and the cluster as a whole (no node active for longer than the failover bound, a
+//! peer with another timing, this node's own record not changing).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::channel;
+use std::time::Instant;
+
+use hamon::heartbeat::core::Role;
+use hamon::heartbeat::node::{TickAction, TickResult};
+use hamon::heartbeat::observe::Liveness;
+use hamon::heartbeat::record::NodeState;
+use hamon::heartbeat::store::FileStore;
+
+use super::Daemon;
+use crate::incident::{self, Kind};
+use crate::status;
+
+/// What the watching remembers between ticks.
+pub(super) struct ClusterWatch {
+    /// Since when no node has been seen active (None: one is).
+    none_active_since: Option<Instant>,
+    /// The current time without an active node was paged.
+    no_active_reported: bool,
+    /// The last own-storage check (at most one per period).
+    last_storage_check: Option<Instant>,
+    /// A storage check's thread has not returned yet.
+    storage_check_busy: Arc<AtomicBool>,
+    /// Peers whose other timing was reported.
+    timing_reported: Vec<String>,
+}
+
+impl ClusterWatch {
+    /// At start no node has been seen active yet.
+    pub(super) fn new() -> ClusterWatch {
+        ClusterWatch {
+            none_active_since: Some(Instant::now()),
+            no_active_reported: false,
+            last_storage_check: None,
+            storage_check_busy: Arc::default(),
+            timing_reported: Vec::new(),
+        }
+    }
+}
+
+pub(super) fn role_name(r: Role) -> &'static str {
+    match r {
+        Role::Standby => "standby",
+        Role::Claiming => "claiming",
+        Role::Active => "active",
+        Role::Stopping => "stopping",
+    }
+}
+
+impl Daemon {
+    pub(super) fn report(&mut self, r: &TickResult) {
+        self.epoch = r.epoch;
+        if r.role != self.role {
+            log::info!(
+                "role {} -> {} (epoch {})",
+                role_name(self.role),
+                role_name(r.role),
+                r.epoch
+            );
+            if r.role == Role::Active {
+                self.on_became_active();
+            }
+            self.role = r.role;
+        }
+        // Alarms are logged by the node itself; the ones that page are raised here.
+        self.page_alarms(r);
+        self.watch_cluster(r);
+    }
+
+    /// This node just became active: a takeover when a peer held (or was taking) the lease
+    /// and its record stopped changing; logged with how long it was unchanged.
+    fn on_became_active(&mut self) {
+        let takeover_ms = self.node.settings().timing.takeover.as_millis();
+        let stale: Vec<(String, String)> = self
+            .node
+            .status()
+            .into_iter()
+            .filter(|v| !v.is_self && v.liveness == Liveness::Stale)
+            .filter_map(|v| {
+                let rec = v.record.as_ref()?;
+                let held = matches!(
+                    rec.state,
+                    NodeState::Active | NodeState::Claiming | NodeState::Stopping
+                );
+                held.then(|| {
+                    let ago = v
+                        .changed_ago
+                        .map_or("?".into(), |d| d.as_millis().to_string());
+                    (
+                        v.name.clone(),
+                        format!(
+                            "record of {} ({} epoch {}) unchanged for {ago} ms (takeover after \
+                             {takeover_ms} ms unchanged)",
+                            v.name,
+                            status::state_name(rec.state),
+                            rec.epoch
+                        ),
+                    )
+                })
+            })
+            .collect();
+        if stale.is_empty() {
+            log::info!("became active: no peer held the lease");
+            return;
+        }
+        let peers: Vec<&str> = stale.iter().map(|(n, _)| n.as_str()).collect();
+        let reason: Vec<&str> = stale.iter().map(|(_, r)| r.as_str()).collect();
+        let (peer, reason) = (peers.join(","), reason.join("; "));
+        let text = format!("took over from {peer}: {reason}");
+        self.raise(Kind::Takeover, Some(&peer), &reason, &text);
+    }
+
+    /// The alarms of a tick that page: a lost lease, a foreign writer, storage errors.
+    fn page_alarms(&mut self, r: &TickResult) {
+        let has = |what: &str| r.alarms.iter().find(|a| a.contains(what)).cloned();
+        if r.action == TickAction::Fence || has("renew deadline passed").is_some() {
+            let reason = if r.alarms.is_empty() {
+                "the lease is lost".to_string()
+            } else {
+                r.alarms.join("; ")
+            };
+            let text = format!("self-fencing: this node stops its application ({reason})");
+            self.raise(Kind::Fence, None, &reason, &text);
+        }
+        if let Some(a) = has("another writer") {
+            let text = format!("foreign writer in this node's record: {a}");
+            self.raise(Kind::ForeignWriter, None, &a, &text);
+        }
+        if let Some(a) = has("cannot persist epoch") {
+            let text = format!("local state: {a}");
+            self.raise(Kind::Storage, None, &a, &text);
+        }
+        if let Some(a) = has("maintenance record unreadable") {
+            let text = format!("shared storage: {a}");
+            self.raise(Kind::Storage, None, &a, &text);
+        }
+        if has("renew deadline passed").is_some() {
+            // The node only says the renewal did not succeed in time: find out why.
+            self.check_storage(true);
+        }
+    }
+
+    /// After a tick: the own record not changing (storage), no active node for longer than
+    /// the failover bound, a peer with another timing.
+    fn watch_cluster(&mut self, r: &TickResult) {
+        let timing = self.node.settings().timing;
+        let views = self.node.status();
+        let own_quiet = timing.period * 2 + timing.io_timeout * 2;
+        if views
+            .iter()
+            .any(|v| v.is_self && v.changed_ago.is_some_and(|d| d > own_quiet))
+        {
+            self.check_storage(false);
+        }
+        let someone_active = self.node.role() == Role::Active
+            || views.iter().any(|v| {
+                !v.is_self
+                    && v.liveness == Liveness::Alive
+                    && v.record
+                        .as_ref()
+                        .is_some_and(|r| r.state == NodeState::Active)
+            });
+        if someone_active {
+            self.watch.none_active_since = None;
+            if std::mem::take(&mut self.watch.no_active_reported) {
+                log::info!("a node is active again");
+            }
+        } else {
+            let since = *self
+                .watch
+                .none_active_since
+                .get_or_insert_with(Instant::now);
+            let bound = timing.failover_bound();
+            if since.elapsed() > bound && !self.watch.no_active_reported {
+                // Once per outage (the rate limit covers a flapping one).
+                self.watch.no_active_reported = true;
+                let maint = if r.maint_ok {
+                    status::maint_name(&r.maint)
+                } else {
+                    "unreadable".to_string()
+                };
+                let reason = format!(
+                    "no node seen active for {} ms (failover bound {} ms); maintenance {maint}; \
+                     this node {}",
+                    since.elapsed().as_millis(),
+                    bound.as_millis(),
+                    role_name(self.node.role())
+                );
+                let text = format!("the service is down everywhere: {reason}");
+                self.raise(Kind::NoActive, None, &reason, &text);
+            }
+        }
+        for v in views.iter().filter(|v| !v.is_self) {
+            let Some(rec) = &v.record else { continue };
+            let ours = (
+                timing.period.as_millis() as u32,
+                timing.renew_deadline.as_millis() as u32,
+                timing.takeover.as_millis() as u32,
+                timing.kill_budget.as_millis() as u32,
+            );
+            let theirs = (
+                rec.period_ms,
+                rec.renew_deadline_ms,
+                rec.takeover_ms,
+                rec.kill_budget_ms,
+            );
+            if rec.period_ms != 0 && ours != theirs && !self.watch.timing_reported.contains(&v.name)
+            {
+                self.watch.timing_reported.push(v.name.clone());
+                let reason = format!(
+                    "{} runs period/renew_deadline/takeover/kill_budget {}/{}/{}/{} ms, this \
+                     node {}/{}/{}/{} ms",
+                    v.name, theirs.0, theirs.1, theirs.2, theirs.3, ours.0, ours.1, ours.2, ours.3
+                );
+                let text = format!("timing mismatch between nodes: {reason}");
+                self.raise(Kind::Timing, Some(&v.name.clone()), &reason, &text);
+            }
+        }
+    }
+
+    /// Finds out whether this node's record can be opened for reading and writing (nothing is
+    /// written), at most once per period unless `now`, bounded by the I/O timeout; a failure
+    /// is a storage incident naming the error (errno), which the node's own alarms do not
+    /// carry ("renew deadline passed").
+    pub(super) fn check_storage(&mut self, now: bool) {
+        let timing = self.node.settings().timing;
+        if !now
+            && self
+                .watch
+                .last_storage_check
+                .is_some_and(|t| t.elapsed() < timing.period)
+        {
+            return;
+        }
+        // A check that hangs (a dead NFS server) keeps its thread: never more than one.
+        if self.watch.storage_check_busy.load(Ordering::Acquire) {
+            return;
+        }
+        self.watch.last_storage_check = Some(Instant::now());
+        let busy = self.watch.storage_check_busy.clone();
+        busy.store(true, Ordering::Release);
+        let path =
+            FileStore::new(self.node.settings().dir.clone()).node_path(&self.node.settings().node);
+        let (tx, rx) = channel();
+        let p = path.clone();
+        let spawned = std::thread::Builder::new()
+            .name("hamon-hbcheck".into())
+            .spawn(move || {
+                let r = std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&p)
+                    .map(drop);
+                busy.store(false, Ordering::Release);
+                let _ = tx.send(r);
+            });
+        if spawned.is_err() {
+            self.watch
+                .storage_check_busy
+                .store(false, Ordering::Release);
+            return;
+        }
+        let reason = match rx.recv_timeout(timing.io_timeout) {
+            // Opens fine: a slow write or a paused daemon, which the fence incident tells.
+            Ok(Ok(())) => return,
+            Ok(Err(e)) => incident::describe_io(&e),
+            Err(_) => format!(
+                "opening it did not return within {} ms (hb.io_timeout_ms)",
+                timing.io_timeout.as_millis()
+            ),
+        };
+        let reason = format!("{}: {reason}", path.display());
+        let text = format!("shared storage: this node cannot write its record {reason}");
+        self.raise(Kind::Storage, None, &reason, &text);
+    }
+}
