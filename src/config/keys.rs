@@ -248,6 +248,18 @@ const KEYS: &[Key] = &[
         apply: |c, v| int(v, 0, 100).map(|x| c.heartbeat.restart_limit = x as u32),
     },
     Key {
+        name: "hb.flap_backoff_ms",
+        apply: |c, v| millis_or_off(v).map(|x| c.heartbeat.flap_backoff = x),
+    },
+    Key {
+        name: "hb.flap_backoff_max_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.flap_backoff_max = x),
+    },
+    Key {
+        name: "hb.failure_timeout_ms",
+        apply: |c, v| millis(v).map(|x| c.heartbeat.failure_timeout = x),
+    },
+    Key {
         name: "hb.log_file",
         apply: |c, v| log_file(v).map(|x| c.heartbeat.log_file = x),
     },

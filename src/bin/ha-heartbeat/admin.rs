@@ -9,7 +9,7 @@ use hamon::heartbeat::node::{NodeSettings, update_maintenance};
 use hamon::heartbeat::record::MaintMode;
 use hamon::heartbeat::store::FileStore;
 
-use crate::{cli, status, watchdog};
+use crate::{cli, flap, status, watchdog};
 
 /// Loads a configuration file and checks the node settings.
 pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
@@ -17,6 +17,7 @@ pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
     cfg.load_file(path).map_err(|e| e.to_string())?;
     let s = NodeSettings::from_config(&cfg.heartbeat).map_err(|e| e.to_string())?;
     watchdog::check_settings(&cfg.heartbeat)?;
+    flap::check_settings(&cfg.heartbeat)?;
     Ok((cfg, s))
 }
 

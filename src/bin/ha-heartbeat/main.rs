@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 mod admin;
 mod cli;
 mod daemon;
+mod flap;
 mod guard;
 mod incident;
 mod logging;

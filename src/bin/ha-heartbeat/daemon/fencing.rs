@@ -83,7 +83,7 @@ impl Daemon {
             "the guard cannot be started or reached",
             "the application runs without a guard; handing over",
         );
-        Some(self.node_mut().app_failed("no guard"))
+        Some(self.hand_over("no guard"))
     }
 
     /// Pets the watchdog device unless an application that should be gone is still there: its
@@ -113,6 +113,8 @@ impl Daemon {
             Some("a process group of an earlier run survives SIGKILL")
         } else if boottime() < self.hold_until {
             Some("the lease of the daemon's last run may not be over")
+        } else if self.damping.holding(boottime()).is_some() {
+            Some("its application failed here recently (hb.flap_backoff_ms)")
         } else if !self.ensure_guard() {
             Some("no guard")
         } else {

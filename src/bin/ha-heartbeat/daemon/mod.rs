@@ -25,6 +25,7 @@ use hamon::config::{Config, HeartbeatSettings};
 use hamon::heartbeat::core::Role;
 use hamon::heartbeat::node::{Node, TickAction, TickResult};
 
+use crate::flap::Damping;
 use crate::guard::Guard;
 use crate::incident::{Incident, Incidents, Kind};
 use crate::notify::Notifier;
@@ -32,7 +33,7 @@ use crate::supervise::{self, App, AppEvent};
 use crate::watchdog::WatchdogDevice;
 use ha_port::HaPort;
 use phase::Lifecycle;
-use watch::{ClusterWatch, role_name};
+use watch::{ClusterWatch, ServiceWatch, role_name};
 
 /// `ha-heartbeat run`. Returns when `stop_fd` becomes readable, after releasing.
 /// `guard_exe`: the program to run as `guard_exe guard` (None: no guard).
@@ -50,6 +51,8 @@ struct Daemon {
     app: App,
     /// What the daemon is doing about the application.
     life: Lifecycle,
+    /// Its failures here, and the back-off they cause.
+    damping: Damping,
     /// The prober of `hb.app_port`, when set.
     ha_port: Option<HaPort>,
     guard: Option<Guard>,
@@ -65,6 +68,7 @@ struct Daemon {
     epoch: u64,
     incidents: Incidents,
     watch: ClusterWatch,
+    service: ServiceWatch,
     /// The application outlived SIGKILL by the kill budget: reported.
     unkillable_reported: bool,
     /// A process group left by an earlier run that SIGKILL has not ended yet.
@@ -179,6 +183,7 @@ impl Daemon {
         self.act_on(r);
         let r = self.feed_guard();
         self.act_on(r);
+        self.watch_service();
         self.pet_watchdog();
         self.housekeeping();
         self.turn.turned(self.role, self.epoch);
@@ -289,7 +294,7 @@ impl Daemon {
                     return None;
                 }
                 self.life.fail();
-                Some(self.node_mut().app_failed("the application is not running"))
+                Some(self.hand_over("the application is not running"))
             }
             TickAction::Stop | TickAction::Fence => {
                 self.life.stop_given();

@@ -15,8 +15,9 @@ use hamon::heartbeat::timing::Timing;
 
 use super::ha_port::HaPort;
 use super::phase::Lifecycle;
-use super::watch::ClusterWatch;
+use super::watch::{ClusterWatch, ServiceWatch};
 use super::{Daemon, Turn};
+use crate::flap::{self, Damping};
 use crate::incident::{Incidents, Kind};
 use crate::supervise::App;
 use crate::watchdog::{self, WatchdogDevice};
@@ -28,6 +29,7 @@ impl Daemon {
         let hb = cfg.heartbeat.clone();
         let settings = NodeSettings::from_config(&hb).map_err(|e| e.to_string())?;
         watchdog::check_settings(&hb)?;
+        flap::check_settings(&hb)?;
         let start_cmd = hb.start_cmd.clone().ok_or("hb.start_cmd is not set")?;
         std::fs::create_dir_all(&settings.state_dir)
             .map_err(|e| format!("hb.state_dir {}: {e}", settings.state_dir.display()))?;
@@ -45,6 +47,8 @@ impl Daemon {
             timing.kill_budget,
         );
         app.check_log()?;
+        // Damping starts afresh with each run: an earlier run's back-off is not this one's.
+        let _ = std::fs::remove_file(flap::state_path(&settings.state_dir));
         if !settings.dir.is_dir() {
             // Not fatal: the share may be mounted later; until then nobody here takes over.
             log::error!(
@@ -85,6 +89,7 @@ impl Daemon {
         };
         let mut d = Daemon {
             life: Lifecycle::new(hb.restart_limit),
+            damping: Damping::new(&hb),
             hb,
             node,
             app,
@@ -98,6 +103,7 @@ impl Daemon {
             epoch: 0,
             incidents,
             watch: ClusterWatch::new(),
+            service: ServiceWatch::default(),
             unkillable_reported: false,
             stray,
             hold_until,

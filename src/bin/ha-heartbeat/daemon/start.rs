@@ -8,8 +8,8 @@ use hamon::heartbeat::node::{TickResult, boottime};
 use super::Daemon;
 use super::phase::{AfterDeath, AfterGone};
 use crate::incident::Kind;
-use crate::pause;
 use crate::supervise::AppEvent;
+use crate::{flap, pause};
 
 impl Daemon {
     /// How much lease a start needs left: the I/O timeout, as the core itself requires when it
@@ -107,6 +107,27 @@ impl Daemon {
             &format!("not starting the application: {why}; handing over"),
         );
         self.life.fail();
+        self.hand_over(why)
+    }
+
+    /// Tells the node the application failed, so that it hands over; the failure counts for
+    /// the flap damping.
+    pub(super) fn hand_over(&mut self, why: &str) -> TickResult {
+        if let Some(backoff) = self.damping.failed(boottime()) {
+            log::warn!(
+                "the application failed here {} time(s) within hb.failure_timeout_ms: this node \
+                 claims nothing for {} ms once it is stopped (hb.flap_backoff_ms)",
+                self.damping.failures(),
+                backoff.as_millis()
+            );
+            let state = self.damping.state(why);
+            if let Err(e) = state.store(&self.node.settings().state_dir) {
+                log::warn!(
+                    "cannot write {}: {e}",
+                    flap::state_path(&self.node.settings().state_dir).display()
+                );
+            }
+        }
         self.node_mut().app_failed(why)
     }
 
@@ -131,7 +152,7 @@ impl Daemon {
                 AfterDeath::HandOver => {
                     let text = format!("the application died ({why}); handing over");
                     self.raise(Kind::AppFailed, None, &why, &text);
-                    Some(self.node_mut().app_failed(&why))
+                    Some(self.hand_over(&why))
                 }
             },
             AppEvent::Stopped => match self.life.gone(active) {
@@ -179,6 +200,6 @@ impl Daemon {
             bad.fails, bad.last
         );
         self.raise(Kind::AppFailed, None, &bad.last, &text);
-        Some(self.node_mut().app_failed("unhealthy"))
+        Some(self.hand_over(&format!("unhealthy: {}", bad.last)))
     }
 }

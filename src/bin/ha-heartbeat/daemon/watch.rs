@@ -4,18 +4,31 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::channel;
+use std::sync::mpsc::{Receiver, TryRecvError, channel};
 use std::time::Instant;
 
 use hamon::heartbeat::core::Role;
-use hamon::heartbeat::node::{TickAction, TickResult};
+use hamon::heartbeat::node::{TickAction, TickResult, boottime};
 use hamon::heartbeat::observe::Liveness;
 use hamon::heartbeat::record::NodeState;
 use hamon::heartbeat::store::FileStore;
 
 use super::Daemon;
 use crate::incident::{self, Kind};
-use crate::status;
+use crate::status::{self, ClusterStatus};
+
+/// While this node backs off after failures it is not ticked, so its view of the peers
+/// stands still: whether any node runs the application is then read as `ha-heartbeat status`
+/// reads it, on a thread (one at a time, at most one per period).
+#[derive(Default)]
+pub(super) struct ServiceWatch {
+    observation: Option<Receiver<ClusterStatus>>,
+    last: Option<Instant>,
+    /// Since when no node was seen active (None: one was, or not backing off).
+    down_since: Option<Instant>,
+    /// Paged in this run of failures (until they are forgotten).
+    reported: bool,
+}
 
 /// What the watching remembers between ticks.
 pub(super) struct ClusterWatch {
@@ -278,5 +291,84 @@ impl Daemon {
         let reason = format!("{}: {reason}", path.display());
         let text = format!("shared storage: this node cannot write its record {reason}");
         self.raise(Kind::Storage, None, &reason, &text);
+    }
+
+    /// While this node backs off: pages once per run of failures when no node has been seen
+    /// active for longer than the failover bound, i.e. no node can run the application now.
+    pub(super) fn watch_service(&mut self) {
+        let Some(left) = self.damping.holding(boottime()) else {
+            self.service.down_since = None;
+            self.service.observation = None;
+            if self.damping.failures() == 0 {
+                self.service.reported = false;
+            }
+            return;
+        };
+        let period = self.node.settings().timing.period;
+        if let Some(rx) = &self.service.observation {
+            match rx.try_recv() {
+                Ok(c) => {
+                    self.service.observation = None;
+                    self.judge_service(&c, left);
+                }
+                Err(TryRecvError::Empty) => return,
+                Err(TryRecvError::Disconnected) => self.service.observation = None,
+            }
+        }
+        if self.service.last.is_some_and(|t| t.elapsed() < period) {
+            return;
+        }
+        self.service.last = Some(Instant::now());
+        let settings = self.node.settings().clone();
+        let window = period * 2 + settings.timing.io_timeout * 2;
+        let (tx, rx) = channel();
+        let spawned = std::thread::Builder::new()
+            .name("hamon-hbwatch".into())
+            .spawn(move || {
+                let _ = tx.send(status::observe(&settings, window));
+            });
+        if spawned.is_ok() {
+            self.service.observation = Some(rx);
+        }
+    }
+
+    fn judge_service(&mut self, c: &ClusterStatus, left: std::time::Duration) {
+        if !c.live_actives().is_empty() {
+            self.service.down_since = None;
+            return;
+        }
+        let seen_from = Instant::now() - c.observed;
+        let since = *self.service.down_since.get_or_insert(seen_from);
+        let bound = self.node.settings().timing.failover_bound();
+        if since.elapsed() <= bound || self.service.reported {
+            return;
+        }
+        self.service.reported = true;
+        let peers: Vec<String> = c
+            .nodes
+            .iter()
+            .filter(|n| n.name != self.node.settings().node)
+            .map(|n| match &n.record {
+                Ok(r) if n.changed() => format!("{} {}", n.name, status::state_name(r.state)),
+                Ok(r) => format!(
+                    "{} {} (no change seen)",
+                    n.name,
+                    status::state_name(r.state)
+                ),
+                Err(e) => format!("{} unreadable ({e})", n.name),
+            })
+            .collect();
+        let reason = format!(
+            "no node seen active for {} ms (failover bound {} ms); the application failed here \
+             {} time(s) within hb.failure_timeout_ms and this node claims nothing for another \
+             {} ms; peers: {}",
+            since.elapsed().as_millis(),
+            bound.as_millis(),
+            self.damping.failures(),
+            left.as_millis(),
+            peers.join(", ")
+        );
+        let text = format!("the service is down everywhere: {reason}");
+        self.raise(Kind::ServiceDown, None, &reason, &text);
     }
 }
