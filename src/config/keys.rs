@@ -260,6 +260,14 @@ const KEYS: &[Key] = &[
         apply: |c, v| millis(v).map(|x| c.heartbeat.failure_timeout = x),
     },
     Key {
+        name: "hb.user",
+        apply: |c, v| account(v).map(|x| c.heartbeat.user = x),
+    },
+    Key {
+        name: "hb.group",
+        apply: |c, v| account(v).map(|x| c.heartbeat.group = x),
+    },
+    Key {
         name: "hb.log_file",
         apply: |c, v| log_file(v).map(|x| c.heartbeat.log_file = x),
     },
@@ -281,6 +289,15 @@ fn command(value: &str, optional: bool) -> Result<Option<String>, String> {
         } else {
             "a non-empty shell command line without NUL characters".to_string()
         });
+    }
+    Ok((!value.is_empty()).then(|| value.to_string()))
+}
+
+/// A user or group: a name of the local passwd/group files or a numeric id; empty means none.
+fn account(value: &str) -> Result<Option<String>, String> {
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    if value.starts_with('-') || !value.chars().all(name_ok) {
+        return Err("a user or group name, or a numeric id, or empty for none".to_string());
     }
     Ok((!value.is_empty()).then(|| value.to_string()))
 }

@@ -189,6 +189,10 @@ pub struct HeartbeatSettings {
     pub flap_backoff_max: Duration,
     /// `hb.failure_timeout_ms`: failures older than this are forgotten (default 15 min).
     pub failure_timeout: Duration,
+    /// `hb.user`, `hb.group`: the application runs as this user and group (names or numeric
+    /// ids; None: the daemon's own).
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 impl Default for HeartbeatSettings {
@@ -213,6 +217,8 @@ impl Default for HeartbeatSettings {
             flap_backoff: Some(Duration::from_secs(10)),
             flap_backoff_max: Duration::from_secs(300),
             failure_timeout: Duration::from_secs(900),
+            user: None,
+            group: None,
         }
     }
 }

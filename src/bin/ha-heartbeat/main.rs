@@ -6,6 +6,7 @@ use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+mod account;
 mod admin;
 mod cli;
 mod daemon;

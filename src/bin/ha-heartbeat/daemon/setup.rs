@@ -17,6 +17,7 @@ use super::ha_port::HaPort;
 use super::phase::Lifecycle;
 use super::watch::{ClusterWatch, ServiceWatch};
 use super::{Daemon, Turn};
+use crate::account::Account;
 use crate::flap::{self, Damping};
 use crate::incident::{Incidents, Kind};
 use crate::supervise::App;
@@ -45,6 +46,7 @@ impl Daemon {
             &app_log,
             &settings.state_dir,
             timing.kill_budget,
+            Account::resolve(&hb)?,
         );
         app.check_log()?;
         // Damping starts afresh with each run: an earlier run's back-off is not this one's.
