@@ -19,7 +19,7 @@ use crate::status::{self, ClusterStatus};
 
 /// While this node backs off after failures it is not ticked, so its view of the peers
 /// stands still: whether any node runs the application is then read as `ha-heartbeat status`
-/// reads it, on a thread (one at a time, at most one per period).
+/// reads it, on a thread (one at a time, at most one per half failover bound).
 #[derive(Default)]
 pub(super) struct ServiceWatch {
     observation: Option<Receiver<ClusterStatus>>,
@@ -304,7 +304,10 @@ impl Daemon {
             }
             return;
         };
-        let period = self.node.settings().timing.period;
+        let timing = self.node.settings().timing;
+        // Often enough to judge against the failover bound; rarely enough that reads a hung
+        // share holds up (each bounded, its thread left behind) stay few over a back-off.
+        let every = (timing.failover_bound() / 2).max(timing.period);
         if let Some(rx) = &self.service.observation {
             match rx.try_recv() {
                 Ok(c) => {
@@ -315,12 +318,12 @@ impl Daemon {
                 Err(TryRecvError::Disconnected) => self.service.observation = None,
             }
         }
-        if self.service.last.is_some_and(|t| t.elapsed() < period) {
+        if self.service.last.is_some_and(|t| t.elapsed() < every) {
             return;
         }
         self.service.last = Some(Instant::now());
         let settings = self.node.settings().clone();
-        let window = period * 2 + settings.timing.io_timeout * 2;
+        let window = timing.period * 2 + timing.io_timeout * 2;
         let (tx, rx) = channel();
         let spawned = std::thread::Builder::new()
             .name("hamon-hbwatch".into())
