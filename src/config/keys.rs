@@ -9,9 +9,10 @@
 use super::error::{ConfigError, ConfigErrorKind};
 use super::typo::nearest;
 use super::values::{
-    allow_list, app_name, boolean, command, count_or_off, device, dir, gate_name, host, importance,
-    importance_name, int, interval, interval_text, log_file, millis, millis_or_off, ms, ms_or_off,
-    mz_interval, node_list, node_name, optional_port, path_or_empty, port, streak, unix_socket,
+    account, allow_list, app_name, boolean, command, count_or_off, device, dir, gate_name, host,
+    importance, importance_name, int, interval, interval_text, log_file, millis, millis_or_off, ms,
+    ms_or_off, mz_interval, node_list, node_name, optional_port, path_or_empty, port, streak,
+    unix_socket,
 };
 use super::{Cidr, Config, CounterRule};
 use crate::name::{MAX_CHECK_NAME, valid_check_name};
@@ -274,6 +275,17 @@ const KEYS: &[Key] = &[
     Key::daemon("hb.restart_limit", |c, v| {
         int(v, 0, 100).map(|x| c.heartbeat.restart_limit = x as u32)
     }),
+    Key::daemon("hb.flap_backoff_ms", |c, v| {
+        millis_or_off(v).map(|x| c.heartbeat.flap_backoff = x)
+    }),
+    Key::daemon("hb.flap_backoff_max_ms", |c, v| {
+        millis(v).map(|x| c.heartbeat.flap_backoff_max = x)
+    }),
+    Key::daemon("hb.failure_timeout_ms", |c, v| {
+        millis(v).map(|x| c.heartbeat.failure_timeout = x)
+    }),
+    Key::daemon("hb.user", |c, v| account(v).map(|x| c.heartbeat.user = x)),
+    Key::daemon("hb.group", |c, v| account(v).map(|x| c.heartbeat.group = x)),
     Key::daemon("hb.log_file", |c, v| {
         log_file(v).map(|x| c.heartbeat.log_file = x)
     }),

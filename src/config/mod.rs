@@ -190,6 +190,17 @@ pub struct HeartbeatSettings {
     /// `hb.watchdog_device`: a watchdog device (such as /dev/watchdog) the daemon pets while
     /// it is alive and its application runs inside its lease (None: no device).
     pub watchdog_device: Option<std::path::PathBuf>,
+    /// `hb.flap_backoff_ms`: after its application failed, the node claims nothing for this
+    /// long, doubled for each further failure (default 10 s; None/0: no damping).
+    pub flap_backoff: Option<Duration>,
+    /// `hb.flap_backoff_max_ms`: the back-off grows to this at most (default 5 min).
+    pub flap_backoff_max: Duration,
+    /// `hb.failure_timeout_ms`: failures older than this are forgotten (default 15 min).
+    pub failure_timeout: Duration,
+    /// `hb.user`, `hb.group`: the application runs as this user and group (names or numeric
+    /// ids; None: the daemon's own).
+    pub user: Option<String>,
+    pub group: Option<String>,
 }
 
 impl Default for HeartbeatSettings {
@@ -211,6 +222,11 @@ impl Default for HeartbeatSettings {
             app_log: None,
             restart_limit: 0,
             watchdog_device: None,
+            flap_backoff: Some(Duration::from_secs(10)),
+            flap_backoff_max: Duration::from_secs(300),
+            failure_timeout: Duration::from_secs(900),
+            user: None,
+            group: None,
         }
     }
 }

@@ -15,6 +15,15 @@ const MZ_MIN_INTERVAL_SECS: u64 = 40;
 const MAX_COUNT: u64 = i64::MAX as u64;
 
 /// A shell command line (run with `/bin/sh -c`); empty means none where `optional`.
+/// A user or group: a name of the local passwd/group files or a numeric id; empty means none.
+pub(super) fn account(value: &str) -> Result<Option<String>, String> {
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+    if value.starts_with('-') || !value.chars().all(name_ok) {
+        return Err("a user or group name, or a numeric id, or empty for none".to_string());
+    }
+    Ok((!value.is_empty()).then(|| value.to_string()))
+}
+
 pub(super) fn command(value: &str, optional: bool) -> Result<Option<String>, String> {
     if value.contains('\0') || (value.is_empty() && !optional) {
         return Err(if optional {

@@ -3,7 +3,6 @@
 pub mod clock;
 pub mod codec;
 pub mod core;
-pub mod daemon;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 pub mod io;

@@ -152,7 +152,7 @@ pub fn agent_line(v: &Verdict, id: &Identity) -> String {
 }
 
 /// `s` as a JSON string literal (quoted, escaped).
-pub(crate) fn json_str(s: &str) -> String {
+pub fn json_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for c in s.chars() {

@@ -16,6 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::account::Account;
+
 /// What happened to the application since the last poll.
 #[derive(Debug, PartialEq, Eq)]
 pub enum AppEvent {
@@ -52,6 +54,8 @@ pub struct App {
     app_log: PathBuf,
     pgid_file: PathBuf,
     kill_budget: Duration,
+    /// Who `hb.start_cmd` and `hb.stop_cmd` run as.
+    account: Account,
     running: Option<Running>,
 }
 
@@ -112,6 +116,7 @@ impl App {
         app_log: &Path,
         state_dir: &Path,
         kill_budget: Duration,
+        account: Account,
     ) -> App {
         App {
             node: node.to_string(),
@@ -120,6 +125,7 @@ impl App {
             app_log: app_log.to_path_buf(),
             pgid_file: state_dir.join("app.pgid"),
             kill_budget,
+            account,
             running: None,
         }
     }
@@ -240,6 +246,7 @@ impl App {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
+        self.account.apply(&mut cmd);
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             cmd.pre_exec(move || {
@@ -309,8 +316,9 @@ impl App {
     fn spawn_stop_cmd(&self, cmd: &str, pgid: i32) -> io::Result<Child> {
         let out = self.log_file()?;
         let err = out.try_clone()?;
-        Command::new("/bin/sh")
-            .arg("-c")
+        let mut stop = Command::new("/bin/sh");
+        self.account.apply(&mut stop);
+        stop.arg("-c")
             .arg(cmd)
             .env("HB_NODE", &self.node)
             .env("HB_APP_PGID", pgid.to_string())

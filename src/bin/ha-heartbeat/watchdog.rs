@@ -24,7 +24,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::config::HeartbeatSettings;
+use hamon::config::HeartbeatSettings;
 
 /// What a pet writes: any byte but 'V', which would allow the magic close.
 pub const PET: u8 = b'.';

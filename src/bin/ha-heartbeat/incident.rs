@@ -38,6 +38,9 @@ pub enum Kind {
     Takeover,
     /// No node has been seen active for longer than the failover bound.
     NoActive,
+    /// This node backs off after its application failed here, and no node has run it for
+    /// longer than the failover bound: no node can run it now (flapping, damped).
+    ServiceDown,
     /// Reading or writing the shared records fails.
     Storage,
     /// Someone else writes this node's record (or the storage rolled it back).
@@ -61,6 +64,7 @@ impl Kind {
             Kind::Fence => "fence",
             Kind::Takeover => "takeover",
             Kind::NoActive => "no_active",
+            Kind::ServiceDown => "service_down",
             Kind::Storage => "storage",
             Kind::ForeignWriter => "foreign_writer",
             Kind::Guard => "guard",

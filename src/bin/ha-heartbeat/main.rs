@@ -6,7 +6,19 @@ use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use hamon::heartbeat::daemon::{self, cli, status};
+mod account;
+mod admin;
+mod cli;
+mod daemon;
+mod flap;
+mod guard;
+mod incident;
+mod logging;
+mod notify;
+mod pause;
+mod status;
+mod supervise;
+mod watchdog;
 
 /// The write end of the self-pipe, for the signal handler.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
@@ -66,17 +78,17 @@ fn main() -> ExitCode {
         Err(msg) => return fail(&msg, 2),
     };
     if let cli::Command::Guard(log_file) = &cli.command {
-        daemon::logging::init(log_file.as_deref(), "guard: ");
-        return ExitCode::from(daemon::guard::guard_main(0, 1) as u8);
+        logging::init(log_file.as_deref(), "guard: ");
+        return ExitCode::from(guard::guard_main(0, 1) as u8);
     }
     let path = cli.config.clone().unwrap_or_default();
-    let (cfg, settings) = match daemon::load(&path) {
+    let (cfg, settings) = match admin::load(&path) {
         Ok(x) => x,
         Err(e) => return fail(&e, 2),
     };
     match cli.command {
         cli::Command::Run => {
-            daemon::logging::init(cfg.heartbeat.log_file.as_deref(), "");
+            logging::init(cfg.heartbeat.log_file.as_deref(), "");
             let fd = match signal_fd() {
                 Ok(fd) => fd,
                 Err(e) => {
@@ -124,7 +136,7 @@ fn main() -> ExitCode {
             }
             ExitCode::from(v.code)
         }
-        cmd => match daemon::maintenance(&settings, &cmd) {
+        cmd => match admin::maintenance(&settings, &cmd) {
             Ok(msg) => {
                 println!("{msg}");
                 ExitCode::SUCCESS

@@ -6,10 +6,12 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::heartbeat::node::NodeSettings;
-use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
-use crate::heartbeat::store::{FileStore, Store};
-use crate::monitor::render::json_str;
+use hamon::heartbeat::node::{NodeSettings, boottime};
+use hamon::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use hamon::heartbeat::store::{FileStore, Store};
+use hamon::monitor::render::json_str;
+
+use crate::flap::FlapState;
 
 /// One node as the status command saw it.
 #[derive(Clone, Debug)]
@@ -35,6 +37,40 @@ pub struct ClusterStatus {
     pub nodes: Vec<NodeStatus>,
     pub maint: Result<MaintRecord, String>,
     pub observed: Duration,
+    /// The node `status` runs on backs off after its application failed (`STATE_DIR/flap`).
+    pub backing_off: Option<BackingOff>,
+}
+
+/// A node that claims nothing for now because its application failed on it.
+#[derive(Clone, Debug)]
+pub struct BackingOff {
+    pub node: String,
+    pub state: FlapState,
+    /// How much longer.
+    pub left: Duration,
+}
+
+impl BackingOff {
+    /// Reads this node's damping state; Some while its back-off lasts.
+    pub fn load(s: &NodeSettings) -> Option<BackingOff> {
+        let state = FlapState::load(&s.state_dir)?;
+        let now = boottime();
+        (now < state.until).then(|| BackingOff {
+            node: s.node.clone(),
+            left: Duration::from_nanos(state.until - now),
+            state,
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{} backs off for another {} ms after its application failed {} time(s) (last: {})",
+            self.node,
+            self.left.as_millis(),
+            self.state.failures,
+            self.state.last
+        )
+    }
 }
 
 impl ClusterStatus {
@@ -130,6 +166,7 @@ pub fn observe(s: &NodeSettings, window: Duration) -> ClusterStatus {
         nodes,
         maint,
         observed,
+        backing_off: BackingOff::load(s),
     }
 }
 
@@ -271,10 +308,14 @@ pub fn verdict(c: &ClusterStatus) -> Verdict {
     let actives = c.live_actives();
     match actives.len() {
         0 => {
-            return Verdict {
-                code: 2,
-                problems: vec!["no node is active".into()],
-            };
+            let mut problems = vec!["no node is active".to_string()];
+            if let Some(b) = &c.backing_off {
+                problems.push(format!(
+                    "the service is down everywhere: {}, and no other node runs it",
+                    b.describe()
+                ));
+            }
+            return Verdict { code: 2, problems };
         }
         1 => {}
         _ => {
@@ -286,6 +327,9 @@ pub fn verdict(c: &ClusterStatus) -> Verdict {
     }
     let active = actives[0];
     let mut problems = Vec::new();
+    if let Some(b) = c.backing_off.as_ref().filter(|b| b.node != active) {
+        problems.push(format!("{}: no failover to it", b.describe()));
+    }
     for n in c.nodes.iter().filter(|n| n.name != active) {
         match &n.record {
             Err(e) => problems.push(format!("{}: record unreadable: {e}", n.name)),
@@ -418,6 +462,7 @@ mod tests {
             nodes,
             maint: Err("gone".into()),
             observed: Duration::from_millis(520),
+            backing_off: None,
         }
     }
 
@@ -459,6 +504,37 @@ mod tests {
         assert!(out.contains("active: n1\n"), "{out}");
         // n2 is not seen changing, and the maintenance record cannot be read.
         assert!(out.contains("verdict: degraded (exit 1)"), "{out}");
+    }
+
+    #[test]
+    fn a_node_backing_off_is_no_failover_and_with_no_active_the_service_is_down() {
+        let mut c = cluster(vec![
+            node("n1", NodeState::Active, 9, Some(80)),
+            node("n2", NodeState::Standby, 4, Some(30)),
+        ]);
+        c.maint = maint(MaintMode::Off, &[]);
+        c.backing_off = Some(BackingOff {
+            node: "n2".into(),
+            state: FlapState {
+                failures: 2,
+                until: 0,
+                last: "unhealthy: the HA port answered Down".into(),
+            },
+            left: Duration::from_millis(3000),
+        });
+        let v = verdict(&c);
+        assert_eq!(v.code, 1, "{v:?}");
+        assert!(
+            v.problems[0].contains("n2 backs off for another 3000 ms")
+                && v.problems[0].contains("failed 2 time(s)")
+                && v.problems[0].contains("no failover to it"),
+            "{v:?}"
+        );
+        c.nodes[0].changed_within = None;
+        let v = verdict(&c);
+        assert_eq!(v.code, 2, "{v:?}");
+        assert!(v.problems[1].starts_with("the service is down everywhere: n2 backs off"));
+        assert!(render(&c, "n2").contains("the service is down everywhere"));
     }
 
     fn maint(mode: MaintMode, drained: &[&str]) -> Result<MaintRecord, String> {

@@ -22,7 +22,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use super::supervise::signal_group;
-use crate::heartbeat::node::boottime;
+use hamon::heartbeat::node::boottime;
 
 fn kill_group(pgid: i32, why: &str) {
     if pgid > 1 && signal_group(pgid, libc::SIGKILL) {

@@ -1,0 +1,64 @@
+//! The commands that are not the daemon's loop: loading the configuration, and the operator's
+//! maintenance, drain and switchover, which write the maintenance record.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use hamon::config::Config;
+use hamon::heartbeat::node::{NodeSettings, update_maintenance};
+use hamon::heartbeat::record::MaintMode;
+use hamon::heartbeat::store::FileStore;
+
+use crate::{cli, flap, status, watchdog};
+
+/// Loads a configuration file and checks the node settings.
+pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
+    let mut cfg = Config::default();
+    cfg.load_file(path).map_err(|e| e.to_string())?;
+    let s = NodeSettings::from_config(&cfg.heartbeat).map_err(|e| e.to_string())?;
+    watchdog::check_settings(&cfg.heartbeat)?;
+    flap::check_settings(&cfg.heartbeat)?;
+    Ok((cfg, s))
+}
+
+/// `maintenance`, `drain`, `undrain`, `switchover`: writes the maintenance record.
+pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, String> {
+    let store = Arc::new(FileStore::new(s.dir.clone()));
+    let reason = format!("ha-heartbeat on {}", s.node);
+    let (mode, drain) = match command {
+        cli::Command::Maintenance(true) => (Some(MaintMode::Freeze), None),
+        cli::Command::Maintenance(false) => (Some(MaintMode::Off), None),
+        cli::Command::Drain(n, on) => (None, Some((n.clone().unwrap_or(s.node.clone()), *on))),
+        cli::Command::Switchover(to) => {
+            let target = match to {
+                Some(t) => t.clone(),
+                None => {
+                    let others: Vec<&String> = s.nodes.iter().filter(|n| **n != s.node).collect();
+                    match others.as_slice() {
+                        [one] if s.nodes.len() == 2 => (*one).clone(),
+                        _ => {
+                            return Err(
+                                "switchover needs --to NODE unless hb.nodes names exactly two"
+                                    .into(),
+                            );
+                        }
+                    }
+                }
+            };
+            (Some(MaintMode::Switchover(target)), None)
+        }
+        _ => return Err("not a maintenance command".into()),
+    };
+    let drain_ref = drain.as_ref().map(|(n, on)| (n.as_str(), *on));
+    let rec = update_maintenance(store, s, mode, drain_ref, &reason).map_err(|e| e.to_string())?;
+    let drained = if rec.drained.is_empty() {
+        "none".to_string()
+    } else {
+        rec.drained.join(",")
+    };
+    Ok(format!(
+        "maintenance: {} (token {}); drained: {drained}",
+        status::maint_name(&rec.mode),
+        rec.token
+    ))
+}

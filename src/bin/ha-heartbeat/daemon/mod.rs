@@ -1,0 +1,334 @@
+//! `ha-heartbeat run`: the daemon that runs a heartbeat [`Node`] and supervises the
+//! application (docs/heartbeat.md, "The daemon"). [`run`] is `setup`, then `step` until the
+//! stop descriptor becomes readable, then `shutdown`. Each step ticks the node and carries out
+//! its action (`act`), then reads what happened to the application, the HA port, the guard
+//! and the watchdog device.
+//!
+//! The parts: `phase` (what the daemon is doing about the application: named transitions,
+//! pure), `start` (the gated start and the application's events), `fencing` (guard, watchdog
+//! device, holds), `watch` (what a tick tells about the cluster, and the incidents that page),
+//! `ha_port` (the HA-port probe thread), `setup`. The binary turns SIGTERM/SIGINT into the
+//! readable descriptor; nothing here installs signal handlers.
+
+mod fencing;
+mod ha_port;
+mod phase;
+mod setup;
+mod start;
+mod watch;
+
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use hamon::config::{Config, HeartbeatSettings};
+use hamon::heartbeat::core::Role;
+use hamon::heartbeat::node::{Node, TickAction, TickResult};
+
+use crate::flap::Damping;
+use crate::guard::Guard;
+use crate::incident::{Incident, Incidents, Kind};
+use crate::notify::Notifier;
+use crate::supervise::{self, App, AppEvent};
+use crate::watchdog::WatchdogDevice;
+use ha_port::HaPort;
+use phase::Lifecycle;
+use watch::{ClusterWatch, ServiceWatch, role_name};
+
+/// `ha-heartbeat run`. Returns when `stop_fd` becomes readable, after releasing.
+/// `guard_exe`: the program to run as `guard_exe guard` (None: no guard).
+pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(), String> {
+    let mut d = Daemon::setup(cfg, guard_exe)?;
+    d.begin();
+    while d.step(stop_fd) {}
+    d.shutdown();
+    Ok(())
+}
+
+struct Daemon {
+    hb: HeartbeatSettings,
+    node: Node,
+    app: App,
+    /// What the daemon is doing about the application.
+    life: Lifecycle,
+    /// Its failures here, and the back-off they cause.
+    damping: Damping,
+    /// The prober of `hb.app_port`, when set.
+    ha_port: Option<HaPort>,
+    guard: Option<Guard>,
+    guard_exe: Option<PathBuf>,
+    /// The guard cannot be started (reported once until it can).
+    guard_failing: bool,
+    watchdog: Option<WatchdogDevice>,
+    /// The absolute lease deadline (boot clock) the guard holds for the current application:
+    /// set when it is handed over, renewed only while it serves the term the node holds.
+    app_deadline: u64,
+    role: Role,
+    /// The epoch of the last tick.
+    epoch: u64,
+    incidents: Incidents,
+    watch: ClusterWatch,
+    service: ServiceWatch,
+    /// The application outlived SIGKILL by the kill budget: reported.
+    unkillable_reported: bool,
+    /// A process group left by an earlier run that SIGKILL has not ended yet.
+    stray: Option<i32>,
+    /// Until this instant (boot clock) the node claims nothing: the daemon's last run may have
+    /// been active, and its lease must be over first.
+    hold_until: u64,
+    turn: Turn,
+}
+
+/// What the loop shows outside: systemd's notify messages, and why the node holds.
+struct Turn {
+    notifier: Notifier,
+    ready: bool,
+    shown_role: Option<Role>,
+    held: Option<&'static str>,
+}
+
+impl Turn {
+    fn new() -> Turn {
+        Turn {
+            notifier: Notifier::from_env(),
+            ready: false,
+            shown_role: None,
+            held: None,
+        }
+    }
+
+    /// Logs when the reason to claim nothing changes.
+    fn holding(&mut self, hold: Option<&'static str>) {
+        if hold == self.held {
+            return;
+        }
+        match hold {
+            Some(why) => log::warn!("this node claims nothing for now: {why}"),
+            None if self.held.is_some() => log::info!("this node may claim again"),
+            None => {}
+        }
+        self.held = hold;
+    }
+
+    /// After a turn: ready (once), the role when it changed, the service manager's watchdog.
+    fn turned(&mut self, role: Role, epoch: u64) {
+        if !self.ready {
+            self.notifier.send("READY=1");
+            self.ready = true;
+        }
+        if self.shown_role != Some(role) {
+            self.shown_role = Some(role);
+            self.notifier
+                .send(&format!("STATUS={} (epoch {epoch})", role_name(role)));
+        }
+        self.notifier.ping();
+    }
+}
+
+impl Daemon {
+    /// Logs an incident and pages through `hb.incident_cmd` (see `incident`).
+    fn raise(&mut self, kind: Kind, peer: Option<&str>, reason: &str, text: &str) {
+        let epoch = self.epoch;
+        self.incidents.raise(
+            &Incident {
+                kind,
+                peer,
+                reason,
+                text,
+            },
+            epoch,
+        );
+    }
+
+    /// The node, told first that the application is still there when it is: the daemon
+    /// confirms every stop itself, so an application that outlives its kill budget is never
+    /// taken as gone (see `App::outlived_kill`).
+    fn node_mut(&mut self) -> &mut Node {
+        if self.app.is_running() {
+            self.node.app_still_present();
+        }
+        &mut self.node
+    }
+
+    /// Before the first step: orphans of the application are reaped here, and a guard runs.
+    fn begin(&mut self) {
+        if let Err(e) = supervise::become_subreaper() {
+            log::warn!(
+                "cannot become a child subreaper: {e}; the application's orphans are not reaped \
+                 here"
+            );
+        }
+        let r = self.feed_guard();
+        self.act_on(r);
+    }
+
+    /// One turn of the loop; false once `stop_fd` is readable.
+    fn step(&mut self, stop_fd: RawFd) -> bool {
+        let hold = self.holding();
+        self.turn.holding(hold);
+        // A held node is not ticked while it is a standby with nothing running: it writes
+        // nothing and so can claim nothing. Anything else it must see through.
+        let tick = hold.is_none() || self.node.role() != Role::Standby || self.app.is_running();
+        if tick {
+            let r = self.node_mut().tick();
+            self.act(r);
+        }
+        while let Some(ev) = self.app.poll() {
+            let r = self.on_app_event(ev);
+            self.act_on(r);
+        }
+        let r = self.retry_start();
+        self.act_on(r);
+        let r = self.check_ha_port();
+        self.act_on(r);
+        let r = self.feed_guard();
+        self.act_on(r);
+        self.watch_service();
+        self.pet_watchdog();
+        self.housekeeping();
+        self.turn.turned(self.role, self.epoch);
+        !wait_readable(stop_fd, self.next_wait(tick))
+    }
+
+    /// How long the loop may sleep: until the node's next tick (a held node looks again every
+    /// half period), shorter while the application starts or stops, or its HA port's answer
+    /// is awaited.
+    fn next_wait(&self, ticked: bool) -> Duration {
+        let mut wait = if ticked {
+            self.node.next_tick_in()
+        } else {
+            self.node.settings().timing.period / 2
+        };
+        if self.app.is_running() && !self.app.is_serving() {
+            wait = wait.min(Duration::from_millis(10));
+        }
+        if self.ha_port.is_some() && self.app.is_serving() {
+            wait = wait.min(Duration::from_millis(50));
+        }
+        wait
+    }
+
+    /// Releases the node and waits for the application to be gone (killing it after the kill
+    /// budget), then disarms what fences.
+    fn shutdown(mut self) {
+        log::info!("stopping: releasing this node");
+        self.turn.notifier.send("STOPPING=1");
+        self.life.stop_given();
+        let r = self.node_mut().release();
+        self.act(r);
+        // Ticks from here on only while the node is STOPPING, which never claims: an
+        // application that outlives its stop keeps the record changing, so nobody takes over
+        // beside it.
+        let timing = self.node.settings().timing;
+        let until = Instant::now() + timing.kill_budget + timing.io_timeout * 2;
+        let mut next_tick = Instant::now() + self.node.next_tick_in();
+        while self.app.is_running() {
+            if let Some(ev) = self.app.poll() {
+                if ev == AppEvent::Stopped {
+                    let r = self.node.app_stopped_epoch(self.life.epoch());
+                    self.report(&r);
+                }
+                continue;
+            }
+            if Instant::now() >= until {
+                self.app.kill("shutting down");
+            }
+            if self.node.role() == Role::Stopping && Instant::now() >= next_tick {
+                let r = self.node_mut().tick();
+                self.report(&r);
+                next_tick = Instant::now() + self.node.next_tick_in();
+            }
+            let r = self.feed_guard();
+            self.act_on(r);
+            self.pet_watchdog();
+            self.housekeeping();
+            self.turn.notifier.ping();
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let r = self.node.flush();
+        self.report(&r);
+        let r = self.feed_guard();
+        self.act_on(r);
+        if let Some(g) = self.guard.take() {
+            g.close();
+        }
+        // The application is gone: the host needs no reset any more.
+        if let Some(w) = self.watchdog.take() {
+            w.disarm();
+        }
+        log::info!("stopped");
+    }
+
+    /// Carries out what the node asked for, then what the node answers to that, until it
+    /// asks for nothing more.
+    fn act(&mut self, first: TickResult) {
+        let mut next = Some(first);
+        while let Some(r) = next {
+            self.report(&r);
+            next = self.carry_out(&r);
+            self.renew_app_deadline();
+        }
+    }
+
+    /// `act` on the node's answer, if it was told something.
+    fn act_on(&mut self, answer: Option<TickResult>) {
+        if let Some(r) = answer {
+            self.act(r);
+        }
+    }
+
+    /// One action of the node; the node's answer when it had to be told something.
+    fn carry_out(&mut self, r: &TickResult) -> Option<TickResult> {
+        match r.action {
+            TickAction::Start => {
+                self.life.start_given(r.epoch);
+                if self.app.is_running() {
+                    // The previous term's application is still on its way out.
+                    self.app.kill("a new term starts");
+                    return None;
+                }
+                self.start_app()
+            }
+            TickAction::Keep => {
+                if self.app.is_running() || !self.life.missing_is_failure() {
+                    return None;
+                }
+                self.life.fail();
+                Some(self.hand_over("the application is not running"))
+            }
+            TickAction::Stop | TickAction::Fence => {
+                self.life.stop_given();
+                if !self.app.is_running() {
+                    // Nothing runs: the stop the node just asked for is done.
+                    return Some(self.node.app_stopped());
+                }
+                if r.action == TickAction::Fence {
+                    self.app.kill("the lease is lost (fence)");
+                } else {
+                    self.app.stop("the heartbeat asks for a hand-over");
+                }
+                None
+            }
+            TickAction::None => {
+                if self.app.is_serving() && r.role != Role::Active {
+                    // Nothing may run here now: never leave an application behind.
+                    self.app.kill("running without a lease");
+                }
+                None
+            }
+        }
+    }
+}
+
+/// Waits until `fd` is readable or `timeout` passes; true when readable.
+fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(60_000) as i32;
+    // SAFETY: one valid pollfd.
+    let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+    rc > 0
+}
