@@ -99,6 +99,54 @@ impl Admin {
         Ok(record)
     }
 
+    /// Why a switchover to `target` would leave the service down, if it would: `target` is
+    /// not one of `hb.nodes`, is drained, or its record is unreadable, corrupt or not
+    /// changing (its daemon is not running). Watches the record for at most two periods
+    /// and the I/O timeout; returns as soon as it changes.
+    pub fn check_switchover_target(
+        &self,
+        settings: &NodeSettings,
+        target: &str,
+    ) -> Result<(), NodeError> {
+        if !settings.nodes.iter().any(|n| n == target) {
+            return Err(settings.unknown_node(target));
+        }
+        let refused = |why: String| NodeError::Config(format!("not switching over to {why}"));
+        // An unreadable maintenance record is replaced by the switchover: nothing to check.
+        if let Ok(m) = self
+            .run(Op::ReadMaint)
+            .map_err(|e| e.to_string())
+            .and_then(|b| MaintRecord::decode(&b, &settings.cluster).map_err(|e| e.to_string()))
+            && m.drained.iter().any(|n| n == target)
+        {
+            return Err(refused(format!(
+                "{target}: it is drained and would never take over (undrain it first)"
+            )));
+        }
+        let read = || {
+            self.run(Op::ReadNode(target.to_string()))
+                .map_err(|e| refused(format!("{target}: its record is unreadable: {e}")))
+        };
+        let first = read()?;
+        if NodeRecord::decode(&first, &settings.cluster).is_err() {
+            return Err(refused(format!("{target}: its record is corrupt")));
+        }
+        let t = settings.timing;
+        let window = t.period * 2 + t.io_timeout;
+        let started = Instant::now();
+        while started.elapsed() < window {
+            std::thread::sleep(t.period / 2);
+            if read()? != first {
+                return Ok(());
+            }
+        }
+        Err(refused(format!(
+            "{target}: its record has not changed for {} ms (its daemon is not running, or \
+             cannot write)",
+            started.elapsed().as_millis()
+        )))
+    }
+
     /// Creates the records of every node and the maintenance record (OFF); existing ones
     /// are left alone.
     pub fn init_cluster(&self, settings: &NodeSettings) -> Result<(), NodeError> {
@@ -141,6 +189,15 @@ pub fn update_maintenance(
     reason: &str,
 ) -> Result<MaintRecord, NodeError> {
     Admin::new(store, settings).update_maintenance(settings, mode, drain, reason)
+}
+
+/// [`Admin::check_switchover_target`] on `store`.
+pub fn check_switchover_target(
+    store: Arc<dyn Store>,
+    settings: &NodeSettings,
+    target: &str,
+) -> Result<(), NodeError> {
+    Admin::new(store, settings).check_switchover_target(settings, target)
 }
 
 /// Creates the shared records for every node and the maintenance record (OFF) in `hb.dir`;

@@ -19,9 +19,11 @@ use std::time::Duration;
 use crate::heartbeat::observe::{Liveness, Observation, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
 use crate::heartbeat::timing::Timing;
+use switchover::SwitchoverWatch;
 
 mod claim;
 mod records;
+mod switchover;
 #[cfg(test)]
 mod tests;
 
@@ -125,6 +127,8 @@ struct Nanos {
     confirm: u64,
     /// D: how long a peer's record must stay unchanged before it counts as dead.
     takeover: u64,
+    /// D + 2P + 6 T_io + C: the longest a failover takes; a switchover gets as long.
+    failover_bound: u64,
 }
 
 impl Nanos {
@@ -135,6 +139,7 @@ impl Nanos {
             renew_deadline: ns(t.renew_deadline),
             confirm: ns(t.confirm),
             takeover: ns(t.takeover),
+            failover_bound: ns(t.failover_bound()),
         }
     }
 
@@ -211,6 +216,8 @@ struct Observed {
     maint: Option<MaintRecord>,
     /// The maintenance record could not be read or decoded: behave as FROZEN.
     maint_bad: bool,
+    /// The switchover the maintenance record names, as this node follows it.
+    switchover: Option<SwitchoverWatch>,
     /// When another writer was last seen in our own record: no claim until it has been
     /// gone for the takeover time.
     foreign_writer: Option<Time>,
@@ -279,6 +286,7 @@ impl Core {
                 peer_epoch: 0,
                 maint: None,
                 maint_bad: false,
+                switchover: None,
                 foreign_writer: None,
             },
             io: RecordIo {
@@ -333,11 +341,14 @@ impl Core {
         self.seen.peers.get(node)
     }
 
+    /// The maintenance mode in effect: FREEZE until the record is read, OFF once the
+    /// switchover it names is done or abandoned.
     pub fn maint_mode(&self) -> MaintMode {
-        self.seen
-            .maint
-            .as_ref()
-            .map_or(MaintMode::Freeze, |m| m.mode.clone())
+        match &self.seen.maint {
+            None => MaintMode::Freeze,
+            Some(m) if self.switchover_over(m) => MaintMode::Off,
+            Some(m) => m.mode.clone(),
+        }
     }
 
     pub fn status(&self, now: Time) -> CoreStatus {
@@ -474,6 +485,7 @@ impl Core {
     /// Everything that depends on time and on what is known now.
     fn step(&mut self, now: Time, out: &mut Vec<Action>) {
         self.refresh_peers(now, out);
+        self.follow_switchover(now, out);
         // Self-fencing comes first, whatever else happens.
         if let Some(deadline) = self.lease.deadline
             && now >= deadline

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Action, AfterStop, ClaimPhase, Core, Role, ns};
+use super::{Action, AfterStop, ClaimPhase, Core, Role, SwitchoverWatch, ns};
 use crate::heartbeat::codec::NODE_USED;
 use crate::heartbeat::observe::Time;
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
@@ -261,6 +261,7 @@ impl Core {
                         o.restart_window(now);
                     }
                 }
+                seen.switchover = SwitchoverWatch::follow(seen.switchover, &m, now);
                 seen.maint = Some(m);
             }
             Ok(None) => {

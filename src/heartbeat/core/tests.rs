@@ -520,3 +520,107 @@ fn a_node_that_saw_another_writer_claims_again_once_it_is_gone_for_the_takeover_
         "starts at {again:?}"
     );
 }
+
+fn maint(token: u64, mode: MaintMode) -> Result<Option<MaintRecord>, String> {
+    Ok(Some(MaintRecord {
+        cluster: "c".into(),
+        token,
+        mode,
+        drained: vec![],
+        set_by: "t".into(),
+        reason: String::new(),
+        wall_ms: 0,
+    }))
+}
+
+/// `b`'s record as it acted on maintenance token `ack`.
+fn peer_acked(state: NodeState, epoch: u64, seq: u64, ack: u64) -> Vec<u8> {
+    let mut r = NodeRecord::decode(&peer("b", state, epoch, seq), "c").unwrap();
+    r.maint_ack = ack;
+    r.encode()
+}
+
+/// Node a, active from the start, is asked at 1 s to switch over to b (token 2); `b_at`
+/// gives b's record over time. Returns the log.
+fn switch_over_to_b(to: Time, b_at: impl Fn(Time) -> Vec<u8>) -> Vec<(Time, Action)> {
+    let mut core = Core::new(cfg("a", true), 0);
+    drive(&mut core, 0, to, |t, a| match a {
+        Action::ReadNode(n) if n == "b" => read_ok(n, t, b_at(t)),
+        Action::ReadNode(n) => Some(Event::NodeRead {
+            node: n.clone(),
+            started: t,
+            ended: t,
+            result: Err("x".into()),
+        }),
+        Action::ReadMaint => Some(Event::MaintRead {
+            started: t,
+            ended: t,
+            result: if t < 1000 * MS {
+                maint_off()
+            } else {
+                maint(2, MaintMode::Switchover("b".into()))
+            },
+        }),
+        Action::Write(_) => written(t),
+        Action::StopApp { .. } => Some(Event::AppStopped { epoch: 1 }),
+        _ => None,
+    })
+}
+
+fn starts(log: &[(Time, Action)]) -> Vec<(Time, u64)> {
+    log.iter()
+        .filter_map(|(t, a)| match a {
+            Action::StartApp { epoch } => Some((*t, *epoch)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_switchover_ends_once_its_node_is_active_so_its_death_is_failed_over() {
+    // b: standby until 1.5 s, then active under the switchover until it dies at 3 s.
+    let log = switch_over_to_b(8000 * MS, |t| match t {
+        t if t < 1500 * MS => peer_acked(NodeState::Standby, 0, t / (100 * MS), 1),
+        t if t < 3000 * MS => peer_acked(NodeState::Active, 2, t / (100 * MS), 2),
+        _ => peer_acked(NodeState::Active, 2, 30, 2),
+    });
+    let said = alarms(&log);
+    assert!(
+        said.iter().any(|m| m.starts_with("switchover to b done")),
+        "{said:?}"
+    );
+    let starts = starts(&log);
+    assert_eq!(starts.len(), 2, "{starts:?}\n{said:?}");
+    let (t, epoch) = starts[1];
+    // b's record unchanged since 3 s: a takes over after the takeover time, not before.
+    assert!(t >= 4500 * MS && t < 3000 * MS + Timing::fast().failover_bound().as_nanos() as u64);
+    assert_eq!(epoch, 3);
+}
+
+#[test]
+fn a_switchover_whose_node_never_becomes_active_is_abandoned_after_the_failover_bound() {
+    // b stays a live standby that never claims (drained, say).
+    let log = switch_over_to_b(8000 * MS, |t| {
+        peer_acked(NodeState::Standby, 0, t / (100 * MS), 2)
+    });
+    let said = alarms(&log);
+    let bound = Timing::fast().failover_bound().as_nanos() as u64;
+    let abandoned = log
+        .iter()
+        .find_map(|(t, a)| {
+            matches!(a, Action::Alarm(m) if m.starts_with("switchover to b abandoned"))
+                .then_some(*t)
+        })
+        .unwrap_or_else(|| panic!("never abandoned: {said:?}"));
+    assert!(abandoned >= 1000 * MS + bound, "abandoned at {abandoned}");
+    assert!(
+        abandoned <= 1000 * MS + bound + 200 * MS,
+        "abandoned at {abandoned}"
+    );
+    let starts = starts(&log);
+    assert_eq!(starts.len(), 2, "{starts:?}\n{said:?}");
+    assert!(
+        starts[1].0 >= abandoned && starts[1].0 < abandoned + 1000 * MS,
+        "{starts:?}"
+    );
+}
