@@ -200,28 +200,32 @@ const KEYS: &[Key] = &[
         apply: |c, v| boolean(v).map(|x| c.heartbeat.preferred = x),
     },
     Key {
+        name: "hb.profile",
+        apply: |c, v| c.heartbeat.set_profile(v),
+    },
+    Key {
         name: "hb.period_ms",
-        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.period = x),
+        apply: |c, v| millis(v).map(|x| c.heartbeat.set_timing_key(0, x)),
     },
     Key {
         name: "hb.io_timeout_ms",
-        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.io_timeout = x),
+        apply: |c, v| millis(v).map(|x| c.heartbeat.set_timing_key(1, x)),
     },
     Key {
         name: "hb.renew_deadline_ms",
-        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.renew_deadline = x),
+        apply: |c, v| millis(v).map(|x| c.heartbeat.set_timing_key(2, x)),
     },
     Key {
         name: "hb.kill_budget_ms",
-        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.kill_budget = x),
+        apply: |c, v| millis(v).map(|x| c.heartbeat.set_timing_key(3, x)),
     },
     Key {
         name: "hb.takeover_ms",
-        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.takeover = x),
+        apply: |c, v| millis(v).map(|x| c.heartbeat.set_timing_key(4, x)),
     },
     Key {
         name: "hb.confirm_ms",
-        apply: |c, v| millis(v).map(|x| c.heartbeat.timing.confirm = x),
+        apply: |c, v| millis(v).map(|x| c.heartbeat.set_timing_key(5, x)),
     },
     Key {
         name: "hb.start_cmd",

@@ -42,6 +42,8 @@ pub struct NodeSettings {
     pub nodes: Vec<String>,
     pub preferred: bool,
     pub timing: Timing,
+    /// `hb.profile`, which `timing` starts from.
+    pub profile: &'static str,
     pub state_dir: PathBuf,
 }
 
@@ -71,8 +73,28 @@ impl NodeSettings {
             nodes: hb.nodes.clone(),
             preferred: hb.preferred,
             timing: hb.timing,
+            profile: hb.profile,
             state_dir,
         })
+    }
+
+    /// One line for operators: the timing profile and the failover bound it gives.
+    pub fn timing_line(&self) -> String {
+        let t = &self.timing;
+        let changed = if Timing::profile(self.profile) == Some(*t) {
+            ""
+        } else {
+            " changed by hb.*_ms keys"
+        };
+        format!(
+            "timing: profile {}{changed} (period {} ms, renew deadline {} ms, takeover {} ms); \
+             failover within {:.1} s of the active's death, plus the application's start",
+            self.profile,
+            t.period.as_millis(),
+            t.renew_deadline.as_millis(),
+            t.takeover.as_millis(),
+            t.failover_bound().as_secs_f64()
+        )
     }
 
     /// The error for a name that is not one of `hb.nodes`.
@@ -81,5 +103,46 @@ impl NodeSettings {
             "{name} is not one of hb.nodes={}",
             self.nodes.join(",")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use std::time::Duration;
+
+    fn timing(text: &str) -> Result<Timing, String> {
+        let mut config = Config::default();
+        config.load_str(text, "test").map_err(|e| e.to_string())?;
+        Ok(config.heartbeat.timing)
+    }
+
+    #[test]
+    fn a_profile_sets_the_timing_and_the_keys_given_win_in_any_order() {
+        assert_eq!(timing("").unwrap(), Timing::nfs_default());
+        assert_eq!(timing("hb.profile=local").unwrap(), Timing::local());
+        let want = Timing {
+            kill_budget: Duration::from_millis(4000),
+            takeover: Duration::from_millis(12000),
+            ..Timing::local()
+        };
+        let before = "hb.kill_budget_ms=4000\nhb.takeover_ms=12000\nhb.profile=local\n";
+        let after = "hb.profile=local\nhb.kill_budget_ms=4000\nhb.takeover_ms=12000\n";
+        assert_eq!(timing(before).unwrap(), want);
+        assert_eq!(timing(after).unwrap(), want);
+        let pairs = [
+            ("hb.takeover_ms", "12000"),
+            ("hb.profile", "local"),
+            ("hb.kill_budget_ms", "4000"),
+        ];
+        let mut config = Config::default();
+        config.load_pairs(pairs, "test").unwrap();
+        assert_eq!(config.heartbeat.timing, want);
+        let e = timing("hb.profile=fast").unwrap_err();
+        assert!(
+            e.contains("hb.profile") && e.contains("nfs, san or local"),
+            "{e}"
+        );
     }
 }
