@@ -64,7 +64,14 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
             };
             if !force {
                 crate::heartbeat::admin::check_switchover_target(store.clone(), s, &target)
-                    .map_err(|e| format!("{e} (--force switches over anyway)"))?;
+                    .map_err(|e| {
+                        // --force cannot add a node to hb.nodes.
+                        if s.nodes.contains(&target) {
+                            format!("{e} (--force switches over anyway)")
+                        } else {
+                            e.to_string()
+                        }
+                    })?;
             }
             (Some(MaintMode::Switchover(target)), None)
         }
