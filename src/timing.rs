@@ -55,6 +55,44 @@ impl Timing {
         }
     }
 
+    /// For a SAN volume (multipath): rides through storage stalls of about 14 s (F1 - P).
+    pub fn san() -> Timing {
+        Timing {
+            period: Duration::from_secs(1),
+            io_timeout: Duration::from_secs(3),
+            renew_deadline: Duration::from_secs(15),
+            kill_budget: Duration::from_secs(10),
+            takeover: Duration::from_secs(30),
+            confirm: Duration::from_secs(1),
+        }
+    }
+
+    /// For storage without failover of its own and sub-second latency (one array, one LAN):
+    /// rides through stalls of about 4.5 s (F1 - P).
+    pub fn local() -> Timing {
+        Timing {
+            period: Duration::from_millis(500),
+            io_timeout: Duration::from_secs(1),
+            renew_deadline: Duration::from_secs(5),
+            kill_budget: Duration::from_secs(3),
+            takeover: Duration::from_secs(10),
+            confirm: Duration::from_millis(500),
+        }
+    }
+
+    /// The names `hb.profile` takes, the default first.
+    pub const PROFILES: [&str; 3] = ["nfs", "san", "local"];
+
+    /// The timing profile `hb.profile` names: `nfs` (the default), `san` or `local`.
+    pub fn profile(name: &str) -> Option<Timing> {
+        match name {
+            "nfs" => Some(Timing::nfs_default()),
+            "san" => Some(Timing::san()),
+            "local" => Some(Timing::local()),
+            _ => None,
+        }
+    }
+
     /// For local tests and demos on one machine: failover within about 3 s.
     pub const fn fast() -> Timing {
         Timing {
@@ -186,8 +224,17 @@ mod tests {
 
     #[test]
     fn profiles_are_safe() {
-        Timing::nfs_default().check().unwrap();
-        Timing::fast().check().unwrap();
+        for t in [
+            Timing::nfs_default(),
+            Timing::san(),
+            Timing::local(),
+            Timing::fast(),
+        ] {
+            t.check().unwrap();
+            t.check_watchdog().unwrap();
+        }
+        assert_eq!(Timing::profile("san"), Some(Timing::san()));
+        assert_eq!(Timing::profile("NFS"), None);
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Failover time after kill -9 of the active daemon, with real processes: hamon's
-//! `ha-heartbeat` with the fast and the default (NFS) timing profile against the formula
-//! bound D + 2P + 6 T_io + C plus the application's start time, and the seed script with its
-//! own settings under the same kill. The fast clusters run one after another; the NFS and
-//! seed clusters (a minute or more per failover) all at once, each in its own directory.
+//! `ha-heartbeat` with the fast timing and the `hb.profile`s (nfs, the default; san; local)
+//! against the formula bound D + 2P + 6 T_io + C plus the application's start time, and the
+//! seed script with its own settings under the same kill. The fast clusters run one after
+//! another; the profiles' and the seed's (ten seconds to over a minute per failover) all at
+//! once, each in its own directory.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -45,7 +46,11 @@ fn main() {
     let start_time = hamon_cluster::pico_start_time(&pico, 10);
 
     let fast = Timing::fast();
-    let nfs = Timing::nfs_default();
+    let profiles = [
+        ("hamon, NFS profile (default)", Timing::nfs_default()),
+        ("hamon, SAN profile", Timing::san()),
+        ("hamon, local profile", Timing::local()),
+    ];
     let fast_runs = (0..runs)
         .map(|i| {
             let dir = guard.subdir(&format!("fast-{i}"));
@@ -65,21 +70,26 @@ fn main() {
     let mut seed_notes = Vec::new();
     let mut skipped = Vec::new();
     if opts.quick {
-        skipped.push("hamon, NFS profile: not run with --quick (over a minute per failover)");
+        skipped.push(
+            "hamon, NFS, SAN and local profiles: not run with --quick (10-80 s per failover)",
+        );
         skipped.push("seed script: not run with --quick (up to a minute and a half per failover)");
     } else {
-        let (nfs_runs, seed_runs) = concurrent_runs(
+        let timings: Vec<Timing> = profiles.iter().map(|(_, t)| *t).collect();
+        let (profile_runs, seed_runs) = concurrent_runs(
             guard.scratch(),
             runs,
             &pico,
-            &nfs,
+            &timings,
             seed_ready.as_deref().ok(),
         );
-        series.push(Series {
-            label: "hamon, NFS profile (default)".into(),
-            runs: nfs_runs,
-            bound: Some(bound(&nfs, start_time)),
-        });
+        for ((label, timing), runs) in profiles.iter().zip(profile_runs) {
+            series.push(Series {
+                label: label.to_string(),
+                runs,
+                bound: Some(bound(timing, start_time)),
+            });
+        }
         if let Some(seed_runs) = seed_runs {
             let (runs, notes): (Vec<_>, Vec<_>) = seed_runs.into_iter().unzip();
             seed_notes = notes.into_iter().flatten().collect();
@@ -98,8 +108,8 @@ fn main() {
          is killed with -9 at a random point of the period, and the time runs from the kill \
          until the other node's application answers `check` healthy (probed every {} for \
          the fast profile, every {} otherwise). hamon: `ha-heartbeat` supervising the \
-         example pico, {runs} clusters per profile, fast ones one after another, NFS ones \
-         all at once. The bound is D + 2P + 6 T_io + C plus S, pico's start time (the \
+         example pico, {runs} clusters per profile, fast ones one after another, those of \
+         the `hb.profile`s (nfs, san, local) all at once. The bound is D + 2P + 6 T_io + C plus S, pico's start time (the \
          slowest of 10 starts: {}). Seed: the script unchanged, each instance in its own \
          UTS and PID namespace with its own host name, sharing the heartbeat directory, \
          killed at a random point of the standby's 33 s loop.",
@@ -138,10 +148,12 @@ fn main() {
         judge(&mut report, s);
     }
     if opts.quick {
-        report.not_run(
-            "failover: NFS profile within D + 2P + 6 T_io + C + S",
-            "not run with --quick",
-        );
+        for (label, _) in &profiles {
+            report.not_run(
+                &format!("failover: {label} within D + 2P + 6 T_io + C + S"),
+                "not run with --quick",
+            );
+        }
     }
     report.write(&opts.out);
     drop(guard);
@@ -156,19 +168,28 @@ fn bound(t: &Timing, start: Duration) -> (Duration, String) {
 
 type SeedRun = (Failover, Vec<String>);
 
-/// Every NFS-profile cluster and every seed cluster at once, one thread each.
+/// Every cluster of every profile in `timings` and every seed cluster at once, one thread
+/// each; the runs of each profile in `timings`' order.
 fn concurrent_runs(
     scratch: &Path,
     runs: usize,
     pico: &Path,
-    nfs: &Timing,
+    timings: &[Timing],
     seed_script: Option<&Path>,
-) -> (Vec<Failover>, Option<Vec<SeedRun>>) {
+) -> (Vec<Vec<Failover>>, Option<Vec<SeedRun>>) {
     std::thread::scope(|scope| {
-        let nfs_threads: Vec<_> = (0..runs)
-            .map(|i| {
-                let dir = scratch.join(format!("nfs-{i}"));
-                scope.spawn(move || HamonCluster::new(&dir, pico, nfs).failover(nfs, SLOW_EVERY))
+        let profile_threads: Vec<Vec<_>> = timings
+            .iter()
+            .enumerate()
+            .map(|(p, timing)| {
+                (0..runs)
+                    .map(|i| {
+                        let dir = scratch.join(format!("profile{p}-{i}"));
+                        scope.spawn(move || {
+                            HamonCluster::new(&dir, pico, timing).failover(timing, SLOW_EVERY)
+                        })
+                    })
+                    .collect()
             })
             .collect();
         let seed_threads: Option<Vec<_>> = seed_script.map(|script| {
@@ -179,9 +200,14 @@ fn concurrent_runs(
                 })
                 .collect()
         });
-        let nfs_runs = nfs_threads
+        let profile_runs = profile_threads
             .into_iter()
-            .map(|t| t.join().expect("an NFS cluster thread"))
+            .map(|threads| {
+                threads
+                    .into_iter()
+                    .map(|t| t.join().expect("a profile's cluster thread"))
+                    .collect()
+            })
             .collect();
         let seed_runs = seed_threads.map(|threads| {
             threads
@@ -189,7 +215,7 @@ fn concurrent_runs(
                 .map(|t| t.join().expect("a seed cluster thread"))
                 .collect()
         });
-        (nfs_runs, seed_runs)
+        (profile_runs, seed_runs)
     })
 }
 

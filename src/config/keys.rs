@@ -239,23 +239,24 @@ const KEYS: &[Key] = &[
     Key::daemon("hb.preferred", |c, v| {
         boolean(v).map(|x| c.heartbeat.preferred = x)
     }),
+    Key::daemon("hb.profile", |c, v| c.heartbeat.set_profile(v)),
     Key::daemon("hb.period_ms", |c, v| {
-        millis(v).map(|x| c.heartbeat.timing.period = x)
+        millis(v).map(|x| c.heartbeat.set_timing_key(0, x))
     }),
     Key::daemon("hb.io_timeout_ms", |c, v| {
-        millis(v).map(|x| c.heartbeat.timing.io_timeout = x)
+        millis(v).map(|x| c.heartbeat.set_timing_key(1, x))
     }),
     Key::daemon("hb.renew_deadline_ms", |c, v| {
-        millis(v).map(|x| c.heartbeat.timing.renew_deadline = x)
+        millis(v).map(|x| c.heartbeat.set_timing_key(2, x))
     }),
     Key::daemon("hb.kill_budget_ms", |c, v| {
-        millis(v).map(|x| c.heartbeat.timing.kill_budget = x)
+        millis(v).map(|x| c.heartbeat.set_timing_key(3, x))
     }),
     Key::daemon("hb.takeover_ms", |c, v| {
-        millis(v).map(|x| c.heartbeat.timing.takeover = x)
+        millis(v).map(|x| c.heartbeat.set_timing_key(4, x))
     }),
     Key::daemon("hb.confirm_ms", |c, v| {
-        millis(v).map(|x| c.heartbeat.timing.confirm = x)
+        millis(v).map(|x| c.heartbeat.set_timing_key(5, x))
     }),
     Key::daemon("hb.start_cmd", |c, v| {
         command(v, false).map(|x| c.heartbeat.start_cmd = x)

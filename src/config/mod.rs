@@ -160,9 +160,14 @@ pub struct HeartbeatSettings {
     pub nodes: Vec<String>,
     /// `hb.preferred`: this node backs off less when two claim at once.
     pub preferred: bool,
-    /// `hb.period_ms`, `hb.io_timeout_ms`, `hb.renew_deadline_ms`, `hb.kill_budget_ms`,
-    /// `hb.takeover_ms`, `hb.confirm_ms` (defaults: the NFS profile).
+    /// The effective timing: `hb.profile` with the `hb.period_ms`, `hb.io_timeout_ms`,
+    /// `hb.renew_deadline_ms`, `hb.kill_budget_ms`, `hb.takeover_ms`, `hb.confirm_ms` given
+    /// laid over it, whatever their order.
     pub timing: crate::timing::Timing,
+    /// `hb.profile`: `nfs` (default), `san` or `local`.
+    pub profile: &'static str,
+    /// The `hb.*_ms` timing keys given, in `Timing`'s field order.
+    pub timing_keys: [Option<std::time::Duration>; 6],
     /// `hb.state_dir`: local directory where the highest epoch seen is kept.
     pub state_dir: Option<std::path::PathBuf>,
     /// `hb.start_cmd`: how `ha-heartbeat` starts the application (run with `/bin/sh -c`).
@@ -203,6 +208,44 @@ pub struct HeartbeatSettings {
     pub group: Option<String>,
 }
 
+impl HeartbeatSettings {
+    /// Sets timing key `index` (in `Timing`'s field order) and recomputes `timing`.
+    pub(crate) fn set_timing_key(&mut self, index: usize, value: std::time::Duration) {
+        self.timing_keys[index] = Some(value);
+        self.retime();
+    }
+
+    /// `timing` from the profile and the timing keys given.
+    fn retime(&mut self) {
+        let mut t = crate::timing::Timing::profile(self.profile)
+            .unwrap_or_else(crate::timing::Timing::nfs_default);
+        let fields = [
+            &mut t.period,
+            &mut t.io_timeout,
+            &mut t.renew_deadline,
+            &mut t.kill_budget,
+            &mut t.takeover,
+            &mut t.confirm,
+        ];
+        for (field, key) in fields.into_iter().zip(self.timing_keys) {
+            if let Some(v) = key {
+                *field = v;
+            }
+        }
+        self.timing = t;
+    }
+
+    /// Sets `hb.profile`.
+    pub(crate) fn set_profile(&mut self, name: &str) -> Result<(), String> {
+        self.profile = crate::timing::Timing::PROFILES
+            .into_iter()
+            .find(|p| *p == name)
+            .ok_or("nfs, san or local")?;
+        self.retime();
+        Ok(())
+    }
+}
+
 impl Default for HeartbeatSettings {
     fn default() -> Self {
         HeartbeatSettings {
@@ -212,6 +255,8 @@ impl Default for HeartbeatSettings {
             nodes: Vec::new(),
             preferred: false,
             timing: crate::timing::Timing::nfs_default(),
+            profile: "nfs",
+            timing_keys: [None; 6],
             state_dir: None,
             start_cmd: None,
             stop_cmd: None,

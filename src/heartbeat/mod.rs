@@ -1,14 +1,17 @@
 //! The heartbeat: keeps exactly one node of a cluster active over a shared directory.
 
+pub mod admin;
 pub mod clock;
 pub mod codec;
 pub mod core;
+pub mod epoch;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 pub mod io;
 pub mod node;
 pub mod observe;
 pub mod record;
+pub mod settings;
 #[cfg(test)]
 pub mod sim;
 pub mod store;

@@ -29,7 +29,7 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
         cli::Command::Maintenance(true) => (Some(MaintMode::Freeze), None),
         cli::Command::Maintenance(false) => (Some(MaintMode::Off), None),
         cli::Command::Drain(n, on) => (None, Some((n.clone().unwrap_or(s.node.clone()), *on))),
-        cli::Command::Switchover(to) => {
+        cli::Command::Switchover(to, force) => {
             let target = match to {
                 Some(t) => t.clone(),
                 None => {
@@ -45,6 +45,17 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
                     }
                 }
             };
+            if !force {
+                hamon::heartbeat::admin::check_switchover_target(store.clone(), s, &target)
+                    .map_err(|e| {
+                        // --force cannot add a node to hb.nodes.
+                        if s.nodes.contains(&target) {
+                            format!("{e} (--force switches over anyway)")
+                        } else {
+                            e.to_string()
+                        }
+                    })?;
+            }
             (Some(MaintMode::Switchover(target)), None)
         }
         _ => return Err("not a maintenance command".into()),

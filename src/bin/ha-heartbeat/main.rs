@@ -112,6 +112,7 @@ fn main() -> ExitCode {
                     settings.dir.display(),
                     settings.nodes.join(",")
                 );
+                println!("{}", settings.timing_line());
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&format!("init: {e}"), 1),
@@ -133,6 +134,7 @@ fn main() -> ExitCode {
                 );
             } else {
                 print!("{}", status::render(&c, &settings.node));
+                println!("{}", settings.timing_line());
             }
             ExitCode::from(v.code)
         }

@@ -149,6 +149,10 @@ impl Daemon {
             let text = format!("local state: {a}");
             self.raise(Kind::Storage, None, &a, &text);
         }
+        if let Some(a) = has("switchover to").filter(|a| a.contains("abandoned")) {
+            let text = format!("switchover abandoned, failover is back on: {a}");
+            self.raise(Kind::Switchover, None, &a, &text);
+        }
         if let Some(a) = has("maintenance record unreadable") {
             let text = format!("shared storage: {a}");
             self.raise(Kind::Storage, None, &a, &text);
