@@ -348,9 +348,10 @@ pub fn verdict(c: &ClusterStatus) -> Verdict {
             match &m.mode {
                 MaintMode::Off => {}
                 MaintMode::Freeze => problems.push("maintenance FREEZE: no failover".into()),
-                // Done once its target is the active one.
-                MaintMode::Switchover(t) if t == active => {}
-                MaintMode::Switchover(t) => problems.push(format!("switchover to {t} pending")),
+                // One node is active: either the target (done), or the one handing over
+                // (for a period or two), or one that took over after the switchover ended
+                // or was abandoned (normal failover again). None of these is a problem.
+                MaintMode::Switchover(_) => {}
             }
             if !m.drained.is_empty() {
                 problems.push(format!("drained: {}", m.drained.join(",")));
@@ -564,6 +565,8 @@ mod tests {
         assert_eq!(verdict(&c).code, 1);
         c.maint = maint(MaintMode::Switchover("n1".into()), &[]);
         assert_eq!(verdict(&c).code, 0, "a finished switchover");
+        c.maint = maint(MaintMode::Switchover("n2".into()), &[]);
+        assert_eq!(verdict(&c).code, 0, "a switchover over: n1 took over again");
         c.maint = maint(MaintMode::Off, &["n2"]);
         assert_eq!(verdict(&c).code, 1);
         c.maint = maint(MaintMode::Off, &[]);
