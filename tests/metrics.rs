@@ -5,10 +5,11 @@
 
 #[path = "common/prom.rs"]
 mod prom;
+#[path = "common/promtool.rs"]
+mod promtool;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hamon::config::{CheckOptions, Config, CounterRule};
@@ -16,7 +17,8 @@ use hamon::monitor::Server;
 use hamon::monitor::check::Outcome;
 use hamon::monitor::counters::MAX_COUNTERS;
 use hamon::monitor::server::MAX_CHECKS;
-use prom::{Sample, parse, value};
+use prom::{parse, value};
+use promtool::validate;
 
 fn server(edit: impl FnOnce(&mut Config)) -> Server {
     let mut cfg = Config {
@@ -62,38 +64,6 @@ fn get_metrics(server: &Server) -> String {
         "{head}"
     );
     body
-}
-
-/// Reads `text` with the strict reader, then with promtool when it is installed.
-fn validate(text: &str) -> Vec<Sample> {
-    let samples = parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
-    match Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-    {
-        Ok(mut child) => {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-            let out = child.wait_with_output().unwrap();
-            assert!(
-                out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
-                "promtool check metrics: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        Err(e) => eprintln!(
-            "promtool not run ({e}): install Debian's prometheus package (scripts/test does)"
-        ),
-    }
-    samples
 }
 
 fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {

@@ -10,9 +10,9 @@ use super::error::{ConfigError, ConfigErrorKind};
 use super::typo::nearest;
 use super::values::{
     account, allow_list, app_name, boolean, command, count_or_off, device, dir, gate_name, host,
-    importance, importance_name, int, interval, interval_text, log_file, millis, millis_or_off, ms,
-    ms_or_off, mz_interval, node_list, node_name, optional_port, path_or_empty, port, streak,
-    unix_socket,
+    importance, importance_name, int, interval, interval_text, listen_addr, log_file, millis,
+    millis_or_off, ms, ms_or_off, mz_interval, node_list, node_name, optional_port, path_or_empty,
+    port, streak, unix_socket,
 };
 use super::{Cidr, Config, CounterRule};
 use crate::name::{MAX_CHECK_NAME, valid_check_name};
@@ -292,6 +292,9 @@ const KEYS: &[Key] = &[
     }),
     Key::daemon("hb.app_log", |c, v| {
         log_file(v).map(|x| c.heartbeat.app_log = x)
+    }),
+    Key::daemon("hb.metrics_listen", |c, v| {
+        listen_addr(v).map(|x| c.heartbeat.metrics_listen = x)
     }),
     Key::daemon("hb.watchdog_device", |c, v| {
         device(v).map(|x| c.heartbeat.watchdog_device = x)

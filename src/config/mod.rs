@@ -195,6 +195,9 @@ pub struct HeartbeatSettings {
     /// `hb.watchdog_device`: a watchdog device (such as /dev/watchdog) the daemon pets while
     /// it is alive and its application runs inside its lease (None: no device).
     pub watchdog_device: Option<std::path::PathBuf>,
+    /// `hb.metrics_listen`: where the daemon serves `GET /metrics` (numeric address and
+    /// port; None: not served).
+    pub metrics_listen: Option<std::net::SocketAddr>,
     /// `hb.flap_backoff_ms`: after its application failed, the node claims nothing for this
     /// long, doubled for each further failure (default 10 s; None/0: no damping).
     pub flap_backoff: Option<Duration>,
@@ -267,6 +270,7 @@ impl Default for HeartbeatSettings {
             app_log: None,
             restart_limit: 0,
             watchdog_device: None,
+            metrics_listen: None,
             flap_backoff: Some(Duration::from_secs(10)),
             flap_backoff_max: Duration::from_secs(300),
             failure_timeout: Duration::from_secs(900),

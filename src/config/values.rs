@@ -44,6 +44,18 @@ pub(super) fn dir(value: &str) -> Result<PathBuf, String> {
 
 /// A device is named by an absolute path (a relative one would depend on the daemon's
 /// working directory); empty means none.
+/// A numeric address and port to listen on (`127.0.0.1:9464`, `[::1]:9464`); empty for none.
+/// Numeric only: a listener never waits on name resolution.
+pub(super) fn listen_addr(value: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value
+        .parse()
+        .map(Some)
+        .map_err(|_| "a numeric address and port such as 127.0.0.1:9464, or empty for none".into())
+}
+
 pub(super) fn device(value: &str) -> Result<Option<PathBuf>, String> {
     if value.is_empty() {
         return Ok(None);

@@ -85,6 +85,8 @@ pub struct Node {
     /// Operations submitted since the current tick began: the tick waits for these (at most
     /// the I/O timeout), never for one a hung file left from an earlier tick.
     awaited: HashSet<u64>,
+    /// How long the last successful write of this node's record took (for metrics).
+    last_write: Option<Duration>,
 }
 
 impl Node {
@@ -119,6 +121,7 @@ impl Node {
             stop_unconfirmed: None,
             awaited: HashSet::new(),
             settings,
+            last_write: None,
         })
     }
 
@@ -128,6 +131,11 @@ impl Node {
 
     pub fn role(&self) -> Role {
         self.core.role()
+    }
+
+    /// How long the last successful write of this node's record took; None before one.
+    pub fn last_write(&self) -> Option<Duration> {
+        self.last_write
     }
 
     fn feed(&mut self, c: Completion, result: &mut TickResult) {
@@ -140,11 +148,16 @@ impl Node {
                 ended,
                 result: c.result.map_err(|e| e.to_string()),
             },
-            OpKind::WriteNode(_) => Event::Written {
-                started,
-                ended,
-                ok: c.result.is_ok(),
-            },
+            OpKind::WriteNode(_) => {
+                if c.result.is_ok() {
+                    self.last_write = Some(Duration::from_nanos(ended.saturating_sub(started)));
+                }
+                Event::Written {
+                    started,
+                    ended,
+                    ok: c.result.is_ok(),
+                }
+            }
             OpKind::ReadMaint => {
                 let cluster = &self.settings.cluster;
                 let result = c

@@ -14,6 +14,7 @@ mod flap;
 mod guard;
 mod incident;
 mod logging;
+mod metrics;
 mod notify;
 mod pause;
 mod status;

@@ -23,11 +23,13 @@ use std::time::{Duration, Instant};
 
 use hamon::config::{Config, HeartbeatSettings};
 use hamon::heartbeat::core::Role;
-use hamon::heartbeat::node::{Node, TickAction, TickResult};
+use hamon::heartbeat::node::{Node, TickAction, TickResult, boottime};
+use hamon::metrics::heartbeat::{Peer, Snapshot, exposition};
 
 use crate::flap::Damping;
 use crate::guard::Guard;
 use crate::incident::{Incident, Incidents, Kind};
+use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
 use crate::supervise::{self, App, AppEvent};
 use crate::watchdog::WatchdogDevice;
@@ -77,6 +79,28 @@ struct Daemon {
     /// been active, and its lease must be over first.
     hold_until: u64,
     turn: Turn,
+    /// `hb.metrics_listen`: the latest exposition is published there once a turn.
+    metrics: Option<MetricsServer>,
+    counts: Counts,
+}
+
+/// What the metrics count over the daemon's run.
+struct Counts {
+    started: Instant,
+    takeovers: u64,
+    fences: u64,
+    incidents: u64,
+}
+
+impl Default for Counts {
+    fn default() -> Counts {
+        Counts {
+            started: Instant::now(),
+            takeovers: 0,
+            fences: 0,
+            incidents: 0,
+        }
+    }
 }
 
 /// What the loop shows outside: systemd's notify messages, and why the node holds.
@@ -129,6 +153,10 @@ impl Daemon {
     /// Logs an incident and pages through `hb.incident_cmd` (see `incident`).
     fn raise(&mut self, kind: Kind, peer: Option<&str>, reason: &str, text: &str) {
         let epoch = self.epoch;
+        self.counts.incidents += 1;
+        if kind == Kind::Takeover {
+            self.counts.takeovers += 1;
+        }
         self.incidents.raise(
             &Incident {
                 kind,
@@ -187,6 +215,7 @@ impl Daemon {
         self.pet_watchdog();
         self.housekeeping();
         self.turn.turned(self.role, self.epoch);
+        self.publish_metrics();
         !wait_readable(stop_fd, self.next_wait(tick))
     }
 
@@ -303,6 +332,7 @@ impl Daemon {
                     return Some(self.node.app_stopped());
                 }
                 if r.action == TickAction::Fence {
+                    self.counts.fences += 1;
                     self.app.kill("the lease is lost (fence)");
                 } else {
                     self.app.stop("the heartbeat asks for a hand-over");
@@ -317,6 +347,43 @@ impl Daemon {
                 None
             }
         }
+    }
+}
+
+impl Daemon {
+    /// The metrics of this turn, for `hb.metrics_listen`.
+    fn publish_metrics(&self) {
+        let Some(server) = &self.metrics else {
+            return;
+        };
+        let peers = self
+            .node
+            .status()
+            .into_iter()
+            .filter(|v| !v.is_self)
+            .map(|v| Peer {
+                name: v.name,
+                liveness: v.liveness,
+                changed_ago: v.changed_ago,
+            })
+            .collect();
+        let lease_left = self
+            .node
+            .lease_deadline()
+            .map(|d| Duration::from_nanos(d.saturating_sub(boottime())));
+        let snapshot = Snapshot {
+            node: self.node.settings().node.clone(),
+            role: self.role,
+            epoch: self.epoch,
+            lease_left,
+            last_write: self.node.last_write(),
+            peers,
+            takeovers: self.counts.takeovers,
+            fences: self.counts.fences,
+            incidents: self.counts.incidents,
+            uptime: self.counts.started.elapsed(),
+        };
+        server.publish(exposition(&snapshot));
     }
 }
 

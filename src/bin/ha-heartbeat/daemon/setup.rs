@@ -16,10 +16,11 @@ use hamon::heartbeat::timing::Timing;
 use super::ha_port::HaPort;
 use super::phase::Lifecycle;
 use super::watch::{ClusterWatch, ServiceWatch};
-use super::{Daemon, Turn};
+use super::{Counts, Daemon, Turn};
 use crate::account::Account;
 use crate::flap::{self, Damping};
 use crate::incident::{Incidents, Kind};
+use crate::metrics::MetricsServer;
 use crate::supervise::App;
 use crate::watchdog::{self, WatchdogDevice};
 
@@ -79,6 +80,10 @@ impl Daemon {
             None => None,
         };
         let incidents = Incidents::new(hb.incident_cmd.clone(), &settings.node);
+        let metrics = match hb.metrics_listen {
+            Some(addr) => Some(MetricsServer::start(addr)?),
+            None => None,
+        };
         let node = Node::new(settings).map_err(|e| e.to_string())?;
         // Opened (and armed) last, just before the loop that pets it.
         let watchdog = match &hb.watchdog_device {
@@ -110,6 +115,8 @@ impl Daemon {
             stray,
             hold_until,
             turn: Turn::new(),
+            metrics,
+            counts: Counts::default(),
         };
         if let Some(pgid) = d.stray {
             d.raise(
