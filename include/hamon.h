@@ -9,6 +9,12 @@
  * ha_server_stop(NULL) are no-ops. Enumerations travel as uint32_t. The library never
  * installs signal handlers, never exits the process and never lets a panic cross into C.
  *
+ * Words with one meaning each: "heartbeat" in ha_server_heartbeat() is the application's
+ * sign of life to its own monitor server (the watchdog of ha.watchdog_ms); the hb_*
+ * functions are the heartbeat lease that keeps one node of a cluster active. A "watchdog"
+ * is that sign-of-life timer; the host's /dev/watchdog is a "watchdog device"
+ * (hb.watchdog_device). The "guard" is the heartbeat daemon's fencing process.
+ *
  * The header is C89 (and C++) clean; link with `pkg-config --cflags --libs hamon`.
  */
 

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use crate::config::{Config, ConfigError, ConfigErrorKind};
-use crate::ffi::guard::{c_str, fail, guard, guard_status, non_null};
+use crate::ffi::boundary::{boundary_status, c_str, fail, non_null, panic_boundary};
 use crate::ffi::status::*;
 
 /// Settings for an HA monitor server (the `ha.*` / `mz.ha.*` keys) and for a heartbeat
@@ -44,7 +44,7 @@ pub(crate) fn config_status(e: &ConfigError) -> ha_status {
 /// `out` is NULL or points to writable storage for one pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_config_new(out: *mut *mut ha_config) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         non_null(out, "out")?;
         let cfg = Box::new(ha_config {
             inner: Config::default(),
@@ -68,7 +68,7 @@ pub unsafe extern "C" fn ha_config_set(
     key: *const c_char,
     value: *const c_char,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         non_null(cfg, "cfg")?;
         // SAFETY: per the contract.
         let (key, value) = unsafe { (c_str(key, "key")?, c_str(value, "value")?) };
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn ha_config_load_file(
     cfg: *mut ha_config,
     path: *const c_char,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         non_null(cfg, "cfg")?;
         // SAFETY: per the contract.
         let path = unsafe { c_str(path, "path")? };
@@ -106,7 +106,7 @@ pub unsafe extern "C" fn ha_config_load_file(
 /// `cfg` is NULL or came from `ha_config_new` and is not used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_config_free(cfg: *mut ha_config) {
-    guard(|| {
+    panic_boundary(|| {
         if !cfg.is_null() {
             // SAFETY: cfg came from Box::into_raw in ha_config_new and is freed once.
             drop(unsafe { Box::from_raw(cfg) });

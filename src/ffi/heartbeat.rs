@@ -5,8 +5,10 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
+use crate::ffi::boundary::{
+    boundary_status, c_str, c_str_or_empty, copy_out, fail, non_null, panic_boundary,
+};
 use crate::ffi::config::ha_config;
-use crate::ffi::guard::{c_str, c_str_or_empty, copy_out, fail, guard, guard_status, non_null};
 use crate::ffi::status::*;
 use crate::heartbeat::core::Role;
 use crate::heartbeat::node::{
@@ -317,7 +319,7 @@ pub(crate) fn maint_mode(mode: u32, target: Option<&str>) -> Result<MaintMode, S
 /// `cfg` is NULL or a live `ha_config`, not used by another thread during the call.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hb_init(cfg: *const ha_config) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let settings = settings(cfg)?;
         init_cluster(&settings).map_err(|e| node_status(&e))
     })
@@ -345,7 +347,7 @@ pub unsafe extern "C" fn hb_init(cfg: *const ha_config) -> ha_status {
 /// NULL or writable storage for one pointer.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hb_node_new(cfg: *const ha_config, out: *mut *mut hb_node) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         non_null(cfg, "cfg")?;
         non_null(out, "out")?;
         let node = Node::new(settings(cfg)?).map_err(|e| node_status(&e))?;
@@ -382,7 +384,7 @@ pub unsafe extern "C" fn hb_node_new(cfg: *const ha_config, out: *mut *mut hb_no
 /// points to a writable `hb_tick_result`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hb_tick(node: *mut hb_node, out: *mut hb_tick_result) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let node = node_mut(node)?;
         non_null(out, "out")?;
         let r = node.tick();
@@ -405,7 +407,7 @@ pub unsafe extern "C" fn hb_tick(node: *mut hb_node, out: *mut hb_tick_result) -
 /// As for `hb_tick`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hb_app_stopped(node: *mut hb_node, out: *mut hb_tick_result) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let node = node_mut(node)?;
         non_null(out, "out")?;
         let r = node.app_stopped();
@@ -430,7 +432,7 @@ pub unsafe extern "C" fn hb_app_failed(
     reason: *const c_char,
     out: *mut hb_tick_result,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let node = node_mut(node)?;
         non_null(out, "out")?;
         // SAFETY: per the contract.
@@ -454,7 +456,7 @@ pub unsafe extern "C" fn hb_app_failed(
 /// As for `hb_tick`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hb_release(node: *mut hb_node, out: *mut hb_tick_result) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let node = node_mut(node)?;
         non_null(out, "out")?;
         let r = node.release();
@@ -489,7 +491,7 @@ pub unsafe extern "C" fn hb_maintenance_set(
     target: *const c_char,
     reason: *const c_char,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let node = node_ref(node)?;
         // SAFETY: per the contract.
         let reason = unsafe { c_str_or_empty(reason, "reason")? };
@@ -523,7 +525,7 @@ pub unsafe extern "C" fn hb_drain_set(
     name: *const c_char,
     drained: bool,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let node = node_ref(node)?;
         // SAFETY: per the contract.
         let name = unsafe { c_str(name, "name")? };
@@ -552,7 +554,7 @@ pub unsafe extern "C" fn hb_status(
     cap: usize,
     out_count: *mut usize,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let node = node_ref(node)?;
         if cap > 0 {
             non_null(entries, "entries")?;
@@ -579,7 +581,7 @@ pub unsafe extern "C" fn hb_status(
 /// used afterwards.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn hb_node_free(node: *mut hb_node) {
-    guard(|| {
+    panic_boundary(|| {
         if !node.is_null() {
             // SAFETY: node came from Box::into_raw in hb_node_new and is freed once.
             drop(unsafe { Box::from_raw(node) });

@@ -3,7 +3,7 @@
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 
-use crate::ffi::guard::{fail, guard_status};
+use crate::ffi::boundary::{boundary_status, fail};
 use crate::ffi::status::*;
 use crate::log_forward::{Sink, set_sink};
 
@@ -60,7 +60,7 @@ pub unsafe extern "C" fn ha_log_set_callback(
     userdata: *mut c_void,
     max_level: u32,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let Some(filter) = level_filter(max_level) else {
             return Err(fail(
                 HA_ERR_INVALID_ARG,

@@ -1,6 +1,6 @@
 #![allow(non_camel_case_types)]
 //! The C ABI, declared in `include/hamon.h`. The only place with `#[no_mangle]`. Every export
-//! runs inside [`guard::guard`], checks its pointers, and translates to the safe modules.
+//! runs inside [`boundary::panic_boundary`], checks its pointers, and translates to the safe modules.
 
 // cbindgen writes include/hamon.h in this order: the monitor server, the main use, first.
 pub mod server;
@@ -13,4 +13,4 @@ pub mod status;
 
 pub mod heartbeat;
 
-pub mod guard;
+pub mod boundary;

@@ -3,7 +3,7 @@
 use std::ffi::c_char;
 use std::time::Duration;
 
-use crate::ffi::guard::{c_str, copy_out, fail, guard_status, non_null};
+use crate::ffi::boundary::{boundary_status, c_str, copy_out, fail, non_null};
 use crate::ffi::server::HA_REASON_CAP;
 use crate::ffi::status::*;
 use crate::probe::{ProbeCommand, ProbeError, ProbeReply, ProbeRequest, probe};
@@ -80,7 +80,7 @@ unsafe fn run(
     command: impl FnOnce() -> Result<ProbeCommand, ha_status>,
     out: *mut ha_probe_result,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         // SAFETY: per the callers' contract.
         let host = unsafe { c_str(host, "host")? };
         non_null(out, "out")?;

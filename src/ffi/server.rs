@@ -4,8 +4,10 @@ use std::ffi::{CStr, c_char, c_void};
 use std::time::Duration;
 
 use crate::config::{CheckOptions, CheckOptionsFault, Importance, MAX_STREAK};
+use crate::ffi::boundary::{
+    boundary_status, c_str, c_str_or_empty, fail, non_null, panic_boundary,
+};
 use crate::ffi::config::{config_code, ha_config};
-use crate::ffi::guard::{c_str, c_str_or_empty, fail, guard, guard_status, non_null};
 use crate::ffi::status::*;
 use crate::monitor::check::Outcome;
 use crate::monitor::health::Admin;
@@ -215,7 +217,7 @@ pub(crate) fn admin_state(admin: u32) -> Result<Admin, String> {
 /// `opts` is NULL or points to a writable `ha_check_options`.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_check_options_init(opts: *mut ha_check_options) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         non_null(opts, "opts")?;
         // SAFETY: non-NULL and writable per the contract.
         unsafe { *opts = from_options(&CheckOptions::default()) };
@@ -239,7 +241,7 @@ pub unsafe extern "C" fn ha_server_start(
     cfg: *const ha_config,
     out: *mut *mut ha_server,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         non_null(cfg, "cfg")?;
         non_null(out, "out")?;
         // SAFETY: non-NULL and live per the contract.
@@ -257,7 +259,7 @@ pub unsafe extern "C" fn ha_server_start(
 /// `srv` is NULL or a live server.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_server_port(srv: *const ha_server) -> u16 {
-    guard(|| server_ref(srv).map_or(0, |s| s.port()))
+    panic_boundary(|| server_ref(srv).map_or(0, |s| s.port()))
 }
 
 /// Registers a health check named `name` (1-64 of `A-Z a-z 0-9 _ . -`, unique per server).
@@ -276,7 +278,7 @@ pub unsafe extern "C" fn ha_server_add_check(
     userdata: *mut c_void,
     opts: *const ha_check_options,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let server = server_ref(srv)?;
         // SAFETY: per the contract.
         let name = unsafe { c_str(name, "name")? };
@@ -335,7 +337,7 @@ pub(crate) fn check_result(rc: u32, reason: String) -> (Outcome, String) {
 /// `srv` is NULL or a live server.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_server_ready(srv: *mut ha_server) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         server_ref(srv)?.ready();
         Ok(())
     })
@@ -353,7 +355,7 @@ pub unsafe extern "C" fn ha_server_set_state(
     state: u32,
     reason: *const c_char,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let server = server_ref(srv)?;
         let outcome = pushed_outcome(state).map_err(invalid)?;
         // SAFETY: per the contract.
@@ -374,7 +376,7 @@ pub unsafe extern "C" fn ha_server_set_admin(
     admin: u32,
     reason: *const c_char,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let server = server_ref(srv)?;
         let admin = admin_state(admin).map_err(invalid)?;
         // SAFETY: per the contract.
@@ -392,7 +394,7 @@ pub unsafe extern "C" fn ha_server_set_admin(
 /// `srv` is NULL or a live server.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_server_heartbeat(srv: *mut ha_server) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         server_ref(srv)?.heartbeat();
         Ok(())
     })
@@ -409,7 +411,7 @@ pub unsafe extern "C" fn ha_counter_add(
     name: *const c_char,
     n: u64,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let server = server_ref(srv)?;
         // SAFETY: per the contract.
         let name = unsafe { c_str(name, "name")? };
@@ -423,7 +425,7 @@ pub unsafe extern "C" fn ha_counter_add(
 /// `srv` is NULL or a live server; `out_state` is NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_server_state(srv: *const ha_server, out_state: *mut u32) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         let server = server_ref(srv)?;
         non_null(out_state, "out_state")?;
         let state = server.state().code();
@@ -443,7 +445,7 @@ pub unsafe extern "C" fn ha_server_state(srv: *const ha_server, out_state: *mut 
 /// call on it is running.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn ha_server_stop(srv: *mut ha_server) {
-    guard(|| {
+    panic_boundary(|| {
         if !srv.is_null() {
             // SAFETY: srv came from Box::into_raw in ha_server_start and is freed once.
             let server = unsafe { Box::from_raw(srv) };

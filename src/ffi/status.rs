@@ -3,7 +3,7 @@
 
 use std::ffi::{CStr, c_char};
 
-use crate::ffi::guard::{copy_out, guard, guard_status, last_error};
+use crate::ffi::boundary::{boundary_status, copy_out, last_error, panic_boundary};
 
 /// The result of every fallible hamon function: `HA_OK` (0) or one of the `HA_ERR_*` codes.
 #[allow(non_camel_case_types)]
@@ -137,13 +137,13 @@ pub(crate) fn message(status: u32) -> &'static CStr {
 /// Any number is accepted (unknown ones give "unknown status code"). Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn ha_status_str(status: u32) -> *const c_char {
-    guard(|| message(status).as_ptr())
+    panic_boundary(|| message(status).as_ptr())
 }
 
 /// The library version, e.g. "0.1.0"; static, never NULL. Thread-safe.
 #[unsafe(no_mangle)]
 pub extern "C" fn ha_version() -> *const c_char {
-    guard(|| {
+    panic_boundary(|| {
         static VERSION: &CStr =
             match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
                 Ok(v) => v,
@@ -170,7 +170,7 @@ pub unsafe extern "C" fn ha_last_error(
     cap: usize,
     out_len: *mut usize,
 ) -> ha_status {
-    guard_status(|| {
+    boundary_status(|| {
         // Misuse here must not overwrite the detail the caller is asking for.
         if buf.is_null() {
             return Err(HA_ERR_NULL_ARG);

@@ -4,8 +4,8 @@
 //! maintenance record), and hands back [`Completion`]s through one queue that the caller polls
 //! with a deadline ([`IoPool::next`]). A call stuck in a hung mount keeps only its own worker
 //! busy: [`IoPool::submit`] refuses further operations on that file until it returns, so a
-//! hung file never piles up threads and writes to a file never overtake each other (research
-//! notes §7.4: at most one outstanding write). Other files go on working. When the stuck call
+//! hung file never piles up threads and writes to a file never overtake each other (docs/heartbeat.md,
+//! "Storage layout": at most one operation outstanding per file). Other files go on working. When the stuck call
 //! finally returns, its completion is delivered like any other, with its real end time.
 //!
 //! Times are CLOCK_BOOTTIME ([`boottime`]), the clock of every heartbeat decision: a

@@ -707,8 +707,8 @@ impl Sim {
         };
         let clock = self.nodes[i].clock;
         // The guard learns every new deadline before the daemon acts on the decision.
-        if let Some(dl) = deadline {
-            self.nodes[i].guard_deadline = Some(clock.global(dl));
+        if let Some(at) = deadline {
+            self.nodes[i].guard_deadline = Some(clock.global(at));
         }
         match last {
             Some(Action::StartApp { epoch }) if active => {
@@ -732,9 +732,9 @@ impl Sim {
         let guard = node
             .guard_deadline
             .filter(|d| node.app.is_some() && node.guard_armed != Some(*d));
-        if let Some(dl) = guard {
-            node.guard_armed = Some(dl);
-            self.push(dl.max(self.now), SimEvent::Guard(i, inc));
+        if let Some(at) = guard {
+            node.guard_armed = Some(at);
+            self.push(at.max(self.now), SimEvent::Guard(i, inc));
         }
         let node = &mut self.nodes[i];
         let half = Self::ns(node.timing.period) / 2;

@@ -1,7 +1,7 @@
 //! Where the records live: the [`Store`] trait and [`FileStore`], one file per record in the
 //! shared directory.
 //!
-//! Layout (research notes §7.2): `DIR/node.<name>` for each node (written only by that node)
+//! Layout (docs/heartbeat.md, "Storage layout"): `DIR/node.<name>` for each node (written only by that node)
 //! and `DIR/maint` (written only by operator commands). Files are created once by
 //! [`Store::init_node`] / [`Store::init_maint`] and afterwards only rewritten in place:
 //! a whole [`BLOCK`] at offset 0, never truncated, renamed or deleted.

@@ -9,14 +9,14 @@ use hamon::heartbeat::node::{NodeSettings, update_maintenance};
 use hamon::heartbeat::record::MaintMode;
 use hamon::heartbeat::store::FileStore;
 
-use crate::{cli, flap, status, watchdog};
+use crate::{cli, flap, status, watchdog_device};
 
 /// Loads a configuration file and checks the node settings.
 pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
     let mut cfg = Config::default();
     cfg.load_file(path).map_err(|e| e.to_string())?;
     let s = NodeSettings::from_config(&cfg.heartbeat).map_err(|e| e.to_string())?;
-    watchdog::check_settings(&cfg.heartbeat)?;
+    watchdog_device::check_settings(&cfg.heartbeat)?;
     flap::check_settings(&cfg.heartbeat)?;
     Ok((cfg, s))
 }

@@ -19,7 +19,7 @@ mod notify;
 mod pause;
 mod status;
 mod supervise;
-mod watchdog;
+mod watchdog_device;
 
 /// The write end of the self-pipe, for the signal handler.
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);

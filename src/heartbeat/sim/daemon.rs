@@ -165,11 +165,11 @@ impl Sim {
             let name = node.name.clone();
             self.note(|| format!("{name}: fencing guard kills the application"));
             self.push(at, SimEvent::AppGone(i, inc, term));
-        } else if let Some(dl) = node.guard_deadline
-            && node.guard_armed != Some(dl)
+        } else if let Some(deadline) = node.guard_deadline
+            && node.guard_armed != Some(deadline)
         {
-            node.guard_armed = Some(dl);
-            self.push(dl.max(self.now), SimEvent::Guard(i, inc));
+            node.guard_armed = Some(deadline);
+            self.push(deadline.max(self.now), SimEvent::Guard(i, inc));
         }
         self.end_sequence(i);
     }

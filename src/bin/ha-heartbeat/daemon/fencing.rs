@@ -7,7 +7,7 @@ use hamon::heartbeat::node::{TickResult, boottime};
 use super::Daemon;
 use crate::guard::Guard;
 use crate::incident::{self, Kind};
-use crate::{supervise, watchdog};
+use crate::{supervise, watchdog_device};
 
 impl Daemon {
     /// A guard runs (one is started when there is none); false when none can be started.
@@ -90,7 +90,7 @@ impl Daemon {
     /// own lease deadline passed, or a group of an earlier run survives. The daemon has just
     /// turned its loop, so it is alive and in control.
     pub(super) fn pet_watchdog(&mut self) {
-        let app_ok = watchdog::may_pet(self.app.is_running(), boottime(), self.app_deadline);
+        let app_ok = watchdog_device::may_pet(self.app.is_running(), boottime(), self.app_deadline);
         if let Some(w) = self.watchdog.as_mut()
             && app_ok
             && self.stray.is_none()

@@ -32,7 +32,7 @@ use crate::incident::{Incident, Incidents, Kind};
 use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
 use crate::supervise::{self, App, AppEvent};
-use crate::watchdog::WatchdogDevice;
+use crate::watchdog_device::WatchdogDevice;
 use ha_port::HaPort;
 use phase::Lifecycle;
 use watch::{ClusterWatch, ServiceWatch, role_name};

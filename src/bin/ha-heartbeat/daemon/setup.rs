@@ -22,7 +22,7 @@ use crate::flap::{self, Damping};
 use crate::incident::{Incidents, Kind};
 use crate::metrics::MetricsServer;
 use crate::supervise::App;
-use crate::watchdog::{self, WatchdogDevice};
+use crate::watchdog_device::{self, WatchdogDevice};
 
 impl Daemon {
     /// Everything up to the first turn of the loop. `guard_exe`: the program to run as
@@ -30,7 +30,7 @@ impl Daemon {
     pub(super) fn setup(cfg: &Config, guard_exe: Option<&Path>) -> Result<Daemon, String> {
         let hb = cfg.heartbeat.clone();
         let settings = NodeSettings::from_config(&hb).map_err(|e| e.to_string())?;
-        watchdog::check_settings(&hb)?;
+        watchdog_device::check_settings(&hb)?;
         flap::check_settings(&hb)?;
         let start_cmd = hb.start_cmd.clone().ok_or("hb.start_cmd is not set")?;
         std::fs::create_dir_all(&settings.state_dir)

@@ -51,7 +51,7 @@ impl PanicDefault for *const c_char {
 
 /// Runs an export's body; a panic becomes the type's [`PanicDefault`] instead of unwinding
 /// into C (which would abort the host process).
-pub fn guard<R: PanicDefault>(body: impl FnOnce() -> R) -> R {
+pub fn panic_boundary<R: PanicDefault>(body: impl FnOnce() -> R) -> R {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(r) => r,
         Err(_) => {
@@ -63,8 +63,8 @@ pub fn guard<R: PanicDefault>(body: impl FnOnce() -> R) -> R {
 }
 
 /// Runs a fallible body: `Err(status)` is returned as is, `Ok(())` as `HA_OK`.
-pub fn guard_status(body: impl FnOnce() -> Result<(), ha_status>) -> ha_status {
-    guard(|| match body() {
+pub fn boundary_status(body: impl FnOnce() -> Result<(), ha_status>) -> ha_status {
+    panic_boundary(|| match body() {
         Ok(()) => HA_OK,
         Err(status) => status,
     })
