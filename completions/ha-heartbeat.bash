@@ -30,7 +30,7 @@ _ha_heartbeat() {
                 COMPREPLY=()
                 return
             fi
-            mapfile -t COMPREPLY < <(compgen -W '--to --config' -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W '--to --force --config' -- "$cur")
             return
             ;;
     esac

@@ -277,9 +277,9 @@ fn drain_and_switchover_commands_write_the_maintenance_record() {
     assert!(st.success() && out.contains("drained: none"), "{out}");
     let (st, out) = c.cli("n1", &["drain", "nope"]);
     assert!(!st.success(), "{out}");
-    let (st, out) = c.cli("n1", &["switchover"]);
+    let (st, out) = c.cli("n1", &["switchover", "--force"]);
     assert!(st.success() && out.contains("SWITCHOVER to n2"), "{out}");
-    let (st, out) = c.cli("n2", &["switchover", "--to", "n2"]);
+    let (st, out) = c.cli("n2", &["switchover", "--to", "n2", "--force"]);
     assert!(st.success() && out.contains("SWITCHOVER to n2"), "{out}");
     let (st, _) = c.cli("n1", &["bogus"]);
     assert_eq!(st.code(), Some(2));

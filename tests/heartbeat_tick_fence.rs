@@ -49,6 +49,12 @@ impl Store for Faulty {
     fn write_maint(&self, block: &[u8]) -> io::Result<()> {
         self.files.write_maint(block)
     }
+    fn init_node(&self, node: &str, block: &[u8]) -> io::Result<()> {
+        self.files.init_node(node, block)
+    }
+    fn init_maint(&self, block: &[u8]) -> io::Result<()> {
+        self.files.init_maint(block)
+    }
 }
 
 fn settings(dir: &Path, node: &str) -> NodeSettings {

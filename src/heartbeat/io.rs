@@ -44,6 +44,10 @@ pub enum Op {
     ReadMaint,
     /// The full block to write.
     WriteMaint(Vec<u8>),
+    /// Creates a node's record with this block unless it exists (`ha-heartbeat init`).
+    InitNode(String, Vec<u8>),
+    /// Creates the maintenance record with this block unless it exists.
+    InitMaint(Vec<u8>),
 }
 
 /// What an operation was, without its data: which file, read or write.
@@ -53,6 +57,8 @@ pub enum OpKind {
     WriteNode(String),
     ReadMaint,
     WriteMaint,
+    InitNode(String),
+    InitMaint,
 }
 
 impl Op {
@@ -63,6 +69,8 @@ impl Op {
             Op::WriteNode(n, _) => OpKind::WriteNode(n.clone()),
             Op::ReadMaint => OpKind::ReadMaint,
             Op::WriteMaint(_) => OpKind::WriteMaint,
+            Op::InitNode(n, _) => OpKind::InitNode(n.clone()),
+            Op::InitMaint(_) => OpKind::InitMaint,
         }
     }
 
@@ -76,14 +84,16 @@ impl OpKind {
     /// The file it touches.
     pub fn file(&self) -> FileKey {
         match self {
-            OpKind::ReadNode(n) | OpKind::WriteNode(n) => FileKey::Node(n.clone()),
-            OpKind::ReadMaint | OpKind::WriteMaint => FileKey::Maint,
+            OpKind::ReadNode(n) | OpKind::WriteNode(n) | OpKind::InitNode(n) => {
+                FileKey::Node(n.clone())
+            }
+            OpKind::ReadMaint | OpKind::WriteMaint | OpKind::InitMaint => FileKey::Maint,
         }
     }
 
-    /// True for writes.
+    /// True for writes (creating a record included).
     pub fn is_write(&self) -> bool {
-        matches!(self, OpKind::WriteNode(_) | OpKind::WriteMaint)
+        !matches!(self, OpKind::ReadNode(_) | OpKind::ReadMaint)
     }
 }
 
@@ -268,6 +278,8 @@ fn run_op(store: &dyn Store, op: Op) -> io::Result<Vec<u8>> {
         Op::WriteNode(n, block) => store.write_node(&n, &block).map(|()| Vec::new()),
         Op::ReadMaint => store.read_maint(),
         Op::WriteMaint(block) => store.write_maint(&block).map(|()| Vec::new()),
+        Op::InitNode(n, block) => store.init_node(&n, &block).map(|()| Vec::new()),
+        Op::InitMaint(block) => store.init_maint(&block).map(|()| Vec::new()),
     }
 }
 
@@ -343,6 +355,14 @@ mod tests {
         }
 
         fn write_maint(&self, _block: &[u8]) -> io::Result<()> {
+            Err(io::Error::other("read-only"))
+        }
+
+        fn init_node(&self, _node: &str, _block: &[u8]) -> io::Result<()> {
+            Err(io::Error::other("read-only"))
+        }
+
+        fn init_maint(&self, _block: &[u8]) -> io::Result<()> {
             Err(io::Error::other("read-only"))
         }
     }
@@ -520,6 +540,12 @@ mod tests {
                 Ok(Vec::new())
             }
             fn write_maint(&self, _: &[u8]) -> io::Result<()> {
+                Ok(())
+            }
+            fn init_node(&self, _: &str, _: &[u8]) -> io::Result<()> {
+                Ok(())
+            }
+            fn init_maint(&self, _: &[u8]) -> io::Result<()> {
                 Ok(())
             }
         }

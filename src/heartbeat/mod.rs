@@ -1,15 +1,18 @@
 //! The heartbeat: keeps exactly one node of a cluster active over a shared directory.
 
+pub mod admin;
 pub mod clock;
 pub mod codec;
 pub mod core;
 pub mod daemon;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+pub mod epoch;
 pub mod io;
 pub mod node;
 pub mod observe;
 pub mod record;
+pub mod settings;
 #[cfg(test)]
 pub mod sim;
 pub mod store;

@@ -1,23 +1,31 @@
-//! A heartbeat node: the [`Core`] wired to the shared directory (through the deadline-bound
-//! I/O pool), the boot clock and the local state directory. `tick` is what `hb_tick` and the
+//! A heartbeat node: the [`Core`] wired to the [`Store`] (through the deadline-bound I/O
+//! pool), the boot clock and the local epoch file. `tick` is what `hb_tick` and the
 //! `ha-heartbeat` daemon call, at least every half period; it never blocks longer than the
 //! I/O timeout.
+//!
+//! Its public API (`tick`, `app_stopped`, `release`, maintenance commands, `status`) speaks
+//! of roles, actions and records only, never of files: the storage boundary is the
+//! [`Store`] trait, and a backend that decides leases itself can sit behind the same API
+//! (docs/heartbeat.md, "Storage boundary"). Settings live in [`settings`](super::settings),
+//! the epoch file in [`epoch`](super::epoch), the operator's commands in
+//! [`admin`](super::admin).
 
 use std::collections::HashSet;
-use std::fmt;
 use std::fs;
-use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::config::HeartbeatSettings;
-use crate::heartbeat::codec::DecodeError;
+use crate::heartbeat::admin::{Admin, wall_ms};
 use crate::heartbeat::core::{Action, Core, CoreConfig, Event, Role};
+use crate::heartbeat::epoch::EpochFile;
 use crate::heartbeat::io::{Completion, IoPool, Op, OpKind};
 use crate::heartbeat::observe::{Liveness, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 use crate::heartbeat::store::{FileStore, Store};
+
+pub use crate::heartbeat::admin::{init_cluster, update_maintenance};
+pub use crate::heartbeat::clock::boottime;
+pub use crate::heartbeat::settings::{NodeError, NodeSettings};
 
 /// What the caller must do with the application after a tick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,129 +68,13 @@ pub struct NodeView {
     pub changed_ago: Option<Duration>,
 }
 
-#[derive(Debug)]
-pub enum NodeError {
-    /// A required `hb.*` setting is missing or inconsistent.
-    Config(String),
-    /// The timing would allow two active nodes.
-    Timing(crate::heartbeat::timing::TimingError),
-    /// The local state directory cannot be used.
-    State(PathBuf, io::Error),
-    /// The shared directory cannot be used.
-    Storage(String),
-}
-
-impl fmt::Display for NodeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            NodeError::Config(m) => f.write_str(m),
-            NodeError::Timing(e) => write!(f, "{e}"),
-            NodeError::State(p, e) => write!(f, "hb.state_dir {}: {e}", p.display()),
-            NodeError::Storage(m) => f.write_str(m),
-        }
-    }
-}
-
-impl std::error::Error for NodeError {}
-
-pub use crate::heartbeat::clock::boottime;
-
-fn random_u64() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(boottime());
-    h.write_u32(std::process::id());
-    h.finish() | 1
-}
-
-/// The validated settings of a node.
-#[derive(Clone, Debug)]
-pub struct NodeSettings {
-    pub dir: PathBuf,
-    pub node: String,
-    pub cluster: String,
-    pub nodes: Vec<String>,
-    pub preferred: bool,
-    pub timing: crate::heartbeat::timing::Timing,
-    pub state_dir: PathBuf,
-}
-
-impl NodeSettings {
-    pub fn from_config(hb: &HeartbeatSettings) -> Result<NodeSettings, NodeError> {
-        let missing = |key: &str| NodeError::Config(format!("{key} is not set"));
-        let dir = hb.dir.clone().ok_or_else(|| missing("hb.dir"))?;
-        let node = hb.node.clone().ok_or_else(|| missing("hb.node"))?;
-        let state_dir = hb
-            .state_dir
-            .clone()
-            .ok_or_else(|| missing("hb.state_dir"))?;
-        if hb.nodes.is_empty() {
-            return Err(missing("hb.nodes"));
-        }
-        if !hb.nodes.contains(&node) {
-            return Err(NodeError::Config(format!(
-                "hb.node={node} is not one of hb.nodes={}",
-                hb.nodes.join(",")
-            )));
-        }
-        hb.timing.check().map_err(NodeError::Timing)?;
-        Ok(NodeSettings {
-            dir,
-            node,
-            cluster: hb.cluster.clone(),
-            nodes: hb.nodes.clone(),
-            preferred: hb.preferred,
-            timing: hb.timing,
-            state_dir,
-        })
-    }
-}
-
-/// The highest epoch this host has seen, kept in `STATE_DIR/epoch` (write, fsync, rename).
-pub struct EpochFile {
-    path: PathBuf,
-}
-
-impl EpochFile {
-    pub fn new(state_dir: &Path) -> EpochFile {
-        EpochFile {
-            path: state_dir.join("epoch"),
-        }
-    }
-
-    /// 0 when the file does not exist yet; an unreadable or garbled file is an error: the
-    /// node must not guess an epoch.
-    pub fn load(&self) -> io::Result<u64> {
-        match fs::read_to_string(&self.path) {
-            Ok(text) => text.trim().parse().map_err(|_| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{} does not hold a number", self.path.display()),
-                )
-            }),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
-            Err(e) => Err(e),
-        }
-    }
-
-    pub fn store(&self, epoch: u64) -> io::Result<()> {
-        let tmp = self.path.with_extension("tmp");
-        let mut f = fs::File::create(&tmp)?;
-        writeln!(f, "{epoch}")?;
-        f.sync_all()?;
-        fs::rename(&tmp, &self.path)?;
-        if let Some(dir) = self.path.parent() {
-            fs::File::open(dir)?.sync_all()?;
-        }
-        Ok(())
-    }
-}
-
 pub struct Node {
     settings: NodeSettings,
     core: Core,
     pool: IoPool,
-    store: Arc<dyn Store>,
+    /// The operator's commands, on a pool of their own so that their completions never
+    /// mix with the tick's.
+    admin: Admin,
     epoch_file: EpochFile,
     /// The last StopApp not yet taken as done: when it was given, and the epoch of the
     /// application it stops. After the kill budget the node takes that application as gone.
@@ -214,13 +106,13 @@ impl Node {
             nodes: settings.nodes.clone(),
             preferred: settings.preferred,
             timing: settings.timing,
-            incarnation: random_u64(),
+            incarnation: incarnation(),
             persisted_epoch,
         };
         let core = Core::new(cfg, boottime());
         Ok(Node {
-            pool: IoPool::new(store.clone()),
-            store,
+            admin: Admin::new(store.clone(), &settings),
+            pool: IoPool::new(store),
             core,
             epoch_file,
             stop_given: None,
@@ -265,7 +157,7 @@ impl Node {
                     result,
                 }
             }
-            OpKind::WriteMaint => return,
+            OpKind::WriteMaint | OpKind::InitNode(_) | OpKind::InitMaint => return,
         };
         self.handle(event, result);
     }
@@ -317,10 +209,7 @@ impl Node {
                 }
                 Action::Write(mut rec) => {
                     let node = self.settings.node.clone();
-                    // For operators reading records: never used for a decision.
-                    rec.wall_ms = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis() as u64);
+                    rec.wall_ms = wall_ms();
                     // An epoch that is not on local disk must not reach the shared one.
                     if persist_failed || !self.submit(Op::WriteNode(node, rec.encode())) {
                         let now = boottime();
@@ -565,7 +454,8 @@ impl Node {
         drain: Option<(&str, bool)>,
         reason: &str,
     ) -> Result<MaintRecord, NodeError> {
-        update_maintenance(self.store.clone(), &self.settings, mode, drain, reason)
+        self.admin
+            .update_maintenance(&self.settings, mode, drain, reason)
     }
 
     /// The instant (boot clock, ns) this node's lease ends, while it holds one.
@@ -581,115 +471,15 @@ impl Node {
     }
 }
 
-fn storage_err(what: &str, e: impl fmt::Display) -> NodeError {
-    NodeError::Storage(format!("{what}: {e}"))
-}
-
-/// Runs a store call on a thread and waits at most `timeout` for it.
-fn bounded<T: Send + 'static>(
-    timeout: Duration,
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("hamon-hbmaint".into())
-        .spawn(move || {
-            let _ = tx.send(f());
-        })?;
-    rx.recv_timeout(timeout).unwrap_or_else(|_| {
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "storage did not answer in time",
-        ))
-    })
-}
-
-/// Read-modify-write of the maintenance record; the token always grows.
-pub fn update_maintenance(
-    store: Arc<dyn Store>,
-    settings: &NodeSettings,
-    mode: Option<MaintMode>,
-    drain: Option<(&str, bool)>,
-    reason: &str,
-) -> Result<MaintRecord, NodeError> {
-    let timeout = settings.timing.io_timeout.max(Duration::from_secs(2));
-    let read_store = store.clone();
-    let current = bounded(timeout, move || read_store.read_maint())
-        .map_err(|e| storage_err("cannot read the maintenance record", e))?;
-    let current: Result<MaintRecord, DecodeError> =
-        MaintRecord::decode(&current, &settings.cluster);
-    let (token, old_mode, mut drained) = match current {
-        Ok(m) => (m.token, m.mode, m.drained),
-        // A corrupt record is replaced: that is how an operator repairs it.
-        Err(_) => (0, MaintMode::Off, Vec::new()),
-    };
-    if let Some((name, on)) = drain {
-        if !settings.nodes.iter().any(|n| n == name) {
-            return Err(NodeError::Config(format!(
-                "{name} is not one of hb.nodes={}",
-                settings.nodes.join(",")
-            )));
-        }
-        drained.retain(|n| n != name);
-        if on {
-            drained.push(name.to_string());
-        }
-    }
-    if let Some(MaintMode::Switchover(target)) = &mode
-        && !settings.nodes.contains(target)
-    {
-        return Err(NodeError::Config(format!(
-            "{target} is not one of hb.nodes={}",
-            settings.nodes.join(",")
-        )));
-    }
-    let record = MaintRecord {
-        cluster: settings.cluster.clone(),
-        token: token + 1,
-        mode: mode.unwrap_or(old_mode),
-        drained,
-        set_by: settings.node.clone(),
-        reason: reason.to_string(),
-        wall_ms: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64),
-    };
-    let bytes = record.encode();
-    bounded(timeout, move || store.write_maint(&bytes))
-        .map_err(|e| storage_err("cannot write the maintenance record", e))?;
-    Ok(record)
-}
-
-/// Creates the shared records for every node and the maintenance record (OFF); existing
-/// files are left alone. Run once per cluster (`ha-heartbeat init`).
-pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
-    let store = FileStore::new(settings.dir.clone());
-    for name in &settings.nodes {
-        let blank = NodeRecord::blank(&settings.cluster, name);
-        store.init_node(name, &blank.encode()).map_err(|e| {
-            let what = format!(
-                "hb.dir {}: cannot create the record of {name}",
-                settings.dir.display()
-            );
-            storage_err(&what, e)
-        })?;
-    }
-    let maint = MaintRecord {
-        cluster: settings.cluster.clone(),
-        token: 1,
-        mode: MaintMode::Off,
-        drained: Vec::new(),
-        set_by: settings.node.clone(),
-        reason: "init".into(),
-        wall_ms: 0,
-    };
-    store.init_maint(&maint.encode()).map_err(|e| {
-        let what = format!(
-            "hb.dir {}: cannot create the maintenance record",
-            settings.dir.display()
-        );
-        storage_err(&what, e)
-    })
+/// A random incarnation number, new at every start (never 0): it tells this run's writes
+/// from an earlier run's and from a second writer's.
+fn incarnation() -> u64 {
+    getrandom::u64().unwrap_or_else(|e| {
+        // No random source (a very old kernel without /dev/urandom): the boot clock and the
+        // process id still differ between runs of one host.
+        log::warn!("hamon heartbeat: no random number from the OS ({e}): using the boot clock");
+        boottime() ^ u64::from(std::process::id()).rotate_left(32)
+    }) | 1
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::Config;
+use std::io;
 use std::sync::{Condvar, Mutex};
 
 /// The file store, except that reads of node "b" hang (like a file on a stuck NFS server)
@@ -39,6 +40,12 @@ impl Store for HungPeer {
     }
     fn write_maint(&self, block: &[u8]) -> io::Result<()> {
         self.files.write_maint(block)
+    }
+    fn init_node(&self, node: &str, block: &[u8]) -> io::Result<()> {
+        self.files.init_node(node, block)
+    }
+    fn init_maint(&self, block: &[u8]) -> io::Result<()> {
+        self.files.init_maint(block)
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Layout (research notes §7.2): `DIR/node.<name>` for each node (written only by that node)
 //! and `DIR/maint` (written only by operator commands). Files are created once by
-//! [`FileStore::init_node`] / [`FileStore::init_maint`] and afterwards only rewritten in place:
+//! [`Store::init_node`] / [`Store::init_maint`] and afterwards only rewritten in place:
 //! a whole [`BLOCK`] at offset 0, never truncated, renamed or deleted.
 //!
 //! Every read and write opens the file afresh (a fresh open survives ESTALE after a server
@@ -30,7 +30,11 @@ use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use super::codec::valid_name;
 use super::record::BLOCK;
 
-/// Where the records live. Blocking calls; the node runs them on I/O threads with a timeout.
+/// The storage boundary: a store of node records (each written by its node only) and one
+/// maintenance record (written by operator commands). Blocking calls; the node and the
+/// operator commands run them on an [`IoPool`](super::io::IoPool) with a timeout, so an
+/// implementation may block as long as its storage does. [`FileStore`] is the shared
+/// directory; docs/heartbeat.md ("Storage boundary") says what another backend must keep.
 pub trait Store: Send + Sync + 'static {
     /// The whole [`BLOCK`] of `node`'s record (fewer bytes if the file is short).
     fn read_node(&self, node: &str) -> io::Result<Vec<u8>>;
@@ -40,6 +44,11 @@ pub trait Store: Send + Sync + 'static {
     fn read_maint(&self) -> io::Result<Vec<u8>>;
     /// Writes `block` ([`BLOCK`] bytes) in place at offset 0; durable on return.
     fn write_maint(&self, block: &[u8]) -> io::Result<()>;
+    /// Creates `node`'s record holding `block` unless it exists; an existing record is left
+    /// exactly as it is. Durable on return.
+    fn init_node(&self, node: &str, block: &[u8]) -> io::Result<()>;
+    /// Creates the maintenance record holding `block` unless it exists; see `init_node`.
+    fn init_maint(&self, block: &[u8]) -> io::Result<()>;
 }
 
 /// A [`BLOCK`]-sized buffer aligned for `O_DIRECT` (4096 covers every logical block size in
@@ -110,21 +119,6 @@ impl FileStore {
             MODE_BUFFERED => Some(false),
             _ => None,
         }
-    }
-
-    /// Creates `node`'s record with `block` if it does not exist (`O_CREAT|O_EXCL`, write,
-    /// fsync of file and directory). An existing file is left exactly as it is.
-    ///
-    /// A crash between creating and syncing can leave a short file, which then reads short
-    /// (and never decodes) until removed by hand and initialised again.
-    pub fn init_node(&self, node: &str, block: &[u8]) -> io::Result<()> {
-        let path = self.checked_node_path(node)?;
-        self.init_file(&path, block)
-    }
-
-    /// Creates the maintenance record with `block` if it does not exist; see [`Self::init_node`].
-    pub fn init_maint(&self, block: &[u8]) -> io::Result<()> {
-        self.init_file(&self.maint_path(), block)
     }
 
     fn checked_node_path(&self, node: &str) -> io::Result<PathBuf> {
@@ -223,6 +217,17 @@ impl Store for FileStore {
 
     fn write_maint(&self, block: &[u8]) -> io::Result<()> {
         self.write_file(&self.maint_path(), block)
+    }
+
+    /// `O_CREAT|O_EXCL`, write, fsync of file and directory. A crash between creating and
+    /// syncing can leave a short file, which then reads short (and never decodes) until
+    /// removed by hand and initialised again.
+    fn init_node(&self, node: &str, block: &[u8]) -> io::Result<()> {
+        self.init_file(&self.checked_node_path(node)?, block)
+    }
+
+    fn init_maint(&self, block: &[u8]) -> io::Result<()> {
+        self.init_file(&self.maint_path(), block)
     }
 }
 

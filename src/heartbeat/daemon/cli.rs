@@ -14,7 +14,9 @@ commands:
   maintenance on|off        FREEZE (nobody takes over or hands over) / back to normal
   drain [NODE]              NODE (default: this node) never takes over
   undrain [NODE]            undo drain
-  switchover [--to NODE]    the active hands over to NODE (default: the other of two)
+  switchover [--to NODE] [--force]
+                            the active hands over to NODE (default: the other of two);
+                            refused for a drained, dead or unknown NODE unless --force
 options:
   -c, --config FILE         the properties file with the hb.* keys
   -h, --help                this text
@@ -30,7 +32,8 @@ pub enum Command {
     },
     Maintenance(bool),
     Drain(Option<String>, bool),
-    Switchover(Option<String>),
+    /// The node to hand over to, and `--force`.
+    Switchover(Option<String>, bool),
     /// Internal: the fencing backstop, spawned by `run`, logging to the file given.
     Guard(Option<PathBuf>),
 }
@@ -63,6 +66,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut to = None;
     let mut log_file = None;
     let mut json = false;
+    let mut force = false;
     let mut words = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -79,6 +83,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 ))
             }
             "--json" => json = true,
+            "--force" => force = true,
             "-h" | "--help" => return Ok(Parsed::Help),
             "-V" | "--version" => return Ok(Parsed::Version),
             s if s.starts_with("--config=") => config = Some(PathBuf::from(&s[9..])),
@@ -102,7 +107,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         ["drain", n] => Command::Drain(Some(n.to_string()), true),
         ["undrain"] => Command::Drain(None, false),
         ["undrain", n] => Command::Drain(Some(n.to_string()), false),
-        ["switchover"] => Command::Switchover(to.take()),
+        ["switchover"] => Command::Switchover(to.take(), std::mem::take(&mut force)),
         [] => return Err("no command given (see ha-heartbeat --help)".to_string()),
         _ => {
             return Err(format!(
@@ -116,6 +121,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     }
     if json {
         return Err("--json belongs to status only".to_string());
+    }
+    if force {
+        return Err("--force belongs to switchover only".to_string());
     }
     if log_file.is_some() {
         return Err("--log-file is for the guard only".to_string());
@@ -168,8 +176,13 @@ mod tests {
         );
         assert_eq!(
             p("switchover --to n1 --config=x").unwrap().command,
-            Command::Switchover(Some("n1".into()))
+            Command::Switchover(Some("n1".into()), false)
         );
+        assert_eq!(
+            p("switchover --force -c x").unwrap().command,
+            Command::Switchover(None, true)
+        );
+        assert!(p("status --force -c x").is_err());
         assert_eq!(
             p("maintenance on -c x").unwrap().command,
             Command::Maintenance(true)

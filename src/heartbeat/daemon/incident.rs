@@ -48,6 +48,8 @@ pub enum Kind {
     Watchdog,
     /// A peer runs with another timing.
     Timing,
+    /// A switchover's node did not become active in time: the switchover is abandoned.
+    Switchover,
 }
 
 impl Kind {
@@ -66,6 +68,7 @@ impl Kind {
             Kind::Guard => "guard",
             Kind::Watchdog => "watchdog",
             Kind::Timing => "timing_mismatch",
+            Kind::Switchover => "switchover_abandoned",
         }
     }
 }

@@ -46,7 +46,7 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
         cli::Command::Maintenance(true) => (Some(MaintMode::Freeze), None),
         cli::Command::Maintenance(false) => (Some(MaintMode::Off), None),
         cli::Command::Drain(n, on) => (None, Some((n.clone().unwrap_or(s.node.clone()), *on))),
-        cli::Command::Switchover(to) => {
+        cli::Command::Switchover(to, force) => {
             let target = match to {
                 Some(t) => t.clone(),
                 None => {
@@ -62,6 +62,10 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
                     }
                 }
             };
+            if !force {
+                crate::heartbeat::admin::check_switchover_target(store.clone(), s, &target)
+                    .map_err(|e| format!("{e} (--force switches over anyway)"))?;
+            }
             (Some(MaintMode::Switchover(target)), None)
         }
         _ => return Err("not a maintenance command".into()),
@@ -253,6 +257,10 @@ impl Daemon {
         if let Some(a) = has("cannot persist epoch") {
             let text = format!("local state: {a}");
             self.raise(Kind::Storage, None, &a, &text);
+        }
+        if let Some(a) = has("switchover to").filter(|a| a.contains("abandoned")) {
+            let text = format!("switchover abandoned, failover is back on: {a}");
+            self.raise(Kind::Switchover, None, &a, &text);
         }
         if let Some(a) = has("maintenance record unreadable") {
             let text = format!("shared storage: {a}");

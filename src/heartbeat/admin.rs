@@ -1,0 +1,219 @@
+//! The operator's commands on the shared records: creating them (`ha-heartbeat init`,
+//! `hb_init`) and the read-modify-write of the maintenance record (maintenance, drain,
+//! switchover). They go through the [`Store`] on an [`IoPool`], like the node's own I/O, so
+//! a hung share costs at most the command's timeout and never a thread per call.
+
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::heartbeat::io::{IoPool, Op};
+use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
+use crate::heartbeat::settings::{NodeError, NodeSettings};
+use crate::heartbeat::store::{FileStore, Store};
+
+/// Runs operator commands against one store, each store call bounded by a timeout.
+pub struct Admin {
+    pool: IoPool,
+    timeout: Duration,
+}
+
+impl Admin {
+    /// Commands over `store`. Each store call waits at most the I/O timeout, and never less
+    /// than 2 s: an operator's one-off command on a loaded host must not fail for want of
+    /// a few hundred milliseconds.
+    pub fn new(store: Arc<dyn Store>, settings: &NodeSettings) -> Admin {
+        Admin {
+            pool: IoPool::new(store),
+            timeout: settings.timing.io_timeout.max(Duration::from_secs(2)),
+        }
+    }
+
+    /// Runs `op` and waits for its completion, at most the timeout.
+    fn run(&self, op: Op) -> io::Result<Vec<u8>> {
+        let id = self.pool.submit(op).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::WouldBlock,
+                "an earlier call on this record has not returned yet",
+            )
+        })?;
+        let until = Instant::now() + self.timeout;
+        loop {
+            match self.pool.next(until) {
+                Some(c) if c.id == id => return c.result,
+                // The late completion of an earlier call that timed out.
+                Some(_) => continue,
+                None => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "storage did not answer in time",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Read-modify-write of the maintenance record; the token always grows. `mode` None
+    /// keeps the mode; `drain` adds a node to or removes it from the drained list.
+    pub fn update_maintenance(
+        &self,
+        settings: &NodeSettings,
+        mode: Option<MaintMode>,
+        drain: Option<(&str, bool)>,
+        reason: &str,
+    ) -> Result<MaintRecord, NodeError> {
+        let current = self
+            .run(Op::ReadMaint)
+            .map_err(|e| storage_err("cannot read the maintenance record", e))?;
+        let (token, old_mode, mut drained) = match MaintRecord::decode(&current, &settings.cluster)
+        {
+            Ok(m) => (m.token, m.mode, m.drained),
+            // A corrupt record is replaced: that is how an operator repairs it.
+            Err(_) => (0, MaintMode::Off, Vec::new()),
+        };
+        if let Some((name, on)) = drain {
+            if !settings.nodes.iter().any(|n| n == name) {
+                return Err(settings.unknown_node(name));
+            }
+            drained.retain(|n| n != name);
+            if on {
+                drained.push(name.to_string());
+            }
+        }
+        if let Some(MaintMode::Switchover(target)) = &mode
+            && !settings.nodes.contains(target)
+        {
+            return Err(settings.unknown_node(target));
+        }
+        let record = MaintRecord {
+            cluster: settings.cluster.clone(),
+            token: token + 1,
+            mode: mode.unwrap_or(old_mode),
+            drained,
+            set_by: settings.node.clone(),
+            reason: reason.to_string(),
+            wall_ms: wall_ms(),
+        };
+        self.run(Op::WriteMaint(record.encode()))
+            .map_err(|e| storage_err("cannot write the maintenance record", e))?;
+        Ok(record)
+    }
+
+    /// Why a switchover to `target` would leave the service down, if it would: `target` is
+    /// not one of `hb.nodes`, is drained, or its record is unreadable, corrupt or not
+    /// changing (its daemon is not running). Watches the record for at most two periods
+    /// and the I/O timeout; returns as soon as it changes.
+    pub fn check_switchover_target(
+        &self,
+        settings: &NodeSettings,
+        target: &str,
+    ) -> Result<(), NodeError> {
+        if !settings.nodes.iter().any(|n| n == target) {
+            return Err(settings.unknown_node(target));
+        }
+        let refused = |why: String| NodeError::Config(format!("not switching over to {why}"));
+        // An unreadable maintenance record is replaced by the switchover: nothing to check.
+        if let Ok(m) = self
+            .run(Op::ReadMaint)
+            .map_err(|e| e.to_string())
+            .and_then(|b| MaintRecord::decode(&b, &settings.cluster).map_err(|e| e.to_string()))
+            && m.drained.iter().any(|n| n == target)
+        {
+            return Err(refused(format!(
+                "{target}: it is drained and would never take over (undrain it first)"
+            )));
+        }
+        let read = || {
+            self.run(Op::ReadNode(target.to_string()))
+                .map_err(|e| refused(format!("{target}: its record is unreadable: {e}")))
+        };
+        let first = read()?;
+        if NodeRecord::decode(&first, &settings.cluster).is_err() {
+            return Err(refused(format!("{target}: its record is corrupt")));
+        }
+        let t = settings.timing;
+        let window = t.period * 2 + t.io_timeout;
+        let started = Instant::now();
+        while started.elapsed() < window {
+            std::thread::sleep(t.period / 2);
+            if read()? != first {
+                return Ok(());
+            }
+        }
+        Err(refused(format!(
+            "{target}: its record has not changed for {} ms (its daemon is not running, or \
+             cannot write)",
+            started.elapsed().as_millis()
+        )))
+    }
+
+    /// Creates the records of every node and the maintenance record (OFF); existing ones
+    /// are left alone.
+    pub fn init_cluster(&self, settings: &NodeSettings) -> Result<(), NodeError> {
+        let dir = settings.dir.display();
+        for name in &settings.nodes {
+            let blank = NodeRecord::blank(&settings.cluster, name);
+            self.run(Op::InitNode(name.clone(), blank.encode()))
+                .map_err(|e| {
+                    storage_err(
+                        &format!("hb.dir {dir}: cannot create the record of {name}"),
+                        e,
+                    )
+                })?;
+        }
+        let maint = MaintRecord {
+            cluster: settings.cluster.clone(),
+            token: 1,
+            mode: MaintMode::Off,
+            drained: Vec::new(),
+            set_by: settings.node.clone(),
+            reason: "init".into(),
+            wall_ms: 0,
+        };
+        self.run(Op::InitMaint(maint.encode())).map_err(|e| {
+            storage_err(
+                &format!("hb.dir {dir}: cannot create the maintenance record"),
+                e,
+            )
+        })?;
+        Ok(())
+    }
+}
+
+/// Read-modify-write of the maintenance record on `store`; see [`Admin::update_maintenance`].
+pub fn update_maintenance(
+    store: Arc<dyn Store>,
+    settings: &NodeSettings,
+    mode: Option<MaintMode>,
+    drain: Option<(&str, bool)>,
+    reason: &str,
+) -> Result<MaintRecord, NodeError> {
+    Admin::new(store, settings).update_maintenance(settings, mode, drain, reason)
+}
+
+/// [`Admin::check_switchover_target`] on `store`.
+pub fn check_switchover_target(
+    store: Arc<dyn Store>,
+    settings: &NodeSettings,
+    target: &str,
+) -> Result<(), NodeError> {
+    Admin::new(store, settings).check_switchover_target(settings, target)
+}
+
+/// Creates the shared records for every node and the maintenance record (OFF) in `hb.dir`;
+/// existing files are left alone. Run once per cluster (`ha-heartbeat init`).
+pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
+    let store = Arc::new(FileStore::new(settings.dir.clone()));
+    Admin::new(store, settings).init_cluster(settings)
+}
+
+fn storage_err(what: &str, e: impl std::fmt::Display) -> NodeError {
+    NodeError::Storage(format!("{what}: {e}"))
+}
+
+/// For operators reading records: never used for a decision.
+pub fn wall_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

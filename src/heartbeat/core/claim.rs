@@ -1,0 +1,173 @@
+//! Claiming the lease: when a node may claim, the claim's phases (write CLAIMING, read every
+//! peer, pause, read again, write ACTIVE), and backing off when it fails.
+
+use std::collections::BTreeMap;
+
+use super::{Action, AfterStop, ClaimPhase, Core, Role};
+use crate::heartbeat::observe::{Liveness, Observation, Time};
+use crate::heartbeat::record::{MaintMode, NodeState};
+
+impl Core {
+    pub(super) fn jitter(&mut self, below: u64) -> u64 {
+        // xorshift64: deterministic per incarnation, which the simulation relies on.
+        let s = &mut self.claim.jitter_state;
+        *s ^= *s << 13;
+        *s ^= *s >> 7;
+        *s ^= *s << 17;
+        if below == 0 { 0 } else { *s % below }
+    }
+
+    pub(super) fn back_off(&mut self, now: Time) {
+        let p = self.t.period;
+        // The jitter spans two periods and the node wakes when it ends (see `next_wakeup`),
+        // so two nodes that are not preferred do not keep colliding on the period grid. On
+        // top comes the longest a claim takes, so the preferred node, back after one period,
+        // finishes its next claim before the others try again, however slow storage is.
+        let wait = if self.cfg.preferred {
+            p
+        } else {
+            3 * p + self.jitter(2 * p) + self.t.claim_time()
+        };
+        // Never shortens a longer back-off (after a failure this node must let others go).
+        self.claim.backoff_until = self.claim.backoff_until.max(now + wait);
+    }
+
+    pub(super) fn abort_claim(&mut self, why: &str, now: Time, out: &mut Vec<Action>) {
+        self.claim.phase = None;
+        self.lease.deadline = None;
+        self.lease.role = Role::Standby;
+        self.lease.after_stop = AfterStop::Standby;
+        self.back_off(now);
+        out.push(Action::Alarm(format!("claim abandoned: {why}")));
+        self.write(NodeState::Standby, now, out);
+    }
+
+    /// Why a peer forbids claiming, if it does.
+    pub(super) fn blocker(&self, name: &str, obs: &Observation) -> Option<String> {
+        if obs.is_failing() {
+            return Some(format!("{name}: record unreadable"));
+        }
+        match (obs.liveness, &obs.record) {
+            // A dead node's epoch must be known, or a claim could reuse it.
+            (Liveness::Stale, None) if !self.seen.epoch_known.contains(name) => Some(format!(
+                "{name}: record corrupt and never read intact, so its epoch is unknown; \
+                 start its node again (its first write repairs the record)"
+            )),
+            (Liveness::Stale, _) => None,
+            (_, Some(r)) if matches!(r.state, NodeState::Standby | NodeState::Released) => None,
+            (_, Some(r)) => Some(format!("{name}: {:?} epoch {}", r.state, r.epoch)),
+            (_, None) => Some(format!("{name}: record unknown or corrupt")),
+        }
+    }
+
+    fn first_blocker(&self) -> Option<String> {
+        self.seen.peers.iter().find_map(|(n, o)| self.blocker(n, o))
+    }
+
+    pub(super) fn may_claim(&self, now: Time) -> bool {
+        let switchover_to_me =
+            matches!(self.maint_mode(), MaintMode::Switchover(ref t) if *t == self.cfg.node);
+        self.lease.role == Role::Standby
+            && !self.app_running()
+            && self.seen.foreign_writer.is_none()
+            && self.io.last_write_ok
+            && self.io.writing.is_none()
+            && !self.drained()
+            && !self.seen.maint_bad
+            && (switchover_to_me || !self.frozen() && self.maint_mode() == MaintMode::Off)
+            && (switchover_to_me || now >= self.claim.backoff_until)
+            && self.first_blocker().is_none()
+    }
+
+    pub(super) fn start_claim(&mut self, now: Time, out: &mut Vec<Action>) {
+        let peers_max = self
+            .seen
+            .peers
+            .values()
+            .filter_map(|o| o.record.as_ref())
+            .map(|r| r.epoch.max(r.max_epoch))
+            .max();
+        let lease = &mut self.lease;
+        let e = lease.max_epoch.max(lease.epoch).max(peers_max.unwrap_or(0)) + 1;
+        lease.max_epoch = e;
+        lease.epoch = e;
+        out.push(Action::PersistEpoch(e));
+        lease.role = Role::Claiming;
+        lease.after_stop = AfterStop::Standby;
+        self.claim.phase = Some(ClaimPhase::Writing);
+        self.write(NodeState::Claiming, now, out);
+    }
+
+    /// All peers have been read by reads that started at or after `after`.
+    fn read_since(&self, after: Time, reads: &BTreeMap<String, Time>) -> bool {
+        self.seen
+            .peers
+            .keys()
+            .all(|n| reads.get(n).is_some_and(|t| *t >= after))
+    }
+
+    pub(super) fn advance_claim(&mut self, now: Time, out: &mut Vec<Action>) {
+        let Some(phase) = self.claim.phase else {
+            return;
+        };
+        match phase {
+            ClaimPhase::Reading { after } | ClaimPhase::Confirming { after } => {
+                if !self.read_since(after, &self.io.last_read) {
+                    // Reads that started before `after` do not count: read again.
+                    let stale: Vec<String> = self
+                        .seen
+                        .peers
+                        .keys()
+                        .filter(|n| {
+                            !self.io.node_reads.contains_key(*n)
+                                && self.io.last_read.get(*n).is_none_or(|t| *t < after)
+                        })
+                        .cloned()
+                        .collect();
+                    for n in stale {
+                        self.io.node_reads.insert(n.clone(), now);
+                        out.push(Action::ReadNode(n));
+                    }
+                    return;
+                }
+                if let Some(why) = self.first_blocker() {
+                    self.abort_claim(&format!("contended: {why}"), now, out);
+                    return;
+                }
+                // Our epoch was chosen before these reads: if a peer already used it, claim
+                // again with a higher one, so fencing tokens only ever grow.
+                if self.seen.peer_epoch >= self.lease.epoch {
+                    let why = format!(
+                        "epoch {} is already taken (seen {})",
+                        self.lease.epoch, self.seen.peer_epoch
+                    );
+                    self.abort_claim(&why, now, out);
+                    self.claim.backoff_until = now;
+                    return;
+                }
+                let margin = self.t.io_timeout;
+                if self.lease.deadline.is_none_or(|d| now + margin >= d) {
+                    self.abort_claim("too close to the claim's deadline", now, out);
+                    return;
+                }
+                if matches!(phase, ClaimPhase::Reading { .. }) {
+                    self.claim.phase = Some(ClaimPhase::Pausing {
+                        until: now + self.t.confirm,
+                    });
+                } else {
+                    self.claim.phase = Some(ClaimPhase::Activating);
+                    if !self.write(NodeState::Active, now, out) {
+                        self.abort_claim("a write is still outstanding", now, out);
+                    }
+                }
+            }
+            ClaimPhase::Pausing { until } => {
+                if now >= until {
+                    self.claim.phase = Some(ClaimPhase::Confirming { after: now });
+                    self.advance_claim(now, out);
+                }
+            }
+            ClaimPhase::Writing | ClaimPhase::Activating => {}
+        }
+    }
+}

@@ -1,0 +1,85 @@
+//! A node's `hb.*` settings, checked once: what [`Node`](super::node::Node) and the operator
+//! commands ([`admin`](super::admin)) run on, and the errors they report.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use crate::config::HeartbeatSettings;
+use crate::heartbeat::timing::{Timing, TimingError};
+
+#[derive(Debug)]
+pub enum NodeError {
+    /// A required `hb.*` setting is missing or inconsistent.
+    Config(String),
+    /// The timing would allow two active nodes.
+    Timing(TimingError),
+    /// The local state directory cannot be used.
+    State(PathBuf, io::Error),
+    /// The shared directory cannot be used.
+    Storage(String),
+}
+
+impl fmt::Display for NodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NodeError::Config(m) => f.write_str(m),
+            NodeError::Timing(e) => write!(f, "{e}"),
+            NodeError::State(p, e) => write!(f, "hb.state_dir {}: {e}", p.display()),
+            NodeError::Storage(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for NodeError {}
+
+/// The validated settings of a node.
+#[derive(Clone, Debug)]
+pub struct NodeSettings {
+    pub dir: PathBuf,
+    pub node: String,
+    pub cluster: String,
+    pub nodes: Vec<String>,
+    pub preferred: bool,
+    pub timing: Timing,
+    pub state_dir: PathBuf,
+}
+
+impl NodeSettings {
+    pub fn from_config(hb: &HeartbeatSettings) -> Result<NodeSettings, NodeError> {
+        let missing = |key: &str| NodeError::Config(format!("{key} is not set"));
+        let dir = hb.dir.clone().ok_or_else(|| missing("hb.dir"))?;
+        let node = hb.node.clone().ok_or_else(|| missing("hb.node"))?;
+        let state_dir = hb
+            .state_dir
+            .clone()
+            .ok_or_else(|| missing("hb.state_dir"))?;
+        if hb.nodes.is_empty() {
+            return Err(missing("hb.nodes"));
+        }
+        if !hb.nodes.contains(&node) {
+            return Err(NodeError::Config(format!(
+                "hb.node={node} is not one of hb.nodes={}",
+                hb.nodes.join(",")
+            )));
+        }
+        hb.timing.check().map_err(NodeError::Timing)?;
+        Ok(NodeSettings {
+            dir,
+            node,
+            cluster: hb.cluster.clone(),
+            nodes: hb.nodes.clone(),
+            preferred: hb.preferred,
+            timing: hb.timing,
+            state_dir,
+        })
+    }
+
+    /// The error for a name that is not one of `hb.nodes`.
+    pub fn unknown_node(&self, name: &str) -> NodeError {
+        NodeError::Config(format!(
+            "{name} is not one of hb.nodes={}",
+            self.nodes.join(",")
+        ))
+    }
+}
