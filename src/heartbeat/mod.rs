@@ -5,9 +5,9 @@ pub mod clock;
 pub mod codec;
 pub mod core;
 pub mod daemon;
+pub mod epoch;
 #[cfg(feature = "etcd")]
 pub mod etcd;
-pub mod epoch;
 pub mod io;
 pub mod node;
 pub mod observe;

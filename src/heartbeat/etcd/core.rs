@@ -260,6 +260,23 @@ impl Core {
         }
     }
 
+    /// The instant the active must have stopped its application (the guard's deadline),
+    /// while it is active.
+    pub fn lease_deadline(&self) -> Option<Time> {
+        (self.role == Role::Active)
+            .then(|| self.deadline())
+            .flatten()
+    }
+
+    /// The maintenance mode of the last read, and whether its key was readable.
+    pub fn maint_mode(&self) -> (MaintMode, bool) {
+        match self.maint() {
+            None => (MaintMode::Off, true),
+            Some(Ok(m)) => (m.mode.clone(), true),
+            Some(Err(_)) => (MaintMode::Freeze, false),
+        }
+    }
+
     /// The latest time the driver should call `step` with `Event::Tick`.
     pub fn next_wakeup(&self) -> Time {
         let mut t = self.next_keepalive.min(self.next_read);

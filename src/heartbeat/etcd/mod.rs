@@ -3,6 +3,7 @@
 //! Talks to etcd's gRPC JSON gateway over a small blocking HTTP/1.1 client.
 
 pub mod api;
+pub mod backend;
 pub mod core;
 pub mod http;
 pub mod keys;
