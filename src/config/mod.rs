@@ -11,6 +11,7 @@
 mod check_rule;
 pub(crate) mod cidr;
 mod error;
+pub mod etcd;
 mod keys;
 mod properties;
 #[cfg(test)]
@@ -190,6 +191,10 @@ pub struct HeartbeatSettings {
     /// `hb.watchdog_device`: a watchdog device (such as /dev/watchdog) the daemon pets while
     /// it is alive and its application runs inside its lease (None: no device).
     pub watchdog_device: Option<std::path::PathBuf>,
+    /// `hb.backend`: where leases are decided (default: the shared directory `hb.dir`).
+    pub backend: etcd::Backend,
+    /// `hb.etcd.*`: the etcd backend's cluster, credentials and timing.
+    pub etcd: etcd::EtcdConfig,
 }
 
 impl Default for HeartbeatSettings {
@@ -211,6 +216,8 @@ impl Default for HeartbeatSettings {
             app_log: None,
             restart_limit: 0,
             watchdog_device: None,
+            backend: etcd::Backend::File,
+            etcd: etcd::EtcdConfig::default(),
         }
     }
 }

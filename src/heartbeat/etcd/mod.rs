@@ -7,6 +7,7 @@ pub mod backend;
 pub mod core;
 pub mod http;
 pub mod keys;
+pub mod settings;
 #[cfg(test)]
 mod sim;
 pub mod timing;
