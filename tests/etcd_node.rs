@@ -1,7 +1,7 @@
-//! The etcd backend as a node runs it ([`EtcdBackend`]: worker thread, epoch file, the node's
-//! tick results) against a real one-member etcd: two nodes, each a thread that ticks and runs
-//! a shared "application" slot that two nodes must never hold at once. A crashed node leaves
-//! its application to the guard, which stops it at the node's last lease deadline.
+//! A [`Node`] on etcd (`hb.backend=etcd`, settings only) against a real one-member etcd: two
+//! nodes, each a thread that ticks and runs a shared "application" slot that two nodes must
+//! never hold at once. A crashed node leaves its application to the guard, which stops it at
+//! the node's last lease deadline.
 #![cfg(feature = "etcd")]
 
 mod common;
@@ -13,12 +13,11 @@ use std::time::{Duration, Instant};
 
 use common::TempDir;
 use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+use hamon::config::Config;
 use hamon::heartbeat::core::Role;
-use hamon::heartbeat::etcd::api::Settings;
-use hamon::heartbeat::etcd::backend::{EtcdBackend, EtcdSettings};
-use hamon::heartbeat::etcd::keys::Keys;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
-use hamon::heartbeat::node::{TickAction, boottime};
+use hamon::heartbeat::node::{Node, NodeSettings, TickAction, boottime};
+use hamon::heartbeat::record::MaintMode;
 
 fn timing() -> EtcdTiming {
     EtcdTiming {
@@ -47,26 +46,13 @@ struct NodeThread {
 }
 
 impl NodeThread {
-    fn spawn(
-        name: &str,
-        preferred: bool,
-        client: Settings,
-        state: &TempDir,
-        app: Arc<Mutex<App>>,
-    ) -> Self {
+    fn spawn(name: &str, etcd: &EtcdCluster, state: &TempDir, app: Arc<Mutex<App>>) -> Self {
         let cmd = Arc::new(AtomicU8::new(RUN));
         let seen = cmd.clone();
         let name = name.to_string();
-        let settings = EtcdSettings {
-            node: name.clone(),
-            preferred,
-            timing: timing(),
-            client,
-            keys: Keys::new("etcdnode", None),
-            state_dir: state.path().join(&name),
-        };
+        let settings = settings(&name, etcd, state);
         let handle = thread::spawn(move || {
-            let mut node = EtcdBackend::new(settings, boottime() | 1).expect("backend");
+            let mut node = Node::new(settings).expect("node");
             let mut released = false;
             loop {
                 let r = match seen.load(Ordering::SeqCst) {
@@ -135,6 +121,29 @@ impl Drop for NodeThread {
     }
 }
 
+/// A node's settings as a user writes them: the backend, the endpoints and the etcd timing.
+fn settings(node: &str, etcd: &EtcdCluster, state: &TempDir) -> NodeSettings {
+    let t = timing();
+    let text = format!(
+        "hb.backend=etcd\nhb.etcd.endpoints={}\nhb.cluster=etcdnode\nhb.node={node}\n\
+         hb.nodes=a,b\nhb.preferred={}\nhb.state_dir={}\nhb.etcd.period_ms={}\n\
+         hb.etcd.io_timeout_ms={}\nhb.etcd.lease_ttl_s={}\nhb.etcd.kill_budget_ms={}\n\
+         hb.etcd.election_timeout_ms={}\nhb.etcd.heartbeat_interval_ms={}\n",
+        etcd.endpoints().join(","),
+        node == "a",
+        state.path().join(node).display(),
+        t.period.as_millis(),
+        t.io_timeout.as_millis(),
+        t.lease_ttl.as_secs(),
+        t.kill_budget.as_millis(),
+        t.election_timeout.as_millis(),
+        t.heartbeat_interval.as_millis(),
+    );
+    let mut config = Config::default();
+    config.load_str(&text, "test").unwrap();
+    NodeSettings::from_config(&config.heartbeat).unwrap()
+}
+
 fn holder(app: &Mutex<App>) -> Option<String> {
     app.lock().unwrap().holder.clone()
 }
@@ -167,8 +176,8 @@ fn release_hands_over_at_once_and_a_crash_fails_over_within_the_bound() {
     let etcd = EtcdCluster::start(1, false);
     let state = TempDir::new("etcd-node");
     let app = Arc::new(Mutex::new(App::default()));
-    let a = NodeThread::spawn("a", true, etcd.settings(), &state, app.clone());
-    let mut b = NodeThread::spawn("b", false, etcd.settings(), &state, app.clone());
+    let a = NodeThread::spawn("a", &etcd, &state, app.clone());
+    let mut b = NodeThread::spawn("b", &etcd, &state, app.clone());
     wait_holder(&app, "a", Duration::from_secs(10));
     let first = app.lock().unwrap().starts[0].1;
     assert_eq!(
@@ -203,8 +212,8 @@ fn an_unreachable_etcd_fences_the_active_by_its_deadline_and_nobody_starts() {
     let mut etcd = EtcdCluster::start(1, false);
     let state = TempDir::new("etcd-node");
     let app = Arc::new(Mutex::new(App::default()));
-    let _a = NodeThread::spawn("a", true, etcd.settings(), &state, app.clone());
-    let _b = NodeThread::spawn("b", false, etcd.settings(), &state, app.clone());
+    let _a = NodeThread::spawn("a", &etcd, &state, app.clone());
+    let _b = NodeThread::spawn("b", &etcd, &state, app.clone());
     wait_holder(&app, "a", Duration::from_secs(10));
     let killed = Instant::now();
     etcd.members[0].kill();
@@ -238,4 +247,51 @@ fn an_unreachable_etcd_fences_the_active_by_its_deadline_and_nobody_starts() {
     let starts = app.lock().unwrap().starts.clone();
     assert_eq!(starts.len(), 2, "{starts:?}");
     assert!(starts[1].1 > starts[0].1, "{starts:?}");
+}
+
+#[test]
+fn a_switchover_and_a_drain_set_by_the_operator_move_the_application() {
+    let etcd = EtcdCluster::start(1, false);
+    let state = TempDir::new("etcd-node");
+    let app = Arc::new(Mutex::new(App::default()));
+    let a = NodeThread::spawn("a", &etcd, &state, app.clone());
+    let _b = NodeThread::spawn("b", &etcd, &state, app.clone());
+    wait_holder(&app, "a", Duration::from_secs(10));
+    // The operator's commands run on a node of their own.
+    let operator = Node::new(settings("a", &etcd, &state)).expect("node");
+    let m = operator
+        .set_maintenance(Some(MaintMode::Switchover("b".into())), None, "test")
+        .expect("switchover");
+    assert_eq!(m.token, 1);
+    let took = wait_holder(&app, "b", Duration::from_secs(10));
+    assert!(took < timing().lease_ttl, "switchover took {took:?}");
+    // A switchover back to a, then maintenance off with b drained.
+    operator
+        .set_maintenance(Some(MaintMode::Switchover("a".into())), None, "test")
+        .expect("switchover back");
+    wait_holder(&app, "a", Duration::from_secs(10));
+    let m = operator
+        .set_maintenance(Some(MaintMode::Off), Some(("b", true)), "test")
+        .expect("drain");
+    assert_eq!((m.token, m.drained.clone()), (3, vec!["b".to_string()]));
+    // a releases: drained b never takes over; a claims again after its back-off.
+    a.cmd.store(RELEASE, Ordering::SeqCst);
+    let released = Instant::now();
+    while released.elapsed() < timing().lease_ttl * 2 {
+        assert_ne!(
+            holder(&app).as_deref(),
+            Some("b"),
+            "a drained node took over"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    wait_holder(&app, "a", Duration::from_secs(10));
+    let err = operator
+        .set_maintenance(None, Some(("c", true)), "test")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("c is not one of hb.nodes=a,b"), "{err}");
+    let starts = app.lock().unwrap().starts.clone();
+    assert_eq!(starts.len(), 4, "{starts:?}");
+    assert!(starts.windows(2).all(|w| w[1].1 > w[0].1), "{starts:?}");
 }

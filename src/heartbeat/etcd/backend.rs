@@ -14,15 +14,18 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
-use super::api::{Client, Settings};
+use super::api::{Client, Compare, Op, Settings};
 use super::core::{Action, Core, CoreConfig, Event, Role as EtcdRole};
 use super::keys::Keys;
 use super::timing::EtcdTiming;
+use crate::heartbeat::admin::wall_ms;
 use crate::heartbeat::clock::boottime;
 use crate::heartbeat::core::Role;
 use crate::heartbeat::epoch::EpochFile;
-use crate::heartbeat::node::{TickAction, TickResult};
-use crate::heartbeat::observe::Time;
+use crate::heartbeat::node::{NodeView, TickAction, TickResult};
+use crate::heartbeat::observe::{Liveness, Time};
+use crate::heartbeat::record::{MaintMode, MaintRecord};
+use crate::heartbeat::settings::{NodeError, NodeSettings};
 
 /// What the etcd backend of one node runs on.
 #[derive(Clone, Debug)]
@@ -51,6 +54,9 @@ pub struct EtcdBackend {
     /// the application it stops. After the kill budget the application is taken as gone.
     stop_given: Option<(Time, u64)>,
     stop_unconfirmed: Option<u64>,
+    /// For the operator's commands, which use a client of their own.
+    client_settings: Settings,
+    keys: Keys,
 }
 
 impl EtcdBackend {
@@ -68,6 +74,7 @@ impl EtcdBackend {
         let (calls, work) = mpsc::channel::<Action>();
         let (done, results) = mpsc::channel();
         let (keys, node) = (settings.keys.clone(), settings.node.clone());
+        let (client_settings, admin_keys) = (settings.client.clone(), settings.keys.clone());
         thread::Builder::new()
             .name("hamon-etcd".into())
             .spawn(move || {
@@ -102,6 +109,8 @@ impl EtcdBackend {
             app_epoch: None,
             stop_given: None,
             stop_unconfirmed: None,
+            client_settings,
+            keys: admin_keys,
         })
     }
 
@@ -168,6 +177,85 @@ impl EtcdBackend {
         }
         result.role = self.role();
         result
+    }
+
+    /// Every node of `hb.nodes` as far as the etcd backend knows it: no file records.
+    pub fn status(&self, settings: &NodeSettings) -> Vec<NodeView> {
+        settings
+            .nodes
+            .iter()
+            .map(|name| NodeView {
+                name: name.clone(),
+                is_self: *name == settings.node,
+                record: None,
+                liveness: Liveness::Unknown,
+                changed_ago: None,
+            })
+            .collect()
+    }
+
+    /// Read-modify-write of the maintenance key, as the file backend does with its record:
+    /// the token always grows, and the write succeeds only if nobody changed the key since
+    /// it was read. Waits at most two I/O timeouts.
+    pub fn set_maintenance(
+        &self,
+        settings: &NodeSettings,
+        mode: Option<MaintMode>,
+        drain: Option<(&str, bool)>,
+        reason: &str,
+    ) -> Result<MaintRecord, NodeError> {
+        let storage = |what: &str, e: String| NodeError::Storage(format!("{what}: {e}"));
+        let mut client = Client::new(&self.client_settings).map_err(|e| storage("hb.etcd", e))?;
+        let key = self.keys.maint();
+        let current = client
+            .get(&key)
+            .map_err(|e| storage("cannot read the maintenance key", e.to_string()))?;
+        let rev = current.as_ref().map_or(0, |kv| kv.mod_revision);
+        let (token, old_mode, mut drained) = match current
+            .as_ref()
+            .map(|kv| MaintRecord::decode(&kv.value, &settings.cluster))
+        {
+            Some(Ok(m)) => (m.token, m.mode, m.drained),
+            // Absent (OFF), or corrupt: replaced, which is how an operator repairs it.
+            _ => (0, MaintMode::Off, Vec::new()),
+        };
+        if let Some((name, on)) = drain {
+            if !settings.nodes.iter().any(|n| n == name) {
+                return Err(settings.unknown_node(name));
+            }
+            drained.retain(|n| n != name);
+            if on {
+                drained.push(name.to_string());
+            }
+        }
+        if let Some(MaintMode::Switchover(target)) = &mode
+            && !settings.nodes.contains(target)
+        {
+            return Err(settings.unknown_node(target));
+        }
+        let record = MaintRecord {
+            cluster: settings.cluster.clone(),
+            token: token + 1,
+            mode: mode.unwrap_or(old_mode),
+            drained,
+            set_by: settings.node.clone(),
+            reason: reason.to_string(),
+            wall_ms: wall_ms(),
+        };
+        let put = Op::Put {
+            key: key.clone(),
+            value: record.encode(),
+            lease: 0,
+        };
+        let reply = client
+            .txn(&[Compare::ModRevision(key, rev)], &[put], &[])
+            .map_err(|e| storage("cannot write the maintenance key", e.to_string()))?;
+        if !reply.succeeded {
+            return Err(NodeError::Storage(
+                "the maintenance key changed while it was being updated: try again".to_string(),
+            ));
+        }
+        Ok(record)
     }
 
     fn send(&mut self, action: Action, result: &mut TickResult) {

@@ -3,6 +3,7 @@
 //! epoch file as with the file backend.
 
 use std::fs;
+#[cfg(test)]
 use std::time::Duration;
 
 use super::api::Settings;
@@ -13,6 +14,7 @@ use super::timing::EtcdTiming;
 use super::tls::TlsFiles;
 use crate::config::HeartbeatSettings;
 use crate::heartbeat::settings::NodeError;
+use crate::heartbeat::timing::Timing;
 
 /// The keys that make up the etcd timing, for the timing check's refusals.
 const TIMING_KEYS: &str = "hb.etcd.period_ms, hb.etcd.io_timeout_ms, hb.etcd.kill_budget_ms, \
@@ -31,7 +33,10 @@ impl EtcdSettings {
             .state_dir
             .clone()
             .ok_or_else(|| missing("hb.state_dir"))?;
-        if !hb.nodes.is_empty() && !hb.nodes.contains(&node) {
+        if hb.nodes.is_empty() {
+            return Err(missing("hb.nodes"));
+        }
+        if !hb.nodes.contains(&node) {
             return Err(bad(format!(
                 "hb.node={node} is not one of hb.nodes={}",
                 hb.nodes.join(",")
@@ -90,10 +95,18 @@ impl EtcdSettings {
         })
     }
 
-    /// The longest from the death of the active to another node's start, while etcd keeps
-    /// its quorum.
-    pub fn failover_bound(&self) -> Duration {
-        self.timing.failover_bound()
+    /// The node's timing as the daemon reads it: period, I/O timeout and kill budget as
+    /// set, the renew deadline F1 of the lease, the failover bound as the takeover time.
+    pub fn file_timing(&self) -> Timing {
+        let t = &self.timing;
+        Timing {
+            period: t.period,
+            io_timeout: t.io_timeout,
+            renew_deadline: t.renew_deadline_for(t.lease_ttl).unwrap_or_default(),
+            kill_budget: t.kill_budget,
+            takeover: t.failover_bound(),
+            confirm: t.period,
+        }
     }
 }
 
