@@ -17,7 +17,8 @@ use hamon::config::Config;
 use hamon::heartbeat::core::Role;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 use hamon::heartbeat::node::{Node, NodeSettings, TickAction, boottime};
-use hamon::heartbeat::record::MaintMode;
+use hamon::heartbeat::observe::Liveness;
+use hamon::heartbeat::record::{MaintMode, NodeState};
 
 fn timing() -> EtcdTiming {
     EtcdTiming {
@@ -34,6 +35,8 @@ fn timing() -> EtcdTiming {
 struct App {
     holder: Option<String>,
     starts: Vec<(String, u64)>,
+    /// Per node, the peer its status last showed active (and alive).
+    peer_active: std::collections::HashMap<String, Option<String>>,
 }
 
 const RUN: u8 = 0;
@@ -87,6 +90,18 @@ impl NodeThread {
                     }
                     TickAction::None | TickAction::Keep => {}
                 }
+                let peer = node
+                    .status()
+                    .into_iter()
+                    .find(|v| {
+                        !v.is_self
+                            && v.liveness == Liveness::Alive
+                            && v.record
+                                .as_ref()
+                                .is_some_and(|r| r.state == NodeState::Active)
+                    })
+                    .map(|v| v.name);
+                app.lock().unwrap().peer_active.insert(name.clone(), peer);
                 thread::sleep(node.next_tick_in());
             }
             // Crashed: the guard stops the application at the deadline it last knew.
@@ -185,6 +200,24 @@ fn release_hands_over_at_once_and_a_crash_fails_over_within_the_bound() {
         first,
         "epoch persisted before its claim"
     );
+    // The standby's status shows the active peer (what the daemon's no-active watch reads).
+    let seen = Instant::now();
+    while app
+        .lock()
+        .unwrap()
+        .peer_active
+        .get("b")
+        .cloned()
+        .flatten()
+        .as_deref()
+        != Some("a")
+    {
+        assert!(
+            seen.elapsed() < Duration::from_secs(5),
+            "b never saw a active"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
 
     // A release revokes the lease: b claims well before the lease could have expired.
     a.cmd.store(RELEASE, Ordering::SeqCst);

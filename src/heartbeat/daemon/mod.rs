@@ -63,7 +63,7 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
                 }
             };
             if !force {
-                crate::heartbeat::admin::check_switchover_target(store.clone(), s, &target)
+                check_switchover_target(store.clone(), s, &target)
                     .map_err(|e| format!("{e} (--force switches over anyway)"))?;
             }
             (Some(MaintMode::Switchover(target)), None)
@@ -71,8 +71,7 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
         _ => return Err("not a maintenance command".into()),
     };
     let drain_ref = drain.as_ref().map(|(n, on)| (n.as_str(), *on));
-    let rec = crate::heartbeat::node::update_maintenance(store, s, mode, drain_ref, &reason)
-        .map_err(|e| e.to_string())?;
+    let rec = update_maintenance(store, s, mode, drain_ref, &reason).map_err(|e| e.to_string())?;
     let drained = if rec.drained.is_empty() {
         "none".to_string()
     } else {
@@ -83,6 +82,39 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
         status::maint_name(&rec.mode),
         rec.token
     ))
+}
+
+/// The switchover check on the node's backend: the shared directory or etcd.
+fn check_switchover_target(
+    store: std::sync::Arc<crate::heartbeat::store::FileStore>,
+    s: &NodeSettings,
+    target: &str,
+) -> Result<(), crate::heartbeat::node::NodeError> {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &s.etcd {
+        return crate::heartbeat::etcd::admin::check_switchover_target(
+            &e.client, &e.keys, s, target,
+        );
+    }
+    crate::heartbeat::admin::check_switchover_target(store, s, target)
+}
+
+/// The maintenance update on the node's backend: the shared directory or etcd.
+fn update_maintenance(
+    store: std::sync::Arc<crate::heartbeat::store::FileStore>,
+    s: &NodeSettings,
+    mode: Option<MaintMode>,
+    drain: Option<(&str, bool)>,
+    reason: &str,
+) -> Result<crate::heartbeat::record::MaintRecord, crate::heartbeat::node::NodeError> {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &s.etcd {
+        let (client, keys) = (&e.client, &e.keys);
+        return crate::heartbeat::etcd::admin::update_maintenance(
+            client, keys, s, mode, drain, reason,
+        );
+    }
+    crate::heartbeat::node::update_maintenance(store, s, mode, drain, reason)
 }
 
 fn role_name(r: Role) -> &'static str {
@@ -351,6 +383,11 @@ impl Daemon {
     /// is a storage incident naming the error (errno), which the node's own alarms do not
     /// carry ("renew deadline passed").
     fn check_storage(&mut self, now: bool) {
+        // On etcd there is no record file: the backend's alarms name the endpoints' errors.
+        #[cfg(feature = "etcd")]
+        if self.node.settings().etcd.is_some() {
+            return;
+        }
         let timing = self.node.settings().timing;
         if !now
             && self

@@ -14,17 +14,17 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::Duration;
 
-use super::api::{Client, Compare, Op, Settings};
+use super::admin;
+use super::api::{Client, Settings};
 use super::core::{Action, Core, CoreConfig, Event, Role as EtcdRole};
 use super::keys::Keys;
 use super::timing::EtcdTiming;
-use crate::heartbeat::admin::wall_ms;
 use crate::heartbeat::clock::boottime;
 use crate::heartbeat::core::Role;
 use crate::heartbeat::epoch::EpochFile;
 use crate::heartbeat::node::{NodeView, TickAction, TickResult};
 use crate::heartbeat::observe::{Liveness, Time};
-use crate::heartbeat::record::{MaintMode, MaintRecord};
+use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
 use crate::heartbeat::settings::{NodeError, NodeSettings};
 
 /// What the etcd backend of one node runs on.
@@ -57,6 +57,8 @@ pub struct EtcdBackend {
     /// For the operator's commands, which use a client of their own.
     client_settings: Settings,
     keys: Keys,
+    /// The leader key of the last trusted read (node, epoch) and when it was taken.
+    leader_seen: Option<(Option<(String, u64)>, Time)>,
 }
 
 impl EtcdBackend {
@@ -111,6 +113,7 @@ impl EtcdBackend {
             stop_unconfirmed: None,
             client_settings,
             keys: admin_keys,
+            leader_seen: None,
         })
     }
 
@@ -179,24 +182,56 @@ impl EtcdBackend {
         result
     }
 
-    /// Every node of `hb.nodes` as far as the etcd backend knows it: no file records.
+    /// Every node of `hb.nodes` as the etcd backend knows it: the holder of the leader key
+    /// (as of a read at most two periods and two timeouts old) as an ACTIVE peer, Alive; the
+    /// others without a record. Timing fields are 0: etcd nodes' timings are not compared.
     pub fn status(&self, settings: &NodeSettings) -> Vec<NodeView> {
+        let now = boottime();
+        let fresh = (self.timing.period * 2 + self.timing.io_timeout * 2).as_nanos() as u64;
+        let leader = self
+            .leader_seen
+            .as_ref()
+            .filter(|(_, at)| now.saturating_sub(*at) <= fresh)
+            .and_then(|(l, _)| l.clone());
         settings
             .nodes
             .iter()
-            .map(|name| NodeView {
-                name: name.clone(),
-                is_self: *name == settings.node,
-                record: None,
-                liveness: Liveness::Unknown,
-                changed_ago: None,
+            .map(|name| {
+                let record = leader
+                    .as_ref()
+                    .filter(|(n, _)| n == name)
+                    .map(|(n, epoch)| NodeRecord {
+                        cluster: settings.cluster.clone(),
+                        node: n.clone(),
+                        incarnation: 0,
+                        seq: 0,
+                        state: NodeState::Active,
+                        epoch: *epoch,
+                        max_epoch: *epoch,
+                        maint_ack: 0,
+                        period_ms: 0,
+                        renew_deadline_ms: 0,
+                        takeover_ms: 0,
+                        kill_budget_ms: 0,
+                        preferred: false,
+                        wall_ms: 0,
+                    });
+                NodeView {
+                    name: name.clone(),
+                    is_self: *name == settings.node,
+                    liveness: if record.is_some() {
+                        Liveness::Alive
+                    } else {
+                        Liveness::Unknown
+                    },
+                    record,
+                    changed_ago: None,
+                }
             })
             .collect()
     }
 
-    /// Read-modify-write of the maintenance key, as the file backend does with its record:
-    /// the token always grows, and the write succeeds only if nobody changed the key since
-    /// it was read. Waits at most two I/O timeouts.
+    /// Read-modify-write of the maintenance key (see [`admin::update_maintenance`]).
     pub fn set_maintenance(
         &self,
         settings: &NodeSettings,
@@ -204,58 +239,14 @@ impl EtcdBackend {
         drain: Option<(&str, bool)>,
         reason: &str,
     ) -> Result<MaintRecord, NodeError> {
-        let storage = |what: &str, e: String| NodeError::Storage(format!("{what}: {e}"));
-        let mut client = Client::new(&self.client_settings).map_err(|e| storage("hb.etcd", e))?;
-        let key = self.keys.maint();
-        let current = client
-            .get(&key)
-            .map_err(|e| storage("cannot read the maintenance key", e.to_string()))?;
-        let rev = current.as_ref().map_or(0, |kv| kv.mod_revision);
-        let (token, old_mode, mut drained) = match current
-            .as_ref()
-            .map(|kv| MaintRecord::decode(&kv.value, &settings.cluster))
-        {
-            Some(Ok(m)) => (m.token, m.mode, m.drained),
-            // Absent (OFF), or corrupt: replaced, which is how an operator repairs it.
-            _ => (0, MaintMode::Off, Vec::new()),
-        };
-        if let Some((name, on)) = drain {
-            if !settings.nodes.iter().any(|n| n == name) {
-                return Err(settings.unknown_node(name));
-            }
-            drained.retain(|n| n != name);
-            if on {
-                drained.push(name.to_string());
-            }
-        }
-        if let Some(MaintMode::Switchover(target)) = &mode
-            && !settings.nodes.contains(target)
-        {
-            return Err(settings.unknown_node(target));
-        }
-        let record = MaintRecord {
-            cluster: settings.cluster.clone(),
-            token: token + 1,
-            mode: mode.unwrap_or(old_mode),
-            drained,
-            set_by: settings.node.clone(),
-            reason: reason.to_string(),
-            wall_ms: wall_ms(),
-        };
-        let put = Op::Put {
-            key: key.clone(),
-            value: record.encode(),
-            lease: 0,
-        };
-        let reply = client
-            .txn(&[Compare::ModRevision(key, rev)], &[put], &[])
-            .map_err(|e| storage("cannot write the maintenance key", e.to_string()))?;
-        if !reply.succeeded {
-            return Err(NodeError::Storage(
-                "the maintenance key changed while it was being updated: try again".to_string(),
-            ));
-        }
-        Ok(record)
+        admin::update_maintenance(
+            &self.client_settings,
+            &self.keys,
+            settings,
+            mode,
+            drain,
+            reason,
+        )
     }
 
     fn send(&mut self, action: Action, result: &mut TickResult) {
@@ -382,6 +373,9 @@ impl EtcdBackend {
             }
         }
         let now = boottime();
+        if let Some(leader) = self.core.leader_seen() {
+            self.leader_seen = Some((leader.map(|l| (l.node.clone(), l.epoch)), now));
+        }
         let status = self.core.status(now);
         if !status.app_running {
             self.app_epoch = None;

@@ -268,6 +268,11 @@ impl Core {
             .flatten()
     }
 
+    /// The leader key as the last read showed it; None while no read can be trusted.
+    pub fn leader_seen(&self) -> Option<Option<&Leader>> {
+        self.view.as_ref().map(|v| v.leader.as_ref())
+    }
+
     /// The maintenance mode of the last read, and whether its key was readable.
     pub fn maint_mode(&self) -> (MaintMode, bool) {
         match self.maint() {
