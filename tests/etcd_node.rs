@@ -328,3 +328,28 @@ fn a_switchover_and_a_drain_set_by_the_operator_move_the_application() {
     assert_eq!(starts.len(), 4, "{starts:?}");
     assert!(starts.windows(2).all(|w| w[1].1 > w[0].1), "{starts:?}");
 }
+
+#[test]
+fn a_switchover_that_is_done_no_longer_holds_the_others_back() {
+    let etcd = EtcdCluster::start(1, false);
+    let state = TempDir::new("etcd-node");
+    let app = Arc::new(Mutex::new(App::default()));
+    let mut a = NodeThread::spawn("a", &etcd, &state, app.clone());
+    let _b = NodeThread::spawn("b", &etcd, &state, app.clone());
+    wait_holder(&app, "a", Duration::from_secs(10));
+    let operator = Node::new(settings("b", &etcd, &state)).expect("node");
+    operator
+        .set_maintenance(Some(MaintMode::Switchover("a".into())), None, "test")
+        .expect("switchover");
+    // Both nodes read it (done at once: a holds the leader key), then a crashes: b takes over
+    // as after any crash.
+    thread::sleep(timing().period * 3);
+    let crashed = Instant::now();
+    a.crash();
+    let bound = timing().failover_bound() + timing().period;
+    wait_holder(&app, "b", bound);
+    eprintln!(
+        "failover after a finished switchover: {:?}",
+        crashed.elapsed()
+    );
+}
