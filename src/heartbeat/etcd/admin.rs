@@ -106,3 +106,28 @@ pub fn check_switchover_target(
     }
     Ok(())
 }
+
+/// `ha-heartbeat init` on etcd: the leader and epoch keys are created by the first claim, so
+/// this only checks that etcd answers and puts the maintenance key (OFF) unless one exists.
+pub fn init(client: &Settings, keys: &Keys, settings: &NodeSettings) -> Result<(), NodeError> {
+    let mut client =
+        Client::new(client).map_err(|e| NodeError::Storage(format!("hb.etcd: {e}")))?;
+    let record = MaintRecord {
+        cluster: settings.cluster.clone(),
+        token: 0,
+        mode: MaintMode::Off,
+        drained: Vec::new(),
+        set_by: settings.node.clone(),
+        reason: "init".to_string(),
+        wall_ms: wall_ms(),
+    };
+    let put = Op::Put {
+        key: keys.maint(),
+        value: record.encode(),
+        lease: 0,
+    };
+    client
+        .txn(&[Compare::CreateRevision(keys.maint(), 0)], &[put], &[])
+        .map_err(|e| NodeError::Storage(format!("cannot write the maintenance key: {e}")))?;
+    Ok(())
+}
