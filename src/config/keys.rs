@@ -7,6 +7,7 @@
 //! monitor server's HA log). The value types are in `values`.
 
 use super::error::{ConfigError, ConfigErrorKind};
+use super::etcd::{backend, endpoints, prefix, seconds, user};
 use super::typo::nearest;
 use super::values::{
     account, allow_list, app_name, boolean, command, count_or_off, device, dir, gate_name, host,
@@ -298,6 +299,48 @@ const KEYS: &[Key] = &[
     }),
     Key::daemon("hb.watchdog_device", |c, v| {
         device(v).map(|x| c.heartbeat.watchdog_device = x)
+    }),
+    Key::daemon("hb.backend", |c, v| {
+        backend(v).map(|x| c.heartbeat.backend = x)
+    }),
+    Key::daemon("hb.etcd.endpoints", |c, v| {
+        endpoints(v).map(|x| c.heartbeat.etcd.endpoints = x)
+    }),
+    Key::daemon("hb.etcd.prefix", |c, v| {
+        prefix(v).map(|x| c.heartbeat.etcd.prefix = x)
+    }),
+    Key::daemon("hb.etcd.ca_file", |c, v| {
+        log_file(v).map(|x| c.heartbeat.etcd.ca_file = x)
+    }),
+    Key::daemon("hb.etcd.cert_file", |c, v| {
+        log_file(v).map(|x| c.heartbeat.etcd.cert_file = x)
+    }),
+    Key::daemon("hb.etcd.key_file", |c, v| {
+        log_file(v).map(|x| c.heartbeat.etcd.key_file = x)
+    }),
+    Key::daemon("hb.etcd.user", |c, v| {
+        user(v).map(|x| c.heartbeat.etcd.user = x)
+    }),
+    Key::daemon("hb.etcd.password_file", |c, v| {
+        log_file(v).map(|x| c.heartbeat.etcd.password_file = x)
+    }),
+    Key::daemon("hb.etcd.period_ms", |c, v| {
+        millis(v).map(|x| c.heartbeat.etcd.period = x)
+    }),
+    Key::daemon("hb.etcd.io_timeout_ms", |c, v| {
+        millis(v).map(|x| c.heartbeat.etcd.io_timeout = x)
+    }),
+    Key::daemon("hb.etcd.kill_budget_ms", |c, v| {
+        millis(v).map(|x| c.heartbeat.etcd.kill_budget = x)
+    }),
+    Key::daemon("hb.etcd.lease_ttl_s", |c, v| {
+        seconds(v).map(|x| c.heartbeat.etcd.lease_ttl = x)
+    }),
+    Key::daemon("hb.etcd.election_timeout_ms", |c, v| {
+        millis(v).map(|x| c.heartbeat.etcd.election_timeout = x)
+    }),
+    Key::daemon("hb.etcd.heartbeat_interval_ms", |c, v| {
+        millis(v).map(|x| c.heartbeat.etcd.heartbeat_interval = x)
     }),
 ];
 

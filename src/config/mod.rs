@@ -11,6 +11,7 @@
 mod check_rule;
 pub(crate) mod cidr;
 mod error;
+pub mod etcd;
 mod keys;
 mod properties;
 #[cfg(test)]
@@ -209,6 +210,10 @@ pub struct HeartbeatSettings {
     /// ids; None: the daemon's own).
     pub user: Option<String>,
     pub group: Option<String>,
+    /// `hb.backend`: where leases are decided (default: the shared directory `hb.dir`).
+    pub backend: etcd::Backend,
+    /// `hb.etcd.*`: the etcd backend's cluster, credentials and timing.
+    pub etcd: etcd::EtcdConfig,
 }
 
 impl HeartbeatSettings {
@@ -276,6 +281,8 @@ impl Default for HeartbeatSettings {
             failure_timeout: Duration::from_secs(900),
             user: None,
             group: None,
+            backend: etcd::Backend::File,
+            etcd: etcd::EtcdConfig::default(),
         }
     }
 }

@@ -203,6 +203,10 @@ pub fn check_switchover_target(
 /// Creates the shared records for every node and the maintenance record (OFF) in `hb.dir`;
 /// existing files are left alone. Run once per cluster (`ha-heartbeat init`).
 pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &settings.etcd {
+        return crate::heartbeat::etcd::admin::init(&e.client, &e.keys, settings);
+    }
     let store = Arc::new(FileStore::new(settings.dir.clone()));
     Admin::new(store, settings).init_cluster(settings)
 }

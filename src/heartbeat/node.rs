@@ -27,6 +27,22 @@ pub use crate::heartbeat::admin::{init_cluster, update_maintenance};
 pub use crate::heartbeat::clock::boottime;
 pub use crate::heartbeat::settings::{NodeError, NodeSettings};
 
+/// Hands a call to the etcd backend when the node runs on etcd (`hb.backend=etcd`).
+macro_rules! on_etcd {
+    ($self:ident.$call:ident($($arg:expr),*)) => {
+        #[cfg(feature = "etcd")]
+        if let Some(etcd) = $self.etcd.as_mut() {
+            return etcd.$call($($arg),*);
+        }
+    };
+    (&$self:ident.$call:ident($($arg:expr),*)) => {
+        #[cfg(feature = "etcd")]
+        if let Some(etcd) = $self.etcd.as_ref() {
+            return etcd.$call($($arg),*);
+        }
+    };
+}
+
 /// What the caller must do with the application after a tick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TickAction {
@@ -87,6 +103,9 @@ pub struct Node {
     awaited: HashSet<u64>,
     /// How long the last successful write of this node's record took (for metrics).
     last_write: Option<Duration>,
+    /// The etcd backend, which then decides everything the fields above would.
+    #[cfg(feature = "etcd")]
+    etcd: Option<crate::heartbeat::etcd::backend::EtcdBackend>,
 }
 
 impl Node {
@@ -112,7 +131,17 @@ impl Node {
             persisted_epoch,
         };
         let core = Core::new(cfg, boottime());
+        #[cfg(feature = "etcd")]
+        let etcd = match settings.etcd.clone() {
+            Some(e) => Some(
+                crate::heartbeat::etcd::backend::EtcdBackend::new(e, incarnation())
+                    .map_err(|m| NodeError::Config(format!("hb.etcd: {m}")))?,
+            ),
+            None => None,
+        };
         Ok(Node {
+            #[cfg(feature = "etcd")]
+            etcd,
             admin: Admin::new(store.clone(), &settings),
             pool: IoPool::new(store),
             core,
@@ -130,6 +159,7 @@ impl Node {
     }
 
     pub fn role(&self) -> Role {
+        on_etcd!(&self.role());
         self.core.role()
     }
 
@@ -264,6 +294,7 @@ impl Node {
     /// One step: collects finished I/O, lets the core decide, issues I/O and waits for it
     /// at most the I/O timeout.
     pub fn tick(&mut self) -> TickResult {
+        on_etcd!(self.tick());
         self.step(None)
     }
 
@@ -366,6 +397,7 @@ impl Node {
     /// Waits (at most the I/O timeout) for the write in flight, so that a RELEASED record
     /// reaches storage before the process exits and peers can take over at once.
     pub fn flush(&mut self) -> TickResult {
+        on_etcd!(self.flush());
         let mut result = self.tick();
         let until = Instant::now() + self.settings.timing.io_timeout;
         let own = OpKind::WriteNode(self.settings.node.clone());
@@ -392,6 +424,7 @@ impl Node {
 
     /// When the next tick is due at the latest.
     pub fn next_tick_in(&self) -> Duration {
+        on_etcd!(&self.next_tick_in());
         let now = boottime();
         let half = self.settings.timing.period / 2;
         Duration::from_nanos(self.core.next_wakeup().saturating_sub(now)).min(half)
@@ -400,6 +433,7 @@ impl Node {
     /// The application is gone (after Stop/Fence, or it exited by itself): the one the
     /// caller was last told to stop and has not reported yet, else the running one.
     pub fn app_stopped(&mut self) -> TickResult {
+        on_etcd!(self.app_stopped());
         let epoch = self
             .stop_unconfirmed
             .or(self.core.app_epoch())
@@ -410,6 +444,7 @@ impl Node {
     /// The application started for `epoch` is gone. A report about another epoch's
     /// application (late, after a new term began) is ignored with an alarm.
     pub fn app_stopped_epoch(&mut self, epoch: u64) -> TickResult {
+        on_etcd!(self.app_stopped_epoch(epoch));
         if self.stop_unconfirmed == Some(epoch) {
             self.stop_unconfirmed = None;
         }
@@ -421,11 +456,13 @@ impl Node {
 
     /// The application failed: stop it and let another node take over.
     pub fn app_failed(&mut self, why: &str) -> TickResult {
+        on_etcd!(self.app_failed(why));
         self.event(Event::AppFailed(why.to_string()))
     }
 
     /// Graceful hand-over: stop the application, then release the lease.
     pub fn release(&mut self) -> TickResult {
+        on_etcd!(self.release());
         self.event(Event::Release)
     }
 
@@ -435,6 +472,7 @@ impl Node {
 
     /// Every record as last read (this node's own included), for status displays.
     pub fn status(&self) -> Vec<NodeView> {
+        on_etcd!(&self.status(&self.settings));
         let now = boottime();
         self.settings
             .nodes
@@ -467,12 +505,14 @@ impl Node {
         drain: Option<(&str, bool)>,
         reason: &str,
     ) -> Result<MaintRecord, NodeError> {
+        on_etcd!(&self.set_maintenance(&self.settings, mode, drain, reason));
         self.admin
             .update_maintenance(&self.settings, mode, drain, reason)
     }
 
     /// The instant (boot clock, ns) this node's lease ends, while it holds one.
     pub fn lease_deadline(&self) -> Option<Time> {
+        on_etcd!(&self.lease_deadline());
         self.core.deadline()
     }
 
@@ -480,6 +520,7 @@ impl Node {
     /// an application told to stop that is still there is not taken as gone after the kill
     /// budget. Call before each tick while it is there.
     pub fn app_still_present(&mut self) {
+        on_etcd!(self.app_still_present());
         self.stop_given = None;
     }
 }

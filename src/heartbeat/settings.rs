@@ -45,10 +45,16 @@ pub struct NodeSettings {
     /// `hb.profile`, which `timing` starts from.
     pub profile: &'static str,
     pub state_dir: PathBuf,
+    /// `hb.backend=etcd`: the etcd backend's settings (then `dir` is unused).
+    #[cfg(feature = "etcd")]
+    pub etcd: Option<crate::heartbeat::etcd::backend::EtcdSettings>,
 }
 
 impl NodeSettings {
     pub fn from_config(hb: &HeartbeatSettings) -> Result<NodeSettings, NodeError> {
+        if hb.backend == crate::config::etcd::Backend::Etcd {
+            return etcd_settings(hb);
+        }
         let missing = |key: &str| NodeError::Config(format!("{key} is not set"));
         let dir = hb.dir.clone().ok_or_else(|| missing("hb.dir"))?;
         let node = hb.node.clone().ok_or_else(|| missing("hb.node"))?;
@@ -75,6 +81,8 @@ impl NodeSettings {
             timing: hb.timing,
             profile: hb.profile,
             state_dir,
+            #[cfg(feature = "etcd")]
+            etcd: None,
         })
     }
 
@@ -104,6 +112,29 @@ impl NodeSettings {
             self.nodes.join(",")
         ))
     }
+}
+
+#[cfg(feature = "etcd")]
+fn etcd_settings(hb: &HeartbeatSettings) -> Result<NodeSettings, NodeError> {
+    let etcd = crate::heartbeat::etcd::backend::EtcdSettings::from_config(hb)?;
+    Ok(NodeSettings {
+        dir: etcd.state_dir.clone(),
+        node: etcd.node.clone(),
+        cluster: hb.cluster.clone(),
+        nodes: hb.nodes.clone(),
+        preferred: hb.preferred,
+        timing: etcd.file_timing(),
+        profile: "etcd",
+        state_dir: etcd.state_dir.clone(),
+        etcd: Some(etcd),
+    })
+}
+
+#[cfg(not(feature = "etcd"))]
+fn etcd_settings(_: &HeartbeatSettings) -> Result<NodeSettings, NodeError> {
+    Err(NodeError::Config(
+        "hb.backend=etcd: this build of hamon has no etcd support (feature etcd)".to_string(),
+    ))
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use hamon::config::Config;
-use hamon::heartbeat::node::{NodeSettings, update_maintenance};
-use hamon::heartbeat::record::MaintMode;
+use hamon::heartbeat::node::{NodeError, NodeSettings};
+use hamon::heartbeat::record::{MaintMode, MaintRecord};
 use hamon::heartbeat::store::FileStore;
 
 use crate::{cli, flap, status, watchdog_device};
@@ -46,15 +46,14 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
                 }
             };
             if !force {
-                hamon::heartbeat::admin::check_switchover_target(store.clone(), s, &target)
-                    .map_err(|e| {
-                        // --force cannot add a node to hb.nodes.
-                        if s.nodes.contains(&target) {
-                            format!("{e} (--force switches over anyway)")
-                        } else {
-                            e.to_string()
-                        }
-                    })?;
+                check_switchover_target(store.clone(), s, &target).map_err(|e| {
+                    // --force cannot add a node to hb.nodes.
+                    if s.nodes.contains(&target) {
+                        format!("{e} (--force switches over anyway)")
+                    } else {
+                        e.to_string()
+                    }
+                })?;
             }
             (Some(MaintMode::Switchover(target)), None)
         }
@@ -72,4 +71,36 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
         status::maint_name(&rec.mode),
         rec.token
     ))
+}
+
+/// The switchover check on the node's backend: the shared directory or etcd.
+fn check_switchover_target(
+    store: Arc<FileStore>,
+    s: &NodeSettings,
+    target: &str,
+) -> Result<(), NodeError> {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &s.etcd {
+        return hamon::heartbeat::etcd::admin::check_switchover_target(
+            &e.client, &e.keys, s, target,
+        );
+    }
+    hamon::heartbeat::admin::check_switchover_target(store, s, target)
+}
+
+/// The maintenance update on the node's backend: the shared directory or etcd.
+fn update_maintenance(
+    store: Arc<FileStore>,
+    s: &NodeSettings,
+    mode: Option<MaintMode>,
+    drain: Option<(&str, bool)>,
+    reason: &str,
+) -> Result<MaintRecord, NodeError> {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &s.etcd {
+        return hamon::heartbeat::etcd::admin::update_maintenance(
+            &e.client, &e.keys, s, mode, drain, reason,
+        );
+    }
+    hamon::heartbeat::node::update_maintenance(store, s, mode, drain, reason)
 }

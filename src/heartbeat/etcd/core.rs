@@ -185,7 +185,20 @@ pub struct Core {
     backoff_until: Time,
     status_put: Option<String>,
     maint_bad_said: bool,
+    /// The switchover the maintenance key names, as this node follows it.
+    switchover: Option<SwitchoverWatch>,
     rng: u64,
+}
+
+/// A switchover as this node follows it: it holds every node but the named one back until
+/// the named one holds the leader key, then ends by itself; abandoned after the failover
+/// bound from this node first reading it, so the cluster is never left without failover.
+#[derive(Clone, Copy, Debug)]
+struct SwitchoverWatch {
+    token: u64,
+    seen_at: Time,
+    /// Done or abandoned: the maintenance key counts as OFF.
+    over: bool,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -211,6 +224,7 @@ impl Core {
             backoff_until: now,
             status_put: None,
             maint_bad_said: false,
+            switchover: None,
             rng: cfg.incarnation | 1,
             cfg,
         };
@@ -260,6 +274,29 @@ impl Core {
         }
     }
 
+    /// The instant the active must have stopped its application (the guard's deadline),
+    /// while it is active.
+    pub fn lease_deadline(&self) -> Option<Time> {
+        (self.role == Role::Active)
+            .then(|| self.deadline())
+            .flatten()
+    }
+
+    /// The leader key as the last read showed it; None while no read can be trusted.
+    pub fn leader_seen(&self) -> Option<Option<&Leader>> {
+        self.view.as_ref().map(|v| v.leader.as_ref())
+    }
+
+    /// The maintenance mode of the last read, and whether its key was readable.
+    pub fn maint_mode(&self) -> (MaintMode, bool) {
+        match self.maint() {
+            None => (MaintMode::Off, true),
+            Some(Ok(m)) if self.switchover_over(m) => (MaintMode::Off, true),
+            Some(Ok(m)) => (m.mode.clone(), true),
+            Some(Err(_)) => (MaintMode::Freeze, false),
+        }
+    }
+
     /// The latest time the driver should call `step` with `Event::Tick`.
     pub fn next_wakeup(&self) -> Time {
         let mut t = self.next_keepalive.min(self.next_read);
@@ -284,6 +321,7 @@ impl Core {
             None => Some(false),
             Some(Err(_)) => None,
             Some(Ok(m)) if m.drained.contains(&self.cfg.node) => None,
+            Some(Ok(m)) if self.switchover_over(m) => Some(false),
             Some(Ok(m)) => match &m.mode {
                 MaintMode::Off => Some(false),
                 MaintMode::Freeze => None,
@@ -439,7 +477,8 @@ impl Core {
         if let Some(l) = &view.leader {
             self.max_epoch = self.max_epoch.max(l.epoch);
         }
-        let switch_away = matches!(view.maint, Some(Ok(MaintRecord { mode: MaintMode::Switchover(ref to), .. })) if *to != self.cfg.node);
+        self.follow_switchover(now, &view, out);
+        let switch_away = matches!(&view.maint, Some(Ok(m)) if matches!(m.mode, MaintMode::Switchover(ref to) if *to != self.cfg.node) && !self.switchover_over(m));
         let leader_epoch = view.leader.as_ref().map(|l| l.epoch);
         self.view = Some(view);
         match self.role {
@@ -458,6 +497,58 @@ impl Core {
             }
             _ => {}
         }
+    }
+
+    /// The switchover `m` names is done or abandoned.
+    fn switchover_over(&self, m: &MaintRecord) -> bool {
+        matches!(m.mode, MaintMode::Switchover(_))
+            && self
+                .switchover
+                .is_some_and(|w| w.token == m.token && w.over)
+    }
+
+    /// Ends the switchover once its node holds the leader key, or abandons it after the
+    /// failover bound, loudly.
+    fn follow_switchover(&mut self, now: Time, view: &View, out: &mut Vec<Action>) {
+        let m = match &view.maint {
+            Some(Ok(m)) => m,
+            // Unreadable: it counts as FREEZE anyway; the watch waits for a good read.
+            Some(Err(_)) => return,
+            None => {
+                self.switchover = None;
+                return;
+            }
+        };
+        let MaintMode::Switchover(target) = &m.mode else {
+            self.switchover = None;
+            return;
+        };
+        let w = match self.switchover {
+            Some(w) if w.token == m.token => w,
+            _ => SwitchoverWatch {
+                token: m.token,
+                seen_at: now,
+                over: false,
+            },
+        };
+        self.switchover = Some(w);
+        if w.over {
+            return;
+        }
+        let limit = self.cfg.timing.failover_bound();
+        let msg = if view.leader.as_ref().is_some_and(|l| l.node == *target) {
+            format!("switchover to {target} done: normal failover rules apply again")
+        } else if now.saturating_sub(w.seen_at) >= nanos(limit) {
+            format!(
+                "switchover to {target} abandoned: {target} did not become active within {} ms \
+                 (the failover bound); normal failover rules apply again",
+                limit.as_millis()
+            )
+        } else {
+            return;
+        };
+        out.push(Action::Alarm(msg));
+        self.switchover = Some(SwitchoverWatch { over: true, ..w });
     }
 
     fn become_active(&mut self, now: Time, epoch: u64, out: &mut Vec<Action>) {

@@ -246,6 +246,11 @@ impl Daemon {
     /// is a storage incident naming the error (errno), which the node's own alarms do not
     /// carry ("renew deadline passed").
     pub(super) fn check_storage(&mut self, now: bool) {
+        // On etcd there is no record file: the backend's alarms name the endpoints' errors.
+        #[cfg(feature = "etcd")]
+        if self.node.settings().etcd.is_some() {
+            return;
+        }
         let timing = self.node.settings().timing;
         if !now
             && self

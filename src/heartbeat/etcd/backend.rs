@@ -1,0 +1,433 @@
+//! The etcd backend of a node: the etcd [`Core`] driven on the node's boot clock, its etcd
+//! calls run one at a time by a worker thread that owns the [`Client`], the epoch persisted
+//! to the local epoch file before the claim that carries it. Its API is the node's (`tick`,
+//! `app_stopped_epoch`, `release`, ...) and its results the node's [`TickResult`], so the
+//! daemon, the C ABI and Java see no difference between backends.
+//!
+//! A tick waits for the call it sent at most the I/O timeout, and less when a timer of the
+//! core (the lease deadline above all) fires first: a hung etcd never holds `tick` longer than
+//! the file backend's storage does. The worker takes `sent` on the boot clock just before each
+//! call, so the deadline is anchored at the send of the last acknowledged keepalive.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::thread;
+use std::time::Duration;
+
+use super::admin;
+use super::api::{Client, Settings};
+use super::core::{Action, Core, CoreConfig, Event, Role as EtcdRole};
+use super::keys::Keys;
+use super::timing::EtcdTiming;
+use crate::heartbeat::clock::boottime;
+use crate::heartbeat::core::Role;
+use crate::heartbeat::epoch::EpochFile;
+use crate::heartbeat::node::{NodeView, TickAction, TickResult};
+use crate::heartbeat::observe::{Liveness, Time};
+use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use crate::heartbeat::settings::{NodeError, NodeSettings};
+
+/// What the etcd backend of one node runs on.
+#[derive(Clone, Debug)]
+pub struct EtcdSettings {
+    pub node: String,
+    pub preferred: bool,
+    pub timing: EtcdTiming,
+    pub client: Settings,
+    pub keys: Keys,
+    /// Local directory of the epoch file.
+    pub state_dir: PathBuf,
+}
+
+pub struct EtcdBackend {
+    core: Core,
+    timing: EtcdTiming,
+    state_dir: PathBuf,
+    epoch_file: EpochFile,
+    calls: Sender<Action>,
+    results: Receiver<Event>,
+    /// A call sent during the current tick: the tick waits for its result.
+    awaited: bool,
+    /// The epoch of the running application (what a report without an epoch refers to).
+    app_epoch: Option<u64>,
+    /// The last StopApp not yet taken as done: when the caller learnt of it, and the epoch of
+    /// the application it stops. After the kill budget the application is taken as gone.
+    stop_given: Option<(Time, u64)>,
+    stop_unconfirmed: Option<u64>,
+    /// For the operator's commands, which use a client of their own.
+    client_settings: Settings,
+    keys: Keys,
+    /// The leader key of the last trusted read (node, epoch) and when it was taken.
+    leader_seen: Option<(Option<(String, u64)>, Time)>,
+}
+
+impl EtcdBackend {
+    /// Checks the timing, loads the epoch file and starts the worker; no etcd call is made
+    /// before the first tick.
+    pub fn new(settings: EtcdSettings, incarnation: u64) -> Result<EtcdBackend, String> {
+        settings.timing.check().map_err(|e| e.to_string())?;
+        std::fs::create_dir_all(&settings.state_dir)
+            .map_err(|e| format!("hb.state_dir {}: {e}", settings.state_dir.display()))?;
+        let epoch_file = EpochFile::new(&settings.state_dir);
+        let persisted_epoch = epoch_file
+            .load()
+            .map_err(|e| format!("hb.state_dir {}: {e}", settings.state_dir.display()))?;
+        let mut client = Client::new(&settings.client)?;
+        let (calls, work) = mpsc::channel::<Action>();
+        let (done, results) = mpsc::channel();
+        let (keys, node) = (settings.keys.clone(), settings.node.clone());
+        let (client_settings, admin_keys) = (settings.client.clone(), settings.keys.clone());
+        thread::Builder::new()
+            .name("hamon-etcd".into())
+            .spawn(move || {
+                // Ends when the backend is dropped (its sender with it).
+                for action in work {
+                    if let Some(event) = keys.perform(&mut client, &node, &action, boottime)
+                        && done.send(event).is_err()
+                    {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start the etcd worker thread: {e}"))?;
+        let core = Core::new(
+            CoreConfig {
+                node: settings.node,
+                preferred: settings.preferred,
+                timing: settings.timing,
+                incarnation,
+                persisted_epoch,
+            },
+            boottime(),
+        );
+        Ok(EtcdBackend {
+            core,
+            timing: settings.timing,
+            state_dir: settings.state_dir,
+            epoch_file,
+            calls,
+            results,
+            awaited: false,
+            app_epoch: None,
+            stop_given: None,
+            stop_unconfirmed: None,
+            client_settings,
+            keys: admin_keys,
+            leader_seen: None,
+        })
+    }
+
+    pub fn role(&self) -> Role {
+        role(self.core.role())
+    }
+
+    pub fn timing(&self) -> &EtcdTiming {
+        &self.timing
+    }
+
+    /// The instant (boot clock, ns) the active must have stopped its application.
+    pub fn lease_deadline(&self) -> Option<Time> {
+        self.core.lease_deadline()
+    }
+
+    /// When the next tick is due at the latest.
+    pub fn next_tick_in(&self) -> Duration {
+        let left = self.core.next_wakeup().saturating_sub(boottime());
+        Duration::from_nanos(left).min(self.timing.period / 2)
+    }
+
+    pub fn tick(&mut self) -> TickResult {
+        self.step(None)
+    }
+
+    /// The application started for `epoch` is gone.
+    pub fn app_stopped_epoch(&mut self, epoch: u64) -> TickResult {
+        if self.stop_unconfirmed == Some(epoch) {
+            self.stop_unconfirmed = None;
+        }
+        if self.stop_given.is_some_and(|(_, e)| e == epoch) {
+            self.stop_given = None;
+        }
+        self.step(Some(Event::AppStopped { epoch }))
+    }
+
+    /// The application is gone: the one last told to stop, else the running one.
+    pub fn app_stopped(&mut self) -> TickResult {
+        let epoch = self.stop_unconfirmed.or(self.app_epoch).unwrap_or(0);
+        self.app_stopped_epoch(epoch)
+    }
+
+    pub fn app_failed(&mut self, why: &str) -> TickResult {
+        self.step(Some(Event::AppFailed(why.to_string())))
+    }
+
+    /// Graceful hand-over: stop the application, then revoke the lease.
+    pub fn release(&mut self) -> TickResult {
+        self.step(Some(Event::Release))
+    }
+
+    /// An application told to stop that the caller still sees is not taken as gone.
+    pub fn app_still_present(&mut self) {
+        self.stop_given = None;
+    }
+
+    /// Waits (at most the I/O timeout) for the call in flight, so that a revoke reaches etcd
+    /// before the process exits and a peer can claim at once.
+    pub fn flush(&mut self) -> TickResult {
+        let mut result = self.tick();
+        if let Ok(event) = self.results.recv_timeout(self.timing.io_timeout) {
+            self.handle(event, &mut result);
+        }
+        result.role = self.role();
+        result
+    }
+
+    /// Every node of `hb.nodes` as the etcd backend knows it: the holder of the leader key
+    /// (as of a read at most two periods and two timeouts old) as an ACTIVE peer, Alive; the
+    /// others without a record. Timing fields are 0: etcd nodes' timings are not compared.
+    pub fn status(&self, settings: &NodeSettings) -> Vec<NodeView> {
+        let now = boottime();
+        let fresh = (self.timing.period * 2 + self.timing.io_timeout * 2).as_nanos() as u64;
+        let leader = self
+            .leader_seen
+            .as_ref()
+            .filter(|(_, at)| now.saturating_sub(*at) <= fresh)
+            .and_then(|(l, _)| l.clone());
+        settings
+            .nodes
+            .iter()
+            .map(|name| {
+                let record = leader
+                    .as_ref()
+                    .filter(|(n, _)| n == name)
+                    .map(|(n, epoch)| NodeRecord {
+                        cluster: settings.cluster.clone(),
+                        node: n.clone(),
+                        incarnation: 0,
+                        seq: 0,
+                        state: NodeState::Active,
+                        epoch: *epoch,
+                        max_epoch: *epoch,
+                        maint_ack: 0,
+                        period_ms: 0,
+                        renew_deadline_ms: 0,
+                        takeover_ms: 0,
+                        kill_budget_ms: 0,
+                        preferred: false,
+                        wall_ms: 0,
+                    });
+                NodeView {
+                    name: name.clone(),
+                    is_self: *name == settings.node,
+                    liveness: if record.is_some() {
+                        Liveness::Alive
+                    } else {
+                        Liveness::Unknown
+                    },
+                    record,
+                    changed_ago: None,
+                }
+            })
+            .collect()
+    }
+
+    /// Read-modify-write of the maintenance key (see [`admin::update_maintenance`]).
+    pub fn set_maintenance(
+        &self,
+        settings: &NodeSettings,
+        mode: Option<MaintMode>,
+        drain: Option<(&str, bool)>,
+        reason: &str,
+    ) -> Result<MaintRecord, NodeError> {
+        admin::update_maintenance(
+            &self.client_settings,
+            &self.keys,
+            settings,
+            mode,
+            drain,
+            reason,
+        )
+    }
+
+    fn send(&mut self, action: Action, result: &mut TickResult) {
+        match self.calls.send(action) {
+            Ok(()) => self.awaited = true,
+            Err(mpsc::SendError(action)) => {
+                if let Some(ev) = failed(&action, "the etcd worker thread is gone") {
+                    self.handle(ev, result);
+                }
+            }
+        }
+    }
+
+    fn handle(&mut self, event: Event, result: &mut TickResult) {
+        let mut persist_failed = false;
+        for action in self.core.step(boottime(), event) {
+            match action {
+                Action::PersistEpoch(e) => {
+                    if let Err(err) = self.epoch_file.store(e) {
+                        persist_failed = true;
+                        let msg = format!(
+                            "cannot persist epoch {e} in {}: {err}",
+                            self.state_dir.display()
+                        );
+                        log::error!("hamon heartbeat: {msg}");
+                        result.alarms.push(msg);
+                    }
+                }
+                // An epoch that is not on local disk must not reach etcd.
+                Action::Claim { .. } if persist_failed => {
+                    let ev = failed(&action, "the epoch was not persisted").expect("a call");
+                    self.handle(ev, result);
+                }
+                Action::StartApp { epoch } => {
+                    self.app_epoch = Some(epoch);
+                    result.action = TickAction::Start;
+                }
+                Action::StopApp { reason, fence } => {
+                    let level = if fence {
+                        log::Level::Warn
+                    } else {
+                        log::Level::Info
+                    };
+                    log::log!(level, "hamon heartbeat: stop the application: {reason}");
+                    result.action = if fence {
+                        TickAction::Fence
+                    } else {
+                        TickAction::Stop
+                    };
+                    self.stop_unconfirmed = self.app_epoch;
+                }
+                Action::Alarm(msg) => {
+                    log::warn!("hamon heartbeat: {msg}");
+                    result.alarms.push(msg);
+                }
+                call => self.send(call, result),
+            }
+        }
+    }
+
+    fn step(&mut self, event: Option<Event>) -> TickResult {
+        let mut result = TickResult {
+            role: self.role(),
+            action: TickAction::None,
+            epoch: self.core.status(boottime()).epoch,
+            deadline_left: None,
+            maint: self.core.maint_mode().0,
+            maint_ok: true,
+            alarms: Vec::new(),
+        };
+        let until = boottime() + self.timing.io_timeout.as_nanos() as u64;
+        let deadline = self.core.lease_deadline();
+        self.awaited = false;
+        if let Some(event) = event {
+            self.handle(event, &mut result);
+        }
+        if let Some((given, epoch)) = self.stop_given
+            && boottime().saturating_sub(given) >= self.timing.kill_budget.as_nanos() as u64
+        {
+            self.stop_given = None;
+            self.handle(Event::AppStopped { epoch }, &mut result);
+        }
+        self.handle(Event::Tick, &mut result);
+        loop {
+            if matches!(
+                result.action,
+                TickAction::Fence | TickAction::Stop | TickAction::Start
+            ) || self.core.lease_deadline() != deadline
+            {
+                break;
+            }
+            match self.results.try_recv() {
+                Ok(ev) => {
+                    self.awaited = false;
+                    self.handle(ev, &mut result);
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => break,
+                Err(TryRecvError::Empty) if !self.awaited => break,
+                Err(TryRecvError::Empty) => {}
+            }
+            let now = boottime();
+            if now >= until {
+                break;
+            }
+            let stop_at = until.min(self.core.next_wakeup().max(now));
+            match self
+                .results
+                .recv_timeout(Duration::from_nanos(stop_at.saturating_sub(now)))
+            {
+                Ok(ev) => {
+                    self.awaited = false;
+                    self.handle(ev, &mut result);
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => {
+                    if boottime() >= self.core.next_wakeup() {
+                        self.handle(Event::Tick, &mut result);
+                        if self.core.next_wakeup() <= boottime() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        let now = boottime();
+        if let Some(leader) = self.core.leader_seen() {
+            self.leader_seen = Some((leader.map(|l| (l.node.clone(), l.epoch)), now));
+        }
+        let status = self.core.status(now);
+        if !status.app_running {
+            self.app_epoch = None;
+        }
+        result.role = role(status.role);
+        result.epoch = status.epoch;
+        result.deadline_left = status.deadline_left.map(Duration::from_nanos);
+        (result.maint, result.maint_ok) = self.core.maint_mode();
+        if matches!(result.action, TickAction::Stop | TickAction::Fence)
+            && let Some(epoch) = self.stop_unconfirmed
+            && self.stop_given.is_none_or(|(_, e)| e != epoch)
+        {
+            self.stop_given = Some((now, epoch));
+        }
+        if result.action == TickAction::Start && status.role != EtcdRole::Active {
+            result.action = TickAction::None;
+        }
+        if result.action == TickAction::None && status.app_running && self.stop_given.is_none() {
+            result.action = TickAction::Keep;
+        }
+        result
+    }
+}
+
+fn role(r: EtcdRole) -> Role {
+    match r {
+        EtcdRole::Standby => Role::Standby,
+        EtcdRole::Active => Role::Active,
+        EtcdRole::Stopping => Role::Stopping,
+    }
+}
+
+/// The failed result of an etcd call that could not be made.
+fn failed(action: &Action, why: &str) -> Option<Event> {
+    let sent = boottime();
+    fn e<T>(why: &str) -> Result<T, String> {
+        Err(why.to_string())
+    }
+    Some(match action {
+        Action::GrantLease { .. } => Event::Granted {
+            sent,
+            result: e(why),
+        },
+        Action::KeepAlive { lease } => Event::KeptAlive {
+            sent,
+            lease: *lease,
+            result: e(why),
+        },
+        Action::Read => Event::Read { result: e(why) },
+        Action::Claim { .. } => Event::Claimed { result: e(why) },
+        Action::Revoke { .. } => Event::Revoked { result: e(why) },
+        Action::PutStatus { .. } => Event::StatusPut { result: e(why) },
+        _ => return None,
+    })
+}
