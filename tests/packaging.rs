@@ -206,9 +206,15 @@ fn c_programs_build_against_the_installed_prefix_both_ways_and_uninstall_removes
     );
     run_program(&dynamic);
 
-    // Static: pkg-config hamon-static; nothing of hamon needed at run time.
+    // Static: pkg-config hamon-static; nothing of hamon needed at run time. With
+    // --gc-sections, as README shows: only what the program reaches is kept.
     let fixed = scratch.path().join("app-static");
-    build_with_pkg_config(&prefix, "hamon-static", &[], &fixed);
+    build_with_pkg_config(
+        &prefix,
+        "hamon-static",
+        &["-Wl,--gc-sections".to_string()],
+        &fixed,
+    );
     assert!(
         !needed(&fixed).contains("libhamon"),
         "the static program needs no libhamon:\n{}",
