@@ -66,6 +66,9 @@ impl EtcdBackend {
     /// before the first tick.
     pub fn new(settings: EtcdSettings, incarnation: u64) -> Result<EtcdBackend, String> {
         settings.timing.check().map_err(|e| e.to_string())?;
+        if let Some(warning) = settings.timing.election_warning() {
+            log::warn!("{warning}");
+        }
         std::fs::create_dir_all(&settings.state_dir)
             .map_err(|e| format!("hb.state_dir {}: {e}", settings.state_dir.display()))?;
         let epoch_file = EpochFile::new(&settings.state_dir);

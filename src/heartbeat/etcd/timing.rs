@@ -75,6 +75,38 @@ impl EtcdTiming {
         self.lease_ttl + self.election_timeout + self.period + 3 * self.io_timeout
     }
 
+    /// What the active needs to ride through an etcd leader election without fencing: the
+    /// followers notice the dead leader and elect a new one within 2E, after which one failed
+    /// attempt (T_io) and the next period's keepalive succeed.
+    pub fn election_ride_through(&self) -> Duration {
+        2 * self.election_timeout + self.period + self.io_timeout
+    }
+
+    /// A warning when an etcd leader election may make the active fence (safe, but an outage
+    /// and a failover), naming the numbers and the TTL that would avoid it.
+    pub fn election_warning(&self) -> Option<String> {
+        let f1 = self.renew_deadline_for(self.lease_ttl)?;
+        let need = self.election_ride_through();
+        if f1 >= need {
+            return None;
+        }
+        let min_ttl = ((ms(need) + ms(self.kill_budget) + ms(self.slack()))
+            / (1.0 - 2.0 * RATE_ERROR)
+            + ms(self.election_timeout))
+            / 1000.0;
+        Some(format!(
+            "an etcd leader election may make the active stop its application: its renew \
+             deadline ({:.0} ms) is shorter than 2 x election timeout {:.0} ms + period {:.0} ms \
+             + I/O timeout {:.0} ms = {:.0} ms; a lease TTL of {} s rides through an election",
+            ms(f1),
+            ms(self.election_timeout),
+            ms(self.period),
+            ms(self.io_timeout),
+            ms(need),
+            min_ttl.ceil()
+        ))
+    }
+
     /// Refuses a timing that is unsafe or cannot make progress, naming the numbers.
     pub fn check(&self) -> Result<(), TimingError> {
         let (p, tio, ttl, k, e, h) = (
@@ -134,6 +166,7 @@ mod tests {
     fn the_default_profile_is_safe_and_fails_over_faster_than_nfs() {
         let t = EtcdTiming::default_profile();
         t.check().unwrap();
+        assert_eq!(t.election_warning(), None);
         let nfs = crate::heartbeat::timing::Timing::nfs_default();
         assert!(
             t.failover_bound() < nfs.takeover,
@@ -168,5 +201,22 @@ mod tests {
         t.check().unwrap();
         t.lease_ttl = Duration::from_millis(12500);
         assert!(t.check().unwrap_err().0.contains("whole seconds"));
+    }
+
+    #[test]
+    fn a_ttl_too_short_to_ride_through_an_election_is_named_with_the_one_that_is_not() {
+        let mut t = EtcdTiming {
+            period: Duration::from_millis(200),
+            io_timeout: Duration::from_millis(300),
+            lease_ttl: Duration::from_secs(2),
+            kill_budget: Duration::from_millis(100),
+            election_timeout: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_millis(50),
+        };
+        t.check().unwrap();
+        let w = t.election_warning().expect("F1 1197 ms < 1500 ms");
+        assert!(w.contains("= 1500 ms") && w.contains("TTL of 3 s"), "{w}");
+        t.lease_ttl = Duration::from_secs(3);
+        assert_eq!(t.election_warning(), None);
     }
 }
