@@ -849,7 +849,10 @@ impl Sim {
         };
         let read_at = self.rng.range(started, end);
         let write = write.map(|mut bytes: Vec<u8>| {
+            // Lost writes, writes not acknowledged and torn ones are faults: once faults end,
+            // storage is healthy (the failover bound is stated for healthy storage).
             let roll = self.rng.below(100);
+            let roll = if faulty { roll } else { 50 };
             // Lost: never lands. Torn: some 512-byte sectors land and others keep their old
             // bytes (storage writes sectors atomically, not blocks). Either way the writer
             // may be told it worked or not; a failing link never reports success.
@@ -1411,6 +1414,11 @@ mod tests {
         }
         let found = explore("none", Timing::fast(), 4, 3000, 1_000_000);
         let (_, _, e) = found.expect("a broken kill budget must produce an overlap");
-        assert!(e.starts_with("two applications at once"), "{e}");
+        // Across nodes the checker sees it; on one node the simulation itself refuses a
+        // second application beside the one that outlived its kill.
+        assert!(
+            e.starts_with("two applications at once") || e.contains("started a second application"),
+            "{e}"
+        );
     }
 }

@@ -141,8 +141,21 @@ impl Core {
                         "epoch {} is already taken (seen {})",
                         self.lease.epoch, self.seen.peer_epoch
                     );
+                    // Retry at once, unless a live peer that chose this epoch too sorts
+                    // first: two standbys that collided would otherwise retry together and
+                    // collide again; the others back off as after any contention.
+                    let epoch = self.lease.epoch;
+                    let first = self
+                        .seen
+                        .peers
+                        .iter()
+                        .filter(|(_, o)| o.liveness != Liveness::Stale)
+                        .filter(|(_, o)| o.record.as_ref().is_some_and(|r| r.epoch >= epoch))
+                        .all(|(n, _)| *n > self.cfg.node);
                     self.abort_claim(&why, now, out);
-                    self.claim.backoff_until = now;
+                    if first {
+                        self.claim.backoff_until = now;
+                    }
                     return;
                 }
                 let margin = self.t.io_timeout;
