@@ -65,35 +65,9 @@ impl Admin {
         let current = self
             .run(Op::ReadMaint)
             .map_err(|e| storage_err("cannot read the maintenance record", e))?;
-        let (token, old_mode, mut drained) = match MaintRecord::decode(&current, &settings.cluster)
-        {
-            Ok(m) => (m.token, m.mode, m.drained),
-            // A corrupt record is replaced: that is how an operator repairs it.
-            Err(_) => (0, MaintMode::Off, Vec::new()),
-        };
-        if let Some((name, on)) = drain {
-            if !settings.nodes.iter().any(|n| n == name) {
-                return Err(settings.unknown_node(name));
-            }
-            drained.retain(|n| n != name);
-            if on {
-                drained.push(name.to_string());
-            }
-        }
-        if let Some(MaintMode::Switchover(target)) = &mode
-            && !settings.nodes.contains(target)
-        {
-            return Err(settings.unknown_node(target));
-        }
-        let record = MaintRecord {
-            cluster: settings.cluster.clone(),
-            token: token + 1,
-            mode: mode.unwrap_or(old_mode),
-            drained,
-            set_by: settings.node.clone(),
-            reason: reason.to_string(),
-            wall_ms: wall_ms(),
-        };
+        // A corrupt record is replaced: that is how an operator repairs it.
+        let current = MaintRecord::decode(&current, &settings.cluster).ok();
+        let record = next_maintenance(current, settings, mode, drain, reason, wall_ms())?;
         self.run(Op::WriteMaint(record.encode()))
             .map_err(|e| storage_err("cannot write the maintenance record", e))?;
         Ok(record)
@@ -178,6 +152,47 @@ impl Admin {
         })?;
         Ok(())
     }
+}
+
+/// The maintenance record that replaces `current` (None: absent or corrupt, so OFF with
+/// nothing drained) for an operator's change, on either backend: the token grows by one;
+/// `mode` None keeps the mode; `drain` adds a node to or removes it from the drained list.
+/// Refuses a node that is not one of `hb.nodes`.
+pub fn next_maintenance(
+    current: Option<MaintRecord>,
+    settings: &NodeSettings,
+    mode: Option<MaintMode>,
+    drain: Option<(&str, bool)>,
+    reason: &str,
+    wall_ms: u64,
+) -> Result<MaintRecord, NodeError> {
+    let (token, old_mode, mut drained) = match current {
+        Some(m) => (m.token, m.mode, m.drained),
+        None => (0, MaintMode::Off, Vec::new()),
+    };
+    if let Some((name, on)) = drain {
+        if !settings.nodes.iter().any(|n| n == name) {
+            return Err(settings.unknown_node(name));
+        }
+        drained.retain(|n| n != name);
+        if on {
+            drained.push(name.to_string());
+        }
+    }
+    if let Some(MaintMode::Switchover(target)) = &mode
+        && !settings.nodes.contains(target)
+    {
+        return Err(settings.unknown_node(target));
+    }
+    Ok(MaintRecord {
+        cluster: settings.cluster.clone(),
+        token: token + 1,
+        mode: mode.unwrap_or(old_mode),
+        drained,
+        set_by: settings.node.clone(),
+        reason: reason.to_string(),
+        wall_ms,
+    })
 }
 
 /// Read-modify-write of the maintenance record on `store`; see [`Admin::update_maintenance`].
