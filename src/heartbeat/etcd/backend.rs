@@ -204,20 +204,10 @@ impl EtcdBackend {
                     .as_ref()
                     .filter(|(n, _)| n == name)
                     .map(|(n, epoch)| NodeRecord {
-                        cluster: settings.cluster.clone(),
-                        node: n.clone(),
-                        incarnation: 0,
-                        seq: 0,
                         state: NodeState::Active,
                         epoch: *epoch,
                         max_epoch: *epoch,
-                        maint_ack: 0,
-                        period_ms: 0,
-                        renew_deadline_ms: 0,
-                        takeover_ms: 0,
-                        kill_budget_ms: 0,
-                        preferred: false,
-                        wall_ms: 0,
+                        ..NodeRecord::blank(&settings.cluster, n)
                     });
                 NodeView {
                     name: name.clone(),
