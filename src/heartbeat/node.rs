@@ -265,20 +265,8 @@ impl Node {
                 }
                 Action::StartApp { .. } => result.action = TickAction::Start,
                 Action::StopApp { reason, fence } => {
-                    // A lost lease is news; a hand-over (release, switchover) is routine.
-                    let level = if fence {
-                        log::Level::Warn
-                    } else {
-                        log::Level::Info
-                    };
-                    log::log!(level, "hamon heartbeat: stop the application: {reason}");
-                    result.action = if fence {
-                        TickAction::Fence
-                    } else {
-                        TickAction::Stop
-                    };
                     let epoch = self.core.app_epoch().unwrap_or(self.core.epoch());
-                    self.stop.told(Some(epoch));
+                    self.stop.decided(result, &reason, fence, Some(epoch));
                 }
                 Action::Alarm(msg) => {
                     log::warn!("hamon heartbeat: {msg}");

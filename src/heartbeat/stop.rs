@@ -18,8 +18,27 @@ pub struct StopTracking {
 }
 
 impl StopTracking {
-    /// The core decided to stop the application of `epoch` (None: no application known).
-    pub fn told(&mut self, epoch: Option<u64>) {
+    /// The core decided to stop the application of `epoch` (None: no application known), at
+    /// once when `fence`: the tick's result tells the caller, the log says why.
+    pub fn decided(
+        &mut self,
+        result: &mut TickResult,
+        reason: &str,
+        fence: bool,
+        epoch: Option<u64>,
+    ) {
+        // A lost lease is news; a hand-over (release, switchover) is routine.
+        let level = if fence {
+            log::Level::Warn
+        } else {
+            log::Level::Info
+        };
+        log::log!(level, "hamon heartbeat: stop the application: {reason}");
+        result.action = if fence {
+            TickAction::Fence
+        } else {
+            TickAction::Stop
+        };
         self.unconfirmed = epoch;
     }
 

@@ -272,18 +272,7 @@ impl EtcdBackend {
                     result.action = TickAction::Start;
                 }
                 Action::StopApp { reason, fence } => {
-                    let level = if fence {
-                        log::Level::Warn
-                    } else {
-                        log::Level::Info
-                    };
-                    log::log!(level, "hamon heartbeat: stop the application: {reason}");
-                    result.action = if fence {
-                        TickAction::Fence
-                    } else {
-                        TickAction::Stop
-                    };
-                    self.stop.told(self.app_epoch);
+                    self.stop.decided(result, &reason, fence, self.app_epoch);
                 }
                 Action::Alarm(msg) => {
                     log::warn!("hamon heartbeat: {msg}");
