@@ -236,3 +236,52 @@ pub fn wall_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn settings() -> NodeSettings {
+        let mut config = Config::default();
+        let text = "hb.dir=/nonexistent/shared\nhb.state_dir=/nonexistent/state\nhb.node=a\n\
+                    hb.nodes=a,b,c\n";
+        config.load_str(text, "test").unwrap();
+        NodeSettings::from_config(&config.heartbeat).unwrap()
+    }
+
+    #[test]
+    fn the_next_maintenance_record_grows_the_token_and_keeps_what_is_not_changed() {
+        let s = settings();
+        let first = next_maintenance(None, &s, None, Some(("b", true)), "drain b", 5).unwrap();
+        assert_eq!(first.token, 1);
+        assert_eq!(first.mode, MaintMode::Off);
+        assert_eq!(first.drained, vec!["b".to_string()]);
+        assert_eq!(
+            (first.set_by.as_str(), first.reason.as_str()),
+            ("a", "drain b")
+        );
+        assert_eq!((&first.cluster, first.wall_ms), (&s.cluster, 5));
+        let mode = Some(MaintMode::Switchover("c".into()));
+        let second = next_maintenance(Some(first), &s, mode.clone(), None, "move", 6).unwrap();
+        assert_eq!((second.token, second.mode.clone()), (2, mode.unwrap()));
+        assert_eq!(second.drained, vec!["b".to_string()]);
+        let third = next_maintenance(Some(second), &s, None, Some(("b", false)), "", 7).unwrap();
+        assert_eq!(third.token, 3);
+        assert!(matches!(third.mode, MaintMode::Switchover(_)));
+        assert!(third.drained.is_empty());
+    }
+
+    #[test]
+    fn the_next_maintenance_record_refuses_a_node_not_in_hb_nodes() {
+        let s = settings();
+        let e = next_maintenance(None, &s, None, Some(("x", true)), "", 0).unwrap_err();
+        assert!(
+            e.to_string().contains("x is not one of hb.nodes=a,b,c"),
+            "{e}"
+        );
+        let mode = Some(MaintMode::Switchover("y".into()));
+        let e = next_maintenance(None, &s, mode, None, "", 0).unwrap_err();
+        assert!(e.to_string().contains("y is not one of hb.nodes"), "{e}");
+    }
+}

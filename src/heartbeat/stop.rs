@@ -93,3 +93,83 @@ impl StopTracking {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::heartbeat::core::Role;
+    use crate::heartbeat::record::MaintMode;
+
+    const MS: u64 = 1_000_000;
+
+    fn result(action: TickAction) -> TickResult {
+        TickResult {
+            role: Role::Active,
+            action,
+            epoch: 7,
+            deadline_left: None,
+            maint: MaintMode::Off,
+            maint_ok: true,
+            alarms: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_kill_budget_runs_from_when_the_caller_learns_of_the_stop() {
+        let budget = std::time::Duration::from_millis(300);
+        let mut stop = StopTracking::default();
+        let mut r = result(TickAction::None);
+        stop.decided(&mut r, "lease lost", true, Some(7));
+        assert_eq!(r.action, TickAction::Fence);
+        assert_eq!(stop.overdue(10_000 * MS, budget), None, "not given yet");
+        stop.finish(&mut r, 1_000 * MS, true, true);
+        assert_eq!(r.action, TickAction::Fence);
+        // A later tick repeating the stop keeps the first instant.
+        stop.finish(&mut result(TickAction::Stop), 1_200 * MS, true, true);
+        assert_eq!(stop.overdue(1_299 * MS, budget), None);
+        assert_eq!(stop.overdue(1_300 * MS, budget), Some(7));
+        assert_eq!(stop.overdue(2_000 * MS, budget), None, "taken as gone once");
+        assert_eq!(stop.unconfirmed(), Some(7));
+        stop.stopped(7);
+        assert_eq!(stop.unconfirmed(), None);
+    }
+
+    #[test]
+    fn a_report_or_a_present_application_ends_the_budget() {
+        let budget = std::time::Duration::from_millis(300);
+        let mut stop = StopTracking::default();
+        let mut r = result(TickAction::None);
+        stop.decided(&mut r, "released", false, Some(3));
+        assert_eq!(r.action, TickAction::Stop);
+        stop.finish(&mut r, 0, true, true);
+        stop.stopped(4);
+        assert_eq!(stop.unconfirmed(), Some(3), "another epoch's report");
+        stop.still_present();
+        assert_eq!(stop.overdue(10_000 * MS, budget), None);
+        stop.stopped(3);
+        assert_eq!(stop.unconfirmed(), None);
+    }
+
+    #[test]
+    fn start_only_while_active_and_keep_a_running_application_with_no_stop_pending() {
+        let mut stop = StopTracking::default();
+        let mut r = result(TickAction::Start);
+        stop.finish(&mut r, 0, false, false);
+        assert_eq!(r.action, TickAction::None);
+        let mut r = result(TickAction::Start);
+        stop.finish(&mut r, 0, true, false);
+        assert_eq!(r.action, TickAction::Start);
+        let mut r = result(TickAction::None);
+        stop.finish(&mut r, 0, true, true);
+        assert_eq!(r.action, TickAction::Keep);
+        let mut r = result(TickAction::None);
+        stop.finish(&mut r, 0, true, false);
+        assert_eq!(r.action, TickAction::None);
+        // A stop the caller has learnt of and not confirmed: no KEEP meanwhile.
+        stop.decided(&mut result(TickAction::None), "switchover", false, Some(2));
+        stop.finish(&mut result(TickAction::Stop), 0, true, true);
+        let mut r = result(TickAction::None);
+        stop.finish(&mut r, 10 * MS, true, true);
+        assert_eq!(r.action, TickAction::None);
+    }
+}
