@@ -8,7 +8,8 @@
 //! [`Store`] trait, and a backend that decides leases itself can sit behind the same API
 //! (docs/heartbeat.md, "Storage boundary"). Settings live in [`settings`](super::settings),
 //! the epoch file in [`epoch`](super::epoch), the operator's commands in
-//! [`admin`](super::admin).
+//! [`admin`](super::admin), what is kept about a stopping application (shared with the etcd
+//! backend) in [`stop`](super::stop).
 
 use std::collections::HashSet;
 use std::fs;

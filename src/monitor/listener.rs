@@ -7,7 +7,8 @@
 //! its unread replies exceed a cap; deadlines that incoming bytes do not reset close it; and
 //! at the connection cap the connection that has waited longest without completing a command
 //! makes room for the newcomer, so a probe always gets in. docs/monitor-server.md has the
-//! bounds.
+//! bounds. One connection and its turn are in `listener/conn.rs`; this file has the loop,
+//! the table of connections and the admission rules.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, Write};

@@ -9,6 +9,8 @@
 //! before etcd can expire the lease and let anyone else in. A standby claims only when a
 //! linearizable read shows no leader key. Every hand-over revokes the lease, which deletes the
 //! leader key at once. One etcd call is in flight at a time.
+//!
+//! Which call comes next is in `core/drive.rs`, following a switchover in `core/switchover.rs`.
 
 use std::time::Duration;
 
