@@ -262,9 +262,10 @@ mod tests {
             ("a", "drain b")
         );
         assert_eq!((&first.cluster, first.wall_ms), (&s.cluster, 5));
-        let mode = Some(MaintMode::Switchover("c".into()));
-        let second = next_maintenance(Some(first), &s, mode.clone(), None, "move", 6).unwrap();
-        assert_eq!((second.token, second.mode.clone()), (2, mode.unwrap()));
+        let to_c = MaintMode::Switchover("c".into());
+        let second =
+            next_maintenance(Some(first), &s, Some(to_c.clone()), None, "move", 6).unwrap();
+        assert_eq!((second.token, second.mode.clone()), (2, to_c));
         assert_eq!(second.drained, vec!["b".to_string()]);
         let third = next_maintenance(Some(second), &s, None, Some(("b", false)), "", 7).unwrap();
         assert_eq!(third.token, 3);
