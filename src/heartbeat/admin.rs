@@ -65,35 +65,9 @@ impl Admin {
         let current = self
             .run(Op::ReadMaint)
             .map_err(|e| storage_err("cannot read the maintenance record", e))?;
-        let (token, old_mode, mut drained) = match MaintRecord::decode(&current, &settings.cluster)
-        {
-            Ok(m) => (m.token, m.mode, m.drained),
-            // A corrupt record is replaced: that is how an operator repairs it.
-            Err(_) => (0, MaintMode::Off, Vec::new()),
-        };
-        if let Some((name, on)) = drain {
-            if !settings.nodes.iter().any(|n| n == name) {
-                return Err(settings.unknown_node(name));
-            }
-            drained.retain(|n| n != name);
-            if on {
-                drained.push(name.to_string());
-            }
-        }
-        if let Some(MaintMode::Switchover(target)) = &mode
-            && !settings.nodes.contains(target)
-        {
-            return Err(settings.unknown_node(target));
-        }
-        let record = MaintRecord {
-            cluster: settings.cluster.clone(),
-            token: token + 1,
-            mode: mode.unwrap_or(old_mode),
-            drained,
-            set_by: settings.node.clone(),
-            reason: reason.to_string(),
-            wall_ms: wall_ms(),
-        };
+        // A corrupt record is replaced: that is how an operator repairs it.
+        let current = MaintRecord::decode(&current, &settings.cluster).ok();
+        let record = next_maintenance(current, settings, mode, drain, reason, wall_ms())?;
         self.run(Op::WriteMaint(record.encode()))
             .map_err(|e| storage_err("cannot write the maintenance record", e))?;
         Ok(record)
@@ -180,6 +154,47 @@ impl Admin {
     }
 }
 
+/// The maintenance record that replaces `current` (None: absent or corrupt, so OFF with
+/// nothing drained) for an operator's change, on either backend: the token grows by one;
+/// `mode` None keeps the mode; `drain` adds a node to or removes it from the drained list.
+/// Refuses a node that is not one of `hb.nodes`.
+pub fn next_maintenance(
+    current: Option<MaintRecord>,
+    settings: &NodeSettings,
+    mode: Option<MaintMode>,
+    drain: Option<(&str, bool)>,
+    reason: &str,
+    wall_ms: u64,
+) -> Result<MaintRecord, NodeError> {
+    let (token, old_mode, mut drained) = match current {
+        Some(m) => (m.token, m.mode, m.drained),
+        None => (0, MaintMode::Off, Vec::new()),
+    };
+    if let Some((name, on)) = drain {
+        if !settings.nodes.iter().any(|n| n == name) {
+            return Err(settings.unknown_node(name));
+        }
+        drained.retain(|n| n != name);
+        if on {
+            drained.push(name.to_string());
+        }
+    }
+    if let Some(MaintMode::Switchover(target)) = &mode
+        && !settings.nodes.contains(target)
+    {
+        return Err(settings.unknown_node(target));
+    }
+    Ok(MaintRecord {
+        cluster: settings.cluster.clone(),
+        token: token + 1,
+        mode: mode.unwrap_or(old_mode),
+        drained,
+        set_by: settings.node.clone(),
+        reason: reason.to_string(),
+        wall_ms,
+    })
+}
+
 /// Read-modify-write of the maintenance record on `store`; see [`Admin::update_maintenance`].
 pub fn update_maintenance(
     store: Arc<dyn Store>,
@@ -220,4 +235,54 @@ pub fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn settings() -> NodeSettings {
+        let mut config = Config::default();
+        let text = "hb.dir=/nonexistent/shared\nhb.state_dir=/nonexistent/state\nhb.node=a\n\
+                    hb.nodes=a,b,c\n";
+        config.load_str(text, "test").unwrap();
+        NodeSettings::from_config(&config.heartbeat).unwrap()
+    }
+
+    #[test]
+    fn the_next_maintenance_record_grows_the_token_and_keeps_what_is_not_changed() {
+        let s = settings();
+        let first = next_maintenance(None, &s, None, Some(("b", true)), "drain b", 5).unwrap();
+        assert_eq!(first.token, 1);
+        assert_eq!(first.mode, MaintMode::Off);
+        assert_eq!(first.drained, vec!["b".to_string()]);
+        assert_eq!(
+            (first.set_by.as_str(), first.reason.as_str()),
+            ("a", "drain b")
+        );
+        assert_eq!((&first.cluster, first.wall_ms), (&s.cluster, 5));
+        let to_c = MaintMode::Switchover("c".into());
+        let second =
+            next_maintenance(Some(first), &s, Some(to_c.clone()), None, "move", 6).unwrap();
+        assert_eq!((second.token, second.mode.clone()), (2, to_c));
+        assert_eq!(second.drained, vec!["b".to_string()]);
+        let third = next_maintenance(Some(second), &s, None, Some(("b", false)), "", 7).unwrap();
+        assert_eq!(third.token, 3);
+        assert!(matches!(third.mode, MaintMode::Switchover(_)));
+        assert!(third.drained.is_empty());
+    }
+
+    #[test]
+    fn the_next_maintenance_record_refuses_a_node_not_in_hb_nodes() {
+        let s = settings();
+        let e = next_maintenance(None, &s, None, Some(("x", true)), "", 0).unwrap_err();
+        assert!(
+            e.to_string().contains("x is not one of hb.nodes=a,b,c"),
+            "{e}"
+        );
+        let mode = Some(MaintMode::Switchover("y".into()));
+        let e = next_maintenance(None, &s, mode, None, "", 0).unwrap_err();
+        assert!(e.to_string().contains("y is not one of hb.nodes"), "{e}");
+    }
 }

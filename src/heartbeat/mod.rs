@@ -14,5 +14,6 @@ pub mod record;
 pub mod settings;
 #[cfg(test)]
 pub mod sim;
+pub(crate) mod stop;
 pub mod store;
 pub mod timing;

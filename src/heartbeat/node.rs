@@ -8,7 +8,8 @@
 //! [`Store`] trait, and a backend that decides leases itself can sit behind the same API
 //! (docs/heartbeat.md, "Storage boundary"). Settings live in [`settings`](super::settings),
 //! the epoch file in [`epoch`](super::epoch), the operator's commands in
-//! [`admin`](super::admin).
+//! [`admin`](super::admin), what is kept about a stopping application (shared with the etcd
+//! backend) in [`stop`](super::stop).
 
 use std::collections::HashSet;
 use std::fs;
@@ -21,6 +22,7 @@ use crate::heartbeat::epoch::EpochFile;
 use crate::heartbeat::io::{Completion, IoPool, Op, OpKind};
 use crate::heartbeat::observe::{Liveness, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
+use crate::heartbeat::stop::StopTracking;
 use crate::heartbeat::store::{FileStore, Store};
 
 pub use crate::heartbeat::admin::{init_cluster, update_maintenance};
@@ -92,12 +94,9 @@ pub struct Node {
     /// mix with the tick's.
     admin: Admin,
     epoch_file: EpochFile,
-    /// The last StopApp not yet taken as done: when it was given, and the epoch of the
-    /// application it stops. After the kill budget the node takes that application as gone.
-    stop_given: Option<(Time, u64)>,
-    /// The epoch of the application the caller was last told to stop and has not yet
-    /// reported stopped: what a report without an epoch ([`Node::app_stopped`]) refers to.
-    stop_unconfirmed: Option<u64>,
+    /// The application told to stop, until the caller reports it gone or the kill budget
+    /// ends.
+    stop: StopTracking,
     /// Operations submitted since the current tick began: the tick waits for these (at most
     /// the I/O timeout), never for one a hung file left from an earlier tick.
     awaited: HashSet<u64>,
@@ -146,8 +145,7 @@ impl Node {
             pool: IoPool::new(store),
             core,
             epoch_file,
-            stop_given: None,
-            stop_unconfirmed: None,
+            stop: StopTracking::default(),
             awaited: HashSet::new(),
             settings,
             last_write: None,
@@ -268,20 +266,8 @@ impl Node {
                 }
                 Action::StartApp { .. } => result.action = TickAction::Start,
                 Action::StopApp { reason, fence } => {
-                    // A lost lease is news; a hand-over (release, switchover) is routine.
-                    let level = if fence {
-                        log::Level::Warn
-                    } else {
-                        log::Level::Info
-                    };
-                    log::log!(level, "hamon heartbeat: stop the application: {reason}");
-                    result.action = if fence {
-                        TickAction::Fence
-                    } else {
-                        TickAction::Stop
-                    };
                     let epoch = self.core.app_epoch().unwrap_or(self.core.epoch());
-                    self.stop_unconfirmed = Some(epoch);
+                    self.stop.decided(result, &reason, fence, Some(epoch));
                 }
                 Action::Alarm(msg) => {
                     log::warn!("hamon heartbeat: {msg}");
@@ -320,11 +306,10 @@ impl Node {
         }
         // An application told to stop is taken as gone after the kill budget unless the
         // caller confirmed it sooner (`app_stopped`).
-        if let Some((given, epoch)) = self.stop_given
-            && boottime().saturating_sub(given)
-                >= self.settings.timing.kill_budget.as_nanos() as u64
+        if let Some(epoch) = self
+            .stop
+            .overdue(boottime(), self.settings.timing.kill_budget)
         {
-            self.stop_given = None;
             self.handle(Event::AppStopped { epoch }, &mut result);
         }
         self.handle(Event::Tick, &mut result);
@@ -377,20 +362,9 @@ impl Node {
         result.deadline_left = status.deadline_left.map(Duration::from_nanos);
         result.maint = status.maint;
         result.maint_ok = status.maint_ok;
-        // The kill budget runs from when the caller learns of the stop, not from the decision.
-        if matches!(result.action, TickAction::Stop | TickAction::Fence)
-            && let Some(epoch) = self.stop_unconfirmed
-            && self.stop_given.is_none_or(|(_, e)| e != epoch)
-        {
-            self.stop_given = Some((now, epoch));
-        }
-        // A START is only ever passed on while the node holds the lease it was given for.
-        if result.action == TickAction::Start && status.role != Role::Active {
-            result.action = TickAction::None;
-        }
-        if result.action == TickAction::None && status.app_running && self.stop_given.is_none() {
-            result.action = TickAction::Keep;
-        }
+        let active = status.role == Role::Active;
+        self.stop
+            .finish(&mut result, now, active, status.app_running);
         result
     }
 
@@ -435,7 +409,8 @@ impl Node {
     pub fn app_stopped(&mut self) -> TickResult {
         on_etcd!(self.app_stopped());
         let epoch = self
-            .stop_unconfirmed
+            .stop
+            .unconfirmed()
             .or(self.core.app_epoch())
             .unwrap_or(self.core.epoch());
         self.app_stopped_epoch(epoch)
@@ -445,12 +420,7 @@ impl Node {
     /// application (late, after a new term began) is ignored with an alarm.
     pub fn app_stopped_epoch(&mut self, epoch: u64) -> TickResult {
         on_etcd!(self.app_stopped_epoch(epoch));
-        if self.stop_unconfirmed == Some(epoch) {
-            self.stop_unconfirmed = None;
-        }
-        if self.stop_given.is_some_and(|(_, e)| e == epoch) {
-            self.stop_given = None;
-        }
+        self.stop.stopped(epoch);
         self.event(Event::AppStopped { epoch })
     }
 
@@ -521,7 +491,7 @@ impl Node {
     /// budget. Call before each tick while it is there.
     pub fn app_still_present(&mut self) {
         on_etcd!(self.app_still_present());
-        self.stop_given = None;
+        self.stop.still_present();
     }
 }
 

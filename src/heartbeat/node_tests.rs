@@ -49,16 +49,14 @@ impl Store for HungPeer {
     }
 }
 
-#[test]
-fn a_tick_waits_for_its_own_io_only_not_for_a_file_hung_since_an_earlier_tick() {
-    let dir = std::env::temp_dir().join(format!("hamon-node-hung-{}", std::process::id()));
+/// A new two-node cluster (a, b) in a temporary directory named after `tag`, initialised,
+/// with the `timing` keys; the settings are node a's.
+fn cluster(tag: &str, timing: &str) -> (std::path::PathBuf, NodeSettings) {
+    let dir = std::env::temp_dir().join(format!("hamon-node-{tag}-{}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(dir.join("shared")).unwrap();
-    // The fast profile stretched twenty times: an I/O timeout of 3 s.
     let text = format!(
-        "hb.dir={}\nhb.state_dir={}\nhb.node=a\nhb.nodes=a,b\n\
-         hb.period_ms=2000\nhb.io_timeout_ms=3000\nhb.renew_deadline_ms=16000\n\
-         hb.kill_budget_ms=6000\nhb.takeover_ms=30000\nhb.confirm_ms=2000\n",
+        "hb.dir={}\nhb.state_dir={}\nhb.node=a\nhb.nodes=a,b\n{timing}",
         dir.join("shared").display(),
         dir.join("state").display()
     );
@@ -66,6 +64,17 @@ fn a_tick_waits_for_its_own_io_only_not_for_a_file_hung_since_an_earlier_tick() 
     config.load_str(&text, "test").unwrap();
     let settings = NodeSettings::from_config(&config.heartbeat).unwrap();
     init_cluster(&settings).unwrap();
+    (dir, settings)
+}
+
+#[test]
+fn a_tick_waits_for_its_own_io_only_not_for_a_file_hung_since_an_earlier_tick() {
+    // The fast profile stretched twenty times: an I/O timeout of 3 s.
+    let (dir, settings) = cluster(
+        "hung",
+        "hb.period_ms=2000\nhb.io_timeout_ms=3000\nhb.renew_deadline_ms=16000\n\
+         hb.kill_budget_ms=6000\nhb.takeover_ms=30000\nhb.confirm_ms=2000\n",
+    );
     let store = Arc::new(HungPeer {
         files: FileStore::new(settings.dir.clone()),
         released: Mutex::new(false),
@@ -91,20 +100,11 @@ fn a_tick_waits_for_its_own_io_only_not_for_a_file_hung_since_an_earlier_tick() 
 
 #[test]
 fn records_carry_the_writer_s_wall_clock_for_display() {
-    let dir = std::env::temp_dir().join(format!("hamon-node-wall-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(dir.join("shared")).unwrap();
-    let text = format!(
-        "hb.dir={}\nhb.state_dir={}\nhb.node=a\nhb.nodes=a,b\n\
-         hb.period_ms=100\nhb.io_timeout_ms=150\nhb.renew_deadline_ms=800\n\
+    let (dir, settings) = cluster(
+        "wall",
+        "hb.period_ms=100\nhb.io_timeout_ms=150\nhb.renew_deadline_ms=800\n\
          hb.kill_budget_ms=300\nhb.takeover_ms=1500\nhb.confirm_ms=100\n",
-        dir.join("shared").display(),
-        dir.join("state").display()
     );
-    let mut config = Config::default();
-    config.load_str(&text, "test").unwrap();
-    let settings = NodeSettings::from_config(&config.heartbeat).unwrap();
-    init_cluster(&settings).unwrap();
     let cluster = settings.cluster.clone();
     let store = FileStore::new(settings.dir.clone());
     let mut node = Node::new(settings).unwrap();

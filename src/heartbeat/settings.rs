@@ -57,20 +57,7 @@ impl NodeSettings {
         }
         let missing = |key: &str| NodeError::Config(format!("{key} is not set"));
         let dir = hb.dir.clone().ok_or_else(|| missing("hb.dir"))?;
-        let node = hb.node.clone().ok_or_else(|| missing("hb.node"))?;
-        let state_dir = hb
-            .state_dir
-            .clone()
-            .ok_or_else(|| missing("hb.state_dir"))?;
-        if hb.nodes.is_empty() {
-            return Err(missing("hb.nodes"));
-        }
-        if !hb.nodes.contains(&node) {
-            return Err(NodeError::Config(format!(
-                "hb.node={node} is not one of hb.nodes={}",
-                hb.nodes.join(",")
-            )));
-        }
+        let (node, state_dir) = node_and_state_dir(hb, missing)?;
         hb.timing.check().map_err(NodeError::Timing)?;
         Ok(NodeSettings {
             dir,
@@ -112,6 +99,30 @@ impl NodeSettings {
             self.nodes.join(",")
         ))
     }
+}
+
+/// `hb.node`, `hb.state_dir` and `hb.nodes`, which every backend needs: this node's name,
+/// checked to be one of `hb.nodes`, and its local state directory. `missing` words the error
+/// for a key that is not set.
+pub(crate) fn node_and_state_dir(
+    hb: &HeartbeatSettings,
+    missing: impl Fn(&str) -> NodeError,
+) -> Result<(String, PathBuf), NodeError> {
+    let node = hb.node.clone().ok_or_else(|| missing("hb.node"))?;
+    let state_dir = hb
+        .state_dir
+        .clone()
+        .ok_or_else(|| missing("hb.state_dir"))?;
+    if hb.nodes.is_empty() {
+        return Err(missing("hb.nodes"));
+    }
+    if !hb.nodes.contains(&node) {
+        return Err(NodeError::Config(format!(
+            "hb.node={node} is not one of hb.nodes={}",
+            hb.nodes.join(",")
+        )));
+    }
+    Ok((node, state_dir))
 }
 
 #[cfg(feature = "etcd")]

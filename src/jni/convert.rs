@@ -53,19 +53,13 @@ pub fn string_pairs(
             "settings: as many keys as values are needed",
         ));
     }
-    let mut pairs = Vec::with_capacity(n);
-    for i in 0..n {
-        // One frame per entry, so a large Properties does not pile up local references.
-        let pair = env.with_local_frame(2, |env| -> Result<_, Failure> {
-            let key = keys.get_element(env, i)?;
-            let value = values.get_element(env, i)?;
-            let key = string(env, &key, "a settings key")?;
-            let value = string(env, &value, &format!("the value of {key}"))?;
-            Ok((key, value))
-        })?;
-        pairs.push(pair);
-    }
-    Ok(pairs)
+    each_in_frame(env, 0..n, 2, |env, _, i| {
+        let key = keys.get_element(env, i)?;
+        let value = values.get_element(env, i)?;
+        let key = string(env, &key, "a settings key")?;
+        let value = string(env, &value, &format!("the value of {key}"))?;
+        Ok((key, value))
+    })
 }
 
 /// A Java `String[]` holding `items`.
@@ -74,14 +68,27 @@ pub fn string_array<'local, 'a>(
     items: impl ExactSizeIterator<Item = &'a str>,
 ) -> Result<JObjectArray<'local, JString<'local>>, Failure> {
     let array = JObjectArray::<JString>::new(env, items.len(), JString::null())?;
-    for (i, item) in items.enumerate() {
-        env.with_local_frame(1, |env| -> Result<(), Failure> {
-            let item = JString::from_str(env, item)?;
-            array.set_element(env, i, item)?;
-            Ok(())
-        })?;
-    }
+    each_in_frame(env, items, 1, |env, i, item| {
+        let item = JString::from_str(env, item)?;
+        Ok(array.set_element(env, i, item)?)
+    })?;
     Ok(array)
+}
+
+/// Runs `each` on every item and its index, each in a local frame with room for `capacity`
+/// references, so that a long list does not pile up local references; returns what each
+/// gave.
+pub fn each_in_frame<I, T>(
+    env: &mut Env<'_>,
+    items: impl IntoIterator<Item = I>,
+    capacity: usize,
+    mut each: impl FnMut(&mut Env<'_>, usize, I) -> Result<T, Failure>,
+) -> Result<Vec<T>, Failure> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| env.with_local_frame(capacity, |env| each(env, i, item)))
+        .collect()
 }
 
 /// A count or duration in milliseconds that C takes as `uint32_t`.

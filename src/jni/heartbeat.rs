@@ -10,8 +10,9 @@ use crate::ffi::heartbeat::{
     node_code, role_code, state_code,
 };
 use crate::heartbeat::node::{Node, NodeError, NodeSettings, NodeView, TickResult, init_cluster};
+use crate::heartbeat::record::MaintMode;
 use crate::jni::convert::{
-    handle_mut, handle_ref, into_handle, optional_string, string, string_array, string_or_empty,
+    each_in_frame, handle_mut, into_handle, optional_string, string, string_array, string_or_empty,
     take_handle,
 };
 use crate::jni::entry::{Failure, entry};
@@ -37,10 +38,30 @@ fn settings(
     NodeSettings::from_config(&config.heartbeat).map_err(failed)
 }
 
-/// # Safety
-/// As for [`handle_mut`]: `io.hamon.Heartbeat` makes every call on a node exclusive.
-unsafe fn node<'a>(handle: jlong) -> Result<&'a mut Node, Failure> {
-    unsafe { handle_mut(handle, CLASS) }
+/// Runs `body` inside [`entry`] on the node behind `handle`.
+fn on_node<'local, T: Default + 'local>(
+    env: &mut EnvUnowned<'local>,
+    handle: jlong,
+    body: impl FnOnce(&mut Env<'local>, &mut Node) -> Result<T, Failure>,
+) -> T {
+    entry(env, |env| {
+        // SAFETY: the handle comes from hbOpen, and io.hamon.Heartbeat holds its lock for the
+        // whole call, so the node is this call's alone.
+        let node = unsafe { handle_mut(handle, CLASS)? };
+        body(env, node)
+    })
+}
+
+/// An operator's change to the maintenance record (see [`Node::set_maintenance`]).
+fn set_maintenance(
+    node: &Node,
+    mode: Option<MaintMode>,
+    drain: Option<(&str, bool)>,
+    reason: &str,
+) -> Result<(), Failure> {
+    node.set_maintenance(mode, drain, reason)
+        .map(drop)
+        .map_err(maint_failed)
 }
 
 #[unsafe(no_mangle)]
@@ -71,17 +92,13 @@ pub extern "system" fn Java_io_hamon_Native_hbOpen<'local>(
     })
 }
 
-// SAFETY (every `node(handle)` below): the handle comes from hbOpen, and io.hamon.Heartbeat
-// holds its lock for the whole call.
-
 /// Runs one step of the node and returns what it says as an `io.hamon.HeartbeatTick`.
 fn ticked<'local>(
     env: &mut EnvUnowned<'local>,
     handle: jlong,
     step: impl FnOnce(&mut Env<'local>, &mut Node) -> Result<TickResult, Failure>,
 ) -> JObject<'local> {
-    entry(env, |env| {
-        let node = unsafe { node(handle)? };
+    on_node(env, handle, |env, node| {
         let result = step(env, node)?;
         tick_object(env, node, &result)
     })
@@ -137,14 +154,11 @@ pub extern "system" fn Java_io_hamon_Native_hbSetMaintenance<'local>(
     target: JString<'local>,
     reason: JString<'local>,
 ) {
-    entry(&mut env, |env| {
-        let node = unsafe { node(handle)? };
+    on_node(&mut env, handle, |env, node| {
         let reason = string_or_empty(env, &reason, "reason")?;
         let target = optional_string(env, &target, "target")?;
         let mode = maint_mode(mode as u32, target.as_deref()).map_err(Failure::invalid)?;
-        node.set_maintenance(Some(mode), None, &reason)
-            .map(drop)
-            .map_err(maint_failed)
+        set_maintenance(node, Some(mode), None, &reason)
     })
 }
 
@@ -156,13 +170,10 @@ pub extern "system" fn Java_io_hamon_Native_hbSetDrain<'local>(
     name: JString<'local>,
     drained: jboolean,
 ) {
-    entry(&mut env, |env| {
-        let node = unsafe { node(handle)? };
+    on_node(&mut env, handle, |env, node| {
         let name = string(env, &name, "node")?;
         let reason = format!("{} {name}", if drained { "drain" } else { "undrain" });
-        node.set_maintenance(None, Some((&name, drained)), &reason)
-            .map(drop)
-            .map_err(maint_failed)
+        set_maintenance(node, None, Some((&name, drained)), &reason)
     })
 }
 
@@ -173,16 +184,13 @@ pub extern "system" fn Java_io_hamon_Native_hbStatus<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) -> JObject<'local> {
-    entry(&mut env, |env| {
-        let views = unsafe { handle_ref::<Node>(handle, CLASS)? }.status();
+    on_node(&mut env, handle, |env, node| {
+        let views = node.status();
         let array = JObjectArray::<JObject>::new(env, views.len(), JObject::null())?;
-        for (i, view) in views.iter().enumerate() {
-            env.with_local_frame(4, |env| -> Result<(), Failure> {
-                let status = status_object(env, view)?;
-                array.set_element(env, i, status)?;
-                Ok(())
-            })?;
-        }
+        each_in_frame(env, &views, 4, |env, i, view| {
+            let status = status_object(env, view)?;
+            Ok(array.set_element(env, i, status)?)
+        })?;
         Ok(JObject::from(array))
     })
 }

@@ -22,10 +22,18 @@ fn failed(e: ServerError) -> Failure {
     Failure::status(server_code(&e), e.to_string())
 }
 
-/// # Safety
-/// As for [`handle_ref`]: `io.hamon.NativeHandle` holds its read lock during the call.
-unsafe fn server<'a>(handle: jlong) -> Result<&'a Server, Failure> {
-    unsafe { handle_ref(handle, CLASS) }
+/// Runs `body` inside [`entry`] on the server behind `handle`.
+fn on_server<'local, T: Default + 'local>(
+    env: &mut EnvUnowned<'local>,
+    handle: jlong,
+    body: impl FnOnce(&mut Env<'local>, &Server) -> Result<T, Failure>,
+) -> T {
+    entry(env, |env| {
+        // SAFETY: the handle comes from serverStart, and io.hamon.NativeHandle holds its read
+        // lock during the call.
+        let server = unsafe { handle_ref(handle, CLASS)? };
+        body(env, server)
+    })
 }
 
 /// Settings from Java: `keys[i]=values[i]`, applied like a properties file.
@@ -65,10 +73,7 @@ pub extern "system" fn Java_io_hamon_Native_serverPort<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) -> jint {
-    // SAFETY (here and below): the handle comes from serverStart, guarded by NativeHandle.
-    entry(&mut env, |_| {
-        Ok(jint::from(unsafe { server(handle)? }.port()))
-    })
+    on_server(&mut env, handle, |_, server| Ok(jint::from(server.port())))
 }
 
 /// Registers a Java check. Each option is -1 when the caller left it to the server's
@@ -89,8 +94,7 @@ pub extern "system" fn Java_io_hamon_Native_serverAddCheck<'local>(
     latency_warn_ms: jlong,
     latency_crit_ms: jlong,
 ) {
-    entry(&mut env, |env| {
-        let server = unsafe { server(handle)? };
+    on_server(&mut env, handle, |env, server| {
         let name = string(env, &name, "name")?;
         if check.is_null() {
             return Err(Failure::status(HA_ERR_NULL_ARG, "check is null"));
@@ -131,8 +135,8 @@ pub extern "system" fn Java_io_hamon_Native_serverReady<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) {
-    entry(&mut env, |_| {
-        unsafe { server(handle)? }.ready();
+    on_server(&mut env, handle, |_, server| {
+        server.ready();
         Ok(())
     })
 }
@@ -143,8 +147,8 @@ pub extern "system" fn Java_io_hamon_Native_serverHeartbeat<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) {
-    entry(&mut env, |_| {
-        unsafe { server(handle)? }.heartbeat();
+    on_server(&mut env, handle, |_, server| {
+        server.heartbeat();
         Ok(())
     })
 }
@@ -158,8 +162,7 @@ pub extern "system" fn Java_io_hamon_Native_serverSetState<'local>(
     state: jint,
     reason: JString<'local>,
 ) {
-    entry(&mut env, |env| {
-        let server = unsafe { server(handle)? };
+    on_server(&mut env, handle, |env, server| {
         let outcome = pushed_outcome(state as u32).map_err(Failure::invalid)?;
         let reason = string_or_empty(env, &reason, "reason")?;
         server.set_state(outcome, &reason);
@@ -176,8 +179,7 @@ pub extern "system" fn Java_io_hamon_Native_serverSetAdmin<'local>(
     admin: jint,
     reason: JString<'local>,
 ) {
-    entry(&mut env, |env| {
-        let server = unsafe { server(handle)? };
+    on_server(&mut env, handle, |env, server| {
         let admin = admin_state(admin as u32).map_err(Failure::invalid)?;
         let reason = string_or_empty(env, &reason, "reason")?;
         server.set_admin(admin, &reason);
@@ -193,8 +195,7 @@ pub extern "system" fn Java_io_hamon_Native_serverCounterAdd<'local>(
     name: JString<'local>,
     n: jlong,
 ) {
-    entry(&mut env, |env| {
-        let server = unsafe { server(handle)? };
+    on_server(&mut env, handle, |env, server| {
         let name = string(env, &name, "name")?;
         let n = u64_arg(n, "n")?;
         server.counter_add(&name, n).map_err(failed)
@@ -208,8 +209,8 @@ pub extern "system" fn Java_io_hamon_Native_serverState<'local>(
     _class: JClass<'local>,
     handle: jlong,
 ) -> jint {
-    entry(&mut env, |_| {
-        Ok(unsafe { server(handle)? }.state().code() as jint)
+    on_server(&mut env, handle, |_, server| {
+        Ok(server.state().code() as jint)
     })
 }
 

@@ -3,7 +3,7 @@
 
 use super::api::{Client, Compare, Op, Settings};
 use super::keys::Keys;
-use crate::heartbeat::admin::wall_ms;
+use crate::heartbeat::admin::{next_maintenance, wall_ms};
 use crate::heartbeat::record::{MaintMode, MaintRecord};
 use crate::heartbeat::settings::{NodeError, NodeSettings};
 
@@ -25,37 +25,11 @@ pub fn update_maintenance(
         .get(&key)
         .map_err(|e| storage("cannot read the maintenance key", e.to_string()))?;
     let rev = current.as_ref().map_or(0, |kv| kv.mod_revision);
-    let (token, old_mode, mut drained) = match current
+    // Absent (OFF), or corrupt: replaced, which is how an operator repairs it.
+    let current = current
         .as_ref()
-        .map(|kv| MaintRecord::decode(&kv.value, &settings.cluster))
-    {
-        Some(Ok(m)) => (m.token, m.mode, m.drained),
-        // Absent (OFF), or corrupt: replaced, which is how an operator repairs it.
-        _ => (0, MaintMode::Off, Vec::new()),
-    };
-    if let Some((name, on)) = drain {
-        if !settings.nodes.iter().any(|n| n == name) {
-            return Err(settings.unknown_node(name));
-        }
-        drained.retain(|n| n != name);
-        if on {
-            drained.push(name.to_string());
-        }
-    }
-    if let Some(MaintMode::Switchover(target)) = &mode
-        && !settings.nodes.contains(target)
-    {
-        return Err(settings.unknown_node(target));
-    }
-    let record = MaintRecord {
-        cluster: settings.cluster.clone(),
-        token: token + 1,
-        mode: mode.unwrap_or(old_mode),
-        drained,
-        set_by: settings.node.clone(),
-        reason: reason.to_string(),
-        wall_ms: wall_ms(),
-    };
+        .and_then(|kv| MaintRecord::decode(&kv.value, &settings.cluster).ok());
+    let record = next_maintenance(current, settings, mode, drain, reason, wall_ms())?;
     let put = Op::Put {
         key: key.clone(),
         value: record.encode(),

@@ -26,6 +26,7 @@ use crate::heartbeat::node::{NodeView, TickAction, TickResult};
 use crate::heartbeat::observe::{Liveness, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
 use crate::heartbeat::settings::{NodeError, NodeSettings};
+use crate::heartbeat::stop::StopTracking;
 
 /// What the etcd backend of one node runs on.
 #[derive(Clone, Debug)]
@@ -50,10 +51,9 @@ pub struct EtcdBackend {
     awaited: bool,
     /// The epoch of the running application (what a report without an epoch refers to).
     app_epoch: Option<u64>,
-    /// The last StopApp not yet taken as done: when the caller learnt of it, and the epoch of
-    /// the application it stops. After the kill budget the application is taken as gone.
-    stop_given: Option<(Time, u64)>,
-    stop_unconfirmed: Option<u64>,
+    /// The application told to stop, until the caller reports it gone or the kill budget
+    /// ends.
+    stop: StopTracking,
     /// For the operator's commands, which use a client of their own.
     client_settings: Settings,
     keys: Keys,
@@ -112,8 +112,7 @@ impl EtcdBackend {
             results,
             awaited: false,
             app_epoch: None,
-            stop_given: None,
-            stop_unconfirmed: None,
+            stop: StopTracking::default(),
             client_settings,
             keys: admin_keys,
             leader_seen: None,
@@ -145,18 +144,13 @@ impl EtcdBackend {
 
     /// The application started for `epoch` is gone.
     pub fn app_stopped_epoch(&mut self, epoch: u64) -> TickResult {
-        if self.stop_unconfirmed == Some(epoch) {
-            self.stop_unconfirmed = None;
-        }
-        if self.stop_given.is_some_and(|(_, e)| e == epoch) {
-            self.stop_given = None;
-        }
+        self.stop.stopped(epoch);
         self.step(Some(Event::AppStopped { epoch }))
     }
 
     /// The application is gone: the one last told to stop, else the running one.
     pub fn app_stopped(&mut self) -> TickResult {
-        let epoch = self.stop_unconfirmed.or(self.app_epoch).unwrap_or(0);
+        let epoch = self.stop.unconfirmed().or(self.app_epoch).unwrap_or(0);
         self.app_stopped_epoch(epoch)
     }
 
@@ -171,7 +165,7 @@ impl EtcdBackend {
 
     /// An application told to stop that the caller still sees is not taken as gone.
     pub fn app_still_present(&mut self) {
-        self.stop_given = None;
+        self.stop.still_present();
     }
 
     /// Waits (at most the I/O timeout) for the call in flight, so that a revoke reaches etcd
@@ -204,20 +198,10 @@ impl EtcdBackend {
                     .as_ref()
                     .filter(|(n, _)| n == name)
                     .map(|(n, epoch)| NodeRecord {
-                        cluster: settings.cluster.clone(),
-                        node: n.clone(),
-                        incarnation: 0,
-                        seq: 0,
                         state: NodeState::Active,
                         epoch: *epoch,
                         max_epoch: *epoch,
-                        maint_ack: 0,
-                        period_ms: 0,
-                        renew_deadline_ms: 0,
-                        takeover_ms: 0,
-                        kill_budget_ms: 0,
-                        preferred: false,
-                        wall_ms: 0,
+                        ..NodeRecord::blank(&settings.cluster, n)
                     });
                 NodeView {
                     name: name.clone(),
@@ -288,18 +272,7 @@ impl EtcdBackend {
                     result.action = TickAction::Start;
                 }
                 Action::StopApp { reason, fence } => {
-                    let level = if fence {
-                        log::Level::Warn
-                    } else {
-                        log::Level::Info
-                    };
-                    log::log!(level, "hamon heartbeat: stop the application: {reason}");
-                    result.action = if fence {
-                        TickAction::Fence
-                    } else {
-                        TickAction::Stop
-                    };
-                    self.stop_unconfirmed = self.app_epoch;
+                    self.stop.decided(result, &reason, fence, self.app_epoch);
                 }
                 Action::Alarm(msg) => {
                     log::warn!("hamon heartbeat: {msg}");
@@ -326,10 +299,7 @@ impl EtcdBackend {
         if let Some(event) = event {
             self.handle(event, &mut result);
         }
-        if let Some((given, epoch)) = self.stop_given
-            && boottime().saturating_sub(given) >= self.timing.kill_budget.as_nanos() as u64
-        {
-            self.stop_given = None;
+        if let Some(epoch) = self.stop.overdue(boottime(), self.timing.kill_budget) {
             self.handle(Event::AppStopped { epoch }, &mut result);
         }
         self.handle(Event::Tick, &mut result);
@@ -387,18 +357,9 @@ impl EtcdBackend {
         result.epoch = status.epoch;
         result.deadline_left = status.deadline_left.map(Duration::from_nanos);
         (result.maint, result.maint_ok) = self.core.maint_mode();
-        if matches!(result.action, TickAction::Stop | TickAction::Fence)
-            && let Some(epoch) = self.stop_unconfirmed
-            && self.stop_given.is_none_or(|(_, e)| e != epoch)
-        {
-            self.stop_given = Some((now, epoch));
-        }
-        if result.action == TickAction::Start && status.role != EtcdRole::Active {
-            result.action = TickAction::None;
-        }
-        if result.action == TickAction::None && status.app_running && self.stop_given.is_none() {
-            result.action = TickAction::Keep;
-        }
+        let active = status.role == EtcdRole::Active;
+        self.stop
+            .finish(&mut result, now, active, status.app_running);
         result
     }
 }

@@ -9,12 +9,18 @@
 //! before etcd can expire the lease and let anyone else in. A standby claims only when a
 //! linearizable read shows no leader key. Every hand-over revokes the lease, which deletes the
 //! leader key at once. One etcd call is in flight at a time.
+//!
+//! Which call comes next is in `core/drive.rs`, following a switchover in `core/switchover.rs`.
 
 use std::time::Duration;
 
 use super::timing::EtcdTiming;
 use crate::heartbeat::observe::Time;
 use crate::heartbeat::record::{MaintMode, MaintRecord};
+use switchover::SwitchoverWatch;
+
+mod drive;
+mod switchover;
 
 /// The leader key's content.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,17 +194,6 @@ pub struct Core {
     /// The switchover the maintenance key names, as this node follows it.
     switchover: Option<SwitchoverWatch>,
     rng: u64,
-}
-
-/// A switchover as this node follows it: it holds every node but the named one back until
-/// the named one holds the leader key, then ends by itself; abandoned after the failover
-/// bound from this node first reading it, so the cluster is never left without failover.
-#[derive(Clone, Copy, Debug)]
-struct SwitchoverWatch {
-    token: u64,
-    seen_at: Time,
-    /// Done or abandoned: the maintenance key counts as OFF.
-    over: bool,
 }
 
 fn nanos(d: Duration) -> u64 {
@@ -498,59 +493,6 @@ impl Core {
             _ => {}
         }
     }
-
-    /// The switchover `m` names is done or abandoned.
-    fn switchover_over(&self, m: &MaintRecord) -> bool {
-        matches!(m.mode, MaintMode::Switchover(_))
-            && self
-                .switchover
-                .is_some_and(|w| w.token == m.token && w.over)
-    }
-
-    /// Ends the switchover once its node holds the leader key, or abandons it after the
-    /// failover bound, loudly.
-    fn follow_switchover(&mut self, now: Time, view: &View, out: &mut Vec<Action>) {
-        let m = match &view.maint {
-            Some(Ok(m)) => m,
-            // Unreadable: it counts as FREEZE anyway; the watch waits for a good read.
-            Some(Err(_)) => return,
-            None => {
-                self.switchover = None;
-                return;
-            }
-        };
-        let MaintMode::Switchover(target) = &m.mode else {
-            self.switchover = None;
-            return;
-        };
-        let w = match self.switchover {
-            Some(w) if w.token == m.token => w,
-            _ => SwitchoverWatch {
-                token: m.token,
-                seen_at: now,
-                over: false,
-            },
-        };
-        self.switchover = Some(w);
-        if w.over {
-            return;
-        }
-        let limit = self.cfg.timing.failover_bound();
-        let msg = if view.leader.as_ref().is_some_and(|l| l.node == *target) {
-            format!("switchover to {target} done: normal failover rules apply again")
-        } else if now.saturating_sub(w.seen_at) >= nanos(limit) {
-            format!(
-                "switchover to {target} abandoned: {target} did not become active within {} ms \
-                 (the failover bound); normal failover rules apply again",
-                limit.as_millis()
-            )
-        } else {
-            return;
-        };
-        out.push(Action::Alarm(msg));
-        self.switchover = Some(SwitchoverWatch { over: true, ..w });
-    }
-
     fn become_active(&mut self, now: Time, epoch: u64, out: &mut Vec<Action>) {
         if self.deadline().is_none_or(|d| now >= d) {
             // The lease may be about to expire: let it go rather than start.
@@ -569,419 +511,24 @@ impl Core {
     /// Stop now: the lease is or may be lost. The lease is revoked once the application is
     /// gone, so no later read can mistake its key for a live term.
     fn fence(&mut self, reason: String, out: &mut Vec<Action>) {
-        self.role = Role::Stopping;
-        if let Some(l) = self.lease.take() {
-            self.revoke = Some(l.id);
-        }
-        self.status_put = None;
-        out.push(Action::StopApp {
-            reason,
-            fence: true,
-        });
+        self.stop_app(reason, true, out);
     }
 
     /// Stop, then revoke the lease so a peer can claim at once.
     fn hand_over(&mut self, reason: String, out: &mut Vec<Action>) {
+        self.stop_app(reason, false, out);
+    }
+
+    /// Either way the node is stopping and its lease is revoked once the application is gone.
+    fn stop_app(&mut self, reason: String, fence: bool, out: &mut Vec<Action>) {
         self.role = Role::Stopping;
         if let Some(l) = self.lease.take() {
             self.revoke = Some(l.id);
         }
         self.status_put = None;
-        out.push(Action::StopApp {
-            reason,
-            fence: false,
-        });
-    }
-
-    fn status_text(&self) -> String {
-        let role = match self.role {
-            Role::Standby => "standby",
-            Role::Active => "active",
-            Role::Stopping => "stopping",
-        };
-        let ack = match self.maint() {
-            Some(Ok(m)) => m.token,
-            _ => 0,
-        };
-        format!(
-            "node={} role={role} epoch={} maint_ack={ack} preferred={}",
-            self.cfg.node, self.epoch, self.cfg.preferred
-        )
-    }
-
-    fn drive(&mut self, now: Time, out: &mut Vec<Action>) {
-        if self.role == Role::Active
-            && let Some(d) = self.deadline()
-            && now >= d
-        {
-            let l = self.lease.expect("a deadline has a lease");
-            self.fence(
-                format!(
-                    "no keepalive acknowledged for {} ms (lease TTL {} s): stopping before etcd \
-                     can expire the lease",
-                    (now - l.acked_send) / 1_000_000,
-                    l.ttl.as_secs()
-                ),
-                out,
-            );
-        }
-        if self.inflight.is_some() {
-            return;
-        }
-        let p = self.period();
-        let call = if let Some(lease) = self.revoke.filter(|_| self.app_epoch.is_none()) {
-            out.push(Action::Revoke { lease });
-            Call::Revoke
-        } else if self.lease.is_none() && self.revoke.is_none() {
-            if now < self.next_grant {
-                return;
-            }
-            self.next_grant = now + p;
-            out.push(Action::GrantLease {
-                ttl_s: self.cfg.timing.lease_ttl.as_secs(),
-            });
-            Call::Grant
-        } else if let Some(l) = self.lease.filter(|_| now >= self.next_keepalive) {
-            self.next_keepalive = now + p;
-            out.push(Action::KeepAlive { lease: l.id });
-            Call::KeepAlive
-        } else if now >= self.next_read || (self.view.is_none() && self.role != Role::Stopping) {
-            if now < self.next_read && self.view.is_none() {
-                // A fresh read after a claim or revoke, but no more than one per half period.
-                if now + p / 2 < self.next_read {
-                    return;
-                }
-            }
-            self.next_read = now + p;
-            out.push(Action::Read);
-            Call::Read
-        } else if let Some((lease, epoch, epoch_rev)) = self.claim_now(now) {
-            self.epoch = epoch;
-            self.claiming = Some(epoch);
-            out.push(Action::PersistEpoch(epoch));
-            out.push(Action::Claim {
-                lease,
-                epoch,
-                epoch_rev,
-            });
-            Call::Claim
-        } else if let Some(l) = self.lease
-            && self.status_put.as_deref() != Some(self.status_text().as_str())
-        {
-            let status = self.status_text();
-            self.status_put = Some(status.clone());
-            out.push(Action::PutStatus {
-                lease: l.id,
-                status,
-            });
-            Call::Status
-        } else {
-            return;
-        };
-        self.inflight = Some(call);
-    }
-
-    /// (lease, epoch, epoch_rev) when this node should claim now.
-    fn claim_now(&self, now: Time) -> Option<(i64, u64, i64)> {
-        if self.role != Role::Standby || self.app_epoch.is_some() {
-            return None;
-        }
-        let view = self.view.as_ref()?;
-        if view.leader.is_some() {
-            return None;
-        }
-        let skip_backoff = self.maint_allows_claim()?;
-        if !skip_backoff && now < self.backoff_until {
-            return None;
-        }
-        let lease = self.lease?;
-        // Room for the claim and the start before the deadline.
-        let room = self.period() + 2 * nanos(self.cfg.timing.io_timeout);
-        if self.deadline()? < now + room {
-            return None;
-        }
-        let epoch = view.epoch.max(self.max_epoch).max(self.epoch) + 1;
-        Some((lease.id, epoch, view.epoch_rev))
+        out.push(Action::StopApp { reason, fence });
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const MS: u64 = 1_000_000;
-
-    fn timing() -> EtcdTiming {
-        EtcdTiming {
-            period: Duration::from_millis(500),
-            io_timeout: Duration::from_millis(400),
-            lease_ttl: Duration::from_secs(3),
-            kill_budget: Duration::from_millis(500),
-            election_timeout: Duration::from_millis(500),
-            heartbeat_interval: Duration::from_millis(50),
-        }
-    }
-
-    fn core(node: &str, preferred: bool) -> Core {
-        let cfg = CoreConfig {
-            node: node.into(),
-            preferred,
-            timing: timing(),
-            incarnation: 7,
-            persisted_epoch: 4,
-        };
-        Core::new(cfg, 0)
-    }
-
-    fn view(leader: Option<Leader>, maint: Option<MaintRecord>) -> View {
-        View {
-            leader,
-            epoch: 9,
-            epoch_rev: 33,
-            maint: maint.map(Ok),
-        }
-    }
-
-    fn maint(mode: MaintMode, drained: &[&str]) -> MaintRecord {
-        MaintRecord {
-            cluster: "c".into(),
-            token: 1,
-            mode,
-            drained: drained.iter().map(|s| s.to_string()).collect(),
-            set_by: "op".into(),
-            reason: "test".into(),
-            wall_ms: 0,
-        }
-    }
-
-    /// Grants a lease (sent at `now`), then answers the read with `v`; returns the actions
-    /// after the read.
-    fn granted_then_read(c: &mut Core, now: Time, v: View) -> Vec<Action> {
-        assert_eq!(
-            c.step(now, Event::Tick),
-            vec![Action::GrantLease { ttl_s: 3 }]
-        );
-        let a = c.step(
-            now + MS,
-            Event::Granted {
-                sent: now,
-                result: Ok((0x11, 3)),
-            },
-        );
-        assert_eq!(a, vec![Action::Read]);
-        c.step(now + 2 * MS, Event::Read { result: Ok(v) })
-    }
-
-    #[test]
-    fn claims_an_absent_key_with_the_next_epoch_persisted_first_and_starts() {
-        let mut c = core("a", true);
-        let a = granted_then_read(&mut c, 0, view(None, None));
-        // Epoch above both the counter (9) and what this node persisted (4).
-        assert_eq!(
-            a,
-            vec![
-                Action::PersistEpoch(10),
-                Action::Claim {
-                    lease: 0x11,
-                    epoch: 10,
-                    epoch_rev: 33
-                }
-            ]
-        );
-        let a = c.step(3 * MS, Event::Claimed { result: Ok(true) });
-        assert_eq!(a[0], Action::StartApp { epoch: 10 });
-        assert_eq!(c.role(), Role::Active);
-    }
-
-    #[test]
-    fn the_active_fences_at_f1_after_the_send_of_its_last_acknowledged_keepalive() {
-        let mut c = core("a", true);
-        granted_then_read(&mut c, 0, view(None, None));
-        c.step(3 * MS, Event::Claimed { result: Ok(true) });
-        // A keepalive sent at 500 ms and acknowledged at 900 ms moves the deadline to
-        // 500 + F1, not 900 + F1.
-        let f1 = timing().renew_deadline_for(Duration::from_secs(3)).unwrap();
-        let f1 = f1.as_nanos() as u64;
-        c.step(500 * MS, Event::Tick);
-        c.step(
-            900 * MS,
-            Event::KeptAlive {
-                sent: 500 * MS,
-                lease: 0x11,
-                result: Ok(3),
-            },
-        );
-        assert_eq!(
-            c.status(900 * MS).deadline_left,
-            Some(500 * MS + f1 - 900 * MS)
-        );
-        let before = c.step(500 * MS + f1 - 1, Event::Tick);
-        assert!(
-            !before.iter().any(|a| matches!(a, Action::StopApp { .. })),
-            "{before:?}"
-        );
-        let at = c.step(500 * MS + f1, Event::Tick);
-        assert!(
-            at.iter()
-                .any(|a| matches!(a, Action::StopApp { fence: true, .. })),
-            "{at:?}"
-        );
-        // The lease is revoked only once the application is gone.
-        assert!(!at.iter().any(|a| matches!(a, Action::Revoke { .. })));
-        let a = c.step(500 * MS + f1 + MS, Event::Revoked { result: Ok(()) });
-        assert!(!a.iter().any(|a| matches!(a, Action::Revoke { .. })));
-    }
-
-    #[test]
-    fn a_lease_etcd_calls_gone_fences_the_active_at_once() {
-        let mut c = core("a", true);
-        granted_then_read(&mut c, 0, view(None, None));
-        c.step(3 * MS, Event::Claimed { result: Ok(true) });
-        c.step(500 * MS, Event::Tick);
-        let a = c.step(
-            510 * MS,
-            Event::KeptAlive {
-                sent: 500 * MS,
-                lease: 0x11,
-                result: Ok(0),
-            },
-        );
-        assert!(matches!(a[0], Action::StopApp { fence: true, .. }), "{a:?}");
-    }
-
-    #[test]
-    fn freeze_drain_and_a_switchover_to_another_node_keep_a_standby_from_claiming() {
-        for m in [
-            maint(MaintMode::Freeze, &[]),
-            maint(MaintMode::Off, &["a"]),
-            maint(MaintMode::Switchover("b".into()), &[]),
-        ] {
-            let mut c = core("a", true);
-            let a = granted_then_read(&mut c, 0, view(None, Some(m.clone())));
-            assert!(
-                !a.iter().any(|a| matches!(a, Action::Claim { .. })),
-                "{m:?}: {a:?}"
-            );
-        }
-        // An unreadable maintenance key counts as FREEZE, with an alarm.
-        let mut c = core("a", true);
-        let mut v = view(None, None);
-        v.maint = Some(Err("bad checksum".into()));
-        let a = granted_then_read(&mut c, 0, v);
-        assert!(
-            matches!(&a[0], Action::Alarm(m) if m.contains("FREEZE")),
-            "{a:?}"
-        );
-        assert!(!a.iter().any(|a| matches!(a, Action::Claim { .. })));
-    }
-
-    #[test]
-    fn the_switchover_target_claims_without_waiting_out_its_back_off() {
-        let mut c = core("b", false);
-        let a = granted_then_read(
-            &mut c,
-            0,
-            view(None, Some(maint(MaintMode::Switchover("b".into()), &[]))),
-        );
-        assert!(a.iter().any(|a| matches!(a, Action::Claim { .. })), "{a:?}");
-        // Without the switchover, a node that is not preferred waits its back-off.
-        let mut c = core("b", false);
-        let a = granted_then_read(&mut c, 0, view(None, None));
-        assert!(
-            !a.iter().any(|a| matches!(a, Action::Claim { .. })),
-            "{a:?}"
-        );
-    }
-
-    #[test]
-    fn the_active_hands_over_on_a_switchover_to_another_node_and_revokes_after_the_stop() {
-        let mut c = core("a", true);
-        granted_then_read(&mut c, 0, view(None, None));
-        c.step(3 * MS, Event::Claimed { result: Ok(true) });
-        let ours = Leader {
-            node: "a".into(),
-            epoch: 10,
-            lease: 0x11,
-        };
-        c.step(500 * MS, Event::Tick); // keepalive
-        c.step(
-            510 * MS,
-            Event::KeptAlive {
-                sent: 500 * MS,
-                lease: 0x11,
-                result: Ok(3),
-            },
-        );
-        let a = c.step(
-            520 * MS,
-            Event::Read {
-                result: Ok(view(
-                    Some(ours),
-                    Some(maint(MaintMode::Switchover("b".into()), &[])),
-                )),
-            },
-        );
-        assert!(
-            matches!(a[0], Action::StopApp { fence: false, .. }),
-            "{a:?}"
-        );
-        let a = c.step(700 * MS, Event::AppStopped { epoch: 10 });
-        assert_eq!(a, vec![Action::Revoke { lease: 0x11 }]);
-        assert_eq!(c.role(), Role::Standby);
-    }
-
-    #[test]
-    fn a_claim_whose_reply_was_lost_is_adopted_only_with_this_nodes_lease_and_epoch() {
-        let mut c = core("a", true);
-        granted_then_read(&mut c, 0, view(None, None));
-        let a = c.step(
-            400 * MS,
-            Event::Claimed {
-                result: Err("timed out".into()),
-            },
-        );
-        assert_eq!(a, vec![Action::Read]);
-        // Another lease with this node's name (a previous run of it) is not ours.
-        let old = Leader {
-            node: "a".into(),
-            epoch: 10,
-            lease: 0x99,
-        };
-        let a = c.step(
-            410 * MS,
-            Event::Read {
-                result: Ok(view(Some(old), None)),
-            },
-        );
-        assert!(
-            !a.iter().any(|a| matches!(a, Action::StartApp { .. })),
-            "{a:?}"
-        );
-        let ours = Leader {
-            node: "a".into(),
-            epoch: 10,
-            lease: 0x11,
-        };
-        let a = c.step(
-            420 * MS,
-            Event::Read {
-                result: Ok(view(Some(ours), None)),
-            },
-        );
-        assert_eq!(a[0], Action::StartApp { epoch: 10 });
-    }
-
-    #[test]
-    fn the_active_fences_when_the_leader_key_is_no_longer_its_own() {
-        let mut c = core("a", true);
-        granted_then_read(&mut c, 0, view(None, None));
-        c.step(3 * MS, Event::Claimed { result: Ok(true) });
-        let a = c.step(
-            10 * MS,
-            Event::Read {
-                result: Ok(view(None, None)),
-            },
-        );
-        assert!(matches!(a[0], Action::StopApp { fence: true, .. }), "{a:?}");
-    }
-}
+mod tests;

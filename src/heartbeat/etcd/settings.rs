@@ -13,7 +13,7 @@ use super::keys::Keys;
 use super::timing::EtcdTiming;
 use super::tls::TlsFiles;
 use crate::config::HeartbeatSettings;
-use crate::heartbeat::settings::NodeError;
+use crate::heartbeat::settings::{NodeError, node_and_state_dir};
 use crate::heartbeat::timing::Timing;
 
 /// The keys that make up the etcd timing, for the timing check's refusals.
@@ -28,20 +28,7 @@ impl EtcdSettings {
     pub fn from_config(hb: &HeartbeatSettings) -> Result<EtcdSettings, NodeError> {
         let bad = |m: String| NodeError::Config(m);
         let missing = |key: &str| bad(format!("{key} is not set (hb.backend=etcd)"));
-        let node = hb.node.clone().ok_or_else(|| missing("hb.node"))?;
-        let state_dir = hb
-            .state_dir
-            .clone()
-            .ok_or_else(|| missing("hb.state_dir"))?;
-        if hb.nodes.is_empty() {
-            return Err(missing("hb.nodes"));
-        }
-        if !hb.nodes.contains(&node) {
-            return Err(bad(format!(
-                "hb.node={node} is not one of hb.nodes={}",
-                hb.nodes.join(",")
-            )));
-        }
+        let (node, state_dir) = node_and_state_dir(hb, missing)?;
         let e = &hb.etcd;
         if e.endpoints.is_empty() {
             return Err(missing("hb.etcd.endpoints"));
