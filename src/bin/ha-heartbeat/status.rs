@@ -244,7 +244,7 @@ pub fn render(c: &ClusterStatus, self_node: &str) -> String {
         match &n.record {
             Ok(r) => {
                 let last_change = match (n.changed_within, n.lease) {
-                    (_, Some(l)) => format!("lease {l:x}"),
+                    (_, Some(_)) => "lease held".to_string(),
                     (Some(d), None) => format!("< {} ms ago", d.as_millis()),
                     (None, None) => format!("> {} ms ago", c.observed.as_millis()),
                 };
@@ -462,7 +462,7 @@ pub fn render_json(c: &ClusterStatus, self_node: &str) -> String {
                 n.changed(),
                 n.changed_within
                     .map_or("null".into(), |d| d.as_millis().to_string()),
-                n.lease.map_or("null".into(), |l| l.to_string())
+                n.lease.map_or("null".into(), |l| json_str(&format!("{l:x}")))
             );
             match &n.record {
                 Ok(r) => format!(
@@ -512,8 +512,9 @@ pub fn render_json(c: &ClusterStatus, self_node: &str) -> String {
             e.leader
                 .as_ref()
                 .map_or("null".into(), |(n, epoch, lease)| format!(
-                    "{{\"node\":{},\"epoch\":{epoch},\"lease\":{lease}}}",
-                    json_str(n)
+                    "{{\"node\":{},\"epoch\":{epoch},\"lease\":{}}}",
+                    json_str(n),
+                    json_str(&format!("{lease:x}"))
                 )),
             e.epoch,
             json_opt(e.error.as_deref())

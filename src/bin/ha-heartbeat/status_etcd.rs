@@ -246,12 +246,12 @@ mod tests {
             "{out}"
         );
         let a = out.lines().find(|l| l.starts_with("a ")).unwrap();
-        assert!(a.contains("ACTIVE") && a.contains("lease 11"), "{out}");
+        assert!(a.contains("ACTIVE") && a.contains("lease held"), "{out}");
         assert!(out.contains("maintenance: OFF (token 4"), "{out}");
         let j = render_json(&c, "b");
         assert!(j.contains(r#""backend":"etcd""#), "{j}");
         assert!(
-            j.contains(r#""leader":{"node":"a","epoch":7,"lease":17}"#),
+            j.contains(r#""leader":{"node":"a","epoch":7,"lease":"11"}"#),
             "{j}"
         );
         assert!(
