@@ -4,7 +4,7 @@
 //! together), quorum loss (two members stopped): takeover within the failover bound, never
 //! two applications at once, epochs increasing. A kill -9 of the etcd leader member and a
 //! member restarted with its data: no failover. `ha-heartbeat status` on etcd, with etcd up
-//! and down.
+//! and down. A restarted daemon waits for its earlier lease, not for a hold of its own.
 #![cfg(feature = "etcd")]
 
 mod common;
@@ -70,7 +70,7 @@ fn kill9_of_the_active_daemon_fails_over_within_the_bound_without_overlap() {
     let mut c = Cluster::new("etcd-kill9", &["n1", "n2"], &on_etcd(&etcd));
     c.start("n1");
     c.start("n2");
-    // Either may win the first claim (both wait out the daemon's start-up hold).
+    // Either may win the first claim (both start together).
     let first = c.wait_running_on(|_| true, Duration::from_secs(15));
     let (active, other) = (first.node.clone(), other_of(&first.node));
     let fault = mono_ns();
@@ -91,7 +91,7 @@ fn sigstop_of_the_active_daemon_fails_over_and_it_does_not_come_back_as_a_second
     let mut c = Cluster::new("etcd-stop", &["n1", "n2"], &on_etcd(&etcd));
     c.start("n1");
     c.start("n2");
-    // Either may win the first claim (both wait out the daemon's start-up hold).
+    // Either may win the first claim (both start together).
     let first = c.wait_running_on(|_| true, Duration::from_secs(15));
     let (active, other) = (first.node.clone(), other_of(&first.node));
     let pid = c.pid(&active);
@@ -409,5 +409,56 @@ fn an_etcd_member_restarted_with_its_data_rejoins_without_failover_and_failover_
         |i| i.node == other,
     );
     assert!(next.epoch > first.epoch, "{first:?} then {next:?}");
+    c.assert_no_overlap();
+}
+
+/// On etcd the start-up hold of the file backend (F1 + K, for a record that may say ACTIVE)
+/// does not apply: the earlier run's term is its leader key in etcd. A fresh daemon claims
+/// at once; one restarted right after a kill -9 while active waits for its old lease, and
+/// only for that.
+#[test]
+fn on_etcd_a_daemon_start_waits_for_no_record_file_only_for_its_earlier_lease() {
+    let etcd = EtcdCluster::start(1, false);
+    // A TTL whose F1 + K (9.3 s) is far beyond a claim, so a hold would show.
+    let t = EtcdTiming {
+        lease_ttl: Duration::from_secs(10),
+        ..timing()
+    };
+    let hold = t.renew_deadline_for(t.lease_ttl).unwrap() + t.kill_budget;
+    let mut c = Cluster::new("etcd-nohold", &["n1", "n2"], &on_etcd_with(&etcd, t));
+    let t0 = mono_ns();
+    c.start("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", Duration::from_secs(30));
+    let took = Duration::from_nanos(first.start - t0);
+    assert!(
+        took < hold - Duration::from_secs(3),
+        "the first start took {took:?}: held for F1 + K ({hold:?})?\n{}",
+        c.logs()
+    );
+    // kill -9 and an immediate restart: its application is killed at once, and the new run
+    // claims only once etcd let the old lease go (TTL after its last renewal, sent at most a
+    // period and an I/O timeout before the kill).
+    let kill = mono_ns();
+    c.kill9("n1");
+    c.start("n1");
+    let second = c.wait_running_on(
+        |i| i.pid != first.pid,
+        t.failover_bound() + Duration::from_secs(5),
+    );
+    let after = Duration::from_nanos(second.start - kill);
+    assert!(
+        after >= t.lease_ttl - t.period - t.io_timeout,
+        "started {after:?} after the kill, before the old lease could have ended\n{}",
+        c.logs()
+    );
+    assert!(
+        after <= t.failover_bound() + Duration::from_millis(1500),
+        "started {after:?} after the kill (bound {:?})\n{}",
+        t.failover_bound(),
+        c.logs()
+    );
+    let log = c.log("n1");
+    assert!(!log.contains("may have been active"), "{log}");
+    assert!(log.contains("on etcd http://127.0.0.1:"), "{log}");
     c.assert_no_overlap();
 }

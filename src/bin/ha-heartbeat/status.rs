@@ -145,6 +145,15 @@ fn read_all(
         .collect()
 }
 
+/// What the node's backend shows: one read of etcd, or the records watched for `window`.
+pub fn observe_backend(s: &NodeSettings, window: Duration) -> ClusterStatus {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &s.etcd {
+        return crate::status_etcd::observe(s, e);
+    }
+    observe(s, window)
+}
+
 /// Reads every record, then again every half period until each has changed or `window`
 /// passed (2 periods + 2 I/O timeouts: a live node writes at least once in that time).
 pub fn observe(s: &NodeSettings, window: Duration) -> ClusterStatus {
