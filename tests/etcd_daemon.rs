@@ -4,7 +4,8 @@
 //! together), quorum loss (two members stopped): takeover within the failover bound, never
 //! two applications at once, epochs increasing. A kill -9 of the etcd leader member and a
 //! member restarted with its data: no failover. `ha-heartbeat status` on etcd, with etcd up
-//! and down. A restarted daemon waits for its earlier lease, not for a hold of its own.
+//! and down. A restarted daemon waits for its earlier lease, not for a hold of its own; a
+//! node backing off pages only when no node is active.
 #![cfg(feature = "etcd")]
 
 mod common;
@@ -461,4 +462,78 @@ fn on_etcd_a_daemon_start_waits_for_no_record_file_only_for_its_earlier_lease() 
     assert!(!log.contains("may have been active"), "{log}");
     assert!(log.contains("on etcd http://127.0.0.1:"), "{log}");
     c.assert_no_overlap();
+}
+
+/// A node that backs off after its application failed judges from etcd whether the service
+/// runs elsewhere: no `service_down` while the other node is active, one once that node's
+/// daemon died and its lease ended.
+#[test]
+fn a_node_backing_off_on_etcd_pages_only_when_no_node_holds_the_leader_key() {
+    let etcd = EtcdCluster::start(1, false);
+    let mut c = Cluster::new(
+        "etcd-flap",
+        &["n1", "n2"],
+        &format!(
+            "{}hb.flap_backoff_ms=60000\nhb.flap_backoff_max_ms=60000\n\
+             hb.failure_timeout_ms=120000\n",
+            on_etcd(&etcd)
+        ),
+    );
+    let kinds = c.dir.join("kinds");
+    for n in ["n1", "n2"] {
+        c.add_conf(
+            n,
+            &format!(
+                "hb.incident_cmd=echo \"$HB_INCIDENT_KIND|$HB_NODE|$HB_REASON\" >> {}\n",
+                kinds.display()
+            ),
+        );
+    }
+    c.add_conf("n1", "hb.start_cmd=exit 3\n");
+    let service_down = || -> Vec<String> {
+        std::fs::read_to_string(&kinds)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("service_down|"))
+            .map(str::to_string)
+            .collect()
+    };
+    c.start("n1");
+    assert!(
+        wait_until(Duration::from_secs(15), || c
+            .log("n1")
+            .contains("claims nothing for")),
+        "n1 did not back off\n{}",
+        c.logs()
+    );
+    c.start("n2");
+    let second = c.wait_running_on(|i| i.node == "n2", Duration::from_secs(15));
+    // The daemon's failover bound on etcd (its takeover time plus periods and timeouts) is
+    // about 6 s and it looks every 3 s: 12 s would show a false page.
+    c.watch(
+        Duration::from_secs(12),
+        Some(second.pid),
+        "n2 active, n1 backing off",
+    );
+    assert!(
+        service_down().is_empty(),
+        "{:?}\n{}",
+        service_down(),
+        c.logs()
+    );
+    let fault = std::time::Instant::now();
+    c.kill9("n2");
+    assert!(
+        wait_until(Duration::from_secs(25), || !service_down().is_empty()),
+        "no service_down after n2 died\n{}",
+        c.logs()
+    );
+    let page = service_down()[0].clone();
+    assert!(page.starts_with("service_down|n1|"), "{page}");
+    assert!(page.contains("n2 unreadable (no key"), "{page}");
+    assert!(
+        fault.elapsed() > timing().lease_ttl,
+        "paged {:?} after the kill, before n2's lease could end: {page}",
+        fault.elapsed()
+    );
 }
