@@ -2,15 +2,19 @@
 //! three-member etcd, with the beacon overlap checker of tests/common/cluster.rs: kill -9 and
 //! SIGSTOP of the active daemon, a data-centre failure (the active daemon and an etcd member
 //! together), quorum loss (two members stopped): takeover within the failover bound, never
-//! two applications at once, epochs increasing.
+//! two applications at once, epochs increasing. A kill -9 of the etcd leader member and a
+//! member restarted with its data: no failover. `ha-heartbeat status` on etcd, with etcd up
+//! and down. A restarted daemon waits for its earlier lease, not for a hold of its own; a
+//! node backing off pages only when no node is active.
 #![cfg(feature = "etcd")]
 
 mod common;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, mono_ns, other_of, pid_stopped, signal, wait_until};
 use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+use hamon::heartbeat::etcd::api::Client;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 
 fn timing() -> EtcdTiming {
@@ -24,9 +28,23 @@ fn timing() -> EtcdTiming {
     }
 }
 
+/// A lease long enough for the active to ride through an etcd leader election
+/// (F1 >= 2E + P + T_io: the daemon would warn otherwise).
+fn riding() -> EtcdTiming {
+    let t = EtcdTiming {
+        lease_ttl: Duration::from_secs(3),
+        ..timing()
+    };
+    assert_eq!(t.election_warning(), None);
+    t
+}
+
 /// The settings that move a cluster of daemons onto `etcd`.
 fn on_etcd(etcd: &EtcdCluster) -> String {
-    let t = timing();
+    on_etcd_with(etcd, timing())
+}
+
+fn on_etcd_with(etcd: &EtcdCluster, t: EtcdTiming) -> String {
     format!(
         "hb.backend=etcd\nhb.etcd.endpoints={}\nhb.etcd.period_ms={}\nhb.etcd.io_timeout_ms={}\n\
          hb.etcd.lease_ttl_s={}\nhb.etcd.kill_budget_ms={}\nhb.etcd.election_timeout_ms={}\n\
@@ -53,7 +71,7 @@ fn kill9_of_the_active_daemon_fails_over_within_the_bound_without_overlap() {
     let mut c = Cluster::new("etcd-kill9", &["n1", "n2"], &on_etcd(&etcd));
     c.start("n1");
     c.start("n2");
-    // Either may win the first claim (both wait out the daemon's start-up hold).
+    // Either may win the first claim (both start together).
     let first = c.wait_running_on(|_| true, Duration::from_secs(15));
     let (active, other) = (first.node.clone(), other_of(&first.node));
     let fault = mono_ns();
@@ -74,7 +92,7 @@ fn sigstop_of_the_active_daemon_fails_over_and_it_does_not_come_back_as_a_second
     let mut c = Cluster::new("etcd-stop", &["n1", "n2"], &on_etcd(&etcd));
     c.start("n1");
     c.start("n2");
-    // Either may win the first claim (both wait out the daemon's start-up hold).
+    // Either may win the first claim (both start together).
     let first = c.wait_running_on(|_| true, Duration::from_secs(15));
     let (active, other) = (first.node.clone(), other_of(&first.node));
     let pid = c.pid(&active);
@@ -177,4 +195,345 @@ fn on_quorum_loss_the_active_daemon_fences_and_nobody_starts_until_it_returns() 
     let next = c.wait_running_on(|i| i.start >= back, Duration::from_secs(15));
     assert!(next.epoch > first.epoch, "{first:?} then {next:?}");
     c.assert_no_overlap();
+}
+
+/// `status` as `node`: (exit code, stdout and stderr, how long it took).
+fn status(c: &Cluster, node: &str, json: bool) -> (i32, String, Duration) {
+    let t0 = Instant::now();
+    let args: &[&str] = if json {
+        &["status", "--json"]
+    } else {
+        &["status"]
+    };
+    let (st, out) = c.cli(node, args);
+    (st.code().unwrap_or(-1), out, t0.elapsed())
+}
+
+/// Until `status` as `node` exits with `code` and its output passes `and`; the last output.
+fn status_until(
+    c: &Cluster,
+    node: &str,
+    code: i32,
+    within: Duration,
+    and: impl Fn(&str) -> bool,
+) -> String {
+    let mut last = (0, String::new(), Duration::ZERO);
+    let ok = wait_until(within, || {
+        last = status(c, node, false);
+        last.0 == code && and(&last.1)
+    });
+    assert!(
+        ok,
+        "status never exited {code}: last {last:?}\n{}",
+        c.logs()
+    );
+    last.1
+}
+
+#[test]
+fn status_on_etcd_shows_the_active_the_standby_the_epoch_and_maintenance_and_etcd_down() {
+    let mut etcd = EtcdCluster::start(1, false);
+    let mut c = Cluster::new("etcd-status", &["n1", "n2"], &on_etcd(&etcd));
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_secs(15));
+    let (active, standby) = (first.node.clone(), other_of(&first.node));
+    // Both status keys present (the standby's comes with its lease), the leader key, and
+    // the active's status key written after its claim.
+    let out = status_until(&c, standby, 0, Duration::from_secs(10), |out| {
+        out.lines()
+            .any(|l| l.starts_with(&active) && l.contains("ACTIVE"))
+    });
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no line for {name}: {out}"))
+            .to_string()
+    };
+    assert!(line(&active).contains("ACTIVE"), "{out}");
+    assert!(
+        line(&active).contains(&format!(" {} ", first.epoch)),
+        "{out}"
+    );
+    assert!(line(&format!("{standby}*")).contains("STANDBY"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "leader key: {active} epoch {e} (lease",
+            e = first.epoch
+        )) && out.contains(&format!("epoch key: {}", first.epoch)),
+        "{out}"
+    );
+    assert!(out.contains("one read of etcd at revision"), "{out}");
+    assert!(out.contains(&format!("active: {active}\n")), "{out}");
+    assert!(out.contains("maintenance: OFF"), "{out}");
+    assert!(out.contains("verdict: ok (exit 0)"), "{out}");
+    assert!(out.contains("timing: etcd"), "{out}");
+    let (code, j, _) = status(&c, &active, true);
+    assert_eq!(code, 0, "{j}");
+    assert!(j.contains(r#""backend":"etcd""#), "{j}");
+    assert!(j.contains(&format!(r#""active":"{active}""#)), "{j}");
+    assert!(
+        j.contains(&format!(
+            r#""leader":{{"node":"{active}","epoch":{}"#,
+            first.epoch
+        )),
+        "{j}"
+    );
+
+    // Maintenance on: degraded, the mode shown.
+    let (st, out) = c.cli(&active, &["maintenance", "on"]);
+    assert!(st.success(), "{out}");
+    let (code, out, _) = status(&c, standby, false);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("maintenance: FREEZE"), "{out}");
+    assert!(out.contains("maintenance FREEZE: no failover"), "{out}");
+    let (code, j, _) = status(&c, standby, true);
+    assert_eq!(code, 1, "{j}");
+    assert!(j.contains(r#""mode":"FREEZE""#), "{j}");
+    let (st, out) = c.cli(&active, &["maintenance", "off"]);
+    assert!(st.success(), "{out}");
+
+    // The standby's daemon dies: its status key goes with its lease, within TTL + E.
+    let t = timing();
+    c.kill9(standby);
+    let out = status_until(
+        &c,
+        &active,
+        1,
+        t.lease_ttl + t.election_timeout + Duration::from_secs(3),
+        |_| true,
+    );
+    assert!(
+        out.contains(&format!("{standby}: no key /hamon/hamon/status/{standby}")),
+        "{out}"
+    );
+
+    // etcd hangs (stopped): status gives up within the I/O timeout, exits 3 and names the
+    // endpoint, in text and JSON. The bound: T_io plus the start of a debug binary.
+    let pid = etcd.members[0].pid() as i32;
+    let cont = Cont(vec![pid]);
+    signal(pid, libc::SIGSTOP);
+    let endpoint = etcd.endpoints()[0].clone();
+    for json in [false, true] {
+        let (code, out, took) = status(&c, &active, json);
+        assert_eq!(code, 3, "{out}");
+        assert!(
+            out.contains("cannot read etcd") && out.contains(&endpoint),
+            "{out}"
+        );
+        assert!(took < t.io_timeout + Duration::from_secs(2), "{took:?}");
+        if json {
+            assert!(out.contains(r#""verdict":"unknown""#), "{out}");
+        }
+    }
+    drop(cont);
+    // etcd killed: refused at once, the same answer.
+    etcd.members[0].kill();
+    let (code, out, _) = status(&c, &active, false);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.contains(&endpoint), "{out}");
+}
+
+#[test]
+fn a_kill9_of_the_etcd_leader_member_does_not_fail_over() {
+    let mut etcd = EtcdCluster::start(3, false);
+    let t = riding();
+    let mut c = Cluster::new("etcd-leader", &["n1", "n2"], &on_etcd_with(&etcd, t));
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_secs(15));
+    let leader = etcd.leader();
+    etcd.members[leader].kill();
+    // Watch as long as a failover would take at worst: the same application runs throughout
+    // and nothing else ever starts.
+    c.watch(
+        t.failover_bound() + t.lease_ttl,
+        Some(first.pid),
+        "after a kill -9 of the etcd leader member",
+    );
+    let running = c.running();
+    assert_eq!(running.len(), 1, "{running:?}");
+    assert_eq!(running[0].pid, first.pid, "{running:?}");
+    c.assert_no_overlap();
+}
+
+#[test]
+fn an_etcd_member_restarted_with_its_data_rejoins_without_failover_and_failover_still_works() {
+    let mut etcd = EtcdCluster::start(3, false);
+    let t = riding();
+    let mut c = Cluster::new("etcd-rejoin", &["n1", "n2"], &on_etcd_with(&etcd, t));
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_secs(15));
+    let (active, other) = (first.node.clone(), other_of(&first.node));
+    // m0 is every node's first endpoint (and may be the etcd leader).
+    etcd.members[0].kill();
+    c.watch(t.failover_bound(), Some(first.pid), "while etcd m0 is down");
+    etcd.members[0].restart();
+    // It rejoins with its data: a linearizable read through it alone shows the leader key.
+    let mut alone = etcd.settings();
+    alone.endpoints = vec![etcd.members[0].client_url.clone()];
+    let mut client = Client::new(&alone).unwrap();
+    let key = "/hamon/hamon/leader";
+    let mut last = String::new();
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            match client.get(key.as_bytes()) {
+                Ok(Some(kv)) => {
+                    last = String::from_utf8_lossy(&kv.value).into_owned();
+                    last.starts_with(&format!("node={active} "))
+                }
+                Ok(None) => {
+                    last = "no leader key".into();
+                    false
+                }
+                Err(e) => {
+                    last = e.to_string();
+                    false
+                }
+            }
+        }),
+        "m0 did not rejoin: {last}"
+    );
+    c.watch(
+        t.failover_bound(),
+        Some(first.pid),
+        "after etcd m0 rejoined",
+    );
+    // Failover still works, within the documented bound.
+    let fault = mono_ns();
+    c.kill9(&active);
+    let next = c.failover_within(
+        "kill -9 of the active daemon after an etcd member rejoined",
+        fault,
+        t.failover_bound() + Duration::from_millis(300),
+        |i| i.node == other,
+    );
+    assert!(next.epoch > first.epoch, "{first:?} then {next:?}");
+    c.assert_no_overlap();
+}
+
+/// On etcd the start-up hold of the file backend (F1 + K, for a record that may say ACTIVE)
+/// does not apply: the earlier run's term is its leader key in etcd. A fresh daemon claims
+/// at once; one restarted right after a kill -9 while active waits for its old lease, and
+/// only for that.
+#[test]
+fn on_etcd_a_daemon_start_waits_for_no_record_file_only_for_its_earlier_lease() {
+    let etcd = EtcdCluster::start(1, false);
+    // A TTL whose F1 + K (9.3 s) is far beyond a claim, so a hold would show.
+    let t = EtcdTiming {
+        lease_ttl: Duration::from_secs(10),
+        ..timing()
+    };
+    let hold = t.renew_deadline_for(t.lease_ttl).unwrap() + t.kill_budget;
+    let mut c = Cluster::new("etcd-nohold", &["n1", "n2"], &on_etcd_with(&etcd, t));
+    let t0 = mono_ns();
+    c.start("n1");
+    let first = c.wait_running_on(|i| i.node == "n1", Duration::from_secs(30));
+    let took = Duration::from_nanos(first.start - t0);
+    assert!(
+        took < hold - Duration::from_secs(3),
+        "the first start took {took:?}: held for F1 + K ({hold:?})?\n{}",
+        c.logs()
+    );
+    // kill -9 and an immediate restart: its application is killed at once, and the new run
+    // claims only once etcd let the old lease go (TTL after its last renewal, sent at most a
+    // period and an I/O timeout before the kill).
+    let kill = mono_ns();
+    c.kill9("n1");
+    c.start("n1");
+    let second = c.wait_running_on(
+        |i| i.pid != first.pid,
+        t.failover_bound() + Duration::from_secs(5),
+    );
+    let after = Duration::from_nanos(second.start - kill);
+    assert!(
+        after >= t.lease_ttl - t.period - t.io_timeout,
+        "started {after:?} after the kill, before the old lease could have ended\n{}",
+        c.logs()
+    );
+    assert!(
+        after <= t.failover_bound() + Duration::from_millis(1500),
+        "started {after:?} after the kill (bound {:?})\n{}",
+        t.failover_bound(),
+        c.logs()
+    );
+    let log = c.log("n1");
+    assert!(!log.contains("may have been active"), "{log}");
+    assert!(log.contains("on etcd http://127.0.0.1:"), "{log}");
+    c.assert_no_overlap();
+}
+
+/// A node that backs off after its application failed judges from etcd whether the service
+/// runs elsewhere: no `service_down` while the other node is active, one once that node's
+/// daemon died and its lease ended.
+#[test]
+fn a_node_backing_off_on_etcd_pages_only_when_no_node_holds_the_leader_key() {
+    let etcd = EtcdCluster::start(1, false);
+    let mut c = Cluster::new(
+        "etcd-flap",
+        &["n1", "n2"],
+        &format!(
+            "{}hb.flap_backoff_ms=60000\nhb.flap_backoff_max_ms=60000\n\
+             hb.failure_timeout_ms=120000\n",
+            on_etcd(&etcd)
+        ),
+    );
+    let kinds = c.dir.join("kinds");
+    for n in ["n1", "n2"] {
+        c.add_conf(
+            n,
+            &format!(
+                "hb.incident_cmd=echo \"$HB_INCIDENT_KIND|$HB_NODE|$HB_REASON\" >> {}\n",
+                kinds.display()
+            ),
+        );
+    }
+    c.add_conf("n1", "hb.start_cmd=exit 3\n");
+    let service_down = || -> Vec<String> {
+        std::fs::read_to_string(&kinds)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("service_down|"))
+            .map(str::to_string)
+            .collect()
+    };
+    c.start("n1");
+    assert!(
+        wait_until(Duration::from_secs(15), || c
+            .log("n1")
+            .contains("claims nothing for")),
+        "n1 did not back off\n{}",
+        c.logs()
+    );
+    c.start("n2");
+    let second = c.wait_running_on(|i| i.node == "n2", Duration::from_secs(15));
+    // The daemon's failover bound on etcd (its takeover time plus periods and timeouts) is
+    // about 6 s and it looks every 3 s: 12 s would show a false page.
+    c.watch(
+        Duration::from_secs(12),
+        Some(second.pid),
+        "n2 active, n1 backing off",
+    );
+    assert!(
+        service_down().is_empty(),
+        "{:?}\n{}",
+        service_down(),
+        c.logs()
+    );
+    let fault = std::time::Instant::now();
+    c.kill9("n2");
+    assert!(
+        wait_until(Duration::from_secs(25), || !service_down().is_empty()),
+        "no service_down after n2 died\n{}",
+        c.logs()
+    );
+    let page = service_down()[0].clone();
+    assert!(page.starts_with("service_down|n1|"), "{page}");
+    assert!(page.contains("n2 unreadable (no key"), "{page}");
+    assert!(
+        fault.elapsed() > timing().lease_ttl,
+        "paged {:?} after the kill, before n2's lease could end: {page}",
+        fault.elapsed()
+    );
 }

@@ -18,6 +18,8 @@ mod metrics;
 mod notify;
 mod pause;
 mod status;
+#[cfg(feature = "etcd")]
+mod status_etcd;
 mod supervise;
 mod watchdog_device;
 
@@ -119,6 +121,20 @@ fn main() -> ExitCode {
             Err(e) => fail(&format!("init: {e}"), 1),
         },
         cli::Command::Status { json } => {
+            #[cfg(feature = "etcd")]
+            if let Some(e) = &settings.etcd {
+                let c = status_etcd::observe(&settings, e);
+                let v = status::verdict(&c);
+                if json {
+                    print!("{}", status::render_json(&c, &settings.node));
+                } else if v.code == 3 {
+                    eprintln!("ha-heartbeat: {}", v.problems.join("; "));
+                } else {
+                    print!("{}", status::render(&c, &settings.node));
+                    println!("{}", status_etcd::timing_line(e));
+                }
+                return ExitCode::from(v.code);
+            }
             let c = status::observe(
                 &settings,
                 settings.timing.period * 2 + settings.timing.io_timeout * 2,

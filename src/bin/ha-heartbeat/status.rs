@@ -1,6 +1,7 @@
 //! `ha-heartbeat status`: reads the records straight from the shared directory (never
 //! writes, never joins the cluster), again every half period until each has changed or the
 //! window passed, and prints every node with how long ago its record last changed as seen.
+//! On etcd the same picture comes from one read of the cluster's keys (status_etcd.rs).
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -22,13 +23,34 @@ pub struct NodeStatus {
     /// Some(d): the record changed while watched, last less than d before the watch ended
     /// (the read before the one that showed the change started d before the end).
     pub changed_within: Option<Duration>,
+    /// etcd: the lease the node's status key is attached to (the key exists only while
+    /// its daemon keeps that lease alive). None on the file backend.
+    pub lease: Option<i64>,
 }
 
 impl NodeStatus {
-    /// The record changed while watched: its writer is alive.
+    /// Its daemon is alive: the record changed while watched, or (etcd) its lease holds
+    /// its status key.
     pub fn changed(&self) -> bool {
-        self.changed_within.is_some()
+        self.changed_within.is_some() || self.lease.is_some()
     }
+}
+
+/// What one read of etcd showed besides the nodes' status keys.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EtcdSeen {
+    /// The cluster's prefix (`hb.etcd.prefix`).
+    pub prefix: String,
+    /// The store's revision at the read.
+    pub revision: i64,
+    /// The leader key: (node, epoch, lease); None when absent.
+    pub leader: Option<(String, u64, i64)>,
+    /// The epoch key: the last epoch claimed (0 when absent).
+    pub epoch: u64,
+    /// The read failed or a key made no sense: the picture cannot be trusted.
+    pub error: Option<String>,
+    /// No key at all under the prefix.
+    pub empty: bool,
 }
 
 /// What `status` found.
@@ -39,6 +61,8 @@ pub struct ClusterStatus {
     pub observed: Duration,
     /// The node `status` runs on backs off after its application failed (`STATE_DIR/flap`).
     pub backing_off: Option<BackingOff>,
+    /// Read from etcd (`hb.backend=etcd`): `observed` is then how long the read took.
+    pub etcd: Option<EtcdSeen>,
 }
 
 /// A node that claims nothing for now because its application failed on it.
@@ -74,11 +98,20 @@ impl BackingOff {
 }
 
 impl ClusterStatus {
-    /// Nodes whose record says ACTIVE and changed while observed.
+    /// Nodes whose record says ACTIVE and changed while observed; on etcd, also the node
+    /// that holds the leader key (its status key may not say so yet).
     pub fn live_actives(&self) -> Vec<&str> {
+        let leader = self
+            .etcd
+            .as_ref()
+            .and_then(|e| e.leader.as_ref())
+            .map(|l| l.0.as_str());
         self.nodes
             .iter()
-            .filter(|n| n.changed() && matches!(&n.record, Ok(r) if r.state == NodeState::Active))
+            .filter(|n| {
+                Some(n.name.as_str()) == leader
+                    || n.changed() && matches!(&n.record, Ok(r) if r.state == NodeState::Active)
+            })
             .map(|n| n.name.as_str())
             .collect()
     }
@@ -110,6 +143,15 @@ fn read_all(
             read_bounded(timeout, move || st.read_node(&n))
         })
         .collect()
+}
+
+/// What the node's backend shows: one read of etcd, or the records watched for `window`.
+pub fn observe_backend(s: &NodeSettings, window: Duration) -> ClusterStatus {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &s.etcd {
+        return crate::status_etcd::observe(s, e);
+    }
+    observe(s, window)
 }
 
 /// Reads every record, then again every half period until each has changed or `window`
@@ -155,6 +197,7 @@ pub fn observe(s: &NodeSettings, window: Duration) -> ClusterStatus {
                 name: name.clone(),
                 record,
                 changed_within: after.map(|t| end - t),
+                lease: None,
             }
         })
         .collect();
@@ -167,6 +210,7 @@ pub fn observe(s: &NodeSettings, window: Duration) -> ClusterStatus {
         maint,
         observed,
         backing_off: BackingOff::load(s),
+        etcd: None,
     }
 }
 
@@ -191,24 +235,27 @@ pub fn maint_name(m: &MaintMode) -> String {
 /// The text `ha-heartbeat status` prints.
 pub fn render(c: &ClusterStatus, self_node: &str) -> String {
     let mut out = String::new();
+    let how = match &c.etcd {
+        None => format!("watched {} ms for changes", c.observed.as_millis()),
+        Some(e) => format!(
+            "one read of etcd at revision {}, {} ms",
+            e.revision,
+            c.observed.as_millis()
+        ),
+    };
     let _ = writeln!(
         out,
-        "{:<12} {:<9} {:>8} {:>10} {:<9} {:<14} (watched {} ms for changes)",
-        "NODE",
-        "STATE",
-        "EPOCH",
-        "SEQ",
-        "PREFERRED",
-        "LAST CHANGE",
-        c.observed.as_millis()
+        "{:<12} {:<9} {:>8} {:>10} {:<9} {:<14} ({how})",
+        "NODE", "STATE", "EPOCH", "SEQ", "PREFERRED", "LAST CHANGE",
     );
     for n in &c.nodes {
         let me = if n.name == self_node { "*" } else { "" };
         match &n.record {
             Ok(r) => {
-                let last_change = match n.changed_within {
-                    Some(d) => format!("< {} ms ago", d.as_millis()),
-                    None => format!("> {} ms ago", c.observed.as_millis()),
+                let last_change = match (n.changed_within, n.lease) {
+                    (_, Some(_)) => "lease held".to_string(),
+                    (Some(d), None) => format!("< {} ms ago", d.as_millis()),
+                    (None, None) => format!("> {} ms ago", c.observed.as_millis()),
                 };
                 let _ = writeln!(
                     out,
@@ -219,7 +266,9 @@ pub fn render(c: &ClusterStatus, self_node: &str) -> String {
                     r.seq,
                     if r.preferred { "yes" } else { "no" },
                     last_change,
-                    if n.changed() {
+                    if n.lease.is_some() {
+                        "alive: its lease holds its status key"
+                    } else if n.changed() {
                         "alive: the record changed"
                     } else if r.seq == 0 {
                         "never written (blank record from init)"
@@ -232,6 +281,16 @@ pub fn render(c: &ClusterStatus, self_node: &str) -> String {
                 let _ = writeln!(out, "{:<12} unreadable: {e}", format!("{}{me}", n.name));
             }
         }
+    }
+    if let Some(e) = &c.etcd {
+        let _ = match &e.leader {
+            Some((node, epoch, lease)) => writeln!(
+                out,
+                "leader key: {node} epoch {epoch} (lease {lease:x}); epoch key: {}",
+                e.epoch
+            ),
+            None => writeln!(out, "leader key: none; epoch key: {}", e.epoch),
+        };
     }
     match &c.maint {
         Ok(m) => {
@@ -289,8 +348,12 @@ impl Verdict {
     }
 }
 
-/// No record is there at all: `init` has not been run on this directory.
+/// No record is there at all: `init` has not been run on this directory (on etcd: no key
+/// under the prefix).
 pub fn not_initialised(c: &ClusterStatus) -> bool {
+    if let Some(e) = &c.etcd {
+        return e.empty && e.error.is_none();
+    }
     let missing = |e: &String| e.contains("os error 2)");
     c.nodes
         .iter()
@@ -299,6 +362,22 @@ pub fn not_initialised(c: &ClusterStatus) -> bool {
 }
 
 pub fn verdict(c: &ClusterStatus) -> Verdict {
+    if let Some(e) = c.etcd.as_ref().and_then(|e| e.error.as_ref()) {
+        return Verdict {
+            code: 3,
+            problems: vec![e.clone()],
+        };
+    }
+    if let Some(e) = c.etcd.as_ref().filter(|_| not_initialised(c)) {
+        return Verdict {
+            code: 3,
+            problems: vec![format!(
+                "no keys under {} in etcd: run `ha-heartbeat init` first (or check hb.cluster \
+                 and hb.etcd.prefix)",
+                e.prefix
+            )],
+        };
+    }
     if not_initialised(c) {
         return Verdict {
             code: 3,
@@ -332,6 +411,9 @@ pub fn verdict(c: &ClusterStatus) -> Verdict {
     }
     for n in c.nodes.iter().filter(|n| n.name != active) {
         match &n.record {
+            Err(e) if c.etcd.is_some() => {
+                problems.push(format!("{}: {e}: no failover to it", n.name))
+            }
             Err(e) => problems.push(format!("{}: record unreadable: {e}", n.name)),
             Ok(_) if !n.changed() => problems.push(format!(
                 "{}: no change seen (stopped, paused or dead): no failover to it",
@@ -383,12 +465,13 @@ pub fn render_json(c: &ClusterStatus, self_node: &str) -> String {
         .iter()
         .map(|n| {
             let common = format!(
-                "\"name\":{},\"self\":{},\"alive\":{},\"changed_within_ms\":{}",
+                "\"name\":{},\"self\":{},\"alive\":{},\"changed_within_ms\":{},\"lease\":{}",
                 json_str(&n.name),
                 n.name == self_node,
                 n.changed(),
                 n.changed_within
-                    .map_or("null".into(), |d| d.as_millis().to_string())
+                    .map_or("null".into(), |d| d.as_millis().to_string()),
+                n.lease.map_or("null".into(), |l| json_str(&format!("{l:x}")))
             );
             match &n.record {
                 Ok(r) => format!(
@@ -429,8 +512,25 @@ pub fn render_json(c: &ClusterStatus, self_node: &str) -> String {
         ),
     };
     let problems: Vec<&str> = v.problems.iter().map(String::as_str).collect();
+    let backend = match &c.etcd {
+        None => "\"backend\":\"file\"".to_string(),
+        Some(e) => format!(
+            "\"backend\":\"etcd\",\"etcd\":{{\"prefix\":{},\"revision\":{},\"leader\":{},\"epoch\":{},\"error\":{}}}",
+            json_str(&e.prefix),
+            e.revision,
+            e.leader
+                .as_ref()
+                .map_or("null".into(), |(n, epoch, lease)| format!(
+                    "{{\"node\":{},\"epoch\":{epoch},\"lease\":{}}}",
+                    json_str(n),
+                    json_str(&format!("{lease:x}"))
+                )),
+            e.epoch,
+            json_opt(e.error.as_deref())
+        ),
+    };
     format!(
-        "{{\"node\":{},\"code\":{},\"verdict\":{},\"problems\":{},\"active\":{},\"actives\":{},\"observed_ms\":{},\"maintenance\":{maint},\"nodes\":[{}]}}\n",
+        "{{\"node\":{},{backend},\"code\":{},\"verdict\":{},\"problems\":{},\"active\":{},\"actives\":{},\"observed_ms\":{},\"maintenance\":{maint},\"nodes\":[{}]}}\n",
         json_str(self_node),
         v.code,
         json_str(v.word()),
@@ -455,6 +555,7 @@ mod tests {
             name: name.into(),
             record: Ok(r),
             changed_within: within.map(Duration::from_millis),
+            lease: None,
         }
     }
 
@@ -464,6 +565,7 @@ mod tests {
             maint: Err("gone".into()),
             observed: Duration::from_millis(520),
             backing_off: None,
+            etcd: None,
         }
     }
 
@@ -588,11 +690,13 @@ mod tests {
                 name: "n1".into(),
                 record: gone(),
                 changed_within: None,
+                lease: None,
             },
             NodeStatus {
                 name: "n2".into(),
                 record: gone(),
                 changed_within: None,
+                lease: None,
             },
         ]);
         blank.maint = Err("No such file or directory (os error 2)".into());

@@ -52,7 +52,7 @@ impl Daemon {
         app.check_log()?;
         // Damping starts afresh with each run: an earlier run's back-off is not this one's.
         let _ = std::fs::remove_file(flap::state_path(&settings.state_dir));
-        if !settings.dir.is_dir() {
+        if !on_etcd(&settings) && !settings.dir.is_dir() {
             // Not fatal: the share may be mounted later; until then nobody here takes over.
             log::error!(
                 "hb.dir {}: not a directory (not mounted yet?); this node takes over nothing \
@@ -65,10 +65,10 @@ impl Daemon {
         let stray = kill_stray(&app, timing);
         let hold_until = maybe_active.map_or(0, |why| hold(why, timing));
         log::info!(
-            "node {} of {} in {}: period {} ms, takeover {} ms",
+            "node {} of {} {}: period {} ms, takeover {} ms",
             settings.node,
             settings.nodes.join(","),
-            settings.dir.display(),
+            storage(&settings),
             timing.period.as_millis(),
             timing.takeover.as_millis()
         );
@@ -134,8 +134,14 @@ impl Daemon {
 }
 
 /// Why the daemon's last run may have ended while active (an application recorded, or its
-/// record not STANDBY or RELEASED), if it may have.
+/// record not STANDBY or RELEASED), if it may have. On etcd nothing is to be waited out
+/// here: the last run's term is its leader key in etcd, attached to its lease, and no node,
+/// this one included, claims while that key exists; its application is killed before the
+/// node starts (or, surviving SIGKILL, holds every claim back).
 fn earlier_run_maybe_active(app: &App, s: &NodeSettings) -> Option<&'static str> {
+    if on_etcd(s) {
+        return None;
+    }
     if app.left_by_earlier_run() {
         Some("an application was recorded")
     } else if !own_record_idle(s) {
@@ -199,4 +205,27 @@ fn own_record_idle(s: &NodeSettings) -> bool {
             .is_ok_and(|r| matches!(r.state, NodeState::Standby | NodeState::Released)),
         _ => false,
     }
+}
+
+/// The node is on etcd (`hb.backend=etcd`): `hb.dir` and its records are not used.
+fn on_etcd(s: &NodeSettings) -> bool {
+    #[cfg(feature = "etcd")]
+    if s.etcd.is_some() {
+        return true;
+    }
+    let _ = s;
+    false
+}
+
+/// Where the node's heartbeat lives, for the log.
+fn storage(s: &NodeSettings) -> String {
+    #[cfg(feature = "etcd")]
+    if let Some(e) = &s.etcd {
+        return format!(
+            "on etcd {} under {}",
+            e.client.endpoints.join(","),
+            e.keys.prefix
+        );
+    }
+    format!("in {}", s.dir.display())
 }

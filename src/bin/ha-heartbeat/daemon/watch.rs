@@ -337,7 +337,7 @@ impl Daemon {
         let spawned = std::thread::Builder::new()
             .name("hamon-hbwatch".into())
             .spawn(move || {
-                let _ = tx.send(status::observe(&settings, window));
+                let _ = tx.send(status::observe_backend(&settings, window));
             });
         if spawned.is_ok() {
             self.service.observation = Some(rx);
