@@ -227,33 +227,43 @@ fn endpoints_from(etcd: &EtcdCluster, first: usize) -> Vec<String> {
     out
 }
 
-/// Whether a linearizable read (`etcdctl endpoint health`) succeeds at each of `members`,
-/// run in `site`'s namespace.
+/// Whether a linearizable read (`etcdctl endpoint health`) succeeds at `member`, asked from
+/// `site`'s namespace.
 fn healthy_from(sites: &Sites, site: &str, etcd: &EtcdCluster, member: usize) -> bool {
     let url = [etcd.members[member].client_url.clone()];
     EtcdCluster::etcdctl_via(&sites.exec(site), &url, &["endpoint", "health"]).is_ok()
 }
 
-/// The index of the member that leads, as the members seen from the WAN say.
-fn etcd_leader(etcd: &EtcdCluster) -> Option<usize> {
+/// The member that leads and its raft term, as `members` (all: None) seen from the WAN say.
+fn etcd_leader(etcd: &EtcdCluster, members: Option<&[usize]>) -> Option<(usize, u64)> {
+    let urls = match members {
+        None => etcd.endpoints(),
+        Some(ms) => ms
+            .iter()
+            .map(|m| etcd.members[*m].client_url.clone())
+            .collect(),
+    };
     let out = EtcdCluster::etcdctl_via(
         &etcd.control,
-        &etcd.endpoints(),
+        &urls,
         &["endpoint", "status", "-w", "simple"],
     )
     .ok()?;
-    // ENDPOINT, ID, VERSION, DB SIZE, IS LEADER, ...
+    // ENDPOINT, ID, VERSION, DB SIZE, IS LEADER, IS LEARNER, RAFT TERM, ...
     out.lines().find_map(|l| {
         let f: Vec<&str> = l.split(',').map(str::trim).collect();
-        (f.get(4) == Some(&"true"))
-            .then(|| etcd.members.iter().position(|m| m.client_url == f[0]))
-            .flatten()
+        if f.get(4) != Some(&"true") {
+            return None;
+        }
+        let member = etcd.members.iter().position(|m| m.client_url == f[0])?;
+        Some((member, f.get(6)?.parse().ok()?))
     })
 }
 
 /// Moves the etcd leadership to member `to`, waiting until it leads.
 fn move_leader(etcd: &EtcdCluster, to: usize) {
-    if etcd_leader(etcd) != Some(to) {
+    let leads = || etcd_leader(etcd, None).map(|(m, _)| m);
+    if leads() != Some(to) {
         // "ID, status, name, peer URLs, client URLs, is learner"
         let list = etcd.etcdctl(None, &["member", "list"]);
         let id = list
@@ -265,10 +275,10 @@ fn move_leader(etcd: &EtcdCluster, to: usize) {
         etcd.etcdctl(None, &["move-leader", &id]);
     }
     assert!(
-        wait_until(Duration::from_secs(10), || etcd_leader(etcd) == Some(to)),
+        wait_until(Duration::from_secs(10), || leads() == Some(to)),
         "etcd leadership did not move to {} (leader: {:?})",
         etcd.members[to].name,
-        etcd_leader(etcd)
+        leads()
     );
 }
 
@@ -345,7 +355,8 @@ fn partition_of_the_active_site(leader_cut_off: bool) {
     move_leader(&etcd, want);
     // The active rides through the leader transfer.
     c.watch(t.lease_ttl, Some(first.pid), "after moving the etcd leader");
-    assert_eq!(etcd_leader(&etcd), Some(want), "etcd leader moved again");
+    let (leader, term) = etcd_leader(&etcd, None).expect("etcd has a leader");
+    assert_eq!(leader, want, "etcd leader moved again");
 
     let cut = mono_ns();
     sites.cut(site);
@@ -433,6 +444,7 @@ fn partition_of_the_active_site(leader_cut_off: bool) {
         );
     }
     assert!(pid_alive(c.pid(&active)), "the cut-off daemon exited");
+    let during = etcd_leader(&etcd, Some(&majority));
     c.watch(
         2 * t.lease_ttl,
         Some(next.pid),
@@ -462,6 +474,12 @@ fn partition_of_the_active_site(leader_cut_off: bool) {
         "after healing the partition",
     );
     assert!(pid_alive(c.pid(&active)), "the old active's daemon exited");
+    eprintln!(
+        "etcd leader (member, term): {:?} before the cut, {during:?} during the partition, \
+         {:?} after the heal",
+        (leader, term),
+        etcd_leader(&etcd, None)
+    );
     // In etcd: the leader key is the new active's, and the old active, on a new lease, says
     // it is a standby.
     let leader = format!("node={standby} epoch={}", next.epoch);
