@@ -129,10 +129,19 @@ pub struct Cluster {
     pub dir: PathBuf,
     pub nodes: Vec<String>,
     pub daemons: Vec<Option<Child>>,
+    /// Per node, the command its programs run through (see [`super::prefixed`]), e.g.
+    /// `ip netns exec NS` for a node in a network namespace; empty: run here.
+    pub prefixes: Vec<Vec<String>>,
 }
 
 impl Cluster {
     pub fn new(label: &str, nodes: &[&str], extra: &str) -> Cluster {
+        Cluster::new_at(label, nodes, extra, &[])
+    }
+
+    /// As [`Cluster::new`], node `i`'s daemon and commands (`init` included) run through
+    /// `prefixes[i]` (none given: here).
+    pub fn new_at(label: &str, nodes: &[&str], extra: &str, prefixes: &[Vec<String>]) -> Cluster {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = super::fast_storage().join(format!(
             "hamon-hb-{label}-{}-{}",
@@ -182,10 +191,18 @@ impl Cluster {
             dir,
             nodes: nodes.iter().map(|s| s.to_string()).collect(),
             daemons: nodes.iter().map(|_| None).collect(),
+            prefixes: (0..nodes.len())
+                .map(|i| prefixes.get(i).cloned().unwrap_or_default())
+                .collect(),
         };
         let out = c.cli(nodes[0], &["init"]);
         assert!(out.0.success(), "init: {}", out.1);
         c
+    }
+
+    /// `program` as `node` runs it.
+    fn command(&self, node: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        super::prefixed(&self.prefixes[self.idx(node)], program)
     }
 
     pub fn conf(&self, node: &str) -> PathBuf {
@@ -210,7 +227,8 @@ impl Cluster {
 
     /// Runs a one-shot command (`status`, `maintenance on`, ...) as `node`.
     pub fn cli(&self, node: &str, args: &[&str]) -> (ExitStatus, String) {
-        let out = Command::new(BIN)
+        let out = self
+            .command(node, BIN)
             .args(args)
             .arg("--config")
             .arg(self.conf(node))
@@ -238,7 +256,7 @@ impl Cluster {
         use std::os::unix::process::CommandExt;
         let i = self.idx(node);
         let log = fs::File::create(self.dir.join(format!("{node}.log"))).unwrap();
-        let mut cmd = Command::new(BIN);
+        let mut cmd = self.command(node, BIN);
         if let Some(uid) = uid {
             // The checkout may sit in a directory other users cannot enter (mktemp -d is
             // 0700): run a copy from the test's own directory, which they can.
@@ -248,7 +266,7 @@ impl Cluster {
                 fs::copy(BIN, &copy).unwrap();
             }
             fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o755)).unwrap();
-            cmd = Command::new(&copy);
+            cmd = self.command(node, &copy);
             cmd.uid(uid).gid(uid);
         }
         let child = cmd
@@ -640,7 +658,8 @@ impl Cluster {
         fs::copy(BIN, &copy).unwrap();
         let i = self.idx(node);
         let log = fs::File::create(self.dir.join(format!("{node}.log"))).unwrap();
-        let child = Command::new(&copy)
+        let child = self
+            .command(node, &copy)
             .args(["run", "--config"])
             .arg(self.conf(node))
             .env(TAG, &self.dir)

@@ -1,7 +1,8 @@
 //! Real etcd servers for the tests: one or three members on free loopback ports, data on
 //! tmpfs, plain or TLS with certificates made here by `openssl`; every member is killed when
-//! the cluster is dropped, also when a test fails. Needs Debian's etcd-server and
-//! etcd-client (scripts/test installs them; CI runs it).
+//! the cluster is dropped, also when a test fails. Members can also run elsewhere, each on
+//! its own address through a command prefix such as `ip netns exec NS` ([`Host`]). Needs
+//! Debian's etcd-server and etcd-client (scripts/test installs them; CI runs it).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -11,8 +12,8 @@ use std::time::Duration;
 use hamon::heartbeat::etcd::api::{Client, Settings};
 use hamon::heartbeat::etcd::tls::TlsFiles;
 
-use super::TempDir;
 use super::child::{Running, wait_within};
+use super::{TempDir, prefixed};
 
 /// etcd timing for the tests: quick elections on one machine (etcd's defaults are 100 ms and
 /// 1000 ms). etcd's minimum lease TTL is then ceil(1.5 x 500 ms) = 1 s.
@@ -133,17 +134,36 @@ impl Certs {
     }
 }
 
+/// Where a member runs: the address it listens on and the command prefix that runs it there
+/// (see [`prefixed`]).
+#[derive(Clone)]
+pub struct Host {
+    pub ip: String,
+    pub prefix: Vec<String>,
+}
+
+impl Host {
+    pub fn loopback() -> Host {
+        Host {
+            ip: "127.0.0.1".into(),
+            prefix: Vec::new(),
+        }
+    }
+}
+
 /// One member: how to start it again, and the running process.
 pub struct Member {
     pub name: String,
     pub client_url: String,
     args: Vec<String>,
+    /// The command it runs through (empty: here).
+    pub prefix: Vec<String>,
     pub process: Option<Running>,
 }
 
 impl Member {
     fn start(&mut self) {
-        let mut cmd = Command::new(need("etcd", "etcd-server"));
+        let mut cmd = prefixed(&self.prefix, need("etcd", "etcd-server"));
         cmd.args(&self.args);
         self.process = Some(Running::spawn(&mut cmd));
     }
@@ -167,6 +187,10 @@ impl Member {
 pub struct EtcdCluster {
     pub members: Vec<Member>,
     pub certs: Option<Certs>,
+    /// The command prefix through which the test reaches every member (empty: directly).
+    /// With one, readiness and [`EtcdCluster::etcdctl`] go through `etcdctl` run with it; the
+    /// in-process [`Client`] (`client`, `leader`) cannot reach the members.
+    pub control: Vec<String>,
     /// Kept last: the data is removed after the members are dead.
     _dir: TempDir,
 }
@@ -174,20 +198,32 @@ pub struct EtcdCluster {
 impl EtcdCluster {
     /// `size` members; with `tls`, clients must use https and present a client certificate.
     pub fn start(size: usize, tls: bool) -> EtcdCluster {
+        EtcdCluster::start_on(&vec![Host::loopback(); size], tls, Vec::new())
+    }
+
+    /// One member on each host (TLS only on loopback: the certificate names 127.0.0.1);
+    /// `control` as [`EtcdCluster::control`]. A port free here is free in a fresh network
+    /// namespace too.
+    pub fn start_on(hosts: &[Host], tls: bool, control: Vec<String>) -> EtcdCluster {
+        assert!(
+            !tls || hosts.iter().all(|h| h.ip == "127.0.0.1"),
+            "TLS members listen on 127.0.0.1 only"
+        );
         let dir = TempDir::on_fast_storage("etcd");
         let certs = tls.then(|| Certs::make(dir.path()));
         let scheme = if tls { "https" } else { "http" };
-        let ports: Vec<(u16, u16)> = (0..size).map(|_| (free_port(), free_port())).collect();
+        let ports: Vec<(u16, u16)> = hosts.iter().map(|_| (free_port(), free_port())).collect();
         let initial: Vec<String> = ports
             .iter()
+            .zip(hosts)
             .enumerate()
-            .map(|(i, (_, peer))| format!("m{i}=http://127.0.0.1:{peer}"))
+            .map(|(i, ((_, peer), h))| format!("m{i}=http://{}:{peer}", h.ip))
             .collect();
         let token = format!("hamon-{}", dir.path().display()).replace('/', "-");
         let mut members = Vec::new();
-        for (i, (client, peer)) in ports.iter().enumerate() {
-            let client_url = format!("{scheme}://127.0.0.1:{client}");
-            let peer_url = format!("http://127.0.0.1:{peer}");
+        for (i, ((client, peer), host)) in ports.iter().zip(hosts).enumerate() {
+            let client_url = format!("{scheme}://{}:{client}", host.ip);
+            let peer_url = format!("http://{}:{peer}", host.ip);
             let data = dir.path().join(format!("m{i}"));
             let mut args: Vec<String> = [
                 "--name",
@@ -235,6 +271,7 @@ impl EtcdCluster {
                 name: format!("m{i}"),
                 client_url,
                 args,
+                prefix: host.prefix.clone(),
                 process: None,
             });
         }
@@ -244,6 +281,7 @@ impl EtcdCluster {
         let cluster = EtcdCluster {
             members,
             certs,
+            control,
             _dir: dir,
         };
         cluster.wait_ready();
@@ -275,6 +313,22 @@ impl EtcdCluster {
     /// Until every running member answers and a leader is elected.
     pub fn wait_ready(&self) {
         for m in self.members.iter().filter(|m| m.process.is_some()) {
+            if !self.control.is_empty() {
+                // `endpoint health` is a linearizable read: it needs an elected leader.
+                let url = [m.client_url.clone()];
+                wait_within(
+                    Duration::from_secs(30),
+                    &format!("etcd {} ready", m.name),
+                    |last| match Self::etcdctl_via(&self.control, &url, &["endpoint", "health"]) {
+                        Ok(_) => Some(()),
+                        Err(e) => {
+                            *last = e;
+                            None
+                        }
+                    },
+                );
+                continue;
+            }
             let mut settings = self.settings();
             settings.endpoints = vec![m.client_url.clone()];
             let mut client = Client::new(&settings).expect("client settings");
@@ -314,9 +368,34 @@ impl EtcdCluster {
         panic!("no running member is the leader {:x}", status.leader);
     }
 
+    /// Runs etcdctl (plain http) through `prefix` against `endpoints` with a 2 s command
+    /// timeout: stdout, or what failed.
+    pub fn etcdctl_via(
+        prefix: &[String],
+        endpoints: &[String],
+        args: &[&str],
+    ) -> Result<String, String> {
+        let out = prefixed(prefix, need("etcdctl", "etcd-client"))
+            .env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", endpoints.join(",")))
+            .args(["--dial-timeout=1s", "--command-timeout=2s"])
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run etcdctl: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        } else {
+            Err(format!(
+                "etcdctl {args:?}: {}\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+
     /// Runs etcdctl against the cluster (as root when auth is on: `user`).
     pub fn etcdctl(&self, user: Option<&str>, args: &[&str]) -> String {
-        let mut cmd = Command::new(need("etcdctl", "etcd-client"));
+        let mut cmd = prefixed(&self.control, need("etcdctl", "etcd-client"));
         cmd.env("ETCDCTL_API", "3")
             .arg(format!("--endpoints={}", self.endpoints().join(",")));
         if let Some(c) = &self.certs {

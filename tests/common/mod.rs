@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod etcd;
 pub mod java;
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,19 @@ pub fn profile_dir() -> PathBuf {
 
 pub fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `program` run through `prefix`, a command that runs its arguments elsewhere (e.g.
+/// `ip netns exec NS`, which execs them: the child's pid is the program's); empty: directly.
+pub fn prefixed(prefix: &[String], program: impl AsRef<OsStr>) -> Command {
+    match prefix.split_first() {
+        None => Command::new(program),
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(program);
+            cmd
+        }
+    }
 }
 
 // ---- where the library is --------------------------------------------------------------
