@@ -1,13 +1,15 @@
 //! Failover time after kill -9 of the active daemon, with real processes: hamon's
 //! `ha-heartbeat` with the fast timing and the `hb.profile`s (nfs, the default; san; local)
 //! against the formula bound D + 2P + 6 T_io + C plus the application's start time, and the
-//! seed script with its own settings under the same kill. The fast clusters run one after
-//! another; the profiles' and the seed's (ten seconds to over a minute per failover) all at
-//! once, each in its own directory.
+//! seed script with its own settings under the same kill; and hamon on a local three-member
+//! etcd (`hb.backend=etcd`) against TTL + E + P + 3 T_io plus the start time. The fast and the
+//! etcd clusters run one after another; the profiles' and the seed's (ten seconds to over a
+//! minute per failover) all at once, each in its own directory.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod etcd_cluster;
 mod hamon_cluster;
 mod seed_cluster;
 mod watch;
@@ -34,7 +36,13 @@ struct Series {
     runs: Vec<Failover>,
     /// The bound the failover must stay within, with how it is made up.
     bound: Option<(Duration, String)>,
+    /// The bound's formula, for the target.
+    formula: &'static str,
 }
+
+const FILE_BOUND: &str = "D + 2P + 6 T_io + C + S";
+const ETCD_BOUND: &str = "TTL + E + P + 3 T_io + S";
+const ETCD_LABEL: &str = "hamon on etcd, 3 local members (P 500 ms, TTL 6 s)";
 
 fn main() {
     let Some(opts) = cli::parse("failover") else {
@@ -61,7 +69,16 @@ fn main() {
         label: "hamon, fast profile".into(),
         runs: fast_runs,
         bound: Some(bound(&fast, start_time)),
+        formula: FILE_BOUND,
     }];
+    // On etcd a failover takes seconds: fewer runs than the file profiles' in a full run.
+    let etcd_count = if opts.quick { runs } else { runs.min(10) };
+    let etcd_dir = guard.subdir("etcd");
+    let etcd_run = || etcd_cluster::runs(&etcd_dir, &pico, etcd_count, FAST_EVERY);
+    let mut etcd_result = None;
+    if opts.quick {
+        etcd_result = Some(etcd_run());
+    }
 
     let seed_ready = seed::source().and_then(|script| {
         seed_cluster::available()?;
@@ -76,18 +93,28 @@ fn main() {
         skipped.push("seed script: not run with --quick (up to a minute and a half per failover)");
     } else {
         let timings: Vec<Timing> = profiles.iter().map(|(_, t)| *t).collect();
-        let (profile_runs, seed_runs) = concurrent_runs(
-            guard.scratch(),
-            runs,
-            &pico,
-            &timings,
-            seed_ready.as_deref().ok(),
-        );
+        // The etcd clusters, one after another, beside the profiles' and the seed's.
+        let (etcd_done, (profile_runs, seed_runs)) = std::thread::scope(|scope| {
+            let etcd_thread = scope.spawn(etcd_run);
+            let others = concurrent_runs(
+                guard.scratch(),
+                runs,
+                &pico,
+                &timings,
+                seed_ready.as_deref().ok(),
+            );
+            (
+                etcd_thread.join().expect("the etcd clusters' thread"),
+                others,
+            )
+        });
+        etcd_result = Some(etcd_done);
         for ((label, timing), runs) in profiles.iter().zip(profile_runs) {
             series.push(Series {
                 label: label.to_string(),
                 runs,
                 bound: Some(bound(timing, start_time)),
+                formula: FILE_BOUND,
             });
         }
         if let Some(seed_runs) = seed_runs {
@@ -97,8 +124,24 @@ fn main() {
                 label: "seed script (failOverTime 10 s, loopTime 3 s)".into(),
                 runs,
                 bound: None,
+                formula: "",
             });
         }
+    }
+    let mut etcd_missing = None;
+    match etcd_result {
+        Some(Ok(runs)) => {
+            let t = etcd_cluster::timing();
+            let text = format!("{} + {}", human(t.failover_bound()), human(start_time));
+            series.push(Series {
+                label: ETCD_LABEL.into(),
+                runs,
+                bound: Some((t.failover_bound() + start_time, text)),
+                formula: ETCD_BOUND,
+            });
+        }
+        Some(Err(why)) => etcd_missing = Some(why),
+        None => {}
     }
 
     let mut report = Report::new("failover");
@@ -112,10 +155,27 @@ fn main() {
          the `hb.profile`s (nfs, san, local) all at once. The bound is D + 2P + 6 T_io + C plus S, pico's start time (the \
          slowest of 10 starts: {}). Seed: the script unchanged, each instance in its own \
          UTS and PID namespace with its own host name, sharing the heartbeat directory, \
-         killed at a random point of the standby's 33 s loop.",
+         killed at a random point of the standby's 33 s loop. hamon on etcd: the same daemons \
+         with `hb.backend=etcd` on three local etcd members (dc1, dc2, witness; \
+         --heartbeat-interval {} ms, --election-timeout {} ms; data on the scratch disk), \
+         P {}, T_io {}, TTL {}, K {}; {etcd_count} clusters one after another{}, each \
+         listing its own site's member first; dc1 starts first, and its daemon is killed once \
+         dc2 stands by; probed every {}. Its bound is TTL + E + P + 3 T_io plus S.",
         human(FAST_EVERY),
         human(SLOW_EVERY),
-        human(start_time)
+        human(start_time),
+        support::etcd::HEARTBEAT_MS,
+        support::etcd::ELECTION_MS,
+        human(etcd_cluster::timing().period),
+        human(etcd_cluster::timing().io_timeout),
+        human(etcd_cluster::timing().lease_ttl),
+        human(etcd_cluster::timing().kill_budget),
+        if opts.quick {
+            ""
+        } else {
+            " (beside the profiles' and the seed's clusters)"
+        },
+        human(FAST_EVERY),
     ));
     report.table(&failover_table(&series));
     let mut notes = Vec::new();
@@ -132,6 +192,9 @@ fn main() {
     if let (Err(why), false) = (&seed_ready, opts.quick) {
         notes.push(format!("seed script not run: {why}"));
     }
+    if let Some(why) = &etcd_missing {
+        notes.push(format!("{ETCD_LABEL}: not measured: {why}"));
+    }
     notes.extend(skipped.iter().map(|s| s.to_string()));
     if let Some(first) = seed_notes.first() {
         notes.push(format!(
@@ -147,10 +210,13 @@ fn main() {
     for s in series.iter().filter(|s| s.bound.is_some()) {
         judge(&mut report, s);
     }
+    if let Some(why) = &etcd_missing {
+        report.not_run(&format!("failover: {ETCD_LABEL} within {ETCD_BOUND}"), why);
+    }
     if opts.quick {
         for (label, _) in &profiles {
             report.not_run(
-                &format!("failover: {label} within D + 2P + 6 T_io + C + S"),
+                &format!("failover: {label} within {FILE_BOUND}"),
                 "not run with --quick",
             );
         }
@@ -280,7 +346,7 @@ fn judge(report: &mut Report, s: &Series) {
         None => format!("no run completed ({failed} failed)"),
     };
     report.target(
-        &format!("failover: {} within D + 2P + 6 T_io + C + S", s.label),
+        &format!("failover: {} within {}", s.label, s.formula),
         &measured,
         failed == 0 && max.is_some_and(|m| m <= *bound),
     );

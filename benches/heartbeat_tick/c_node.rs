@@ -19,8 +19,9 @@ fn check(what: &str, rc: u32) {
 }
 
 impl CNode {
-    /// Creates the cluster's records (hb_init) and this node from `hb.*` settings.
-    pub fn new(settings: &[(&str, String)]) -> CNode {
+    /// Creates the cluster's records (hb_init, with `init`: the file backend) and this node
+    /// from `hb.*` settings.
+    pub fn new(settings: &[(&str, String)], init: bool) -> CNode {
         let mut cfg: *mut ha_config = ptr::null_mut();
         let mut node: *mut hb_node = ptr::null_mut();
         // SAFETY: every pointer passed is valid for the call; cfg is freed once below.
@@ -33,7 +34,9 @@ impl CNode {
                 );
                 check(key, ha_config_set(cfg, k.as_ptr(), v.as_ptr()));
             }
-            check("hb_init", hb_init(cfg));
+            if init {
+                check("hb_init", hb_init(cfg));
+            }
             check("hb_node_new", hb_node_new(cfg, &mut node));
             ha_config_free(cfg);
         }

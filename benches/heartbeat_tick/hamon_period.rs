@@ -54,7 +54,7 @@ pub fn measure(dir: &Path, window: Duration) -> HamonCost {
     // periods fit the window.
     let timing = Timing::fast();
     std::fs::create_dir_all(dir.join("shared")).expect("create the shared directory");
-    let mut node = CNode::new(&settings(dir, &timing));
+    let mut node = CNode::new(&settings(dir, &timing), true);
     let until = Instant::now() + Duration::from_secs(30);
     loop {
         let r = node.tick();

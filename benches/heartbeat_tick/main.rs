@@ -1,12 +1,14 @@
 //! The heartbeat's cost per beat against the seed script's: the `hb_tick` of an active node
 //! that writes its record with its syncs and reads the others, on a local file system, and
 //! all its hb_tick time per heartbeat period, beside one iteration of the seed's loop (run
-//! unchanged, its sleep taken out from outside; see seed_loop.rs).
+//! unchanged, its sleep taken out from outside; see seed_loop.rs); and the beat of an active
+//! node on a local three-member etcd: one keepalive and one range read (etcd_period.rs).
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod c_node;
+mod etcd_period;
 mod hamon_period;
 mod seed_loop;
 mod usage;
@@ -34,6 +36,7 @@ fn main() {
     let hamon = hamon_period::measure(&hb_dir, window);
     let seed =
         seed::source().map(|script| seed_loop::measure(&script, &guard.subdir("seed"), window));
+    let on_etcd = etcd_period::measure(&guard.subdir("etcd"), window);
 
     let mut report = Report::new("heartbeat_tick");
     report.heading("Heartbeat: cost of one beat, hb_tick against the seed's loop");
@@ -85,6 +88,18 @@ fn main() {
         hamon.cpu_per_period,
     );
     let mut notes = Vec::new();
+    if let Ok(e) = &on_etcd {
+        row(
+            "hamon on etcd: every hb_tick of one period (one keepalive, one range read)",
+            &e.periods,
+            e.cpu_per_period,
+        );
+        row(
+            "hamon on etcd: the hb_tick that got the keepalive's answer",
+            &e.ack_ticks,
+            e.cpu_per_period,
+        );
+    }
     match &seed {
         Ok(s) => {
             row(
@@ -112,6 +127,11 @@ fn main() {
             t.row(cells);
         }
     }
+    if let Err(why) = &on_etcd {
+        let mut cells = vec!["hamon on etcd".to_string(), format!("not measured: {why}")];
+        cells.resize(9, "–".to_string());
+        t.row(cells);
+    }
     report.table(&t);
     report.paragraph(&format!(
         "CPU per beat is the process's (its I/O threads included) over the window, divided by \
@@ -123,6 +143,31 @@ fn main() {
         human(hamon.other_ticks.max()),
         human(hamon.timing.io_timeout)
     ));
+    if let Ok(e) = &on_etcd {
+        report.paragraph(&format!(
+            "hamon on etcd: the same node with `hb.backend=etcd` on three local etcd members \
+             (--heartbeat-interval {} ms, --election-timeout {} ms, data on the scratch disk), \
+             period {}, I/O timeout {}, TTL {}, its peer absent; a period is every hb_tick \
+             between two that saw a keepalive acknowledged (the lease's deadline moved on), \
+             hb_tick waiting for its etcd thread's calls. Per period the members received \
+             {:.2} keepalives, {:.2} range reads and {:.2} other requests (their /metrics), and \
+             spent {} of CPU above their idle rate (raft heartbeats), all three together. The \
+             other hb_tick calls ({} of them) took p50 {}, p99 {}, max {}.",
+            support::etcd::HEARTBEAT_MS,
+            support::etcd::ELECTION_MS,
+            human(e.timing.period),
+            human(e.timing.io_timeout),
+            human(e.timing.lease_ttl),
+            e.keepalives,
+            e.ranges,
+            e.others,
+            human(e.etcd_cpu_per_period),
+            e.other_ticks.count(),
+            human(e.other_ticks.quantile(0.5)),
+            human(e.other_ticks.quantile(0.99)),
+            human(e.other_ticks.max()),
+        ));
+    }
     for note in notes {
         report.paragraph(&note);
     }

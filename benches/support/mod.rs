@@ -6,6 +6,7 @@
 
 pub mod cleanup;
 pub mod cli;
+pub mod etcd;
 pub mod pico;
 pub mod ports;
 pub mod procfs;
