@@ -73,8 +73,30 @@ impl NodeSettings {
         })
     }
 
-    /// One line for operators: the timing profile and the failover bound it gives.
+    /// Whether the node runs on etcd (`hb.backend=etcd`: `hb.dir` and its records unused).
+    pub fn on_etcd(&self) -> bool {
+        #[cfg(feature = "etcd")]
+        if self.etcd.is_some() {
+            return true;
+        }
+        false
+    }
+
+    /// One line for operators: the backend's timing and the failover bound it gives.
     pub fn timing_line(&self) -> String {
+        #[cfg(feature = "etcd")]
+        if let Some(e) = &self.etcd {
+            let t = &e.timing;
+            return format!(
+                "timing: etcd (period {} ms, I/O timeout {} ms, lease TTL {} s, kill budget {} \
+                 ms); failover within {:.1} s of the active's death, plus the application's start",
+                t.period.as_millis(),
+                t.io_timeout.as_millis(),
+                t.lease_ttl.as_secs(),
+                t.kill_budget.as_millis(),
+                t.failover_bound().as_secs_f64()
+            );
+        }
         let t = &self.timing;
         let changed = if Timing::profile(self.profile) == Some(*t) {
             ""

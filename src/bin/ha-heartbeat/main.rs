@@ -121,28 +121,16 @@ fn main() -> ExitCode {
             Err(e) => fail(&format!("init: {e}"), 1),
         },
         cli::Command::Status { json } => {
-            #[cfg(feature = "etcd")]
-            if let Some(e) = &settings.etcd {
-                let c = status_etcd::observe(&settings, e);
-                let v = status::verdict(&c);
-                if json {
-                    print!("{}", status::render_json(&c, &settings.node));
-                } else if v.code == 3 {
-                    eprintln!("ha-heartbeat: {}", v.problems.join("; "));
-                } else {
-                    print!("{}", status::render(&c, &settings.node));
-                    println!("{}", status_etcd::timing_line(e));
-                }
-                return ExitCode::from(v.code);
-            }
-            let c = status::observe(
+            let c = status::observe_backend(
                 &settings,
                 settings.timing.period * 2 + settings.timing.io_timeout * 2,
             );
             let v = status::verdict(&c);
             if json {
                 print!("{}", status::render_json(&c, &settings.node));
-            } else if status::not_initialised(&c) {
+            } else if settings.on_etcd() && v.code == 3 {
+                eprintln!("ha-heartbeat: {}", v.problems.join("; "));
+            } else if !settings.on_etcd() && status::not_initialised(&c) {
                 eprintln!(
                     "ha-heartbeat: hb.dir {} holds no records: run `ha-heartbeat init --config \
                      {}` first (once, on one node)",

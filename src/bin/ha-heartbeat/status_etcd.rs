@@ -9,7 +9,7 @@ use hamon::heartbeat::etcd::api::{Client, KeyValue};
 use hamon::heartbeat::etcd::backend::EtcdSettings;
 use hamon::heartbeat::etcd::keys::Keys;
 use hamon::heartbeat::node::NodeSettings;
-use hamon::heartbeat::record::{MaintMode, MaintRecord, NodeRecord, NodeState};
+use hamon::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 
 use crate::status::{BackingOff, ClusterStatus, EtcdSeen, NodeStatus};
 
@@ -92,7 +92,7 @@ pub fn from_keys(
         .map(|n| {
             let key = keys.status(n);
             match kvs.iter().find(|kv| kv.key == key) {
-                Some(kv) => node(n, parse_status(keys, n, kv), Some(kv.lease)),
+                Some(kv) => node(n, keys.parse_status(n, kv), Some(kv.lease)),
                 None => node(
                     n,
                     Err(format!(
@@ -122,55 +122,6 @@ fn node(name: &str, record: Result<NodeRecord, String>, lease: Option<i64>) -> N
         record,
         changed_within: None,
     }
-}
-
-/// `node=<name> role=<standby|active|stopping> epoch=<n> maint_ack=<n> preferred=<bool>`, as
-/// a record for the renderer; SEQ is the revision of the key's last write.
-fn parse_status(keys: &Keys, name: &str, kv: &KeyValue) -> Result<NodeRecord, String> {
-    let bad = |what: &str| format!("key {}status/{name}: {what}", keys.prefix);
-    let text = std::str::from_utf8(&kv.value).map_err(|_| bad("not text"))?;
-    let mut r = NodeRecord::blank(&keys.cluster, name);
-    for field in text.split_whitespace() {
-        let (k, v) = field
-            .split_once('=')
-            .ok_or_else(|| bad(&format!("bad field {field:?}")))?;
-        let num = || {
-            v.parse::<u64>()
-                .map_err(|_| bad(&format!("{k} is not a number")))
-        };
-        match k {
-            "node" if v != name => return Err(bad(&format!("written by node {v}"))),
-            "role" => {
-                r.state = match v {
-                    "standby" => NodeState::Standby,
-                    "active" => NodeState::Active,
-                    "stopping" => NodeState::Stopping,
-                    _ => return Err(bad(&format!("unknown role {v:?}"))),
-                }
-            }
-            "epoch" => r.epoch = num()?,
-            "maint_ack" => r.maint_ack = num()?,
-            "preferred" => r.preferred = v == "true",
-            // Fields a newer version may add.
-            _ => {}
-        }
-    }
-    r.seq = kv.mod_revision.max(0) as u64;
-    Ok(r)
-}
-
-/// The timing `status` prints on etcd.
-pub fn timing_line(e: &EtcdSettings) -> String {
-    let t = &e.timing;
-    format!(
-        "timing: etcd (period {} ms, I/O timeout {} ms, lease TTL {} s, kill budget {} ms); \
-         failover within {:.1} s of the active's death, plus the application's start",
-        t.period.as_millis(),
-        t.io_timeout.as_millis(),
-        t.lease_ttl.as_secs(),
-        t.kill_budget.as_millis(),
-        t.failover_bound().as_secs_f64()
-    )
 }
 
 #[cfg(test)]

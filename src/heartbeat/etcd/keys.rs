@@ -4,7 +4,7 @@
 use super::api::{Client, Compare, KeyValue, Op};
 use super::core::{Action, Event, Leader, View};
 use crate::heartbeat::observe::Time;
-use crate::heartbeat::record::MaintRecord;
+use crate::heartbeat::record::{MaintRecord, NodeRecord, NodeState};
 
 /// The keys of one cluster under its prefix.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,6 +42,40 @@ impl Keys {
 
     pub fn status(&self, node: &str) -> Vec<u8> {
         format!("{}status/{node}", self.prefix).into_bytes()
+    }
+
+    /// A node's status key as a record for `status`: SEQ is the revision of the key's last
+    /// write. The value is `status_value`'s; fields a newer version adds are skipped.
+    pub fn parse_status(&self, name: &str, kv: &KeyValue) -> Result<NodeRecord, String> {
+        let bad = |what: &str| format!("key {}status/{name}: {what}", self.prefix);
+        let text = std::str::from_utf8(&kv.value).map_err(|_| bad("not text"))?;
+        let mut r = NodeRecord::blank(&self.cluster, name);
+        for field in text.split_whitespace() {
+            let (k, v) = field
+                .split_once('=')
+                .ok_or_else(|| bad(&format!("bad field {field:?}")))?;
+            let num = || {
+                v.parse::<u64>()
+                    .map_err(|_| bad(&format!("{k} is not a number")))
+            };
+            match k {
+                "node" if v != name => return Err(bad(&format!("written by node {v}"))),
+                "role" => {
+                    r.state = match v {
+                        "standby" => NodeState::Standby,
+                        "active" => NodeState::Active,
+                        "stopping" => NodeState::Stopping,
+                        _ => return Err(bad(&format!("unknown role {v:?}"))),
+                    }
+                }
+                "epoch" => r.epoch = num()?,
+                "maint_ack" => r.maint_ack = num()?,
+                "preferred" => r.preferred = v == "true",
+                _ => {}
+            }
+        }
+        r.seq = kv.mod_revision.max(0) as u64;
+        Ok(r)
     }
 
     /// The View of one range over the prefix. Values that do not parse are errors naming
@@ -148,6 +182,12 @@ impl Keys {
             _ => return None,
         })
     }
+}
+
+/// `node=<name> role=<standby|active|stopping> epoch=<n> maint_ack=<n> preferred=<bool>`:
+/// what a node's status key holds (`Keys::parse_status` reads it).
+pub fn status_value(node: &str, role: &str, epoch: u64, maint_ack: u64, preferred: bool) -> String {
+    format!("node={node} role={role} epoch={epoch} maint_ack={maint_ack} preferred={preferred}")
 }
 
 /// `node=<name> epoch=<n>`.

@@ -90,10 +90,7 @@ impl EtcdTiming {
         if f1 >= need {
             return None;
         }
-        let min_ttl = ((ms(need) + ms(self.kill_budget) + ms(self.slack()))
-            / (1.0 - 2.0 * RATE_ERROR)
-            + ms(self.election_timeout))
-            / 1000.0;
+        let min_ttl = self.ttl_for_renew_deadline(need);
         Some(format!(
             "an etcd leader election may make the active stop its application: its renew \
              deadline ({:.0} ms) is shorter than 2 x election timeout {:.0} ms + period {:.0} ms \
@@ -103,8 +100,16 @@ impl EtcdTiming {
             ms(self.period),
             ms(self.io_timeout),
             ms(need),
-            min_ttl.ceil()
+            min_ttl.as_secs()
         ))
+    }
+
+    /// The shortest whole-second TTL whose renew deadline (`renew_deadline_for`) is at least
+    /// `f1`.
+    fn ttl_for_renew_deadline(&self, f1: Duration) -> Duration {
+        let ms = (ms(f1) + ms(self.kill_budget) + ms(self.slack())) / (1.0 - 2.0 * RATE_ERROR)
+            + ms(self.election_timeout);
+        Duration::from_secs((ms / 1000.0).ceil() as u64)
     }
 
     /// Refuses a timing that is unsafe or cannot make progress, naming the numbers.
@@ -143,7 +148,7 @@ impl EtcdTiming {
         let f1 = self.renew_deadline_for(self.lease_ttl).map_or(0.0, ms);
         if f1 < need {
             let eps = ms(self.slack());
-            let min_ttl = ((need + k + eps) / (1.0 - 2.0 * RATE_ERROR) + e) / 1000.0;
+            let min_ttl = self.ttl_for_renew_deadline(Duration::from_secs_f64(need / 1000.0));
             return Err(TimingError(format!(
                 "unsafe timing for etcd: the active must stop its application at (TTL {ttl:.0} \
                  ms - election timeout {e:.0} ms) x (1 - 2 x {RATE_ERROR}) - kill budget {k:.0} \
@@ -151,7 +156,7 @@ impl EtcdTiming {
                  keepalive, which must leave at least period {p:.0} ms + 2 x I/O timeout \
                  {tio:.0} ms = {need:.0} ms to retry a failed keepalive; raise the lease TTL to \
                  at least {} s or lower the others",
-                min_ttl.ceil()
+                min_ttl.as_secs()
             )));
         }
         Ok(())
@@ -204,7 +209,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ttl_too_short_to_ride_through_an_election_is_named_with_the_one_that_is_not() {
+    fn a_ttl_too_short_to_ride_through_an_election_gets_a_warning_naming_one_that_does() {
         let mut t = EtcdTiming {
             period: Duration::from_millis(200),
             io_timeout: Duration::from_millis(300),

@@ -52,7 +52,7 @@ impl Daemon {
         app.check_log()?;
         // Damping starts afresh with each run: an earlier run's back-off is not this one's.
         let _ = std::fs::remove_file(flap::state_path(&settings.state_dir));
-        if !on_etcd(&settings) && !settings.dir.is_dir() {
+        if !settings.on_etcd() && !settings.dir.is_dir() {
             // Not fatal: the share may be mounted later; until then nobody here takes over.
             log::error!(
                 "hb.dir {}: not a directory (not mounted yet?); this node takes over nothing \
@@ -139,7 +139,7 @@ impl Daemon {
 /// this one included, claims while that key exists; its application is killed before the
 /// node starts (or, surviving SIGKILL, holds every claim back).
 fn earlier_run_maybe_active(app: &App, s: &NodeSettings) -> Option<&'static str> {
-    if on_etcd(s) {
+    if s.on_etcd() {
         return None;
     }
     if app.left_by_earlier_run() {
@@ -205,16 +205,6 @@ fn own_record_idle(s: &NodeSettings) -> bool {
             .is_ok_and(|r| matches!(r.state, NodeState::Standby | NodeState::Released)),
         _ => false,
     }
-}
-
-/// The node is on etcd (`hb.backend=etcd`): `hb.dir` and its records are not used.
-fn on_etcd(s: &NodeSettings) -> bool {
-    #[cfg(feature = "etcd")]
-    if s.etcd.is_some() {
-        return true;
-    }
-    let _ = s;
-    false
 }
 
 /// Where the node's heartbeat lives, for the log.

@@ -247,8 +247,7 @@ impl Daemon {
     /// carry ("renew deadline passed").
     pub(super) fn check_storage(&mut self, now: bool) {
         // On etcd there is no record file: the backend's alarms name the endpoints' errors.
-        #[cfg(feature = "etcd")]
-        if self.node.settings().etcd.is_some() {
+        if self.node.settings().on_etcd() {
             return;
         }
         let timing = self.node.settings().timing;

@@ -15,9 +15,12 @@ impl Core {
             Some(Ok(m)) => m.token,
             _ => 0,
         };
-        format!(
-            "node={} role={role} epoch={} maint_ack={ack} preferred={}",
-            self.cfg.node, self.epoch, self.cfg.preferred
+        crate::heartbeat::etcd::keys::status_value(
+            &self.cfg.node,
+            role,
+            self.epoch,
+            ack,
+            self.cfg.preferred,
         )
     }
 
