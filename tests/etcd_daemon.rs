@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use common::cluster::{Cluster, mono_ns, other_of, pid_stopped, signal, wait_until};
 use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
 use hamon::heartbeat::etcd::api::Client;
+use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 
 fn timing() -> EtcdTiming {
@@ -46,16 +47,9 @@ fn on_etcd(etcd: &EtcdCluster) -> String {
 
 fn on_etcd_with(etcd: &EtcdCluster, t: EtcdTiming) -> String {
     format!(
-        "hb.backend=etcd\nhb.etcd.endpoints={}\nhb.etcd.period_ms={}\nhb.etcd.io_timeout_ms={}\n\
-         hb.etcd.lease_ttl_s={}\nhb.etcd.kill_budget_ms={}\nhb.etcd.election_timeout_ms={}\n\
-         hb.etcd.heartbeat_interval_ms={}\n",
+        "hb.backend=etcd\nhb.etcd.endpoints={}\n{}",
         etcd.endpoints().join(","),
-        t.period.as_millis(),
-        t.io_timeout.as_millis(),
-        t.lease_ttl.as_secs(),
-        t.kill_budget.as_millis(),
-        t.election_timeout.as_millis(),
-        t.heartbeat_interval.as_millis(),
+        timing_settings(&t)
     )
 }
 

@@ -15,6 +15,7 @@ use common::TempDir;
 use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
 use hamon::config::Config;
 use hamon::heartbeat::core::Role;
+use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 use hamon::heartbeat::node::{Node, NodeSettings, TickAction, boottime};
 use hamon::heartbeat::observe::Liveness;
@@ -141,18 +142,11 @@ fn settings(node: &str, etcd: &EtcdCluster, state: &TempDir) -> NodeSettings {
     let t = timing();
     let text = format!(
         "hb.backend=etcd\nhb.etcd.endpoints={}\nhb.cluster=etcdnode\nhb.node={node}\n\
-         hb.nodes=a,b\nhb.preferred={}\nhb.state_dir={}\nhb.etcd.period_ms={}\n\
-         hb.etcd.io_timeout_ms={}\nhb.etcd.lease_ttl_s={}\nhb.etcd.kill_budget_ms={}\n\
-         hb.etcd.election_timeout_ms={}\nhb.etcd.heartbeat_interval_ms={}\n",
+         hb.nodes=a,b\nhb.preferred={}\nhb.state_dir={}\n{}",
         etcd.endpoints().join(","),
         node == "a",
         state.path().join(node).display(),
-        t.period.as_millis(),
-        t.io_timeout.as_millis(),
-        t.lease_ttl.as_secs(),
-        t.kill_budget.as_millis(),
-        t.election_timeout.as_millis(),
-        t.heartbeat_interval.as_millis(),
+        timing_settings(&t),
     );
     let mut config = Config::default();
     config.load_str(&text, "test").unwrap();

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use common::cluster::{Cluster, Instance, mono_ns, other_of, pid_alive, wait_until};
 use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS, Host, need};
+use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 
 /// The WAN namespace holds the bridge; the sites hold a node and a member each (the witness
@@ -201,16 +202,9 @@ impl Drop for Sites {
 fn on_etcd(endpoints: &[String]) -> String {
     let t = timing();
     format!(
-        "hb.backend=etcd\nhb.etcd.endpoints={}\nhb.etcd.period_ms={}\nhb.etcd.io_timeout_ms={}\n\
-         hb.etcd.lease_ttl_s={}\nhb.etcd.kill_budget_ms={}\nhb.etcd.election_timeout_ms={}\n\
-         hb.etcd.heartbeat_interval_ms={}\n",
+        "hb.backend=etcd\nhb.etcd.endpoints={}\n{}",
         endpoints.join(","),
-        t.period.as_millis(),
-        t.io_timeout.as_millis(),
-        t.lease_ttl.as_secs(),
-        t.kill_budget.as_millis(),
-        t.election_timeout.as_millis(),
-        t.heartbeat_interval.as_millis(),
+        timing_settings(&t)
     )
 }
 

@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::{Duration, Instant};
 
+use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 
 use crate::support::etcd::{self, ELECTION_MS, Etcd, HEARTBEAT_MS};
@@ -44,7 +45,6 @@ pub struct EtcdHamonCluster<'a> {
 }
 
 fn config(dir: &Path, cluster: &str, node: &str, port: u16, pico: &Path, eps: &[String]) -> String {
-    let t = timing();
     // Its own site's member first (docs/heartbeat-etcd.md, "Three sites").
     let own = etcd::MEMBERS.iter().position(|m| *m == node).unwrap_or(0);
     let mut endpoints = vec![eps[own].clone()];
@@ -57,17 +57,9 @@ fn config(dir: &Path, cluster: &str, node: &str, port: u16, pico: &Path, eps: &[
     format!(
         "hb.backend=etcd\nhb.etcd.endpoints={}\nhb.cluster={cluster}\nhb.node={node}\n\
          hb.nodes=dc1,dc2\nhb.preferred={preferred}\nhb.state_dir={state}\n\
-         hb.start_cmd=exec env HA_HOST=127.0.0.1 HA_PORT={port} {pico}\nhb.app_port={port}\n\
-         hb.etcd.period_ms={}\nhb.etcd.io_timeout_ms={}\nhb.etcd.lease_ttl_s={}\n\
-         hb.etcd.kill_budget_ms={}\nhb.etcd.election_timeout_ms={}\n\
-         hb.etcd.heartbeat_interval_ms={}\n",
+         hb.start_cmd=exec env HA_HOST=127.0.0.1 HA_PORT={port} {pico}\nhb.app_port={port}\n{}",
         endpoints.join(","),
-        t.period.as_millis(),
-        t.io_timeout.as_millis(),
-        t.lease_ttl.as_secs(),
-        t.kill_budget.as_millis(),
-        t.election_timeout.as_millis(),
-        t.heartbeat_interval.as_millis(),
+        timing_settings(&timing()),
         preferred = node == "dc1",
         state = dir.join(format!("state-{node}")).display(),
         pico = pico.display(),

@@ -97,6 +97,22 @@ impl EtcdSettings {
     }
 }
 
+/// The `hb.etcd.*` lines that give `t`, one `key=value` per line: what `from_config` reads
+/// back into the same timing (for tests, benchmarks and generated configurations).
+pub fn timing_settings(t: &EtcdTiming) -> String {
+    format!(
+        "hb.etcd.period_ms={}\nhb.etcd.io_timeout_ms={}\nhb.etcd.lease_ttl_s={}\n\
+         hb.etcd.kill_budget_ms={}\nhb.etcd.election_timeout_ms={}\n\
+         hb.etcd.heartbeat_interval_ms={}\n",
+        t.period.as_millis(),
+        t.io_timeout.as_millis(),
+        t.lease_ttl.as_secs(),
+        t.kill_budget.as_millis(),
+        t.election_timeout.as_millis(),
+        t.heartbeat_interval.as_millis(),
+    )
+}
+
 /// The first line of the password file, without its line end.
 fn password(path: &std::path::Path) -> Result<String, NodeError> {
     let bad =
@@ -154,6 +170,24 @@ mod tests {
         assert_eq!(s.client.timeout, Duration::from_millis(1500));
         let s = EtcdSettings::from_config(&config(&[("hb.etcd.prefix", "/x/y")]).heartbeat);
         assert_eq!(s.unwrap().keys.prefix, "/x/y/");
+    }
+
+    #[test]
+    fn timing_settings_read_back_as_the_same_timing() {
+        let t = EtcdTiming {
+            period: Duration::from_millis(200),
+            io_timeout: Duration::from_millis(300),
+            lease_ttl: Duration::from_secs(3),
+            kill_budget: Duration::from_millis(100),
+            election_timeout: Duration::from_millis(500),
+            heartbeat_interval: Duration::from_millis(50),
+        };
+        let mut c = config(&[]);
+        for line in timing_settings(&t).lines() {
+            let (k, v) = line.split_once('=').unwrap();
+            c.set(k, v).unwrap();
+        }
+        assert_eq!(EtcdSettings::from_config(&c.heartbeat).unwrap().timing, t);
     }
 
     #[test]
