@@ -6,21 +6,16 @@
 //! one etcd, each under its own prefix (`hb.cluster`).
 
 use std::fs;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::Child;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 
+use crate::daemons::Daemons;
 use crate::support::etcd::{self, ELECTION_MS, Etcd, HEARTBEAT_MS};
-use crate::support::{cleanup, pico, ports, random};
+use crate::support::{pico, ports, random};
 use crate::watch::{self, Failover};
-
-const DAEMON: &str = env!("CARGO_BIN_EXE_ha-heartbeat");
-/// Marks every process of one cluster, so it can be stopped alone.
-const CLUSTER: &str = "HAMON_BENCH_CLUSTER";
 
 /// Short but realistic: etcd's default H and E (a few ms between sites), P 500 ms, T_io
 /// 500 ms, K 1 s, TTL 6 s. It passes the timing check and rides through an etcd leader
@@ -38,10 +33,9 @@ pub fn timing() -> EtcdTiming {
 
 pub struct EtcdHamonCluster<'a> {
     etcd: &'a Etcd,
-    dir: PathBuf,
     cluster: String,
     ports: [u16; 2],
-    daemons: Vec<Child>,
+    daemons: Daemons,
 }
 
 fn config(dir: &Path, cluster: &str, node: &str, port: u16, pico: &Path, eps: &[String]) -> String {
@@ -76,26 +70,10 @@ impl<'a> EtcdHamonCluster<'a> {
         }
         EtcdHamonCluster {
             etcd,
-            dir: dir.to_path_buf(),
             cluster: cluster.to_string(),
             ports,
-            daemons: Vec::new(),
+            daemons: Daemons::new(dir),
         }
-    }
-
-    fn start(&mut self, node: &str) {
-        let log = fs::File::create(self.dir.join(format!("{node}.log"))).expect("a log file");
-        let child = cleanup::command(DAEMON)
-            .args(["run", "--config"])
-            .arg(self.dir.join(format!("{node}.conf")))
-            .env(CLUSTER, &self.dir)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            // Its own group: a Ctrl-C reaches the benchmark, which stops everything.
-            .process_group(0)
-            .spawn()
-            .expect("start ha-heartbeat");
-        self.daemons.push(child);
     }
 
     /// Until dc2's status key says it stands by (it holds a lease and has read the keys).
@@ -121,57 +99,29 @@ impl<'a> EtcdHamonCluster<'a> {
     pub fn failover(mut self, every: Duration) -> Failover {
         let t = timing();
         let limit = t.failover_bound() * 2 + Duration::from_secs(30);
-        self.start("dc1");
+        self.daemons.start("dc1");
         if pico::wait_healthy(self.ports[0], every, limit).is_none() {
             return self.problem("dc1's application never came up");
         }
-        self.start("dc2");
+        self.daemons.start("dc2");
         if !self.wait_standby(limit) {
             return self.problem("dc2 never stood by");
         }
         let phase = random::below(t.period.as_millis() as u64);
         std::thread::sleep(t.period * 3 + Duration::from_millis(phase));
-        let killed = Instant::now();
-        let _ = self.daemons[0].kill();
-        let _ = self.daemons[0].wait();
+        let killed = self.daemons.kill_first();
         let mut f = watch::watch(killed, self.ports[0], self.ports[1], every, limit);
         if let Some(problem) = f.problem.take() {
-            f.problem = Some(format!("{problem}: {}", self.log_tail()));
+            f.problem = Some(format!("{problem}: {}", self.daemons.log_tail()));
         }
         f
     }
 
     fn problem(&self, what: &str) -> Failover {
         Failover {
-            problem: Some(format!("{what}: {}", self.log_tail())),
+            problem: Some(format!("{what}: {}", self.daemons.log_tail())),
             ..Failover::default()
         }
-    }
-
-    fn log_tail(&self) -> String {
-        ["dc1", "dc2"]
-            .iter()
-            .map(|n| {
-                let log = fs::read_to_string(self.dir.join(format!("{n}.log"))).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(3).collect();
-                format!(
-                    "{n}: {}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-}
-
-impl Drop for EtcdHamonCluster<'_> {
-    fn drop(&mut self) {
-        cleanup::kill_with_env(CLUSTER, &self.dir.display().to_string());
-        for d in &mut self.daemons {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 

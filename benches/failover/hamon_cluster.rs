@@ -5,24 +5,19 @@
 //! takeover is watched from outside.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
 
 use hamon::heartbeat::timing::Timing;
 
+use crate::daemons::{DAEMON, Daemons};
 use crate::support::{cleanup, pico, ports, random};
 use crate::watch::{self, Failover};
 
-const DAEMON: &str = env!("CARGO_BIN_EXE_ha-heartbeat");
-/// Marks every process of one cluster, so it can be stopped alone.
-const CLUSTER: &str = "HAMON_BENCH_CLUSTER";
-
 pub struct HamonCluster {
-    dir: PathBuf,
     ports: [u16; 2],
-    daemons: Vec<Child>,
+    daemons: Daemons,
 }
 
 fn config(dir: &Path, node: &str, port: u16, pico: &Path, t: &Timing) -> String {
@@ -60,78 +55,34 @@ impl HamonCluster {
             .expect("run ha-heartbeat init");
         assert!(init.status.success(), "ha-heartbeat init: {init:?}");
         HamonCluster {
-            dir: dir.to_path_buf(),
             ports,
-            daemons: Vec::new(),
+            daemons: Daemons::new(dir),
         }
-    }
-
-    fn start(&mut self, node: &str) {
-        let log = fs::File::create(self.dir.join(format!("{node}.log"))).expect("a log file");
-        let child = cleanup::command(DAEMON)
-            .args(["run", "--config"])
-            .arg(self.dir.join(format!("{node}.conf")))
-            .env(CLUSTER, &self.dir)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            // Its own group: a Ctrl-C reaches the benchmark, which stops everything.
-            .process_group(0)
-            .spawn()
-            .expect("start ha-heartbeat");
-        self.daemons.push(child);
     }
 
     /// Starts both daemons, waits for dc1's pico, lets the cluster settle, kills dc1's
     /// daemon and watches dc2 take over.
     pub fn failover(mut self, timing: &Timing, every: Duration) -> Failover {
-        self.start("dc1");
-        self.start("dc2");
+        self.daemons.start("dc1");
+        self.daemons.start("dc2");
         let limit = timing.failover_bound() * 2 + Duration::from_secs(30);
         if pico::wait_healthy(self.ports[0], every, limit).is_none() {
             return Failover {
                 problem: Some(format!(
                     "dc1's application never came up: {}",
-                    self.log_tail()
+                    self.daemons.log_tail()
                 )),
                 ..Failover::default()
             };
         }
         let phase = random::below(timing.period.as_millis() as u64);
         std::thread::sleep(timing.period * 3 + Duration::from_millis(phase));
-        let killed = Instant::now();
-        let _ = self.daemons[0].kill();
-        let _ = self.daemons[0].wait();
+        let killed = self.daemons.kill_first();
         let mut f = watch::watch(killed, self.ports[0], self.ports[1], every, limit);
         if let Some(problem) = f.problem.take() {
-            f.problem = Some(format!("{problem}: {}", self.log_tail()));
+            f.problem = Some(format!("{problem}: {}", self.daemons.log_tail()));
         }
         f
-    }
-
-    fn log_tail(&self) -> String {
-        ["dc1", "dc2"]
-            .iter()
-            .map(|n| {
-                let log = fs::read_to_string(self.dir.join(format!("{n}.log"))).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(3).collect();
-                format!(
-                    "{n}: {}",
-                    tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-}
-
-impl Drop for HamonCluster {
-    fn drop(&mut self) {
-        cleanup::kill_with_env(CLUSTER, &self.dir.display().to_string());
-        for d in &mut self.daemons {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 

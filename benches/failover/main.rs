@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod daemons;
 mod etcd_cluster;
 mod hamon_cluster;
 mod seed_cluster;

@@ -1,0 +1,81 @@
+//! The two `ha-heartbeat` daemons of one benchmark cluster: their configs (`NODE.conf`) and
+//! logs (`NODE.log`) in the cluster's directory, every process they start marked with
+//! `HAMON_BENCH_CLUSTER=<dir>` so the cluster can be stopped alone, and all of it (the
+//! directory too) gone when dropped.
+
+use std::fs;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Instant;
+
+use crate::support::cleanup;
+
+pub const DAEMON: &str = env!("CARGO_BIN_EXE_ha-heartbeat");
+/// Marks every process of one cluster, so it can be stopped alone.
+const CLUSTER: &str = "HAMON_BENCH_CLUSTER";
+
+pub struct Daemons {
+    pub dir: PathBuf,
+    running: Vec<Child>,
+}
+
+impl Daemons {
+    pub fn new(dir: &Path) -> Daemons {
+        Daemons {
+            dir: dir.to_path_buf(),
+            running: Vec::new(),
+        }
+    }
+
+    /// Starts `ha-heartbeat run` for `node`, in its own process group: a Ctrl-C reaches the
+    /// benchmark, which stops everything.
+    pub fn start(&mut self, node: &str) {
+        let log = fs::File::create(self.dir.join(format!("{node}.log"))).expect("a log file");
+        let child = cleanup::command(DAEMON)
+            .args(["run", "--config"])
+            .arg(self.dir.join(format!("{node}.conf")))
+            .env(CLUSTER, &self.dir)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("start ha-heartbeat");
+        self.running.push(child);
+    }
+
+    /// Kills the first daemon started with SIGKILL and returns when it was killed.
+    pub fn kill_first(&mut self) -> Instant {
+        let killed = Instant::now();
+        let _ = self.running[0].kill();
+        let _ = self.running[0].wait();
+        killed
+    }
+
+    /// The last three lines of each node's log, for a failed run's message.
+    pub fn log_tail(&self) -> String {
+        ["dc1", "dc2"]
+            .iter()
+            .map(|n| {
+                let log = fs::read_to_string(self.dir.join(format!("{n}.log"))).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(3).collect();
+                format!(
+                    "{n}: {}",
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" / ")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+impl Drop for Daemons {
+    fn drop(&mut self) {
+        cleanup::kill_with_env(CLUSTER, &self.dir.display().to_string());
+        for d in &mut self.running {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
