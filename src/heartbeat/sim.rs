@@ -849,15 +849,16 @@ impl Sim {
         };
         let read_at = self.rng.range(started, end);
         let write = write.map(|mut bytes: Vec<u8>| {
-            // Lost writes, writes not acknowledged and torn ones are faults: once faults end,
-            // storage is healthy (the failover bound is stated for healthy storage).
-            let roll = self.rng.below(100);
-            let roll = if faulty { roll } else { 50 };
             // Lost: never lands. Torn: some 512-byte sectors land and others keep their old
             // bytes (storage writes sectors atomically, not blocks). Either way the writer
-            // may be told it worked or not; a failing link never reports success.
-            let lands = !(roll < 3 || error.is_some() && roll < 50);
-            if roll >= 97 {
+            // may be told it worked or not; a failing link never reports success. All three
+            // are faults: once faults end, storage is healthy (the failover bound is stated
+            // for healthy storage). The roll is drawn either way, so seeds replay as found.
+            let roll = self.rng.below(100);
+            let lost = faulty && (roll < 3 || error.is_some() && roll < 50);
+            let torn = faulty && roll >= 97;
+            let unacknowledged = faulty && !(6..97).contains(&roll);
+            if torn {
                 let old = self.content_at(&file, self.now);
                 for (k, sector) in bytes.chunks_mut(512).enumerate() {
                     if self.rng.chance(500) {
@@ -868,8 +869,8 @@ impl Sim {
                 }
             }
             // A torn write is an interrupted one: its writer is never told it worked.
-            let ok = error.is_none() && (6..97).contains(&roll);
-            if lands && link != Link::Hang {
+            let ok = error.is_none() && !unacknowledged;
+            if !lost && link != Link::Hang {
                 let land = self.rng.range(started, end);
                 self.push(
                     land,
