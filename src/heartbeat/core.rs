@@ -475,7 +475,7 @@ impl Core {
                 } else if self.lease.role == Role::Stopping {
                     // The next write says RELEASED or STANDBY (see `state_word`).
                     self.lease.role = Role::Standby;
-                    self.back_off(now);
+                    self.back_off(now, false);
                     self.io.next_write = now;
                 }
             }

@@ -17,13 +17,16 @@ impl Core {
         if below == 0 { 0 } else { *s % below }
     }
 
-    pub(super) fn back_off(&mut self, now: Time) {
+    /// Waits before this node may claim again. `goes_first`: it lost a collision with other
+    /// claims but goes first among them (`goes_first`).
+    pub(super) fn back_off(&mut self, now: Time, goes_first: bool) {
         let p = self.t.period;
         // The jitter spans two periods and the node wakes when it ends (see `next_wakeup`),
-        // so two nodes that are not preferred do not keep colliding on the period grid. On
-        // top comes the longest a claim takes, so the preferred node, back after one period,
-        // finishes its next claim before the others try again, however slow storage is.
-        let wait = if self.cfg.preferred {
+        // so two nodes that do not go first do not keep colliding on the period grid. On top
+        // comes the longest a claim takes, so the node that goes first (the preferred one, or
+        // the first of a collision), back after one period, finishes its next claim before
+        // the others try again, however slow storage is.
+        let wait = if self.cfg.preferred || goes_first {
             p
         } else {
             3 * p + self.jitter(2 * p) + self.t.claim_time()
@@ -33,13 +36,54 @@ impl Core {
     }
 
     pub(super) fn abort_claim(&mut self, why: &str, now: Time, out: &mut Vec<Action>) {
+        self.abort_claim_ranked(why, now, false, out);
+    }
+
+    fn abort_claim_ranked(
+        &mut self,
+        why: &str,
+        now: Time,
+        goes_first: bool,
+        out: &mut Vec<Action>,
+    ) {
         self.claim.phase = None;
         self.lease.deadline = None;
         self.lease.role = Role::Standby;
         self.lease.after_stop = AfterStop::Standby;
-        self.back_off(now);
+        self.back_off(now, goes_first);
         out.push(Action::Alarm(format!("claim abandoned: {why}")));
         self.write(NodeState::Standby, now, out);
+    }
+
+    /// Whether this claim goes first among those it collided with: no live peer that is
+    /// claiming, or that chose this claim's epoch or a later one, ranks before this node
+    /// (preferred nodes first, then by name). Every node of a collision ranks the same set
+    /// the same way, so exactly one retries soon and the others let it finish: without this,
+    /// equal back-offs can keep two claims colliding round after round.
+    fn goes_first(&self) -> bool {
+        let epoch = self.lease.epoch;
+        let me = (!self.cfg.preferred, self.cfg.node.as_str());
+        self.seen
+            .peers
+            .iter()
+            .filter(|(_, o)| o.liveness != Liveness::Stale)
+            .filter_map(|(n, o)| o.record.as_ref().map(|r| (n, r)))
+            .filter(|(_, r)| r.state == NodeState::Claiming || r.epoch >= epoch)
+            .all(|(n, r)| (!r.preferred, n.as_str()) > me)
+    }
+
+    /// Every peer that forbids claiming does so because it is claiming too.
+    fn only_claims_block(&self) -> bool {
+        self.seen
+            .peers
+            .iter()
+            .filter(|(n, o)| self.blocker(n, o).is_some())
+            .all(|(_, o)| {
+                !o.is_failing()
+                    && o.record
+                        .as_ref()
+                        .is_some_and(|r| r.state == NodeState::Claiming)
+            })
     }
 
     /// Why a peer forbids claiming, if it does.
@@ -131,7 +175,8 @@ impl Core {
                     return;
                 }
                 if let Some(why) = self.first_blocker() {
-                    self.abort_claim(&format!("contended: {why}"), now, out);
+                    let first = self.only_claims_block() && self.goes_first();
+                    self.abort_claim_ranked(&format!("contended: {why}"), now, first, out);
                     return;
                 }
                 // Our epoch was chosen before these reads: if a peer already used it, claim
@@ -141,21 +186,8 @@ impl Core {
                         "epoch {} is already taken (seen {})",
                         self.lease.epoch, self.seen.peer_epoch
                     );
-                    // Retry at once, unless a live peer that chose this epoch too sorts
-                    // first: two standbys that collided would otherwise retry together and
-                    // collide again; the others back off as after any contention.
-                    let epoch = self.lease.epoch;
-                    let first = self
-                        .seen
-                        .peers
-                        .iter()
-                        .filter(|(_, o)| o.liveness != Liveness::Stale)
-                        .filter(|(_, o)| o.record.as_ref().is_some_and(|r| r.epoch >= epoch))
-                        .all(|(n, _)| *n > self.cfg.node);
-                    self.abort_claim(&why, now, out);
-                    if first {
-                        self.claim.backoff_until = now;
-                    }
+                    let first = self.goes_first();
+                    self.abort_claim_ranked(&why, now, first, out);
                     return;
                 }
                 let margin = self.t.io_timeout;

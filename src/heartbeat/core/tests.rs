@@ -624,3 +624,75 @@ fn a_switchover_whose_node_never_becomes_active_is_abandoned_after_the_failover_
         "{starts:?}"
     );
 }
+
+/// Two nodes, neither preferred, start together and draw the same back-off jitter (same
+/// incarnation): every claim they make collides, each reading the other's CLAIMING record.
+/// The rank of a collision lets the first one through on its next claim; equal back-offs
+/// alone would keep them colliding for ever. I/O takes 30 ms; reads see the other's record
+/// as it is when they end.
+#[test]
+fn two_claims_that_keep_colliding_are_resolved_by_rank_not_by_luck() {
+    const IO: Time = 30 * MS;
+    let names = ["a", "b"];
+    let mut cores = names.map(|n| Core::new(cfg(n, false), 0));
+    let mut records = [0, 1].map(|i| peer(names[i], NodeState::Standby, 0, 0));
+    // Per node: I/O in flight, (ends, what it was).
+    let mut inflight: [Vec<(Time, Action)>; 2] = [Vec::new(), Vec::new()];
+    let mut started: [Option<(Time, u64)>; 2] = [None, None];
+    let mut t = 0;
+    while t < 3000 * MS && started.iter().all(Option::is_none) {
+        for i in 0..2 {
+            let mut actions = cores[i].handle(t, Event::Tick);
+            let (done, busy): (Vec<_>, Vec<_>) = std::mem::take(&mut inflight[i])
+                .into_iter()
+                .partition(|(end, _)| *end <= t);
+            inflight[i] = busy;
+            for (_, a) in done {
+                let ev = match a {
+                    Action::ReadNode(node) => Event::NodeRead {
+                        node,
+                        started: t - IO,
+                        ended: t,
+                        result: Ok(records[1 - i].clone()),
+                    },
+                    Action::ReadMaint => Event::MaintRead {
+                        started: t - IO,
+                        ended: t,
+                        result: maint_off(),
+                    },
+                    Action::Write(r) => {
+                        records[i] = r.encode();
+                        Event::Written {
+                            started: t - IO,
+                            ended: t,
+                            ok: true,
+                        }
+                    }
+                    _ => unreachable!(),
+                };
+                actions.extend(cores[i].handle(t, ev));
+            }
+            for a in actions {
+                match a {
+                    Action::ReadNode(_) | Action::ReadMaint | Action::Write(_) => {
+                        inflight[i].push((t + IO, a))
+                    }
+                    Action::StartApp { epoch } => started[i] = Some((t, epoch)),
+                    _ => {}
+                }
+            }
+        }
+        t += 10 * MS;
+    }
+    let collided = records
+        .iter()
+        .all(|r| NodeRecord::decode(r, "c").unwrap().epoch >= 1);
+    assert!(
+        collided,
+        "the claims did not collide: the test proves nothing"
+    );
+    match started {
+        [Some((_, epoch)), None] => assert!(epoch >= 2, "a won its first claim: no collision"),
+        other => panic!("a, first by name, should have started alone within 3 s: {other:?}"),
+    }
+}
