@@ -17,8 +17,8 @@ impl Core {
         if below == 0 { 0 } else { *s % below }
     }
 
-    /// Waits before this node may claim again. `goes_first`: it lost a collision with other
-    /// claims but goes first among them (`goes_first`).
+    /// Waits before this node may claim again; `goes_first` when its claim lost a collision
+    /// of claims in which it ranks first (see `goes_first`).
     pub(super) fn back_off(&mut self, now: Time, goes_first: bool) {
         let p = self.t.period;
         // The jitter spans two periods and the node wakes when it ends (see `next_wakeup`),
@@ -57,9 +57,9 @@ impl Core {
 
     /// Whether this claim goes first among those it collided with: no live peer that is
     /// claiming, or that chose this claim's epoch or a later one, ranks before this node
-    /// (preferred nodes first, then by name). Every node of a collision ranks the same set
-    /// the same way, so exactly one retries soon and the others let it finish: without this,
-    /// equal back-offs can keep two claims colliding round after round.
+    /// (preferred nodes first, then by name). The nodes of a collision see each other's claim
+    /// or epoch and rank by the same order, so one retries soon and the others let it
+    /// finish: equal back-offs alone can keep two claims colliding round after round.
     fn goes_first(&self) -> bool {
         let epoch = self.lease.epoch;
         let me = (!self.cfg.preferred, self.cfg.node.as_str());
