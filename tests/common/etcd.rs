@@ -13,6 +13,7 @@ use hamon::heartbeat::etcd::api::{Client, Settings};
 use hamon::heartbeat::etcd::tls::TlsFiles;
 
 use super::child::{Running, wait_within};
+use super::ports::free_port;
 use super::{TempDir, prefixed};
 
 /// etcd timing for the tests: quick elections on one machine (etcd's defaults are 100 ms and
@@ -34,11 +35,6 @@ pub fn need(program: &str, package: &str) -> PathBuf {
         "{program} not found: these tests run real etcd servers; install Debian's {package} \
          (apt-get install {package}; scripts/test does it)"
     );
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    l.local_addr().expect("local addr").port()
 }
 
 /// Certificates for one test: a CA, a server certificate for 127.0.0.1, a client one.
@@ -248,6 +244,9 @@ impl EtcdCluster {
                 &HEARTBEAT_MS.to_string(),
                 "--election-timeout",
                 &ELECTION_MS.to_string(),
+                // As docs/heartbeat-etcd.md asks of every member: a member that rejoins
+                // does not force an election.
+                "--pre-vote",
                 "--logger",
                 "zap",
                 "--log-level",

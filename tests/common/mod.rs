@@ -9,6 +9,11 @@ pub mod cluster;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 pub mod java;
+/// Free loopback ports below the ephemeral range, as the benchmarks take them.
+#[path = "../../benches/support/ports.rs"]
+pub mod ports;
+#[path = "../../benches/support/random.rs"]
+mod random;
 
 use std::ffi::OsStr;
 use std::fs;
