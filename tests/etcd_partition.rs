@@ -31,10 +31,8 @@ const SITE_IP: [&str; 3] = ["10.200.0.1", "10.200.0.2", "10.200.0.3"];
 const WAN_IP: &str = "10.200.0.254";
 const WITNESS: usize = 2;
 
-/// A TTL that rides through an etcd leader election (`EtcdTiming::election_warning`): healing
-/// the partition causes one (etcd 3.4 runs without pre-vote: the member that was cut off comes
-/// back with a higher term and makes the leader step down), and the new active must keep
-/// running through it.
+/// A TTL that rides through an etcd leader election (`EtcdTiming::election_warning`): the
+/// test moves the etcd leader before the cut, and the active must keep running through it.
 fn timing() -> EtcdTiming {
     EtcdTiming {
         period: Duration::from_millis(200),
@@ -445,8 +443,9 @@ fn partition_of_the_active_site(leader_cut_off: bool) {
         "during the partition, after the takeover",
     );
 
-    // Healed: the member rejoins (and, without pre-vote, forces an etcd election), the old
-    // active finds the leader key taken and stays standby; the new active keeps running.
+    // Healed: the member rejoins without forcing an etcd election (the members run with
+    // --pre-vote), the old active finds the leader key taken and stays standby; the new active
+    // keeps running.
     sites.heal(site);
     let healed = mono_ns();
     assert!(

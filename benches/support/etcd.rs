@@ -76,6 +76,7 @@ impl Etcd {
                 .args(["--initial-cluster-token", &token])
                 .args(["--heartbeat-interval", &HEARTBEAT_MS.to_string()])
                 .args(["--election-timeout", &ELECTION_MS.to_string()])
+                .arg("--pre-vote")
                 .args(["--logger", "zap", "--log-level", "warn"])
                 .stdout(Stdio::null())
                 .stderr(log)
