@@ -44,7 +44,10 @@ fn init_and_status_name_the_profile_and_its_failover_bound() {
     let (code, out) = run(&conf, &["init"]);
     assert_eq!(code, Some(0), "{out}");
     assert!(
-        out.contains("timing: profile local (period 500 ms")
+        out.contains(&format!(
+            "initialised in {} for n1",
+            dir.join("shared").display()
+        )) && out.contains("timing: profile local (period 500 ms")
             && out.contains("failover within 17.5 s"),
         "{out}"
     );

@@ -161,8 +161,10 @@ impl Node {
         self.core.role()
     }
 
-    /// How long the last successful write of this node's record took; None before one.
+    /// How long the last renewal took (the write of this node's record; on etcd, the
+    /// keepalive of its lease); None before one.
     pub fn last_write(&self) -> Option<Duration> {
+        on_etcd!(&self.last_write());
         self.last_write
     }
 

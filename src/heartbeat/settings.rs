@@ -82,6 +82,20 @@ impl NodeSettings {
         false
     }
 
+    /// Where the cluster's heartbeat lives, for operators: `in <hb.dir>` or
+    /// `on etcd <endpoints> under <prefix>`.
+    pub fn storage(&self) -> String {
+        #[cfg(feature = "etcd")]
+        if let Some(e) = &self.etcd {
+            return format!(
+                "on etcd {} under {}",
+                e.client.endpoints.join(","),
+                e.keys.prefix
+            );
+        }
+        format!("in {}", self.dir.display())
+    }
+
     /// One line for operators: the backend's timing and the failover bound it gives.
     pub fn timing_line(&self) -> String {
         #[cfg(feature = "etcd")]

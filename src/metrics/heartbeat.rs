@@ -92,7 +92,7 @@ pub fn exposition(s: &Snapshot) -> String {
     let mut f = w.family(
         "hamon_heartbeat_write_latency_seconds",
         Kind::Gauge,
-        "How long the last write of this node's record took; absent before the first.",
+        "How long this node's last renewal took (the write of its record; on etcd, its lease's keepalive); absent before the first.",
     );
     if let Some(took) = s.last_write {
         f.sample(&[], took);

@@ -112,7 +112,7 @@ fn main() -> ExitCode {
             Ok(()) => {
                 println!(
                     "initialised {} for {}",
-                    settings.dir.display(),
+                    settings.storage(),
                     settings.nodes.join(",")
                 );
                 println!("{}", settings.timing_line());

@@ -10,6 +10,8 @@
 //! call, so the deadline is anchored at the send of the last acknowledged keepalive.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread;
 use std::time::Duration;
@@ -59,6 +61,8 @@ pub struct EtcdBackend {
     keys: Keys,
     /// The leader key of the last trusted read (node, epoch) and when it was taken.
     leader_seen: Option<(Option<(String, u64)>, Time)>,
+    /// The last acknowledged keepalive's round trip in ns (0: none yet), set by the worker.
+    renewal_ns: Arc<AtomicU64>,
 }
 
 impl EtcdBackend {
@@ -79,15 +83,29 @@ impl EtcdBackend {
         let (calls, work) = mpsc::channel::<Action>();
         let (done, results) = mpsc::channel();
         let (keys, node) = (settings.keys.clone(), settings.node.clone());
+        let renewal_ns = Arc::new(AtomicU64::new(0));
+        let renewal = Arc::clone(&renewal_ns);
         let (client_settings, admin_keys) = (settings.client.clone(), settings.keys.clone());
         thread::Builder::new()
             .name("hamon-etcd".into())
             .spawn(move || {
                 // Ends when the backend is dropped (its sender with it).
                 for action in work {
-                    if let Some(event) = keys.perform(&mut client, &node, &action, boottime)
-                        && done.send(event).is_err()
+                    let Some(event) = keys.perform(&mut client, &node, &action, boottime) else {
+                        continue;
+                    };
+                    // Timed here: the backend may take the event only at its next tick.
+                    if let Event::KeptAlive {
+                        sent,
+                        result: Ok(ttl),
+                        ..
+                    } = &event
+                        && *ttl > 0
                     {
+                        let took = boottime().saturating_sub(*sent).max(1);
+                        renewal.store(took, Ordering::Relaxed);
+                    }
+                    if done.send(event).is_err() {
                         break;
                     }
                 }
@@ -116,7 +134,16 @@ impl EtcdBackend {
             client_settings,
             keys: admin_keys,
             leader_seen: None,
+            renewal_ns,
         })
+    }
+
+    /// How long the last acknowledged keepalive took; None before one.
+    pub fn last_write(&self) -> Option<Duration> {
+        match self.renewal_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        }
     }
 
     pub fn role(&self) -> Role {

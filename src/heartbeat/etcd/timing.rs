@@ -24,13 +24,17 @@ pub struct EtcdTiming {
     pub heartbeat_interval: Duration,
 }
 
+/// How often etcd's lessor looks for expired leases (lessor.go's run loop): a lease is
+/// revoked up to this long after it expired.
+pub const ETCD_EXPIRY_CHECK: Duration = Duration::from_millis(500);
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
 impl EtcdTiming {
     /// For etcd with its default election timeout (1000 ms) and heartbeat (100 ms) across
-    /// data centres with a few ms of latency: failover within about 17 s.
+    /// data centres with a few ms of latency: failover within 19 s.
     pub fn default_profile() -> EtcdTiming {
         EtcdTiming {
             period: Duration::from_millis(1000),
@@ -68,11 +72,17 @@ impl EtcdTiming {
     }
 
     /// The longest from the death of the active's daemon to another node starting the
-    /// application, when etcd keeps its quorum: the lease runs out (TTL, plus E when an etcd
-    /// leader change extends it), the next read sees the key gone (P + T_io), the claim
-    /// (T_io) and its keepalive (T_io).
+    /// application, when etcd keeps its quorum: the lease runs out (TTL after the last
+    /// keepalive; when the etcd leader died too, the majority elects another within 2E and
+    /// promotes every lease to TTL + E from then: TTL + 3E), etcd's lessor notices within
+    /// its check interval, the next read sees the key gone (P + T_io), the claim (T_io) and
+    /// its keepalive (T_io).
     pub fn failover_bound(&self) -> Duration {
-        self.lease_ttl + self.election_timeout + self.period + 3 * self.io_timeout
+        self.lease_ttl
+            + 3 * self.election_timeout
+            + ETCD_EXPIRY_CHECK
+            + self.period
+            + 3 * self.io_timeout
     }
 
     /// What the active needs to ride through an etcd leader election without fencing: the
@@ -178,6 +188,13 @@ mod tests {
             "{:?}",
             t.failover_bound()
         );
+    }
+
+    #[test]
+    fn the_failover_bound_covers_a_lost_etcd_leader_and_the_lessor_check() {
+        // 10 s TTL + 3 x 1 s election + 0.5 s expiry check + 1 s period + 3 x 1.5 s I/O.
+        let t = EtcdTiming::default_profile();
+        assert_eq!(t.failover_bound(), Duration::from_millis(19_000));
     }
 
     #[test]

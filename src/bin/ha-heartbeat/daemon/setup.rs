@@ -68,7 +68,7 @@ impl Daemon {
             "node {} of {} {}: period {} ms, takeover {} ms",
             settings.node,
             settings.nodes.join(","),
-            storage(&settings),
+            settings.storage(),
             timing.period.as_millis(),
             timing.takeover.as_millis()
         );
@@ -205,17 +205,4 @@ fn own_record_idle(s: &NodeSettings) -> bool {
             .is_ok_and(|r| matches!(r.state, NodeState::Standby | NodeState::Released)),
         _ => false,
     }
-}
-
-/// Where the node's heartbeat lives, for the log.
-fn storage(s: &NodeSettings) -> String {
-    #[cfg(feature = "etcd")]
-    if let Some(e) = &s.etcd {
-        return format!(
-            "on etcd {} under {}",
-            e.client.endpoints.join(","),
-            e.keys.prefix
-        );
-    }
-    format!("in {}", s.dir.display())
 }
