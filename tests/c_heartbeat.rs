@@ -193,3 +193,100 @@ fn two_c_nodes_fail_over_and_hand_over() {
     assert_eq!(record.state, NodeState::Released, "{record:?}");
     assert_eq!(record.epoch, epoch);
 }
+
+/// The same C program on etcd: only the settings change (`hb.backend=etcd`, endpoints, TLS
+/// files, the etcd timing keys; no `hb.dir`).
+#[cfg(feature = "etcd")]
+#[test]
+fn the_same_c_nodes_on_etcd_with_tls_fail_over_and_hand_over() {
+    use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+    use hamon::heartbeat::etcd::keys::Keys;
+    use hamon::heartbeat::etcd::settings::timing_settings;
+    use hamon::heartbeat::etcd::timing::EtcdTiming;
+
+    let etcd = EtcdCluster::start(1, true);
+    let certs = etcd.certs.as_ref().expect("TLS certificates");
+    let t = EtcdTiming {
+        period: Duration::from_millis(200),
+        io_timeout: Duration::from_millis(300),
+        lease_ttl: Duration::from_secs(2),
+        kill_budget: Duration::from_millis(100),
+        election_timeout: Duration::from_millis(ELECTION_MS),
+        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
+    };
+    let dir = TempDir::new("c-etcd");
+    let exe = compile(&[("hb_node", Link::Static)], dir.path()).remove(0);
+    let names = ["a", "b"];
+    let props = names.map(|name| {
+        let path = dir.path().join(format!("{name}.properties"));
+        let text = format!(
+            "hb.backend=etcd\n\
+             hb.etcd.endpoints={}\n\
+             hb.etcd.ca_file={}\n\
+             hb.etcd.cert_file={}\n\
+             hb.etcd.key_file={}\n\
+             hb.node={name}\n\
+             hb.nodes=a,b\n\
+             hb.preferred={}\n\
+             hb.state_dir={}\n{}",
+            etcd.endpoints().join(","),
+            certs.ca.display(),
+            certs.client_cert.display(),
+            certs.client_key.display(),
+            name == "a",
+            dir.path().join(format!("state-{name}")).display(),
+            timing_settings(&t)
+        );
+        fs::write(&path, text).expect("write properties");
+        path
+    });
+    let mut a = Running::spawn(Command::new(&exe).arg(&props[0]));
+    let mut b = Running::spawn(Command::new(&exe).arg(&props[1]));
+    let (first, first_epoch) = {
+        let mut nodes = [&mut a, &mut b];
+        one_starts(&mut nodes, names)
+    };
+    let second = 1 - first;
+
+    // kill -9: the other claims once etcd has expired the lease, with a higher epoch.
+    let (active, mut survivor) = if first == 0 { (a, b) } else { (b, a) };
+    let killed_stderr = active.kill();
+    let killed = Instant::now();
+    let limit = t.failover_bound() + Duration::from_secs(2);
+    let epoch = loop {
+        if let Some(line) = survivor.try_line() {
+            match start_epoch(&line, names[second]) {
+                Some(epoch) => break epoch,
+                None => continue,
+            }
+        }
+        assert!(
+            killed.elapsed() < limit,
+            "no takeover within {limit:?} of SIGKILL; survivor said:\n{}\nkilled node's \
+             stderr:\n{killed_stderr}",
+            survivor.seen.join("\n"),
+        );
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert!(epoch > first_epoch, "epoch {epoch} after {first_epoch}");
+
+    // SIGTERM: a clean hand-over; the leader key is gone at once, the epoch key stays.
+    sigterm(survivor.pid());
+    let (status, lines, stderr) = survivor.finish(PATIENCE);
+    assert!(status.success(), "exit {status}; stderr:\n{stderr}");
+    let stop = format!("hb_node: {} STOPPING STOP epoch {epoch}", names[second]);
+    assert!(lines.contains(&stop), "{lines:?}\n{stderr}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("hb_node: {} stopped", names[second]).as_str()),
+        "{lines:?}"
+    );
+    let keys = Keys::new("hamon", None);
+    let mut client = etcd.client();
+    assert_eq!(client.get(&keys.leader()).expect("read etcd"), None);
+    let stored = client
+        .get(&keys.epoch())
+        .expect("read etcd")
+        .expect("epoch key");
+    assert_eq!(stored.value, epoch.to_string().into_bytes());
+}

@@ -4,8 +4,8 @@
 //! together), quorum loss (two members stopped): takeover within the failover bound, never
 //! two applications at once, epochs increasing. A kill -9 of the etcd leader member and a
 //! member restarted with its data: no failover. `ha-heartbeat status` on etcd, with etcd up
-//! and down, and the active's metrics. A restarted daemon waits for its earlier lease, not for a hold of its own; a
-//! node backing off pages only when no node is active.
+//! and down, and the active's metrics. A restarted daemon waits for its earlier lease, not
+//! for a hold of its own; a node backing off pages only when no node is active.
 #![cfg(feature = "etcd")]
 
 mod common;

@@ -105,6 +105,15 @@ fn heartbeat_every_method() {
     group("HeartbeatTest");
 }
 
+/// The same Heartbeat on a real etcd, with settings alone.
+#[cfg(feature = "etcd")]
+#[test]
+fn heartbeat_on_etcd_with_settings_alone() {
+    let etcd = common::etcd::EtcdCluster::start(1, false);
+    let endpoints = format!("-Dhamon.test.etcd.endpoints={}", etcd.endpoints().join(","));
+    group_with("HeartbeatEtcdTest", &[&endpoints]);
+}
+
 /// hamon's logger at ALL, FINEST and FINER before the library loads, each in its own JVM.
 #[test]
 fn debug_logging_at_every_level_neither_crashes_nor_recurses() {

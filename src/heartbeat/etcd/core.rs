@@ -420,6 +420,9 @@ impl Core {
                 }
                 self.revoke = None;
                 self.view = None;
+                if self.role == Role::Stopping && self.app_epoch.is_none() {
+                    self.role = Role::Standby;
+                }
             }
             Event::StatusPut { result } => {
                 self.done(Call::Status);
@@ -430,7 +433,9 @@ impl Core {
             Event::AppStopped { epoch } => {
                 if self.app_epoch == Some(epoch) {
                     self.app_epoch = None;
-                    if self.role == Role::Stopping {
+                    // Standby once the lease is revoked too (or its revoke failed): a
+                    // standby's peers may claim at once, and its process may exit.
+                    if self.role == Role::Stopping && self.revoke.is_none() {
                         self.role = Role::Standby;
                     }
                 }

@@ -14,7 +14,7 @@ use super::timing::EtcdTiming;
 use super::tls::TlsFiles;
 use crate::config::HeartbeatSettings;
 use crate::heartbeat::settings::{NodeError, node_and_state_dir};
-use crate::heartbeat::timing::Timing;
+use crate::heartbeat::timing::{Timing, TimingError};
 
 /// The keys that make up the etcd timing, for the timing check's refusals.
 const TIMING_KEYS: &str = "hb.etcd.period_ms, hb.etcd.io_timeout_ms, hb.etcd.kill_budget_ms, \
@@ -62,7 +62,7 @@ impl EtcdSettings {
         };
         timing
             .check()
-            .map_err(|t| bad(format!("{TIMING_KEYS}: {t}")))?;
+            .map_err(|t| NodeError::Timing(TimingError(format!("{TIMING_KEYS}: {}", t.0))))?;
         Ok(EtcdSettings {
             node,
             preferred: hb.preferred,
@@ -242,6 +242,12 @@ mod tests {
             ("hb.etcd.lease_ttl_s", "7"),
         ]);
         assert!(e.contains("below etcd's minimum of 8 s"), "{e}");
+        // The same error kind as the file backend's timing check (HB_ERR_TIMING in C).
+        let c = config(&[("hb.etcd.kill_budget_ms", "6000")]);
+        assert!(matches!(
+            EtcdSettings::from_config(&c.heartbeat),
+            Err(NodeError::Timing(_))
+        ));
     }
 
     #[test]

@@ -218,6 +218,37 @@ fn the_active_hands_over_on_a_switchover_to_another_node_and_revokes_after_the_s
     );
     let a = c.step(700 * MS, Event::AppStopped { epoch: 10 });
     assert_eq!(a, vec![Action::Revoke { lease: 0x11 }]);
+    // Standby only once the lease is gone: its process may exit then, and the target claims.
+    assert_eq!(c.role(), Role::Stopping);
+    c.step(710 * MS, Event::Revoked { result: Ok(()) });
+    assert_eq!(c.role(), Role::Standby);
+}
+
+#[test]
+fn a_revoke_that_fails_still_ends_the_stop() {
+    let mut c = core("a", true);
+    granted_then_read(&mut c, 0, view(None, None));
+    let a = c.step(3 * MS, Event::Claimed { result: Ok(true) });
+    assert!(matches!(a[0], Action::StartApp { .. }), "{a:?}");
+    let epoch = c.status(3 * MS).epoch;
+    let a = c.step(4 * MS, Event::Release);
+    assert!(
+        matches!(a[0], Action::StopApp { fence: false, .. }),
+        "{a:?}"
+    );
+    let a = c.step(5 * MS, Event::AppStopped { epoch });
+    assert!(matches!(a[..], [Action::Revoke { .. }]), "{a:?}");
+    assert_eq!(c.role(), Role::Stopping);
+    let a = c.step(
+        800 * MS,
+        Event::Revoked {
+            result: Err("timed out".into()),
+        },
+    );
+    assert!(
+        matches!(&a[0], Action::Alarm(m) if m.contains("expires by itself")),
+        "{a:?}"
+    );
     assert_eq!(c.role(), Role::Standby);
 }
 
