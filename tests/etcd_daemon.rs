@@ -20,8 +20,10 @@ use common::cluster::{Cluster, mono_ns, other_of, pid_stopped, signal, wait_unti
 use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
 use common::ports::free_port;
 use hamon::heartbeat::etcd::api::Client;
+use hamon::heartbeat::etcd::keys::Keys;
 use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
+use hamon::heartbeat::record::MaintRecord;
 
 fn timing() -> EtcdTiming {
     EtcdTiming {
@@ -198,7 +200,6 @@ fn on_quorum_loss_the_active_daemon_fences_and_nobody_starts_until_it_returns() 
     c.assert_no_overlap();
 }
 
-/// `status` as `node`: (exit code, stdout and stderr, how long it took).
 /// The active's `GET /metrics` on etcd: its role, epoch, lease and how long its last
 /// keepalive took (within the I/O timeout).
 fn assert_active_metrics(port: u16, epoch: u64, t: &EtcdTiming) {
@@ -234,6 +235,7 @@ fn get_metrics(port: u16) -> Option<String> {
     head.starts_with("HTTP/1.1 200 ").then(|| body.to_string())
 }
 
+/// `status` as `node`: (exit code, stdout and stderr, how long it took).
 fn status(c: &Cluster, node: &str, json: bool) -> (i32, String, Duration) {
     let t0 = Instant::now();
     let args: &[&str] = if json {
@@ -590,4 +592,72 @@ fn a_node_backing_off_on_etcd_pages_only_when_no_node_holds_the_leader_key() {
         "paged {:?} after the kill, before n2's lease could end: {page}",
         fault.elapsed()
     );
+}
+
+/// The operator's commands keep their meaning on etcd: `switchover` moves the application,
+/// a drained node never takes over (not even when the active dies), `undrain` lets it, and a
+/// switchover to an unknown node is refused.
+#[test]
+fn switchover_drain_and_undrain_on_etcd_daemons() {
+    let etcd = EtcdCluster::start(1, false);
+    let mut c = Cluster::new("etcd-ops", &["n1", "n2"], &on_etcd(&etcd));
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_secs(15));
+    let (a, b) = (first.node.clone(), other_of(&first.node).to_string());
+    // b stands by once its status key says so.
+    status_until(&c, &a, 0, Duration::from_secs(10), |out| {
+        out.lines()
+            .any(|l| l.starts_with(&b) && l.contains("STANDBY"))
+    });
+    let t = timing();
+
+    let (st, out) = c.cli(&a, &["switchover", "--to", "n9"]);
+    assert!(!st.success() && out.contains("n9"), "{out}");
+
+    let t0 = mono_ns();
+    let (st, out) = c.cli(&a, &["switchover"]);
+    assert!(st.success(), "{out}");
+    let moved = c.failover_within("switchover on etcd", t0, bound(), |i| i.node == b);
+    assert!(moved.epoch > first.epoch, "{first:?} then {moved:?}");
+
+    // a is drained: when b dies, nobody takes over.
+    let (st, out) = c.cli(&b, &["drain", &a]);
+    assert!(st.success(), "{out}");
+    // a's daemon has read the drain: its status key acknowledges the maintenance token.
+    let keys = Keys::new("hamon", None);
+    let mut client = etcd.client();
+    let acked = wait_until(Duration::from_secs(5), || {
+        let mut get = |k: &[u8]| client.get(k).ok().flatten().map(|kv| kv.value);
+        let (Some(maint), Some(status)) = (get(&keys.maint()), get(&keys.status(&a))) else {
+            return false;
+        };
+        let token = MaintRecord::decode(&maint, "hamon")
+            .expect("maintenance key")
+            .token;
+        String::from_utf8_lossy(&status).contains(&format!(" maint_ack={token} "))
+    });
+    assert!(acked, "{a} never acknowledged the drain\n{}", c.logs());
+    let fault = mono_ns();
+    c.kill9(&b);
+    let until = fault + (bound() + t.lease_ttl).as_nanos() as u64;
+    while mono_ns() < until {
+        let running: Vec<_> = c
+            .running()
+            .into_iter()
+            .filter(|i| i.start > fault)
+            .collect();
+        assert!(
+            running.is_empty(),
+            "a drained node started {running:?}\n{}",
+            c.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let t1 = mono_ns();
+    let (st, out) = c.cli(&a, &["undrain"]);
+    assert!(st.success(), "{out}");
+    let back = c.failover_within("undrain on etcd", t1, bound(), |i| i.node == a);
+    assert!(back.epoch > moved.epoch, "{moved:?} then {back:?}");
+    c.assert_no_overlap();
 }

@@ -6,7 +6,8 @@ pub const USAGE: &str = "\
 usage: ha-heartbeat COMMAND --config FILE
        ha-heartbeat --help | --version
 commands:
-  init                      create the records in hb.dir (once, before the first run)
+  init                      create the records in hb.dir, or the maintenance key on etcd
+                            (once, before the first run)
   run                       run this node: supervise the application (the service)
   status [--json]           print every node (--json: one JSON object, for monitoring);
                             exit 0 one active and healthy, 1 degraded, 2 none or several
