@@ -2,9 +2,9 @@
 //! `ha-heartbeat` with the fast timing and the `hb.profile`s (nfs, the default; san; local)
 //! against the formula bound D + 2P + 6 T_io + C plus the application's start time, and the
 //! seed script with its own settings under the same kill; and hamon on a local three-member
-//! etcd (`hb.backend=etcd`) against TTL + 3E + 0.5 s + P + 3 T_io plus the start time. The fast and the
-//! etcd clusters run one after another; the profiles' and the seed's (ten seconds to over a
-//! minute per failover) all at once, each in its own directory.
+//! etcd (`hb.backend=etcd`) against TTL + 3E + 0.5 s + P + 3 T_io plus the start time. The
+//! fast and the etcd clusters run one after another; the profiles' and the seed's (ten
+//! seconds to over a minute per failover) all at once, each in its own directory.
 
 #[path = "../support/mod.rs"]
 mod support;
