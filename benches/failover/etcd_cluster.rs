@@ -19,8 +19,9 @@ use crate::watch::{self, Failover};
 
 /// Short but realistic: etcd's default H and E (a few ms between sites), P 500 ms, T_io
 /// 500 ms, K 1 s, TTL 6 s. It passes the timing check and rides through an etcd leader
-/// election (F1 = 3490 ms >= 2E + P + T_io = 3000 ms); failover bound 9 s.
-pub fn timing() -> EtcdTiming {
+/// election (F1 = 3490 ms >= 2E + P + T_io = 3000 ms); failover bound 11.5 s. The other
+/// series runs hamon's defaults (`EtcdTiming::default_profile`, bound 19 s).
+pub fn short_timing() -> EtcdTiming {
     EtcdTiming {
         period: Duration::from_millis(500),
         io_timeout: Duration::from_millis(500),
@@ -33,12 +34,26 @@ pub fn timing() -> EtcdTiming {
 
 pub struct EtcdHamonCluster<'a> {
     etcd: &'a Etcd,
+    timing: EtcdTiming,
     cluster: String,
     ports: [u16; 2],
     daemons: Daemons,
 }
 
-fn config(dir: &Path, cluster: &str, node: &str, port: u16, pico: &Path, eps: &[String]) -> String {
+struct Node<'a> {
+    name: &'a str,
+    port: u16,
+}
+
+fn config(
+    dir: &Path,
+    cluster: &str,
+    node: Node,
+    t: &EtcdTiming,
+    pico: &Path,
+    eps: &[String],
+) -> String {
+    let Node { name: node, port } = node;
     // Its own site's member first (docs/heartbeat-etcd.md, "Three sites").
     let own = etcd::MEMBERS.iter().position(|m| *m == node).unwrap_or(0);
     let mut endpoints = vec![eps[own].clone()];
@@ -53,7 +68,7 @@ fn config(dir: &Path, cluster: &str, node: &str, port: u16, pico: &Path, eps: &[
          hb.nodes=dc1,dc2\nhb.preferred={preferred}\nhb.state_dir={state}\n\
          hb.start_cmd=exec env HA_HOST=127.0.0.1 HA_PORT={port} {pico}\nhb.app_port={port}\n{}",
         endpoints.join(","),
-        timing_settings(&timing()),
+        timing_settings(t),
         preferred = node == "dc1",
         state = dir.join(format!("state-{node}")).display(),
         pico = pico.display(),
@@ -61,15 +76,23 @@ fn config(dir: &Path, cluster: &str, node: &str, port: u16, pico: &Path, eps: &[
 }
 
 impl<'a> EtcdHamonCluster<'a> {
-    pub fn new(etcd: &'a Etcd, dir: &Path, cluster: &str, pico: &Path) -> EtcdHamonCluster<'a> {
+    pub fn new(
+        etcd: &'a Etcd,
+        dir: &Path,
+        cluster: &str,
+        pico: &Path,
+        timing: EtcdTiming,
+    ) -> EtcdHamonCluster<'a> {
         fs::create_dir_all(dir).expect("create the cluster's directory");
         let ports = [ports::free_port(), ports::free_port()];
-        for (node, port) in ["dc1", "dc2"].iter().zip(ports) {
-            let conf = config(dir, cluster, node, port, pico, &etcd.endpoints());
-            fs::write(dir.join(format!("{node}.conf")), conf).expect("write a config");
+        for (name, port) in ["dc1", "dc2"].into_iter().zip(ports) {
+            let node = Node { name, port };
+            let conf = config(dir, cluster, node, &timing, pico, &etcd.endpoints());
+            fs::write(dir.join(format!("{name}.conf")), conf).expect("write a config");
         }
         EtcdHamonCluster {
             etcd,
+            timing,
             cluster: cluster.to_string(),
             ports,
             daemons: Daemons::new(dir),
@@ -97,7 +120,7 @@ impl<'a> EtcdHamonCluster<'a> {
     /// Starts dc1 and waits for its pico, starts dc2 and waits until it stands by, lets the
     /// cluster settle, kills dc1's daemon and watches dc2 take over.
     pub fn failover(mut self, every: Duration) -> Failover {
-        let t = timing();
+        let t = self.timing;
         let limit = t.failover_bound() * 2 + Duration::from_secs(30);
         self.daemons.start("dc1");
         if pico::wait_healthy(self.ports[0], every, limit).is_none() {
@@ -125,16 +148,16 @@ impl<'a> EtcdHamonCluster<'a> {
     }
 }
 
-/// `runs` failovers one after another on one local etcd started in `dir`; Err when etcd
-/// cannot run here (named in the report).
+/// `runs` failovers with timing `t`, one after another on one local etcd started in `dir`;
+/// Err when etcd cannot run here (named in the report).
 pub fn runs(
     dir: &Path,
     pico: &Path,
     runs: usize,
     every: Duration,
+    t: EtcdTiming,
 ) -> Result<Vec<Failover>, String> {
     etcd::available()?;
-    let t = timing();
     t.check()
         .map_err(|e| format!("the benchmark's etcd timing: {e}"))?;
     if let Some(w) = t.election_warning() {
@@ -144,7 +167,7 @@ pub fn runs(
     Ok((0..runs)
         .map(|i| {
             let cluster = format!("bench{i}");
-            EtcdHamonCluster::new(&etcd, &dir.join(&cluster), &cluster, pico).failover(every)
+            EtcdHamonCluster::new(&etcd, &dir.join(&cluster), &cluster, pico, t).failover(every)
         })
         .collect())
 }

@@ -18,6 +18,7 @@ mod watch;
 use std::path::Path;
 use std::time::Duration;
 
+use hamon::heartbeat::etcd::timing::EtcdTiming;
 use hamon::heartbeat::timing::Timing;
 
 use hamon_cluster::HamonCluster;
@@ -44,6 +45,7 @@ struct Series {
 const FILE_BOUND: &str = "D + 2P + 6 T_io + C + S";
 const ETCD_BOUND: &str = "TTL + 3E + 0.5 s + P + 3 T_io + S";
 const ETCD_LABEL: &str = "hamon on etcd, 3 local members (P 500 ms, TTL 6 s)";
+const ETCD_DEFAULT_LABEL: &str = "hamon on etcd, default profile (P 1 s, TTL 10 s)";
 
 fn main() {
     let Some(opts) = cli::parse("failover") else {
@@ -75,10 +77,16 @@ fn main() {
     // On etcd a failover takes seconds: fewer runs than the file profiles' in a full run.
     let etcd_count = if opts.quick { runs } else { runs.min(10) };
     let etcd_dir = guard.subdir("etcd");
-    let etcd_run = || etcd_cluster::runs(&etcd_dir, &pico, etcd_count, FAST_EVERY);
-    let mut etcd_result = None;
+    let etcd_default_dir = guard.subdir("etcd-default");
+    let short = etcd_cluster::short_timing();
+    let default = EtcdTiming::default_profile();
+    let etcd_run = || etcd_cluster::runs(&etcd_dir, &pico, etcd_count, FAST_EVERY, short);
+    let etcd_default_run =
+        || etcd_cluster::runs(&etcd_default_dir, &pico, etcd_count, FAST_EVERY, default);
+    // (label, timing, result): the default profile only in a full run.
+    let mut etcd_results = Vec::new();
     if opts.quick {
-        etcd_result = Some(etcd_run());
+        etcd_results.push((ETCD_LABEL, short, etcd_run()));
     }
 
     let seed_ready = seed::source().and_then(|script| {
@@ -94,9 +102,11 @@ fn main() {
         skipped.push("seed script: not run with --quick (up to a minute and a half per failover)");
     } else {
         let timings: Vec<Timing> = profiles.iter().map(|(_, t)| *t).collect();
-        // The etcd clusters, one after another, beside the profiles' and the seed's.
+        // The etcd clusters of each series one after another, beside the profiles' and the
+        // seed's.
         let (etcd_done, (profile_runs, seed_runs)) = std::thread::scope(|scope| {
-            let etcd_thread = scope.spawn(etcd_run);
+            let short_thread = scope.spawn(etcd_run);
+            let default_thread = scope.spawn(etcd_default_run);
             let others = concurrent_runs(
                 guard.scratch(),
                 runs,
@@ -104,12 +114,13 @@ fn main() {
                 &timings,
                 seed_ready.as_deref().ok(),
             );
-            (
-                etcd_thread.join().expect("the etcd clusters' thread"),
-                others,
-            )
+            let join =
+                |t: std::thread::ScopedJoinHandle<'_, _>| t.join().expect("an etcd series' thread");
+            ([join(short_thread), join(default_thread)], others)
         });
-        etcd_result = Some(etcd_done);
+        let [short_done, default_done] = etcd_done;
+        etcd_results.push((ETCD_LABEL, short, short_done));
+        etcd_results.push((ETCD_DEFAULT_LABEL, default, default_done));
         for ((label, timing), runs) in profiles.iter().zip(profile_runs) {
             series.push(Series {
                 label: label.to_string(),
@@ -129,20 +140,20 @@ fn main() {
             });
         }
     }
-    let mut etcd_missing = None;
-    match etcd_result {
-        Some(Ok(runs)) => {
-            let t = etcd_cluster::timing();
-            let text = format!("{} + {}", human(t.failover_bound()), human(start_time));
-            series.push(Series {
-                label: ETCD_LABEL.into(),
-                runs,
-                bound: Some((t.failover_bound() + start_time, text)),
-                formula: ETCD_BOUND,
-            });
+    let mut etcd_missing = Vec::new();
+    for (label, t, result) in etcd_results {
+        match result {
+            Ok(runs) => {
+                let text = format!("{} + {}", human(t.failover_bound()), human(start_time));
+                series.push(Series {
+                    label: label.into(),
+                    runs,
+                    bound: Some((t.failover_bound() + start_time, text)),
+                    formula: ETCD_BOUND,
+                });
+            }
+            Err(why) => etcd_missing.push((label, why)),
         }
-        Some(Err(why)) => etcd_missing = Some(why),
-        None => {}
     }
 
     let mut report = Report::new("failover");
@@ -159,7 +170,8 @@ fn main() {
          killed at a random point of the standby's 33 s loop. hamon on etcd: the same daemons \
          with `hb.backend=etcd` on three local etcd members (dc1, dc2, witness; \
          --heartbeat-interval {} ms, --election-timeout {} ms; data on the scratch disk), \
-         P {}, T_io {}, TTL {}, K {}; {etcd_count} clusters one after another{}, each \
+         P {}, T_io {}, TTL {}, K {}, and with hamon's default etcd profile (P {}, T_io {}, \
+         TTL {}, K {}){}; {etcd_count} clusters per series one after another{}, each \
          listing its own site's member first; dc1 starts first, and its daemon is killed once \
          dc2 stands by; probed every {}. Its bound is TTL + 3E + 0.5 s + P + 3 T_io plus S.",
         human(FAST_EVERY),
@@ -167,10 +179,19 @@ fn main() {
         human(start_time),
         support::etcd::HEARTBEAT_MS,
         support::etcd::ELECTION_MS,
-        human(etcd_cluster::timing().period),
-        human(etcd_cluster::timing().io_timeout),
-        human(etcd_cluster::timing().lease_ttl),
-        human(etcd_cluster::timing().kill_budget),
+        human(short.period),
+        human(short.io_timeout),
+        human(short.lease_ttl),
+        human(short.kill_budget),
+        human(default.period),
+        human(default.io_timeout),
+        human(default.lease_ttl),
+        human(default.kill_budget),
+        if opts.quick {
+            " (not run with --quick)"
+        } else {
+            ""
+        },
         if opts.quick {
             ""
         } else {
@@ -193,8 +214,8 @@ fn main() {
     if let (Err(why), false) = (&seed_ready, opts.quick) {
         notes.push(format!("seed script not run: {why}"));
     }
-    if let Some(why) = &etcd_missing {
-        notes.push(format!("{ETCD_LABEL}: not measured: {why}"));
+    for (label, why) in &etcd_missing {
+        notes.push(format!("{label}: not measured: {why}"));
     }
     notes.extend(skipped.iter().map(|s| s.to_string()));
     if let Some(first) = seed_notes.first() {
@@ -211,10 +232,14 @@ fn main() {
     for s in series.iter().filter(|s| s.bound.is_some()) {
         judge(&mut report, s);
     }
-    if let Some(why) = &etcd_missing {
-        report.not_run(&format!("failover: {ETCD_LABEL} within {ETCD_BOUND}"), why);
+    for (label, why) in &etcd_missing {
+        report.not_run(&format!("failover: {label} within {ETCD_BOUND}"), why);
     }
     if opts.quick {
+        report.not_run(
+            &format!("failover: {ETCD_DEFAULT_LABEL} within {ETCD_BOUND}"),
+            "not run with --quick",
+        );
         for (label, _) in &profiles {
             report.not_run(
                 &format!("failover: {label} within {FILE_BOUND}"),
