@@ -181,7 +181,7 @@ impl Timing {
     /// application runs inside the lease, so a daemon that hangs right after a pet has its host
     /// reset by F1 + W after the start of its last successful write; W takes the place of the
     /// kill budget in the safety inequality: D (1 - rho) > (F1 + W)(1 + rho) + eps.
-    pub fn watchdog_limit(&self) -> Duration {
+    pub fn watchdog_device_limit(&self) -> Duration {
         let d = ms(self.takeover) * (1.0 - RATE_ERROR);
         let most = (d - ms(self.slack())) / (1.0 + RATE_ERROR) - ms(self.renew_deadline);
         // Strictly below the bound, in whole milliseconds.
@@ -189,8 +189,8 @@ impl Timing {
     }
 
     /// Refuses a timing that leaves no safe watchdog device timeout above one loop turn.
-    pub fn check_watchdog(&self) -> Result<(), TimingError> {
-        let (limit, turn) = (self.watchdog_limit(), self.loop_turn());
+    pub fn check_watchdog_device(&self) -> Result<(), TimingError> {
+        let (limit, turn) = (self.watchdog_device_limit(), self.loop_turn());
         if limit <= turn {
             return Err(TimingError(format!(
                 "hb.watchdog_device: the device timeout must exceed one loop turn \
@@ -231,7 +231,7 @@ mod tests {
             Timing::fast(),
         ] {
             t.check().unwrap();
-            t.check_watchdog().unwrap();
+            t.check_watchdog_device().unwrap();
         }
         assert_eq!(Timing::profile("san"), Some(Timing::san()));
         assert_eq!(Timing::profile("NFS"), None);
@@ -272,16 +272,16 @@ mod tests {
     #[test]
     fn the_watchdog_limit_keeps_the_safety_inequality() {
         for t in [Timing::fast(), Timing::nfs_default()] {
-            let w = ms(t.watchdog_limit());
+            let w = ms(t.watchdog_device_limit());
             let left = ms(t.takeover) * (1.0 - RATE_ERROR);
             let right = |w: f64| (ms(t.renew_deadline) + w) * (1.0 + RATE_ERROR) + ms(t.slack());
             assert!(left > right(w), "{t:?}: {w} ms is unsafe");
             assert!(left <= right(w + 1.0), "{t:?}: {w} ms is not the largest");
         }
         // NFS: D 75 s, F1 40 s, eps 3 s: a device timeout of 31 s is the most.
-        assert_eq!(Timing::nfs_default().watchdog_limit().as_secs(), 31);
-        Timing::nfs_default().check_watchdog().unwrap();
-        Timing::fast().check_watchdog().unwrap();
+        assert_eq!(Timing::nfs_default().watchdog_device_limit().as_secs(), 31);
+        Timing::nfs_default().check_watchdog_device().unwrap();
+        Timing::fast().check_watchdog_device().unwrap();
     }
 
     #[test]
@@ -293,7 +293,7 @@ mod tests {
             ..Timing::fast()
         };
         t.check().unwrap();
-        let e = t.check_watchdog().unwrap_err().0;
+        let e = t.check_watchdog_device().unwrap_err().0;
         assert!(e.starts_with("hb.watchdog_device: "), "{e}");
         assert!(e.contains("250 ms"), "{e}");
     }

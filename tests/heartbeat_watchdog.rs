@@ -120,7 +120,7 @@ fn a_fifo_device_is_petted_while_the_daemon_runs_not_while_paused_and_closed_wit
         gap / 1_000_000
     );
     assert!(
-        Duration::from_nanos(gap) < FAST.watchdog_limit(),
+        Duration::from_nanos(gap) < FAST.watchdog_device_limit(),
         "a gap of {} ms between pets",
         gap / 1_000_000
     );
@@ -132,7 +132,7 @@ fn a_fifo_device_is_petted_while_the_daemon_runs_not_while_paused_and_closed_wit
     assert!(wait_until(ms(F1), || pid_stopped(pid)), "not paused");
     fifo.drain();
     let before = fifo.got.len();
-    fifo.collect(FAST.watchdog_limit() * 2);
+    fifo.collect(FAST.watchdog_device_limit() * 2);
     assert_eq!(
         fifo.got.len(),
         before,

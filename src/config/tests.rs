@@ -1027,7 +1027,7 @@ fn the_readme_heartbeat_example_is_a_valid_configuration() {
     assert_eq!(hb.nodes, ["dc1", "dc2"]);
     assert_eq!(hb.app_port, Some(9090));
     crate::heartbeat::node::NodeSettings::from_config(hb).unwrap();
-    hb.timing.check_watchdog().unwrap();
+    hb.timing.check_watchdog_device().unwrap();
 }
 
 #[test]

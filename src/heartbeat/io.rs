@@ -12,7 +12,8 @@
 //! suspend between an operation's start and its completion shows as time passed.
 //! `started` is taken on the worker just before the store call and `ended` just after it
 //! returns, so the interval always contains the real I/O: right for "changed by `ended`" and
-//! "unchanged since before `started`" (§7.5).
+//! "unchanged since before `started`" (docs/heartbeat.md, "Observation: alive means
+//! changing").
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;

@@ -11,7 +11,8 @@
 //! device and not to the page cache, and writes with `O_DSYNC` so they are durable when the
 //! call returns. File systems that refuse `O_DIRECT` (EINVAL, at open or at the I/O) get the
 //! same operation again without it, plus `fdatasync` after a write; reads then depend on the
-//! mount options (`actimeo=0`/`noac`, `lookupcache=none`) for freshness, see §7.1 and §4.2.
+//! mount options (`actimeo=0`/`noac`, `lookupcache=none`) for freshness (docs/heartbeat.md,
+//! "What it assumes").
 //! [`FileStore::direct_io_used`] tells which way the last operation went, for an alarm.
 //!
 //! Nothing here creates a file on a write: a missing file is `NotFound`, because a missing

@@ -15,6 +15,4 @@ pub mod shared;
 pub mod state;
 pub mod telnet;
 
-/// The HA log's old module name, for the code that still names it so.
-pub use ha_log as translog;
 pub use server::{Server, ServerError};

@@ -89,6 +89,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
             "-V" | "--version" => return Ok(Parsed::Version),
             s if s.starts_with("--config=") => config = Some(PathBuf::from(&s[9..])),
             s if s.starts_with("--to=") => to = Some(s[5..].to_string()),
+            s if s.starts_with("--log-file=") => log_file = Some(PathBuf::from(&s[11..])),
             s if s.starts_with('-') => {
                 return Err(format!("unknown option {s} (see ha-heartbeat --help)"));
             }
@@ -162,6 +163,10 @@ mod tests {
         assert!(p("run --json -c x").is_err());
         assert_eq!(
             p("guard --log-file /x").unwrap().command,
+            Command::Guard(Some("/x".into()))
+        );
+        assert_eq!(
+            p("guard --log-file=/x").unwrap().command,
             Command::Guard(Some("/x".into()))
         );
         assert!(p("run --log-file /x -c y").is_err());

@@ -106,7 +106,7 @@ pub fn init(log_file: Option<&Path>, who: &'static str) {
             writeln!(
                 buf,
                 "{prio}{} ha-heartbeat[{pid}] {level}: {who}{}",
-                hamon::monitor::translog::utc_timestamp(std::time::SystemTime::now()),
+                hamon::monitor::ha_log::utc_timestamp(std::time::SystemTime::now()),
                 record.args()
             )
         })

@@ -9,7 +9,7 @@
 //! is paused or hung stops petting, and so does one whose application outlives its lease,
 //! SIGKILL included. The host is then reset within the device timeout W of the last pet, which
 //! came before the lease deadline; W takes the place of the kill budget in the safety
-//! inequality (see `Timing::watchdog_limit`).
+//! inequality (see `Timing::watchdog_device_limit`).
 //!
 //! Writes never block the loop: the device is opened non-blocking, and a pet that cannot be
 //! written (a FIFO nobody reads) is logged and skipped. On an orderly shutdown, once the
@@ -40,7 +40,7 @@ pub fn check_settings(hb: &HeartbeatSettings) -> Result<(), String> {
     if hb.watchdog_device.is_none() {
         return Ok(());
     }
-    hb.timing.check_watchdog().map_err(|e| e.to_string())
+    hb.timing.check_watchdog_device().map_err(|e| e.to_string())
 }
 
 /// The daemon may pet the device: nothing of its application runs past the lease deadline

@@ -89,9 +89,9 @@ impl Daemon {
     /// Pets the watchdog device unless an application that should be gone is still there: its
     /// own lease deadline passed, or a group of an earlier run survives. The daemon has just
     /// turned its loop, so it is alive and in control.
-    pub(super) fn pet_watchdog(&mut self) {
+    pub(super) fn pet_watchdog_device(&mut self) {
         let app_ok = watchdog_device::may_pet(self.app.is_running(), boottime(), self.app_deadline);
-        if let Some(w) = self.watchdog.as_mut()
+        if let Some(w) = self.watchdog_device.as_mut()
             && app_ok
             && self.stray.is_none()
             && let Some(e) = w.pet()
@@ -130,7 +130,7 @@ impl Daemon {
             supervise::signal_group(pgid, libc::SIGKILL);
             if !self.unkillable_reported {
                 self.unkillable_reported = true;
-                let wd = if self.watchdog.is_some() {
+                let wd = if self.watchdog_device.is_some() {
                     "the watchdog device is no longer petted and resets the host"
                 } else {
                     "only a reset of this host ends it (no hb.watchdog_device)"

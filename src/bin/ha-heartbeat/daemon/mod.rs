@@ -40,10 +40,10 @@ use watch::{ClusterWatch, ServiceWatch, role_name};
 /// `ha-heartbeat run`. Returns when `stop_fd` becomes readable, after releasing.
 /// `guard_exe`: the program to run as `guard_exe guard` (None: no guard).
 pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(), String> {
-    let mut d = Daemon::setup(cfg, guard_exe)?;
-    d.begin();
-    while d.step(stop_fd) {}
-    d.shutdown();
+    let mut daemon = Daemon::setup(cfg, guard_exe)?;
+    daemon.begin();
+    while daemon.step(stop_fd) {}
+    daemon.shutdown();
     Ok(())
 }
 
@@ -61,7 +61,7 @@ struct Daemon {
     guard_exe: Option<PathBuf>,
     /// The guard cannot be started (reported once until it can).
     guard_failing: bool,
-    watchdog: Option<WatchdogDevice>,
+    watchdog_device: Option<WatchdogDevice>,
     /// The absolute lease deadline (boot clock) the guard holds for the current application:
     /// set when it is handed over, renewed only while it serves the term the node holds.
     app_deadline: u64,
@@ -212,7 +212,7 @@ impl Daemon {
         let r = self.feed_guard();
         self.act_on(r);
         self.watch_service();
-        self.pet_watchdog();
+        self.pet_watchdog_device();
         self.housekeeping();
         self.turn.turned(self.role, self.epoch);
         self.publish_metrics();
@@ -269,7 +269,7 @@ impl Daemon {
             }
             let r = self.feed_guard();
             self.act_on(r);
-            self.pet_watchdog();
+            self.pet_watchdog_device();
             self.housekeeping();
             self.turn.notifier.ping();
             std::thread::sleep(Duration::from_millis(5));
@@ -282,7 +282,7 @@ impl Daemon {
             g.close();
         }
         // The application is gone: the host needs no reset any more.
-        if let Some(w) = self.watchdog.take() {
+        if let Some(w) = self.watchdog_device.take() {
             w.disarm();
         }
         log::info!("stopped");

@@ -86,15 +86,15 @@ impl Daemon {
         };
         let node = Node::new(settings).map_err(|e| e.to_string())?;
         // Opened (and armed) last, just before the loop that pets it.
-        let watchdog = match &hb.watchdog_device {
+        let watchdog_device = match &hb.watchdog_device {
             Some(path) => Some(WatchdogDevice::open(
                 path,
-                timing.watchdog_limit(),
+                timing.watchdog_device_limit(),
                 timing.loop_turn(),
             )?),
             None => None,
         };
-        let mut d = Daemon {
+        let mut daemon = Daemon {
             life: Lifecycle::new(hb.restart_limit),
             damping: Damping::new(&hb),
             hb,
@@ -104,7 +104,7 @@ impl Daemon {
             guard: None,
             guard_exe: guard_exe.map(Path::to_path_buf),
             guard_failing: false,
-            watchdog,
+            watchdog_device,
             app_deadline: 0,
             role: Role::Standby,
             epoch: 0,
@@ -118,8 +118,8 @@ impl Daemon {
             metrics,
             counts: Counts::default(),
         };
-        if let Some(pgid) = d.stray {
-            d.raise(
+        if let Some(pgid) = daemon.stray {
+            daemon.raise(
                 Kind::AppUnkillable,
                 None,
                 &format!("pgid {pgid} of an earlier run survives SIGKILL"),
@@ -129,7 +129,7 @@ impl Daemon {
                 ),
             );
         }
-        Ok(d)
+        Ok(daemon)
     }
 }
 
