@@ -7,6 +7,7 @@ pub mod core;
 pub mod epoch;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+pub(crate) mod file_node;
 pub mod io;
 pub mod node;
 pub mod observe;

@@ -1,49 +1,22 @@
-//! A heartbeat node: the [`Core`] wired to the [`Store`] (through the deadline-bound I/O
-//! pool), the boot clock and the local epoch file. `tick` is what `hb_tick` and the
-//! `ha-heartbeat` daemon call, at least every half period; it never blocks longer than the
-//! I/O timeout.
-//!
-//! Its public API (`tick`, `app_stopped`, `release`, maintenance commands, `status`) speaks
-//! of roles, actions and records only, never of files: the storage boundary is the
-//! [`Store`] trait, and a backend that decides leases itself can sit behind the same API
-//! (docs/heartbeat.md, "Storage boundary"). Settings live in [`settings`](super::settings),
-//! the epoch file in [`epoch`](super::epoch), the operator's commands in
-//! [`admin`](super::admin), what is kept about a stopping application (shared with the etcd
-//! backend) in [`stop`](super::stop).
+//! A heartbeat node, what `hb_tick`, the Java `Heartbeat` and the `ha-heartbeat` daemon
+//! drive: `tick` at least every half period (it never blocks longer than the I/O timeout),
+//! then what its result says. Its API speaks of roles, actions and records only, never of
+//! files or keys: behind it runs one backend, the file store's node
+//! ([`FileNode`](super::file_node), docs/heartbeat.md) or, with `hb.backend=etcd`, the etcd
+//! backend ([`EtcdBackend`](super::etcd::backend), docs/heartbeat-etcd.md).
 
-use std::collections::HashSet;
-use std::fs;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::heartbeat::admin::{Admin, wall_ms};
-use crate::heartbeat::core::{Action, Core, CoreConfig, Event, Role};
-use crate::heartbeat::epoch::EpochFile;
-use crate::heartbeat::io::{Completion, IoPool, Op, OpKind};
+use crate::heartbeat::core::Role;
+use crate::heartbeat::file_node::FileNode;
 use crate::heartbeat::observe::{Liveness, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
-use crate::heartbeat::stop::StopTracking;
 use crate::heartbeat::store::{FileStore, Store};
 
 pub use crate::heartbeat::admin::{init_cluster, update_maintenance};
 pub use crate::heartbeat::clock::boottime;
 pub use crate::heartbeat::settings::{NodeError, NodeSettings};
-
-/// Hands a call to the etcd backend when the node runs on etcd (`hb.backend=etcd`).
-macro_rules! on_etcd {
-    ($self:ident.$call:ident($($arg:expr),*)) => {
-        #[cfg(feature = "etcd")]
-        if let Some(etcd) = $self.etcd.as_mut() {
-            return etcd.$call($($arg),*);
-        }
-    };
-    (&$self:ident.$call:ident($($arg:expr),*)) => {
-        #[cfg(feature = "etcd")]
-        if let Some(etcd) = $self.etcd.as_ref() {
-            return etcd.$call($($arg),*);
-        }
-    };
-}
 
 /// What the caller must do with the application after a tick.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,67 +61,57 @@ pub struct NodeView {
 
 pub struct Node {
     settings: NodeSettings,
-    core: Core,
-    pool: IoPool,
-    /// The operator's commands, on a pool of their own so that their completions never
-    /// mix with the tick's.
-    admin: Admin,
-    epoch_file: EpochFile,
-    /// The application told to stop, until the caller reports it gone or the kill budget
-    /// ends.
-    stop: StopTracking,
-    /// Operations submitted since the current tick began: the tick waits for these (at most
-    /// the I/O timeout), never for one a hung file left from an earlier tick.
-    awaited: HashSet<u64>,
-    /// How long the last successful write of this node's record took (for metrics).
-    last_write: Option<Duration>,
-    /// The etcd backend, which then decides everything the fields above would.
+    backend: Backend,
+}
+
+/// Boxed: the two differ in size, and a node lives as long as its program anyway.
+enum Backend {
+    File(Box<FileNode>),
     #[cfg(feature = "etcd")]
-    etcd: Option<crate::heartbeat::etcd::backend::EtcdBackend>,
+    Etcd(Box<crate::heartbeat::etcd::backend::EtcdBackend>),
+}
+
+/// `$call` on whichever backend runs.
+macro_rules! each {
+    ($self:ident, $b:ident => $call:expr) => {
+        match &$self.backend {
+            Backend::File($b) => $call,
+            #[cfg(feature = "etcd")]
+            Backend::Etcd($b) => $call,
+        }
+    };
+    (mut $self:ident, $b:ident => $call:expr) => {
+        match &mut $self.backend {
+            Backend::File($b) => $call,
+            #[cfg(feature = "etcd")]
+            Backend::Etcd($b) => $call,
+        }
+    };
 }
 
 impl Node {
-    /// Creates a node on the shared directory `settings.dir` with the file store.
+    /// Creates a node on the backend its settings name: the shared directory `hb.dir`, or
+    /// etcd (`hb.backend=etcd`).
     pub fn new(settings: NodeSettings) -> Result<Node, NodeError> {
+        #[cfg(feature = "etcd")]
+        if let Some(e) = settings.etcd.clone() {
+            let etcd = crate::heartbeat::etcd::backend::EtcdBackend::new(e, incarnation())
+                .map_err(|m| NodeError::Config(format!("hb.etcd: {m}")))?;
+            return Ok(Node {
+                settings,
+                backend: Backend::Etcd(Box::new(etcd)),
+            });
+        }
         let store: Arc<dyn Store> = Arc::new(FileStore::new(settings.dir.clone()));
         Node::with_store(settings, store)
     }
 
-    /// Creates a node on any store (tests use this to inject faults).
+    /// Creates a node of the file backend on any store (tests use this to inject faults).
     pub fn with_store(settings: NodeSettings, store: Arc<dyn Store>) -> Result<Node, NodeError> {
-        let state = |e| NodeError::State(settings.state_dir.clone(), e);
-        fs::create_dir_all(&settings.state_dir).map_err(state)?;
-        let epoch_file = EpochFile::new(&settings.state_dir);
-        let persisted_epoch = epoch_file.load().map_err(state)?;
-        let cfg = CoreConfig {
-            cluster: settings.cluster.clone(),
-            node: settings.node.clone(),
-            nodes: settings.nodes.clone(),
-            preferred: settings.preferred,
-            timing: settings.timing,
-            incarnation: incarnation(),
-            persisted_epoch,
-        };
-        let core = Core::new(cfg, boottime());
-        #[cfg(feature = "etcd")]
-        let etcd = match settings.etcd.clone() {
-            Some(e) => Some(
-                crate::heartbeat::etcd::backend::EtcdBackend::new(e, incarnation())
-                    .map_err(|m| NodeError::Config(format!("hb.etcd: {m}")))?,
-            ),
-            None => None,
-        };
+        let file = FileNode::new(settings.clone(), store, incarnation())?;
         Ok(Node {
-            #[cfg(feature = "etcd")]
-            etcd,
-            admin: Admin::new(store.clone(), &settings),
-            pool: IoPool::new(store),
-            core,
-            epoch_file,
-            stop: StopTracking::default(),
-            awaited: HashSet::new(),
             settings,
-            last_write: None,
+            backend: Backend::File(Box::new(file)),
         })
     }
 
@@ -157,316 +120,62 @@ impl Node {
     }
 
     pub fn role(&self) -> Role {
-        on_etcd!(&self.role());
-        self.core.role()
+        each!(self, b => b.role())
     }
 
     /// How long the last renewal took (the write of this node's record; on etcd, the
     /// keepalive of its lease); None before one.
     pub fn last_write(&self) -> Option<Duration> {
-        on_etcd!(&self.last_write());
-        self.last_write
+        each!(self, b => b.last_write())
     }
 
-    fn feed(&mut self, c: Completion, result: &mut TickResult) {
-        // Taken on CLOCK_BOOTTIME by the I/O worker: the clock of the lease itself.
-        let (started, ended) = (c.started, c.ended);
-        let event = match c.op_kind {
-            OpKind::ReadNode(node) => Event::NodeRead {
-                node,
-                started,
-                ended,
-                result: c.result.map_err(|e| e.to_string()),
-            },
-            OpKind::WriteNode(_) => {
-                if c.result.is_ok() {
-                    self.last_write = Some(Duration::from_nanos(ended.saturating_sub(started)));
-                }
-                Event::Written {
-                    started,
-                    ended,
-                    ok: c.result.is_ok(),
-                }
-            }
-            OpKind::ReadMaint => {
-                let cluster = &self.settings.cluster;
-                let result = c
-                    .result
-                    .map(|b| MaintRecord::decode(&b, cluster).ok())
-                    .map_err(|e| e.to_string());
-                Event::MaintRead {
-                    started,
-                    ended,
-                    result,
-                }
-            }
-            OpKind::WriteMaint | OpKind::InitNode(_) | OpKind::InitMaint => return,
-        };
-        self.handle(event, result);
-    }
-
-    fn handle(&mut self, event: Event, result: &mut TickResult) {
-        let actions = self.core.handle(boottime(), event);
-        let mut persist_failed = false;
-        for action in actions {
-            match action {
-                Action::ReadNode(n) => {
-                    if !self.submit(Op::ReadNode(n.clone())) {
-                        let now = boottime();
-                        let err = Err("a read of this file is still outstanding".to_string());
-                        let ev = Event::NodeRead {
-                            node: n,
-                            started: now,
-                            ended: now,
-                            result: err,
-                        };
-                        self.handle(ev, result);
-                    }
-                }
-                Action::ReadMaint => {
-                    if !self.submit(Op::ReadMaint) {
-                        let now = boottime();
-                        let err = Err(
-                            "a read of the maintenance record is still outstanding".to_string()
-                        );
-                        self.handle(
-                            Event::MaintRead {
-                                started: now,
-                                ended: now,
-                                result: err,
-                            },
-                            result,
-                        );
-                    }
-                }
-                Action::PersistEpoch(e) => {
-                    if let Err(err) = self.epoch_file.store(e) {
-                        persist_failed = true;
-                        let msg = format!(
-                            "cannot persist epoch {e} in {}: {err}",
-                            self.settings.state_dir.display()
-                        );
-                        log::error!("hamon heartbeat: {msg}");
-                        result.alarms.push(msg);
-                    }
-                }
-                Action::Write(mut rec) => {
-                    let node = self.settings.node.clone();
-                    rec.wall_ms = wall_ms();
-                    // An epoch that is not on local disk must not reach the shared one.
-                    if persist_failed || !self.submit(Op::WriteNode(node, rec.encode())) {
-                        let now = boottime();
-                        self.handle(
-                            Event::Written {
-                                started: now,
-                                ended: now,
-                                ok: false,
-                            },
-                            result,
-                        );
-                    }
-                }
-                Action::StartApp { .. } => result.action = TickAction::Start,
-                Action::StopApp { reason, fence } => {
-                    let epoch = self.core.app_epoch().unwrap_or(self.core.epoch());
-                    self.stop.decided(result, &reason, fence, Some(epoch));
-                }
-                Action::Alarm(msg) => {
-                    log::warn!("hamon heartbeat: {msg}");
-                    result.alarms.push(msg);
-                }
-            }
-        }
-    }
-
-    /// One step: collects finished I/O, lets the core decide, issues I/O and waits for it
-    /// at most the I/O timeout.
+    /// One step: collects finished I/O, lets the backend decide, issues I/O and waits for
+    /// it at most the I/O timeout.
     pub fn tick(&mut self) -> TickResult {
-        on_etcd!(self.tick());
-        self.step(None)
+        each!(mut self, b => b.tick())
     }
 
-    /// A tick that first hands `event` to the core, so nothing decided before it (a START,
-    /// say) reaches the caller after the event changed the picture.
-    fn step(&mut self, event: Option<Event>) -> TickResult {
-        let mut result = TickResult {
-            role: self.core.role(),
-            action: TickAction::None,
-            epoch: self.core.epoch(),
-            deadline_left: None,
-            maint: MaintMode::Off,
-            maint_ok: true,
-            alarms: Vec::new(),
-        };
-        let until = boottime() + self.settings.timing.io_timeout.as_nanos() as u64;
-        // A renewal returns the call at once: a caller with a guard must learn the new
-        // deadline now, not when slow reads of this tick end (or the guard kills at the old).
-        let deadline = self.core.deadline();
-        self.awaited.clear();
-        if let Some(event) = event {
-            self.handle(event, &mut result);
-        }
-        // An application told to stop is taken as gone after the kill budget unless the
-        // caller confirmed it sooner (`app_stopped`).
-        if let Some(epoch) = self
-            .stop
-            .overdue(boottime(), self.settings.timing.kill_budget)
-        {
-            self.handle(Event::AppStopped { epoch }, &mut result);
-        }
-        self.handle(Event::Tick, &mut result);
-        // Completions already queued are taken at once; only this tick's own operations
-        // are waited for, and the core's timers (the lease deadline above all, the claim's
-        // pause, polls) fire on time while waiting: a FENCE (or a START, or a STOP) goes to
-        // the caller as soon as the core decides it, not when slow storage answers.
-        loop {
-            if matches!(
-                result.action,
-                TickAction::Fence | TickAction::Stop | TickAction::Start
-            ) || self.core.deadline() != deadline
-            {
-                break;
-            }
-            let now = boottime();
-            if self.awaited.is_empty() {
-                // Nothing of ours outstanding: take what is queued, then return.
-                match self.pool.next(Instant::now()) {
-                    Some(c) => {
-                        self.feed(c, &mut result);
-                        continue;
-                    }
-                    None => break,
-                }
-            }
-            if now >= until {
-                break;
-            }
-            let stop_at = until.min(self.core.next_wakeup().max(now));
-            let wait_until = Instant::now() + Duration::from_nanos(stop_at.saturating_sub(now));
-            if let Some(c) = self.pool.next(wait_until) {
-                self.awaited.remove(&c.id);
-                self.feed(c, &mut result);
-                continue;
-            }
-            if boottime() >= self.core.next_wakeup() {
-                // A timer of the core is due (the lease deadline, the claim's pause, a poll).
-                self.handle(Event::Tick, &mut result);
-                if self.core.next_wakeup() <= boottime() {
-                    // Nothing moved it: do not spin, the next tick comes soon.
-                    break;
-                }
-            }
-        }
-        let now = boottime();
-        let status = self.core.status(now);
-        result.role = status.role;
-        result.epoch = status.epoch;
-        result.deadline_left = status.deadline_left.map(Duration::from_nanos);
-        result.maint = status.maint;
-        result.maint_ok = status.maint_ok;
-        let active = status.role == Role::Active;
-        self.stop
-            .finish(&mut result, now, active, status.app_running);
-        result
-    }
-
-    /// Waits (at most the I/O timeout) for the write in flight, so that a RELEASED record
-    /// reaches storage before the process exits and peers can take over at once.
+    /// Waits (at most the I/O timeout) for the write or call in flight, so that a hand-over
+    /// (a RELEASED record, a revoked lease) reaches storage before the process exits and
+    /// peers can take over at once.
     pub fn flush(&mut self) -> TickResult {
-        on_etcd!(self.flush());
-        let mut result = self.tick();
-        let until = Instant::now() + self.settings.timing.io_timeout;
-        let own = OpKind::WriteNode(self.settings.node.clone());
-        while self.pool.busy(&own) {
-            match self.pool.next(until) {
-                Some(c) => self.feed(c, &mut result),
-                None => break,
-            }
-        }
-        result.role = self.core.role();
-        result
-    }
-
-    /// Submits `op`; false when one of its kind on the same file is still outstanding.
-    fn submit(&mut self, op: Op) -> bool {
-        match self.pool.submit(op) {
-            Some(id) => {
-                self.awaited.insert(id);
-                true
-            }
-            None => false,
-        }
+        each!(mut self, b => b.flush())
     }
 
     /// When the next tick is due at the latest.
     pub fn next_tick_in(&self) -> Duration {
-        on_etcd!(&self.next_tick_in());
-        let now = boottime();
-        let half = self.settings.timing.period / 2;
-        Duration::from_nanos(self.core.next_wakeup().saturating_sub(now)).min(half)
+        each!(self, b => b.next_tick_in())
     }
 
     /// The application is gone (after Stop/Fence, or it exited by itself): the one the
     /// caller was last told to stop and has not reported yet, else the running one.
     pub fn app_stopped(&mut self) -> TickResult {
-        on_etcd!(self.app_stopped());
-        let epoch = self
-            .stop
-            .unconfirmed()
-            .or(self.core.app_epoch())
-            .unwrap_or(self.core.epoch());
-        self.app_stopped_epoch(epoch)
+        each!(mut self, b => b.app_stopped())
     }
 
     /// The application started for `epoch` is gone. A report about another epoch's
     /// application (late, after a new term began) is ignored with an alarm.
     pub fn app_stopped_epoch(&mut self, epoch: u64) -> TickResult {
-        on_etcd!(self.app_stopped_epoch(epoch));
-        self.stop.stopped(epoch);
-        self.event(Event::AppStopped { epoch })
+        each!(mut self, b => b.app_stopped_epoch(epoch))
     }
 
     /// The application failed: stop it and let another node take over.
     pub fn app_failed(&mut self, why: &str) -> TickResult {
-        on_etcd!(self.app_failed(why));
-        self.event(Event::AppFailed(why.to_string()))
+        each!(mut self, b => b.app_failed(why))
     }
 
     /// Graceful hand-over: stop the application, then release the lease.
     pub fn release(&mut self) -> TickResult {
-        on_etcd!(self.release());
-        self.event(Event::Release)
+        each!(mut self, b => b.release())
     }
 
-    fn event(&mut self, event: Event) -> TickResult {
-        self.step(Some(event))
-    }
-
-    /// Every record as last read (this node's own included), for status displays.
+    /// Every node as last seen (this node's own included), for status displays.
     pub fn status(&self) -> Vec<NodeView> {
-        on_etcd!(&self.status(&self.settings));
-        let now = boottime();
-        self.settings
-            .nodes
-            .iter()
-            .map(|name| {
-                let is_self = *name == self.settings.node;
-                let obs = if is_self {
-                    Some(self.core.own())
-                } else {
-                    self.core.peer(name)
-                };
-                NodeView {
-                    name: name.clone(),
-                    is_self,
-                    record: obs.and_then(|o| o.record.clone()),
-                    liveness: obs.map_or(Liveness::Unknown, |o| o.liveness),
-                    changed_ago: obs
-                        .and_then(|o| o.changed_at())
-                        .map(|t| Duration::from_nanos(now.saturating_sub(t))),
-                }
-            })
-            .collect()
+        match &self.backend {
+            Backend::File(b) => b.status(),
+            #[cfg(feature = "etcd")]
+            Backend::Etcd(b) => b.status(&self.settings),
+        }
     }
 
     /// Writes the maintenance record (an operator action), keeping the drained list unless
@@ -477,23 +186,23 @@ impl Node {
         drain: Option<(&str, bool)>,
         reason: &str,
     ) -> Result<MaintRecord, NodeError> {
-        on_etcd!(&self.set_maintenance(&self.settings, mode, drain, reason));
-        self.admin
-            .update_maintenance(&self.settings, mode, drain, reason)
+        match &self.backend {
+            Backend::File(b) => b.set_maintenance(mode, drain, reason),
+            #[cfg(feature = "etcd")]
+            Backend::Etcd(b) => b.set_maintenance(&self.settings, mode, drain, reason),
+        }
     }
 
     /// The instant (boot clock, ns) this node's lease ends, while it holds one.
     pub fn lease_deadline(&self) -> Option<Time> {
-        on_etcd!(&self.lease_deadline());
-        self.core.deadline()
+        each!(self, b => b.lease_deadline())
     }
 
     /// For a caller that sees the application itself and confirms its end (`app_stopped`):
     /// an application told to stop that is still there is not taken as gone after the kill
     /// budget. Call before each tick while it is there.
     pub fn app_still_present(&mut self) {
-        on_etcd!(self.app_still_present());
-        self.stop.still_present();
+        each!(mut self, b => b.app_still_present())
     }
 }
 

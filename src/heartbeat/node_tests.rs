@@ -2,8 +2,10 @@
 
 use super::*;
 use crate::config::Config;
+use std::fs;
 use std::io;
 use std::sync::{Condvar, Mutex};
+use std::time::Instant;
 
 /// The file store, except that reads of node "b" hang (like a file on a stuck NFS server)
 /// until released.
