@@ -232,11 +232,7 @@ impl FileNode {
         // pause, polls) fire on time while waiting: a FENCE (or a START, or a STOP) goes to
         // the caller as soon as the core decides it, not when slow storage answers.
         loop {
-            if matches!(
-                result.action,
-                TickAction::Fence | TickAction::Stop | TickAction::Start
-            ) || self.core.deadline() != deadline
-            {
+            if result.must_act() || self.core.deadline() != deadline {
                 break;
             }
             let now = boottime();

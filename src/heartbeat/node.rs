@@ -48,6 +48,17 @@ pub struct TickResult {
     pub alarms: Vec<String>,
 }
 
+impl TickResult {
+    /// The caller must act on the application now (start, stop or fence it): a tick returns
+    /// at once with such a result, whatever I/O is still out.
+    pub fn must_act(&self) -> bool {
+        matches!(
+            self.action,
+            TickAction::Start | TickAction::Stop | TickAction::Fence
+        )
+    }
+}
+
 /// One node's record as this node sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NodeView {

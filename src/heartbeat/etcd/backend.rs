@@ -331,11 +331,7 @@ impl EtcdBackend {
         }
         self.handle(Event::Tick, &mut result);
         loop {
-            if matches!(
-                result.action,
-                TickAction::Fence | TickAction::Stop | TickAction::Start
-            ) || self.core.lease_deadline() != deadline
-            {
+            if result.must_act() || self.core.lease_deadline() != deadline {
                 break;
             }
             match self.results.try_recv() {
