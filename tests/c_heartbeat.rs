@@ -132,47 +132,45 @@ fn one_starts(nodes: &mut [&mut Running; 2], names: [&str; 2]) -> (usize, u64) {
     (first, first_epoch)
 }
 
-#[test]
-fn two_c_nodes_fail_over_and_hand_over() {
-    let dir = TempDir::on_fast_storage("cluster");
-    let exe = compile(&[("hb_node", Link::Static)], dir.path()).remove(0);
-    fs::create_dir_all(dir.path().join("shared")).expect("shared dir");
+/// Runs `exe` once per properties file (nodes a and b): one starts; it is killed with
+/// SIGKILL and the other takes over within `limit` with a higher epoch; then SIGTERM hands
+/// over cleanly (exit 0, STOPPING STOP, "stopped" last). Returns the survivor's name and
+/// the epoch it ran with.
+fn fail_over_and_hand_over(
+    exe: &Path,
+    props: &[PathBuf; 2],
+    limit: Duration,
+) -> (&'static str, u64) {
     let names = ["a", "b"];
-    let props = [
-        write_properties(dir.path(), "a", true),
-        write_properties(dir.path(), "b", false),
-    ];
-    let mut a = Running::spawn(Command::new(&exe).arg(&props[0]));
-    let mut b = Running::spawn(Command::new(&exe).arg(&props[1]));
+    let mut a = Running::spawn(Command::new(exe).arg(&props[0]));
+    let mut b = Running::spawn(Command::new(exe).arg(&props[1]));
     let (first, first_epoch) = {
         let mut nodes = [&mut a, &mut b];
         one_starts(&mut nodes, names)
     };
-    let second = 1 - first;
+    let survivor_name = names[1 - first];
 
     // The active dies without a word; the other takes over with a higher epoch.
     let (active, mut survivor) = if first == 0 { (a, b) } else { (b, a) };
     let killed_stderr = active.kill();
     let killed = Instant::now();
-    let survivor_name = names[second];
-    let mut take_over_epoch = None;
-    while take_over_epoch.is_none() {
+    let epoch = loop {
         if let Some(line) = survivor.try_line() {
-            take_over_epoch = start_epoch(&line, survivor_name);
-            continue;
+            match start_epoch(&line, survivor_name) {
+                Some(epoch) => break epoch,
+                None => continue,
+            }
         }
         assert!(
-            killed.elapsed() < Duration::from_secs(8),
-            "no takeover within 8 s of SIGKILL; survivor said:\n{}\nkilled node's stderr:\n{}",
+            killed.elapsed() < limit,
+            "no takeover within {limit:?} of SIGKILL; survivor said:\n{}\nkilled node's \
+             stderr:\n{killed_stderr}",
             survivor.seen.join("\n"),
-            killed_stderr
         );
         thread::sleep(Duration::from_millis(10));
-    }
-    let epoch = take_over_epoch.unwrap();
+    };
     assert!(epoch > first_epoch, "epoch {epoch} after {first_epoch}");
 
-    // SIGTERM: a clean hand-over, RELEASED on the shared directory, exit 0.
     sigterm(survivor.pid());
     let (status, lines, stderr) = survivor.finish(PATIENCE);
     assert!(status.success(), "exit {status}; stderr:\n{stderr}");
@@ -183,6 +181,20 @@ fn two_c_nodes_fail_over_and_hand_over() {
         Some(format!("hb_node: {survivor_name} stopped").as_str()),
         "{lines:?}"
     );
+    (survivor_name, epoch)
+}
+
+#[test]
+fn two_c_nodes_fail_over_and_hand_over() {
+    let dir = TempDir::on_fast_storage("cluster");
+    let exe = compile(&[("hb_node", Link::Static)], dir.path()).remove(0);
+    fs::create_dir_all(dir.path().join("shared")).expect("shared dir");
+    let props = [
+        write_properties(dir.path(), "a", true),
+        write_properties(dir.path(), "b", false),
+    ];
+    let (survivor_name, epoch) = fail_over_and_hand_over(&exe, &props, Duration::from_secs(8));
+    // The hand-over left RELEASED on the shared directory.
     let bytes = fs::read(
         dir.path()
             .join("shared")
@@ -216,8 +228,7 @@ fn the_same_c_nodes_on_etcd_with_tls_fail_over_and_hand_over() {
     };
     let dir = TempDir::new("c-etcd");
     let exe = compile(&[("hb_node", Link::Static)], dir.path()).remove(0);
-    let names = ["a", "b"];
-    let props = names.map(|name| {
+    let props = ["a", "b"].map(|name| {
         let path = dir.path().join(format!("{name}.properties"));
         let text = format!(
             "hb.backend=etcd\n\
@@ -240,47 +251,9 @@ fn the_same_c_nodes_on_etcd_with_tls_fail_over_and_hand_over() {
         fs::write(&path, text).expect("write properties");
         path
     });
-    let mut a = Running::spawn(Command::new(&exe).arg(&props[0]));
-    let mut b = Running::spawn(Command::new(&exe).arg(&props[1]));
-    let (first, first_epoch) = {
-        let mut nodes = [&mut a, &mut b];
-        one_starts(&mut nodes, names)
-    };
-    let second = 1 - first;
-
-    // kill -9: the other claims once etcd has expired the lease, with a higher epoch.
-    let (active, mut survivor) = if first == 0 { (a, b) } else { (b, a) };
-    let killed_stderr = active.kill();
-    let killed = Instant::now();
     let limit = t.failover_bound() + Duration::from_secs(2);
-    let epoch = loop {
-        if let Some(line) = survivor.try_line() {
-            match start_epoch(&line, names[second]) {
-                Some(epoch) => break epoch,
-                None => continue,
-            }
-        }
-        assert!(
-            killed.elapsed() < limit,
-            "no takeover within {limit:?} of SIGKILL; survivor said:\n{}\nkilled node's \
-             stderr:\n{killed_stderr}",
-            survivor.seen.join("\n"),
-        );
-        thread::sleep(Duration::from_millis(10));
-    };
-    assert!(epoch > first_epoch, "epoch {epoch} after {first_epoch}");
-
-    // SIGTERM: a clean hand-over; the leader key is gone at once, the epoch key stays.
-    sigterm(survivor.pid());
-    let (status, lines, stderr) = survivor.finish(PATIENCE);
-    assert!(status.success(), "exit {status}; stderr:\n{stderr}");
-    let stop = format!("hb_node: {} STOPPING STOP epoch {epoch}", names[second]);
-    assert!(lines.contains(&stop), "{lines:?}\n{stderr}");
-    assert_eq!(
-        lines.last().map(String::as_str),
-        Some(format!("hb_node: {} stopped", names[second]).as_str()),
-        "{lines:?}"
-    );
+    let (_, epoch) = fail_over_and_hand_over(&exe, &props, limit);
+    // The hand-over revoked the lease: the leader key is gone at once, the epoch key stays.
     let keys = Keys::new("hamon", None);
     let mut client = etcd.client();
     assert_eq!(client.get(&keys.leader()).expect("read etcd"), None);
