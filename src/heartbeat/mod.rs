@@ -1,5 +1,5 @@
 //! The heartbeat: keeps exactly one node of a cluster active, over a shared directory or on
-//! etcd. [`node::Node`] is what callers drive; behind it the file backend's pure core
+//! etcd. [`Node`](crate::heartbeat::node::Node) is what callers drive; behind it the file backend's pure core
 //! (`core`), observation rules, record codec, storage boundary (`store`), bounded I/O and
 //! driver (`file_node`), or the etcd backend (`etcd`). Docs: docs/heartbeat.md and
 //! docs/heartbeat-etcd.md.
