@@ -201,7 +201,7 @@ fn on_quorum_loss_the_active_daemon_fences_and_nobody_starts_until_it_returns() 
 }
 
 /// The active's `GET /metrics` on etcd: its role, epoch, lease and how long its last
-/// keepalive took (within the I/O timeout).
+/// keepalive took.
 fn assert_active_metrics(port: u16, epoch: u64, t: &EtcdTiming) {
     let mut text = String::new();
     let seen = wait_until(Duration::from_secs(5), || {
@@ -221,7 +221,8 @@ fn assert_active_metrics(port: u16, epoch: u64, t: &EtcdTiming) {
     let left = get("hamon_heartbeat_lease_remaining_seconds", &[]);
     assert!(left > 0.0 && left <= t.lease_ttl.as_secs_f64(), "{text}");
     let took = get("hamon_heartbeat_write_latency_seconds", &[]);
-    assert!(took > 0.0 && took < t.io_timeout.as_secs_f64(), "{text}");
+    // A keepalive is bounded by the I/O timeout; the rest is the worker's scheduling.
+    assert!(took > 0.0 && took < t.io_timeout.as_secs_f64() + 0.5, "{text}");
 }
 
 fn get_metrics(port: u16) -> Option<String> {
