@@ -222,7 +222,10 @@ fn assert_active_metrics(port: u16, epoch: u64, t: &EtcdTiming) {
     assert!(left > 0.0 && left <= t.lease_ttl.as_secs_f64(), "{text}");
     let took = get("hamon_heartbeat_write_latency_seconds", &[]);
     // A keepalive is bounded by the I/O timeout; the rest is the worker's scheduling.
-    assert!(took > 0.0 && took < t.io_timeout.as_secs_f64() + 0.5, "{text}");
+    assert!(
+        took > 0.0 && took < t.io_timeout.as_secs_f64() + 0.5,
+        "{text}"
+    );
 }
 
 fn get_metrics(port: u16) -> Option<String> {
