@@ -1362,14 +1362,11 @@ fn online_as_another_user() {
 
 // ---- packaging -----------------------------------------------------------------------
 
-/// The release builds of scripts/dist and scripts/install go to their own target dir
-/// next to this test's, shared by both tests (cargo's lock serializes them) and kept
-/// between runs, so only the first run pays for the release build.
+/// The release builds of scripts/dist and scripts/install go to this test run's own target
+/// dir, as tests/packaging.rs's do (cargo's lock serializes them; cargo test has released it
+/// by the time tests run): one release build serves every packaging test of a run.
 fn release_target() -> PathBuf {
-    profile_dir()
-        .parent()
-        .expect("target dir")
-        .join("scripts-release")
+    profile_dir().parent().expect("target dir").to_path_buf()
 }
 
 #[test]
