@@ -20,7 +20,7 @@ use crate::watch::{self, Failover};
 /// Short but realistic: etcd's default H and E (a few ms between sites), P 500 ms, T_io
 /// 500 ms, K 1 s, TTL 6 s. It passes the timing check and rides through an etcd leader
 /// election (F1 = 3490 ms >= 2E + P + T_io = 3000 ms); failover bound 11.5 s. The other
-/// series runs hamon's defaults (`EtcdTiming::default_profile`, bound 19 s).
+/// series runs hamon's defaults (`EtcdTiming::default_profile`, bound 20.5 s).
 pub fn short_timing() -> EtcdTiming {
     EtcdTiming {
         period: Duration::from_millis(500),

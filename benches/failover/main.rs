@@ -2,7 +2,7 @@
 //! `ha-heartbeat` with the fast timing and the `hb.profile`s (nfs, the default; san; local)
 //! against the formula bound D + 2P + 6 T_io + C plus the application's start time, and the
 //! seed script with its own settings under the same kill; and hamon on a local three-member
-//! etcd (`hb.backend=etcd`) against TTL + 3E + 0.5 s + P + 3 T_io plus the start time. The
+//! etcd (`hb.backend=etcd`) against TTL + 3E + 0.5 s + P + 3 T_io + W plus the start time. The
 //! fast and the etcd clusters run one after another; the profiles' and the seed's (ten
 //! seconds to over a minute per failover) all at once, each in its own directory.
 
@@ -43,7 +43,7 @@ struct Series {
 }
 
 const FILE_BOUND: &str = "D + 2P + 6 T_io + C + S";
-const ETCD_BOUND: &str = "TTL + 3E + 0.5 s + P + 3 T_io + S";
+const ETCD_BOUND: &str = "TTL + 3E + 0.5 s + P + 3 T_io + W + S";
 const ETCD_LABEL: &str = "hamon on etcd, 3 local members (P 500 ms, TTL 6 s)";
 const ETCD_DEFAULT_LABEL: &str = "hamon on etcd, default profile (P 1 s, TTL 10 s)";
 
@@ -173,7 +173,7 @@ fn main() {
          P {}, T_io {}, TTL {}, K {}, and with hamon's default etcd profile (P {}, T_io {}, \
          TTL {}, K {}){}; {etcd_count} clusters per series one after another{}, each \
          listing its own site's member first; dc1 starts first, and its daemon is killed once \
-         dc2 stands by; probed every {}. Its bound is TTL + 3E + 0.5 s + P + 3 T_io plus S.",
+         dc2 stands by; probed every {}. Its bound is TTL + 3E + 0.5 s + P + 3 T_io + W plus S.",
         human(FAST_EVERY),
         human(SLOW_EVERY),
         human(start_time),

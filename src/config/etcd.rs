@@ -16,7 +16,7 @@ pub enum Backend {
 }
 
 /// The `hb.etcd.*` settings. Timing defaults: etcd's default election timeout (1000 ms) and
-/// heartbeat (100 ms), a 10 s lease renewed every second: failover within 19 s.
+/// heartbeat (100 ms), a 10 s lease renewed every second: failover within 20.5 s.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EtcdConfig {
     /// `hb.etcd.endpoints`: `http://` or `https://` host:port, comma-separated.

@@ -34,7 +34,7 @@ fn ms(d: Duration) -> f64 {
 
 impl EtcdTiming {
     /// For etcd with its default election timeout (1000 ms) and heartbeat (100 ms) across
-    /// data centres with a few ms of latency: failover within 19 s.
+    /// data centres with a few ms of latency: failover within 20.5 s.
     pub fn default_profile() -> EtcdTiming {
         EtcdTiming {
             period: Duration::from_millis(1000),
@@ -75,14 +75,25 @@ impl EtcdTiming {
     /// application, when etcd keeps its quorum: the lease runs out (TTL after the last
     /// keepalive; when the etcd leader died too, the majority elects another within 2E and
     /// promotes every lease to TTL + E from then: TTL + 3E), etcd's lessor notices within
-    /// its check interval, the next read sees the key gone (P + T_io), the claim (T_io) and
-    /// its keepalive (T_io).
+    /// its check interval, the standby's next read sees the key gone (P, and T_io for a
+    /// keepalive due first and T_io for the read), it may wait for its own renewal
+    /// ([`claim_wait`](Self::claim_wait)), and claims (T_io).
     pub fn failover_bound(&self) -> Duration {
         self.lease_ttl
             + 3 * self.election_timeout
             + ETCD_EXPIRY_CHECK
             + self.period
             + 3 * self.io_timeout
+            + self.claim_wait()
+    }
+
+    /// A standby claims only with P + 2 T_io left before its own deadline (room to start
+    /// and renew); just before its next keepalive is acknowledged it may have less and
+    /// waits for that keepalive: at most 2P + 3 T_io - F1 (zero when F1 leaves room through
+    /// a whole renewal).
+    pub fn claim_wait(&self) -> Duration {
+        let f1 = self.renew_deadline_for(self.lease_ttl).unwrap_or_default();
+        (2 * self.period + 3 * self.io_timeout).saturating_sub(f1)
     }
 
     /// What the active needs to ride through an etcd leader election without fencing: the
@@ -191,10 +202,18 @@ mod tests {
     }
 
     #[test]
-    fn the_failover_bound_covers_a_lost_etcd_leader_and_the_lessor_check() {
-        // 10 s TTL + 3 x 1 s election + 0.5 s expiry check + 1 s period + 3 x 1.5 s I/O.
+    fn the_failover_bound_covers_a_lost_etcd_leader_the_lessor_check_and_the_claim_wait() {
+        // 10 s TTL + 3 x 1 s election + 0.5 s expiry check + 1 s period + 3 x 1.5 s I/O,
+        // + the claim's wait for a renewal: 2 x 1 s + 3 x 1.5 s - F1 4982 ms = 1518 ms.
         let t = EtcdTiming::default_profile();
-        assert_eq!(t.failover_bound(), Duration::from_millis(19_000));
+        assert_eq!(t.claim_wait(), Duration::from_millis(1518));
+        assert_eq!(t.failover_bound(), Duration::from_millis(20_518));
+        // A longer TTL leaves room through a whole renewal: no wait.
+        let long = EtcdTiming {
+            lease_ttl: Duration::from_secs(15),
+            ..t
+        };
+        assert_eq!(long.claim_wait(), Duration::ZERO);
     }
 
     #[test]
