@@ -39,15 +39,15 @@ fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// pico, compiled once for all the attacks.
+/// pico, compiled once for all the attacks into cargo's scratch directory for integration
+/// tests: a static is never dropped, so a temporary directory would outlive the run.
 fn pico_exe() -> &'static Path {
-    static EXE: OnceLock<(TempDir, PathBuf)> = OnceLock::new();
-    let (_, exe) = EXE.get_or_init(|| {
-        let dir = TempDir::new("attack");
-        let exe = compile(&[("pico", Link::Static)], dir.path()).remove(0);
-        (dir, exe)
-    });
-    exe
+    static EXE: OnceLock<PathBuf> = OnceLock::new();
+    EXE.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("attack");
+        std::fs::create_dir_all(&dir).expect("create the attack build directory");
+        compile(&[("pico", Link::Static)], &dir).remove(0)
+    })
 }
 
 struct Pico {

@@ -127,6 +127,7 @@ fn a_wall_clock_hours_off_changes_nothing() {
         "this test needs faketime: install Debian's faketime package \
          (apt-get install faketime; scripts/test installs it)"
     );
+    let _shm = FaketimeLeftovers;
     let mut c = Cluster::new("clock", &["n1", "n2"], "");
     // The application logs for the checker without libfaketime.
     let conf = fs::read_to_string(c.conf("n2")).unwrap().replace(
@@ -193,6 +194,30 @@ fn a_wall_clock_hours_off_changes_nothing() {
     assert!(third.epoch > second.epoch);
     c.assert_no_failover(third.pid, "n1 active again");
     c.assert_no_overlap();
+}
+
+/// libfaketime keeps a shared-memory segment and a semaphore per process in /dev/shm and
+/// removes them at a normal exit only: those of the processes this test killed with -9 are
+/// removed when it ends (only those whose process is gone, so no other user's).
+struct FaketimeLeftovers;
+
+impl Drop for FaketimeLeftovers {
+    fn drop(&mut self) {
+        let Ok(entries) = fs::read_dir("/dev/shm") else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name
+                .strip_prefix("faketime_shm_")
+                .or_else(|| name.strip_prefix("sem.faketime_sem_"));
+            if let Some(pid) = pid.filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+                && !PathBuf::from(format!("/proc/{pid}")).exists()
+            {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
 }
 
 const NOBODY: u32 = 65534;
