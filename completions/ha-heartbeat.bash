@@ -10,7 +10,7 @@ _ha_heartbeat() {
     fi
     if [ "$COMP_CWORD" -eq 1 ]; then
         mapfile -t COMPREPLY < <(compgen -W 'init run status maintenance drain undrain
-            switchover --help --version' -- "$cur")
+            switchover --config --help --version' -- "$cur")
         return
     fi
     command=${COMP_WORDS[1]}
@@ -21,7 +21,7 @@ _ha_heartbeat() {
             ;;
         maintenance)
             if [ "$COMP_CWORD" -eq 2 ]; then
-                mapfile -t COMPREPLY < <(compgen -W 'on off' -- "$cur")
+                mapfile -t COMPREPLY < <(compgen -W 'on off --config' -- "$cur")
                 return
             fi
             ;;
