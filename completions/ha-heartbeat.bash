@@ -20,8 +20,9 @@ _ha_heartbeat() {
             return
             ;;
         maintenance)
-            if [ "$COMP_CWORD" -eq 2 ]; then
-                mapfile -t COMPREPLY < <(compgen -W 'on off --config' -- "$cur")
+            # on|off first; an option once the word starts with -.
+            if [ "$COMP_CWORD" -eq 2 ] && [ "${cur#-}" = "$cur" ]; then
+                mapfile -t COMPREPLY < <(compgen -W 'on off' -- "$cur")
                 return
             fi
             ;;
