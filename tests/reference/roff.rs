@@ -184,6 +184,8 @@ fn unescape(s: &str) -> String {
         match chars.next() {
             Some('-') => out.push('-'),
             Some('e') => out.push('\\'),
+            // `\ `: a space lines do not break at.
+            Some(' ') => out.push(' '),
             // \fB, \fI, \fR, \fP: fonts show no text.
             Some('f') => {
                 chars.next();
