@@ -10,7 +10,7 @@ _ha_heartbeat() {
     fi
     if [ "$COMP_CWORD" -eq 1 ]; then
         mapfile -t COMPREPLY < <(compgen -W 'init run status maintenance drain undrain
-            switchover --help --version' -- "$cur")
+            switchover --config --help --version' -- "$cur")
         return
     fi
     command=${COMP_WORDS[1]}
@@ -20,7 +20,8 @@ _ha_heartbeat() {
             return
             ;;
         maintenance)
-            if [ "$COMP_CWORD" -eq 2 ]; then
+            # on|off first; an option once the word starts with -.
+            if [ "$COMP_CWORD" -eq 2 ] && [ "${cur#-}" = "$cur" ]; then
                 mapfile -t COMPREPLY < <(compgen -W 'on off' -- "$cur")
                 return
             fi

@@ -499,7 +499,7 @@ fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
     assert!(
         version
             .stdout
-            .contains(&format!("hamon/{}", env!("CARGO_PKG_VERSION"))),
+            .contains(&format!("ha-probe {}", env!("CARGO_PKG_VERSION"))),
         "{}",
         version.show()
     );

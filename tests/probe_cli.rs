@@ -397,7 +397,7 @@ fn help_and_version() {
     assert_eq!(r.code, 0);
     assert_eq!(
         r.stdout,
-        format!("ha-probe hamon/{}\n", env!("CARGO_PKG_VERSION"))
+        format!("ha-probe {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
 

@@ -90,7 +90,7 @@ fn run(args: &[OsString], format: Format) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(Action::Version) => {
-            out(&format!("ha-probe hamon/{}", env!("CARGO_PKG_VERSION")));
+            out(&format!("ha-probe {}", env!("CARGO_PKG_VERSION")));
             return ExitCode::SUCCESS;
         }
         Ok(Action::Probe(opts)) => opts,
