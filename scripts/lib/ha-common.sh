@@ -356,7 +356,8 @@ ha_init() {
     fi
 
     ha_start="" ha_stop="" ha_user="" ha_pid_file="" ha_host="" ha_port=""
-    ha_online_timeout=120 ha_offline_timeout=60 ha_clean_timeout=10 ha_probe_timeout=5
+    # Defaults that fit the OCF agent's advised 60 s for start and stop.
+    ha_online_timeout=50 ha_offline_timeout=40 ha_clean_timeout=10 ha_probe_timeout=5
     ha_log_dir="\$MZ_HOME/ha/log" ha_state_dir="\$MZ_HOME/ha/run"
     # Defaults come first in the awk output, so a section's own value wins.
     while IFS= read -r ha_line; do
