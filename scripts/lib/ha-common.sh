@@ -769,7 +769,7 @@ ha_describe_reply() {
             return 0
             ;;
         'FAILED: '*)
-            ha_said="no answer: ${ha_reply#FAILED: }"
+            ha_said="no answer (${ha_reply#FAILED: })"
             return 0
             ;;
         [A-Z]*' v='*) ha_state=${ha_reply%% *} ;;
@@ -947,7 +947,7 @@ ha_online() {
         fi
         ha_now
         if [ "$ha_t" -ge "$ha_deadline" ]; then
-            ha_failed "not UP after ${ha_online_wait:-$ha_online_timeout}s, last answer $ha_said; still running as pid $ha_pid ($ha_kill_hint)"
+            ha_failed "not UP after ${ha_online_wait:-$ha_online_timeout}s, last: $ha_said; still running as pid $ha_pid ($ha_kill_hint)"
             return 1
         fi
         if [ "$ha_downs" -gt 0 ]; then ha_nap 1; else ha_nap; fi
