@@ -267,7 +267,48 @@ fn cycle(argv: &[&str], package: &str) {
     expect(&r, 0, "Starting ec1...done.", "start within its timeout");
     assert!(!r.stderr.contains("warning"), "{}", r.show());
     expect(&sh.ocf("stop", &[]), 0, "done", "stop");
+    let r = sh.ocf("start", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
+    expect(&r, 0, "Starting ec1...done.", "start with a short timeout");
+    assert!(
+        r.stderr
+            .contains("warning: the start operation's timeout (20s) is shorter than start needs")
+            && r.stderr.contains("give the start operation timeout=37s"),
+        "{}",
+        r.show()
+    );
+    let r = sh.ocf("stop", &[("OCF_RESKEY_CRM_meta_timeout", "20000")]);
+    expect(
+        &r,
+        0,
+        "Shutting down ec1...done.",
+        "stop with a short timeout",
+    );
+    assert!(
+        r.stderr
+            .contains("warning: the stop operation's timeout (20s) is shorter than stop needs")
+            && r.stderr.contains("stop waits only 3s before clean"),
+        "{}",
+        r.show()
+    );
     site.set_flag("up");
+
+    // Never ready: start gives up within the operation's timeout, with the last answer,
+    // rather than being killed by Pacemaker's timer after online_timeout.
+    site.write_conf_start(
+        &format!("export PICO_READY_DELAY_MS=600000; {}", site.pico_start()),
+        "online_timeout = 30\noffline_timeout = 10\n",
+    );
+    let r = sh.ocf("start", &[("OCF_RESKEY_CRM_meta_timeout", "10000")]);
+    assert_eq!(code(&r), Some(1), "start never ready:\n{}", r.show());
+    expect_reason(
+        &r,
+        "not UP after 3s, last: STARTING: application not ready",
+        "start never ready",
+    );
+    assert!(r.elapsed < Duration::from_secs(10), "{:?}", r.elapsed);
+    expect(&sh.ocf("stop", &[]), 0, "done", "stop a starting instance");
+    assert!(site.processes().is_empty(), "nothing of the site runs");
+    site.write_pico_conf("online_timeout = 30\noffline_timeout = 10\n");
 
     // The older parameter name, and what is wrong named in the exit reason.
     let mut alias = sh.command(&site.kit("ocf/hamon"));

@@ -228,10 +228,14 @@ impl Site {
     /// Writes ha.conf (mode 644): log and state under the site, probe_timeout 2 s, then
     /// instance ec1 running pico on the site's port with `extra` settings.
     pub fn write_pico_conf(&self, extra: &str) {
+        self.write_conf_start(&self.pico_start(), extra);
+    }
+
+    /// `write_pico_conf` with another start command.
+    pub fn write_conf_start(&self, start: &str, extra: &str) {
         let text = format!(
             "log_dir = $MZ_HOME/log\nstate_dir = $MZ_HOME/run\nprobe_timeout = 2\n\n\
-             [ec1]\nstart = {}\nha_port = {}\n{extra}",
-            self.pico_start(),
+             [ec1]\nstart = {start}\nha_port = {}\n{extra}",
             self.port
         );
         fs::write(&self.conf, text).expect("write ha.conf");
