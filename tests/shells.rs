@@ -310,6 +310,26 @@ fn cycle(argv: &[&str], package: &str) {
     assert!(site.processes().is_empty(), "nothing of the site runs");
     site.write_pico_conf("online_timeout = 30\noffline_timeout = 10\n");
 
+    // A stop that cannot tell the instance from a stranger fails, and says why: the pid
+    // file is gone while the port still answers.
+    let r = sh.ocf("start", &[]);
+    expect(&r, 0, "Starting ec1...done.", "start");
+    let pid = site.pid().expect("pid file");
+    std::fs::remove_file(site.path().join("run/ec1.pid")).expect("remove the pid file");
+    let r = sh.ocf("stop", &[]);
+    assert_eq!(code(&r), Some(1), "stop without a pid file:\n{}", r.show());
+    expect_reason(
+        &r,
+        &format!("port {port} on 127.0.0.1 answers, but no process of ours runs"),
+        "stop of a stranger",
+    );
+    assert_eq!(
+        site.picos(),
+        [pid],
+        "stop signalled nothing it could not identify"
+    );
+    kit::signal("KILL", &format!("-{pid}"));
+
     // The older parameter name, and what is wrong named in the exit reason.
     let mut alias = sh.command(&site.kit("ocf/hamon"));
     alias
