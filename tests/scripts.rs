@@ -1180,8 +1180,13 @@ fn edge_cases(shell: &str) {
     expect(
         &r,
         1,
-        "Starting silent...failed: not UP after 1s; still running as pid",
+        "Starting silent...failed: not UP after 1s, last: no answer (",
         "online of a silent start",
+    );
+    assert!(
+        r.stdout.contains("; still running as pid") && r.stdout.contains("(run clean)"),
+        "{}",
+        r.show()
     );
     assert!(r.elapsed < Duration::from_secs(5), "{:?}", r.elapsed);
     expect(

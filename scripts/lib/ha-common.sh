@@ -1,10 +1,12 @@
 # ha-common.sh: what online, offline, clean and ocf/hamon share. Sourced, never run.
 #
-# POSIX sh (dash, bash), Linux (/proc). Every variable set here starts with ha_, every
-# function too. The caller sets two variables before sourcing:
+# POSIX sh (dash, bash, ksh93, mksh, busybox sh, posh), Linux (/proc). Every variable set
+# here starts with ha_, every function too. The caller sets two variables before sourcing:
 #   ha_dir   the directory holding online/offline/clean, lib/ and (optionally) ha-probe
 #            and ha.conf
 #   ha_prog  its own name, for messages
+# and, after sourcing, may change how messages name its knobs (the OCF agent names its
+# parameters): ha_conf_hint, ha_probe_knob, ha_probe_hint, ha_kill_hint.
 #
 # Then:  ha_init JAVA_HOME MZ_HOME USERNAME INSTANCE   (reads ha.conf, checks files, finds
 #        ha-probe)
@@ -39,11 +41,19 @@ ha_prog=${ha_prog:-hamon}
 ha_dir=${ha_dir:-.}
 ha_log_file=""
 ha_locked=""
+# The last error or failure, in one line: the OCF agent's exit reason.
+ha_reason=""
+# How messages name the knobs of whoever runs these functions.
+ha_conf_hint="put ha.conf next to the scripts or set HA_CONF"
+ha_probe_knob=HA_PROBE
+ha_probe_hint="set HA_PROBE"
+ha_kill_hint="run clean"
 
 # ---- messages ------------------------------------------------------------------------
 
 # An error message on stderr, and in the instance log when there is one.
 ha_err() {
+    ha_reason=$*
     printf '%s: %s\n' "$ha_prog" "$*" >&2
     ha_log "error: $*"
 }
@@ -63,6 +73,7 @@ ha_done() {
     ha_log "done${1:+ ($1)}"
 }
 ha_failed() {
+    ha_reason=$*
     printf 'failed: %s\n' "$*"
     ha_log "failed: $*"
 }
@@ -77,7 +88,9 @@ ha_failed() {
 # shellcheck disable=SC2016 # awk program: $1 etc. are awk's, not the shell's
 ha_conf_awk='
 function trim(s) { sub(/^[ \t]+/, "", s); sub(/[ \t\r]+$/, "", s); return s }
-function fail(msg) { printf "%s:%d: %s\n", FILENAME, FNR, msg > "/dev/stderr"; bad = 1 }
+# An error goes to stderr, and to stdout as "!error" (the exit reason of the OCF agent).
+function say(text) { print text > "/dev/stderr"; print "!" text }
+function fail(msg) { say(sprintf("%s:%d: %s", FILENAME, FNR, msg)); bad = 1 }
 BEGIN {
     want = ENVIRON["HA_WANT"]
     keys = "start stop user pid_file ha_host ha_port online_timeout offline_timeout"
@@ -137,17 +150,17 @@ section != "" && section != want { next }
 }
 END {
     if (!found) {
-        printf "%s: no section [%s] (instances:%s)\n", FILENAME, want, (names == "" ? " none" : names) > "/dev/stderr"
+        say(sprintf("%s: no section [%s] (instances:%s)", FILENAME, want, (names == "" ? " none" : names)))
         if (badhdr != "")
-            printf "%s: unreadable section headers on lines%s (expected [name]; letters, digits, _ . -)\n", FILENAME, badhdr > "/dev/stderr"
+            say(sprintf("%s: unreadable section headers on lines%s (expected [name]; letters, digits, _ . -)", FILENAME, badhdr))
         exit 1
     }
     if (!(("", "ha_port") in seen) && !((want, "ha_port") in seen)) {
-        printf "%s: [%s]: no ha_port (add: ha_port = PORT)\n", FILENAME, want > "/dev/stderr"
+        say(sprintf("%s: [%s]: no ha_port (add: ha_port = PORT)", FILENAME, want))
         bad = 1
     }
     if (!(("", "start") in seen) && !((want, "start") in seen)) {
-        printf "%s: [%s]: no start command (add: start = COMMAND)\n", FILENAME, want > "/dev/stderr"
+        say(sprintf("%s: [%s]: no start command (add: start = COMMAND)", FILENAME, want))
         bad = 1
     }
     exit bad
@@ -173,6 +186,24 @@ ha_expand() {
 
 # ---- trust -----------------------------------------------------------------------------
 
+# ha_mode MODE: what stat's octal mode (644, 2775, 1777) lets others do. Sets
+# ha_m_writable to "everyone" or "its group" (empty when neither may write) and
+# ha_m_sticky (non-empty for a sticky directory). Digits are read as text: in ksh93 and
+# mksh, $((0644)) is decimal 644, not octal.
+ha_mode() {
+    ha_md=000$1
+    ha_m_other=${ha_md#"${ha_md%?}"}
+    ha_md=${ha_md%?}
+    ha_m_group=${ha_md#"${ha_md%?}"}
+    ha_md=${ha_md%??}
+    ha_m_special=${ha_md#"${ha_md%?}"}
+    ha_m_writable=""
+    case $ha_m_group in [2367]) ha_m_writable="its group" ;; esac
+    case $ha_m_other in [2367]) ha_m_writable="everyone" ;; esac
+    ha_m_sticky=""
+    case $ha_m_special in [1357]) ha_m_sticky=yes ;; esac
+}
+
 # True when the existing path $1 (resolved, no symbolic links) and every directory above
 # it belong to root or to the caller and are writable by nobody else; a sticky directory
 # above it (like /tmp) may be writable by others, since they cannot rename what is not
@@ -196,12 +227,9 @@ ha_trusted() {
             ha_why="$ha_p belongs to $ha_owner (uid $ha_o), not to root or $(id -un)"
             return 1
         fi
-        if [ $((0$ha_m & 022)) -ne 0 ] && { [ "$ha_p" = "$ha_first" ] || [ $((0$ha_m & 01000)) -eq 0 ]; }; then
-            if [ $((0$ha_m & 02)) -ne 0 ]; then
-                ha_why="$ha_p is writable by everyone (mode $ha_m)"
-            else
-                ha_why="$ha_p is writable by its group (mode $ha_m)"
-            fi
+        ha_mode "$ha_m"
+        if [ -n "$ha_m_writable" ] && { [ "$ha_p" = "$ha_first" ] || [ -z "$ha_m_sticky" ]; }; then
+            ha_why="$ha_p is writable by $ha_m_writable (mode $ha_m)"
             return 1
         fi
     done <<EOF
@@ -247,7 +275,8 @@ ha_safe_file() {
         ha_err "$1 ($2) belongs to $5 (uid $3), not to root or $(id -un): refusing to use it"
         return 1
     fi
-    if [ $((0$4 & 022)) -ne 0 ]; then
+    ha_mode "$4"
+    if [ -n "$ha_m_writable" ]; then
         ha_err "$1 ($2) is writable by group or others (mode $4): refusing to use it"
         return 1
     fi
@@ -304,7 +333,7 @@ ha_init() {
     ha_conf=${HA_CONF:-$ha_dir/ha.conf}
     if [ ! -f "$ha_conf" ] || [ ! -r "$ha_conf" ]; then
         ha_fail=noconf
-        ha_err "cannot read $ha_conf (put ha.conf next to the scripts or set HA_CONF)"
+        ha_err "cannot read $ha_conf ($ha_conf_hint)"
         return 6
     fi
     # Its commands run with this script's privileges, and this script runs from its
@@ -318,10 +347,17 @@ ha_init() {
         fi
     done
     ha_fail=conf
-    ha_settings=$(HA_WANT=$ha_instance awk "$ha_conf_awk" "$ha_conf") || return 6
+    if ! ha_settings=$(HA_WANT=$ha_instance awk "$ha_conf_awk" "$ha_conf"); then
+        # awk has shown every mistake on stderr; the first one is the reason.
+        ha_reason=$(printf '%s\n' "$ha_settings" | sed -n 's/^!//p' | head -n 1)
+        ha_reason=${ha_reason:-"cannot read $ha_conf"}
+        ha_log "error: $ha_reason"
+        return 6
+    fi
 
     ha_start="" ha_stop="" ha_user="" ha_pid_file="" ha_host="" ha_port=""
-    ha_online_timeout=120 ha_offline_timeout=60 ha_clean_timeout=10 ha_probe_timeout=5
+    # Defaults that fit the OCF agent's advised 60 s for start and stop.
+    ha_online_timeout=50 ha_offline_timeout=40 ha_clean_timeout=10 ha_probe_timeout=5
     ha_log_dir="\$MZ_HOME/ha/log" ha_state_dir="\$MZ_HOME/ha/run"
     # Defaults come first in the awk output, so a section's own value wins.
     while IFS= read -r ha_line; do
@@ -422,7 +458,7 @@ ha_find_probe() {
     if [ -n "${HA_PROBE:-}" ]; then
         ha_probe=$HA_PROBE
         if [ ! -f "$ha_probe" ] || [ ! -x "$ha_probe" ]; then
-            ha_err "HA_PROBE=$ha_probe is not an executable file"
+            ha_err "$ha_probe_knob=$ha_probe is not an executable file"
             return 1
         fi
     elif [ -f "$ha_dir/ha-probe" ] && [ -x "$ha_dir/ha-probe" ]; then
@@ -430,7 +466,7 @@ ha_find_probe() {
     elif ha_probe=$(command -v ha-probe 2>/dev/null) && [ -n "$ha_probe" ]; then
         :
     else
-        ha_err "ha-probe not found: set HA_PROBE, or put it next to the scripts ($ha_dir) or on PATH"
+        ha_err "ha-probe not found: $ha_probe_hint, or put it next to the scripts ($ha_dir) or on PATH"
         return 1
     fi
 }
@@ -451,9 +487,12 @@ ha_lock() {
         ha_why="cannot open the lock file $ha_lock_file"
         return 1
     fi
-    if ! flock -n 9; then
+    # flock(1) locks the open file that descriptor 9 holds, so the lock lasts as long as
+    # this shell keeps 9 open. It gets that file as its descriptor 8: ksh93 and mksh open
+    # descriptors above 2 close-on-exec, so a command never inherits 9 itself.
+    if ! flock -n 8 8>&9; then
         ha_log "waiting up to ${ha_lock_wait}s for another operation on $ha_instance (lock $ha_lock_file)"
-        if ! flock -w "$ha_lock_wait" 9; then
+        if ! flock -w "$ha_lock_wait" 8 8>&9; then
             ha_why="another operation on $ha_instance still holds $ha_lock_file after ${ha_lock_wait}s; nothing done"
             return 1
         fi
@@ -708,6 +747,46 @@ ha_ask() {
     "$ha_probe" --host "$ha_host" --port "$ha_port" --timeout "$2" --format "$1" --quiet 9>&-
 }
 
+# ha_ask with what the server said: ha_ask_line FORMAT SECONDS sets ha_reply to ha-probe's
+# line (the state line, or "FAILED: why") and ha_said to it in words for a message
+# ("DOWN: db: refused"); returns ha-probe's code.
+ha_ask_line() {
+    ha_reply=$("$ha_probe" --host "$ha_host" --port "$ha_port" --timeout "$2" --format "$1" 9>&-)
+    ha_rc=$?
+    ha_reply=$(printf '%s\n' "$ha_reply" | head -n 1)
+    ha_describe_reply
+    return "$ha_rc"
+}
+
+# Sets ha_state to the state word of ha_reply (empty when the server did not answer) and
+# ha_said to "STATE: reason" (the server's own reason, unquoted), "STATE", or ha-probe's
+# "why" when there was no answer.
+ha_describe_reply() {
+    ha_state=""
+    case $ha_reply in
+        '')
+            ha_said="no answer (ha-probe exit code $ha_rc)"
+            return 0
+            ;;
+        'FAILED: '*)
+            ha_said="no answer (${ha_reply#FAILED: })"
+            return 0
+            ;;
+        [A-Z]*' v='*) ha_state=${ha_reply%% *} ;;
+        *)
+            ha_said="unexpected answer \"$ha_reply\""
+            return 0
+            ;;
+    esac
+    case $ha_reply in
+        *' reason='*)
+            ha_said="$ha_state: $(printf '%s\n' "${ha_reply#* reason=}" |
+                sed 's/^"//; s/"$//; s/\\\(.\)/\1/g')"
+            ;;
+        *) ha_said=$ha_state ;;
+    esac
+}
+
 # True when anything answers on the instance's HA port (anything but "connection refused":
 # a hung process that holds the port open counts as answering).
 ha_answers() {
@@ -769,12 +848,13 @@ ha_start_instance() {
     esac
     ha_marker=HA_INSTANCE_ID=$ha_instance:$ha_uuid
     ha_pid=""
-    # A subshell that exits at once: the instance is not our child, so it is reaped by
-    # init and never lingers as our zombie. Without job control a background job is not a
-    # process group leader, so setsid(1) calls setsid() without forking and $! is the new
-    # session's leader, whose pid is also the process group id.
-    ha_pid=$( (ha_command "$ha_start" "$ha_marker") >/dev/null 2>&1 &
-        echo "$!")
+    # Without job control a background job is not a process group leader, so setsid(1)
+    # calls setsid() without forking and $! is the new session's leader, whose pid is also
+    # the process group id. (Not inside $(...): ksh93 waits there for background jobs.)
+    # Should it die while we run, it is our zombie until we exit: zombies never count as
+    # running.
+    (ha_command "$ha_start" "$ha_marker") >/dev/null 2>&1 &
+    ha_pid=$!
     # Its start time, once it has exec'd with the marker (a few milliseconds).
     ha_now
     ha_until=$((ha_t + 500))
@@ -807,8 +887,12 @@ ha_start_instance() {
 }
 
 # Starts the instance unless it runs, then waits until its HA monitor server answers UP
-# (or DEGRADED) within online_timeout. Never starts a second copy.
+# (or DEGRADED) within ha_online_wait seconds (online_timeout unless the caller shortens
+# it). Never starts a second copy. ha_online DOWNS: with DOWNS > 0, gives up as soon as
+# the instance has answered DOWN that many times in a row, a second apart: it is up, its
+# own checks fail, and waiting longer only delays the cluster manager's recovery.
 ha_online() {
+    ha_down_limit=${1:-0}
     printf 'Starting %s...' "$ha_instance"
     ha_log "online (JAVA_HOME=$ha_java_home MZ_HOME=$ha_mz_home username=$ha_username)"
     if ! ha_lock; then
@@ -816,8 +900,9 @@ ha_online() {
         return 1
     fi
     ha_now
-    ha_deadline=$((ha_t + ha_online_timeout * 100))
+    ha_deadline=$((ha_t + ${ha_online_wait:-$ha_online_timeout} * 100))
     ha_note=""
+    ha_downs=0
     ha_check_pid_file
     case $? in
         0)
@@ -841,7 +926,7 @@ ha_online() {
         ha_left=$((ha_deadline - ha_t))
         ha_wait=$((ha_probe_timeout * 100))
         [ "$ha_left" -ge "$ha_wait" ] || ha_wait=$((ha_left > 10 ? ha_left : 10))
-        ha_ask vcs "$(ha_secs "$ha_wait")"
+        ha_ask_line vcs "$(ha_secs "$ha_wait")"
         if [ "$?" -eq 110 ]; then
             ha_done "$ha_note"
             return 0
@@ -851,12 +936,21 @@ ha_online() {
             ha_failed "the instance exited$(ha_last_output) (see $ha_out_file)"
             return 1
         fi
-        ha_now
-        if [ "$ha_t" -ge "$ha_deadline" ]; then
-            ha_failed "not UP after ${ha_online_timeout}s; still running as pid $ha_pid (run clean)"
+        if [ "$ha_state" = DOWN ]; then
+            ha_downs=$((ha_downs + 1))
+        else
+            ha_downs=0
+        fi
+        if [ "$ha_down_limit" -gt 0 ] && [ "$ha_downs" -ge "$ha_down_limit" ]; then
+            ha_failed "$ha_said (answered $ha_downs times in a row); still running as pid $ha_pid ($ha_kill_hint)"
             return 1
         fi
-        ha_nap
+        ha_now
+        if [ "$ha_t" -ge "$ha_deadline" ]; then
+            ha_failed "not UP after ${ha_online_wait:-$ha_online_timeout}s, last: $ha_said; still running as pid $ha_pid ($ha_kill_hint)"
+            return 1
+        fi
+        if [ "$ha_downs" -gt 0 ]; then ha_nap 1; else ha_nap; fi
     done
 }
 
@@ -881,7 +975,7 @@ ha_offline() {
         return 1
     fi
     ha_now
-    ha_stop_deadline=$((ha_t + ha_offline_timeout * 100))
+    ha_stop_deadline=$((ha_t + ${ha_offline_wait:-$ha_offline_timeout} * 100))
     ha_check_pid_file
     case $? in
         0) ;;
@@ -914,14 +1008,14 @@ ha_offline() {
         # The stop command is our child, in a group of its own: it may finish within
         # offline_timeout, else it is killed; then it is reaped.
         if ! ha_wait_gone "$ha_stopper" "$ha_stop_deadline"; then
-            ha_log "the stop command still runs after ${ha_offline_timeout}s: killing it"
+            ha_log "the stop command still runs after ${ha_offline_wait:-$ha_offline_timeout}s: killing it"
             ha_signal_group KILL "$ha_stopper"
         fi
         wait "$ha_stopper"
         ha_log "stop command exit status $?"
     fi
     if [ "$ha_gone" -ne 0 ]; then
-        ha_failed "still running after ${ha_offline_timeout}s as pid $ha_pid (run clean)"
+        ha_failed "still running after ${ha_offline_wait:-$ha_offline_timeout}s as pid $ha_pid ($ha_kill_hint)"
         return 1
     fi
     ha_gone_port
