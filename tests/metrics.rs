@@ -274,7 +274,7 @@ fn the_heartbeat_metrics_pass_the_same_readers() {
         }],
         takeovers: 1,
         fences: 0,
-        incidents: 2,
+        incidents: vec![("storage", 2), ("fence", 0)],
         uptime: Duration::from_secs(10),
     });
     let samples = validate(&text);

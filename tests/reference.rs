@@ -304,7 +304,7 @@ fn ha_heartbeat_8_names_every_metric_the_daemon_serves() {
         }],
         takeovers: 1,
         fences: 1,
-        incidents: 1,
+        incidents: vec![("storage", 1)],
         uptime: Duration::from_secs(60),
     });
     let problems = check_metrics(&page("ha-heartbeat.8"), &families(&text));

@@ -33,8 +33,10 @@ pub struct Snapshot {
     pub takeovers: u64,
     /// Times this node stopped its application because the lease was lost.
     pub fences: u64,
-    /// Incidents raised (each paged through `hb.incident_cmd`).
-    pub incidents: u64,
+    /// Incidents raised (each paged through `hb.incident_cmd`), per kind (`HB_INCIDENT_KIND`):
+    /// every kind the daemon can raise, those never raised with 0, so that a rate or an
+    /// increase sees the first one too (a series that appears at 1 shows no increase).
+    pub incidents: Vec<(&'static str, u64)>,
     pub uptime: Duration,
 }
 
@@ -128,13 +130,16 @@ pub fn exposition(s: &Snapshot) -> String {
             "Times this node stopped its application at once because its lease was lost.",
             s.fences,
         ),
-        (
-            "hamon_heartbeat_incidents_total",
-            "Incidents raised (logged and paged through hb.incident_cmd).",
-            s.incidents,
-        ),
     ] {
         w.family(name, Kind::Counter, help).sample(&[], n);
+    }
+    let mut f = w.family(
+        "hamon_heartbeat_incidents_total",
+        Kind::Counter,
+        "Incidents raised (logged and paged through hb.incident_cmd), per kind (HB_INCIDENT_KIND).",
+    );
+    for (kind, n) in &s.incidents {
+        f.sample(&[("kind", kind)], *n);
     }
     w.finish()
 }
@@ -165,7 +170,7 @@ mod tests {
             ],
             takeovers: 2,
             fences: 1,
-            incidents: 5,
+            incidents: vec![("storage", 5), ("fence", 0)],
             uptime: Duration::from_secs(3600),
         }
     }
@@ -225,7 +230,15 @@ mod tests {
         );
         assert_eq!(v("hamon_heartbeat_takeovers_total", &[]), Some(2.0));
         assert_eq!(v("hamon_heartbeat_fences_total", &[]), Some(1.0));
-        assert_eq!(v("hamon_heartbeat_incidents_total", &[]), Some(5.0));
+        assert_eq!(
+            v("hamon_heartbeat_incidents_total", &[("kind", "storage")]),
+            Some(5.0)
+        );
+        assert_eq!(
+            v("hamon_heartbeat_incidents_total", &[("kind", "fence")]),
+            Some(0.0),
+            "kinds never raised are there with 0"
+        );
         assert_eq!(v("hamon_heartbeat_uptime_seconds", &[]), Some(3600.0));
     }
 

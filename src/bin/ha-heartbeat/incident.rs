@@ -56,6 +56,24 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Every kind, for the metrics: each is counted from 0 so that an alert sees the first.
+    pub const ALL: [Kind; 14] = [
+        Kind::AppRestart,
+        Kind::AppFailed,
+        Kind::AppStart,
+        Kind::AppUnkillable,
+        Kind::Fence,
+        Kind::Takeover,
+        Kind::NoActive,
+        Kind::ServiceDown,
+        Kind::Storage,
+        Kind::ForeignWriter,
+        Kind::Guard,
+        Kind::Watchdog,
+        Kind::Timing,
+        Kind::Switchover,
+    ];
+
     /// The value of `HB_INCIDENT_KIND`.
     pub fn name(self) -> &'static str {
         match self {
@@ -211,6 +229,34 @@ mod tests {
         assert!(describe_io(&e).contains("EROFS"), "{}", describe_io(&e));
         let e = std::io::Error::from_raw_os_error(libc::EACCES);
         assert!(describe_io(&e).contains("EACCES"));
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_with_its_own_name() {
+        // The match fails to compile when a kind is added: add it to `Kind::ALL` too.
+        let listed = |k: Kind| match k {
+            Kind::AppRestart
+            | Kind::AppFailed
+            | Kind::AppStart
+            | Kind::AppUnkillable
+            | Kind::Fence
+            | Kind::Takeover
+            | Kind::NoActive
+            | Kind::ServiceDown
+            | Kind::Storage
+            | Kind::ForeignWriter
+            | Kind::Guard
+            | Kind::Watchdog
+            | Kind::Timing
+            | Kind::Switchover => Kind::ALL.iter().filter(|&&x| x == k).count(),
+        };
+        for k in Kind::ALL {
+            assert_eq!(listed(k), 1, "{k:?}");
+        }
+        let mut names: Vec<&str> = Kind::ALL.iter().map(|k| k.name()).collect();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Kind::ALL.len());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod setup;
 mod start;
 mod watch;
 
+use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -89,7 +90,8 @@ struct Counts {
     started: Instant,
     takeovers: u64,
     fences: u64,
-    incidents: u64,
+    /// Per kind; kinds never raised are absent (and shown as 0).
+    incidents: HashMap<Kind, u64>,
 }
 
 impl Default for Counts {
@@ -98,7 +100,7 @@ impl Default for Counts {
             started: Instant::now(),
             takeovers: 0,
             fences: 0,
-            incidents: 0,
+            incidents: HashMap::new(),
         }
     }
 }
@@ -153,7 +155,7 @@ impl Daemon {
     /// Logs an incident and pages through `hb.incident_cmd` (see `incident`).
     fn raise(&mut self, kind: Kind, peer: Option<&str>, reason: &str, text: &str) {
         let epoch = self.epoch;
-        self.counts.incidents += 1;
+        *self.counts.incidents.entry(kind).or_default() += 1;
         if kind == Kind::Takeover {
             self.counts.takeovers += 1;
         }
@@ -380,7 +382,10 @@ impl Daemon {
             peers,
             takeovers: self.counts.takeovers,
             fences: self.counts.fences,
-            incidents: self.counts.incidents,
+            incidents: Kind::ALL
+                .iter()
+                .map(|k| (k.name(), self.counts.incidents.get(k).copied().unwrap_or(0)))
+                .collect(),
             uptime: self.counts.started.elapsed(),
         };
         server.publish(exposition(&snapshot));
