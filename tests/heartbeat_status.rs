@@ -329,3 +329,84 @@ fn records_this_host_cannot_read_are_unknown_not_critical() {
         );
     }
 }
+
+#[test]
+fn on_a_terminal_a_watch_says_at_once_what_it_waits_for() {
+    // script(1) gives the command a terminal; its output is what the operator sees.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no script(1) to give status a terminal");
+        return;
+    }
+    let c = Cluster::new("st-tty", &["n1", "n2"], "");
+    let conf = c.conf("n1");
+    let run = |args: &str| {
+        let line = format!("'{BIN}' status {args} --config '{}'", conf.display());
+        let out = Command::new("script")
+            .args(["-qec", &line, "/dev/null"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).replace('\r', "")
+    };
+    let out = run("--watch");
+    let note = format!(
+        "ha-heartbeat: watching the records for up to {WINDOW_MS} ms to see which daemons are alive\n"
+    );
+    assert!(out.starts_with(&note), "{out}");
+    assert!(out.contains("verdict: critical (exit 2)"), "{out}");
+    // Read once, nothing to wait for: no note.
+    let out = run("");
+    assert!(!out.contains("watching"), "{out}");
+    assert!(out.starts_with("NODE "), "{out}");
+}
+
+#[cfg(feature = "etcd")]
+#[test]
+fn on_etcd_one_read_judges_and_watch_adds_nothing() {
+    use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+    use hamon::heartbeat::etcd::settings::timing_settings;
+    use hamon::heartbeat::etcd::timing::EtcdTiming;
+
+    let etcd = EtcdCluster::start(1, false);
+    let t = EtcdTiming {
+        period: Duration::from_millis(200),
+        io_timeout: Duration::from_millis(300),
+        // Long enough for the active to ride through an etcd leader election.
+        lease_ttl: Duration::from_secs(3),
+        kill_budget: Duration::from_millis(200),
+        election_timeout: Duration::from_millis(ELECTION_MS),
+        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
+    };
+    let settings = format!(
+        "hb.backend=etcd\nhb.etcd.endpoints={}\n{}",
+        etcd.endpoints().join(","),
+        timing_settings(&t)
+    );
+    let mut c = Cluster::new("st-etcd", &["n1", "n2"], &settings);
+    c.start("n1");
+    c.start("n2");
+    let first = c.wait_running_on(|_| true, Duration::from_secs(15));
+    // The standby's status key comes with its lease.
+    assert!(
+        wait_until(ms(5000), || status(&c.conf("n1"), &[]).code == 0),
+        "{}",
+        status(&c.conf("n1"), &[]).out
+    );
+    for args in [&[][..], &["--watch"][..], &["--watch=60s"][..]] {
+        let r = status(&c.conf("n1"), args);
+        assert_eq!(r.code, 0, "{args:?}: {}{}", r.out, r.err);
+        assert!(r.took < AT_ONCE, "{args:?}: took {:?}", r.took);
+        assert!(
+            r.out.contains("(one read of etcd at revision")
+                && r.out.contains(&format!("active: {}\n", first.node)),
+            "{args:?}: {}",
+            r.out
+        );
+    }
+    let j = status(&c.conf("n1"), &["--json", "--watch"]).json();
+    assert_eq!(j["liveness"], "leases", "{j}");
+    for n in j["nodes"].as_array().unwrap() {
+        assert_eq!(n["alive"], true, "{n}");
+        assert!(n["modified_ago_ms"].is_null(), "{n}");
+    }
+    c.assert_no_overlap();
+}

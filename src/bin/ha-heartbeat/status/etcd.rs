@@ -250,6 +250,20 @@ mod tests {
         kvs[3] = kv(k.status("a"), b"node=a role=standby epoch=7", 0x11, 21);
         let c = from_keys(&k, &names(), Ok((25, kvs)), Duration::ZERO);
         assert_eq!(c.live_actives(), ["a"]);
+        // ... and before its status key is there at all: its lease holds the leader key.
+        let mut kvs = healthy(&k);
+        kvs.retain(|kv| kv.key != k.status("a"));
+        let c = from_keys(&k, &names(), Ok((25, kvs)), Duration::ZERO);
+        assert_eq!(c.live_actives(), ["a"]);
+        assert_eq!(verdict(&c).code, 0, "{:?}", verdict(&c));
+        assert_eq!(c.alive(&c.nodes[0]), Some(true));
+        assert!(render_json(&c, "b").contains(r#""name":"a","self":false,"alive":true"#));
+        let out = render(&c, "b");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("a ") && l.ends_with("it holds the leader key: alive")),
+            "{out}"
+        );
     }
 
     #[test]

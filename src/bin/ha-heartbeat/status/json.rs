@@ -35,7 +35,7 @@ pub fn render_json(c: &ClusterStatus, self_node: &str) -> String {
                 "\"name\":{},\"self\":{},\"alive\":{},\"changed_within_ms\":{},\"lease\":{},\"modified_ago_ms\":{}",
                 json_str(&n.name),
                 n.name == self_node,
-                n.alive(c.liveness).map_or("null".into(), |a| a.to_string()),
+                c.alive(n).map_or("null".into(), |a| a.to_string()),
                 n.changed_within
                     .map_or("null".into(), |d| d.as_millis().to_string()),
                 n.lease.map_or("null".into(), |l| json_str(&format!("{l:x}"))),

@@ -46,14 +46,6 @@ impl NodeStatus {
         self.changed_within.is_some() || self.lease.is_some()
     }
 
-    /// Whether its daemon is alive, None when nobody watched.
-    pub fn alive(&self, liveness: Liveness) -> Option<bool> {
-        match liveness {
-            Liveness::NotWatched { .. } => None,
-            _ => Some(self.changed()),
-        }
-    }
-
     fn says_active(&self) -> bool {
         matches!(&self.record, Ok(r) if r.state == NodeState::Active)
     }
@@ -123,15 +115,28 @@ impl BackingOff {
 }
 
 impl ClusterStatus {
+    /// etcd: the node that holds the leader key, whose lease keeps it (its status key may
+    /// not be written yet).
+    pub fn leader(&self) -> Option<&str> {
+        self.etcd
+            .as_ref()
+            .and_then(|e| e.leader.as_ref())
+            .map(|l| l.0.as_str())
+    }
+
+    /// Whether `n`'s daemon is alive, None when nobody watched.
+    pub fn alive(&self, n: &NodeStatus) -> Option<bool> {
+        match self.liveness {
+            Liveness::NotWatched { .. } => None,
+            _ => Some(n.changed() || self.leader() == Some(n.name.as_str())),
+        }
+    }
+
     /// Nodes whose record says ACTIVE and changed while observed; on etcd, also the node
     /// that holds the leader key (its status key may not say so yet). Empty when nobody
     /// watched.
     pub fn live_actives(&self) -> Vec<&str> {
-        let leader = self
-            .etcd
-            .as_ref()
-            .and_then(|e| e.leader.as_ref())
-            .map(|l| l.0.as_str());
+        let leader = self.leader();
         self.nodes
             .iter()
             .filter(|n| Some(n.name.as_str()) == leader || n.changed() && n.says_active())
@@ -224,11 +229,11 @@ pub mod tests {
             node("n2", NodeState::Active, 4, Some(30)),
         ]);
         assert_eq!(c.live_actives(), ["n1", "n2"]);
-        let n = node("n1", NodeState::Active, 9, None);
-        let once = Liveness::NotWatched {
+        let mut c = cluster(vec![node("n1", NodeState::Active, 9, None)]);
+        assert_eq!(c.alive(&c.nodes[0]), Some(false));
+        c.liveness = Liveness::NotWatched {
             window: Duration::from_secs(22),
         };
-        assert_eq!(n.alive(once), None);
-        assert_eq!(n.alive(Liveness::Watched), Some(false));
+        assert_eq!(c.alive(&c.nodes[0]), None);
     }
 }

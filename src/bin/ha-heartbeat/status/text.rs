@@ -83,7 +83,16 @@ pub fn render(c: &ClusterStatus, self_node: &str) -> String {
                 );
             }
             Err(e) => {
-                let _ = writeln!(out, "{:<12} unreadable: {e}", format!("{}{me}", n.name));
+                let leader = if c.leader() == Some(n.name.as_str()) {
+                    "; it holds the leader key: alive"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "{:<12} unreadable: {e}{leader}",
+                    format!("{}{me}", n.name)
+                );
             }
         }
     }
