@@ -16,7 +16,7 @@ _ha_heartbeat() {
     command=${COMP_WORDS[1]}
     case $command in
         status)
-            mapfile -t COMPREPLY < <(compgen -W '--json --config' -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W '--json --watch --config' -- "$cur")
             return
             ;;
         maintenance)

@@ -27,7 +27,7 @@ fn two_daemons_started_at_once_run_exactly_one_application() {
     // Watch for three takeover times: always exactly this one.
     c.watch(ms(3 * D), Some(first.pid), "started at once");
     assert_eq!(c.instances().len(), 1, "{:?}", c.instances());
-    let (st, out) = c.cli("n2", &["status"]);
+    let (st, out) = c.cli("n2", &["status", "--watch"]);
     assert_eq!(st.code(), Some(0), "{out}");
     assert!(out.contains("ACTIVE") && out.contains("STANDBY"), "{out}");
     c.assert_no_overlap();
@@ -109,7 +109,7 @@ fn a_paused_active_daemon_is_fenced_by_its_guard_and_stays_standby_after_resume(
     // The resumed daemon finds its lease gone and stays out.
     c.assert_no_failover(second.pid, "the paused daemon resumed");
     assert!(c.log(&node).contains("guard"), "{}", c.log(&node));
-    let (st, out) = c.cli(&node, &["status"]);
+    let (st, out) = c.cli(&node, &["status", "--watch"]);
     assert_eq!(st.code(), Some(0), "{out}");
     c.assert_no_overlap();
 }
@@ -213,7 +213,7 @@ fn freeze_blocks_takeover_until_maintenance_off() {
         c.logs()
     );
     c.assert_no_takeover_since(t_kill, "the active was killed while frozen");
-    let (st, out) = c.cli(other, &["status"]);
+    let (st, out) = c.cli(other, &["status", "--watch"]);
     assert_eq!(st.code(), Some(2), "nobody is active:\n{out}");
     assert!(out.contains("FREEZE"), "{out}");
     // Lifting the freeze is the fault's end: the standby restarts its observation window
@@ -384,7 +384,7 @@ fn switchover_moves_the_application_to_the_named_node() {
     let second = c.failover_within("switchover", t0, switchover_bound(), |i| i.node == other);
     // It stays there.
     c.assert_no_failover(second.pid, "after the switchover");
-    let (st, out) = c.cli(other, &["status"]);
+    let (st, out) = c.cli(other, &["status", "--watch"]);
     assert_eq!(st.code(), Some(0), "{out}");
     c.assert_no_overlap();
 }
@@ -567,39 +567,40 @@ fn a_paused_standby_does_not_take_over_when_it_resumes() {
 }
 
 /// Every command refuses a bad setting with an error that names the key: exit 2 when the
-/// file itself is wrong, 1 when a setting cannot be used (a path that is not there).
+/// file itself is wrong (3 for `status`, as a Nagios-style check reads it: UNKNOWN), 1 when
+/// a setting cannot be used (a path that is not there).
 #[test]
 fn every_bad_setting_is_refused_naming_its_key() {
     let cases: &[(&str, &str, i32, &str)] = &[
         (
             "status",
             "hb.period_ms=abc",
-            2,
+            3,
             "hb.period_ms: bad value \"abc\"",
         ),
-        ("status", "hb.bogus=1", 2, "hb.bogus: unknown key"),
+        ("status", "hb.bogus=1", 3, "hb.bogus: unknown key"),
         (
             "status",
             "hb.nodes=a,b",
-            2,
+            3,
             "hb.node=n1 is not one of hb.nodes=a,b",
         ),
         (
             "status",
             "hb.takeover_ms=1000",
-            2,
+            3,
             "raise hb.takeover_ms above",
         ),
         (
             "status",
             "hb.renew_deadline_ms=300",
-            2,
+            3,
             "hb.renew_deadline_ms 300 must be",
         ),
         (
             "status",
             "hb.confirm_ms=300",
-            2,
+            3,
             "hb.confirm_ms 300 + 4 x hb.io_timeout_ms",
         ),
         ("run", "hb.start_cmd=", 2, "hb.start_cmd: bad value \"\""),

@@ -60,7 +60,7 @@ fn a_deleted_or_truncated_standby_record_causes_no_takeover() {
     );
 
     // Normal operation: status sees both, and kill -9 of n1 fails over to n2.
-    let (st, out) = c.cli("n2", &["status"]);
+    let (st, out) = c.cli("n2", &["status", "--watch"]);
     assert_eq!(st.code(), Some(0), "{out}");
     assert!(out.contains("ACTIVE") && out.contains("STANDBY"), "{out}");
     let t_kill = mono_ns();
@@ -364,7 +364,7 @@ fn start_two_nodes_at_once(round: usize) {
     let watched = Duration::from_nanos(mono_ns().saturating_sub(first.start));
     c.watch(window.saturating_sub(watched), Some(first.pid), &what);
     assert_eq!(c.instances().len(), 1, "{what}: {:?}", c.instances());
-    let (st, out) = c.cli("n1", &["status"]);
+    let (st, out) = c.cli("n1", &["status", "--watch"]);
     assert_eq!(
         st.code(),
         Some(0),

@@ -443,17 +443,18 @@ fn every_error_is_prefixed_with_the_program_name() {
     let c = Cluster::new("cli-err", &["n1", "n2"], "");
     let conf = c.conf("n1");
     let conf = conf.to_str().unwrap();
-    for args in [
-        vec![],
-        vec!["bogus", "-c", conf],
-        vec!["status", "--bogus", "-c", conf],
-        vec!["status"],
-        vec!["run", "--json", "-c", conf],
-        vec!["status", "-c", "/nonexistent/hamon.conf"],
-        vec!["switchover", "--to"],
+    // `status` is a Nagios-style check: called wrongly, it is UNKNOWN (3).
+    for (args, want) in [
+        (vec![], 2),
+        (vec!["bogus", "-c", conf], 2),
+        (vec!["status", "--bogus", "-c", conf], 3),
+        (vec!["status"], 3),
+        (vec!["run", "--json", "-c", conf], 2),
+        (vec!["status", "-c", "/nonexistent/hamon.conf"], 3),
+        (vec!["switchover", "--to"], 2),
     ] {
         let (code, out, err) = run_bin(&args);
-        assert_eq!(code, Some(2), "{args:?}: {err}");
+        assert_eq!(code, Some(want), "{args:?}: {err}");
         assert!(out.is_empty(), "{args:?}: {out}");
         assert!(err.starts_with("ha-heartbeat: "), "{args:?}: {err}");
         assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
@@ -483,7 +484,7 @@ fn status_before_init_says_to_run_init() {
 
 fn status_json(c: &Cluster, node: &str) -> (i32, serde_json::Value) {
     let out = std::process::Command::new(BIN)
-        .args(["status", "--json", "--config"])
+        .args(["status", "--json", "--watch", "--config"])
         .arg(c.conf(node))
         .output()
         .unwrap();
@@ -537,7 +538,7 @@ fn status_exit_codes_and_json_follow_the_cluster() {
     // FREEZE: one active, no failover: degraded, and the text says why.
     let (st, out) = c.cli("n1", &["maintenance", "on"]);
     assert!(st.success(), "{out}");
-    let (st, out) = c.cli("n2", &["status"]);
+    let (st, out) = c.cli("n2", &["status", "--watch"]);
     assert_eq!(st.code(), Some(1), "{out}");
     assert!(
         out.contains("verdict: degraded") && out.contains("FREEZE"),

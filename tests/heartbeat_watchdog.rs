@@ -232,7 +232,7 @@ fn bad_watchdog_settings_are_refused_naming_the_key() {
     // Not an absolute path.
     c.add_conf("n1", "hb.watchdog_device=watchdog\n");
     let (st, out) = c.cli("n1", &["status"]);
-    assert_eq!(st.code(), Some(2), "{out}");
+    assert_eq!(st.code(), Some(3), "{out}");
     assert!(
         out.contains("hb.watchdog_device: bad value \"watchdog\""),
         "{out}"
@@ -245,7 +245,7 @@ fn bad_watchdog_settings_are_refused_naming_the_key() {
         "hb.watchdog_device=/dev/watchdog\nhb.kill_budget_ms=100\nhb.takeover_ms=1100\n",
     );
     let (st, out) = c.cli("n1", &["status"]);
-    assert_eq!(st.code(), Some(2), "{out}");
+    assert_eq!(st.code(), Some(3), "{out}");
     assert!(
         out.contains("hb.watchdog_device: the device timeout must exceed one loop turn"),
         "{out}"

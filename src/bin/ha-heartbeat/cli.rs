@@ -1,6 +1,7 @@
 //! Argument parsing for `ha-heartbeat` (no dependencies: the grammar is small).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const USAGE: &str = "\
 usage: ha-heartbeat COMMAND --config FILE
@@ -9,9 +10,13 @@ commands:
   init                      create the records in hb.dir, or the maintenance key on etcd
                             (once, before the first run)
   run                       run this node: supervise the application (the service)
-  status [--json]           print every node (--json: one JSON object, for monitoring);
-                            exit 0 one active and healthy, 1 degraded, 2 none or several
-                            active, 3 cannot tell (not initialised)
+  status [--json] [--watch[=DURATION]]
+                            print every node at once from the records (--json: one JSON
+                            object, for monitoring); --watch: read them again until each
+                            has changed, up to 2 periods + 2 I/O timeouts (or DURATION, such
+                            as 30s or 30000ms), to see which daemons are alive; exit 0 one
+                            active and healthy, 1 degraded, 2 none or several active, 3
+                            cannot tell (not watched, not initialised, bad configuration)
   maintenance on|off        FREEZE (nobody takes over or hands over) / back to normal
   drain [NODE]              NODE (default: this node) never takes over
   undrain [NODE]            undo drain
@@ -30,6 +35,8 @@ pub enum Command {
     Run,
     Status {
         json: bool,
+        /// None: read the records once.
+        watch: Option<Watch>,
     },
     Maintenance(bool),
     Drain(Option<String>, bool),
@@ -37,6 +44,31 @@ pub enum Command {
     Switchover(Option<String>, bool),
     /// Internal: the fencing backstop, spawned by `run`, logging to the file given.
     Guard(Option<PathBuf>),
+}
+
+/// `status --watch[=DURATION]`: how long to watch the records for changes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watch {
+    /// Until each has changed, or 2 periods + 2 I/O timeouts passed.
+    Full,
+    /// Until each has changed, or this long passed.
+    For(Duration),
+}
+
+/// `30s` or `30000ms`: a unit is required, since the `hb.*_ms` keys count milliseconds and
+/// a bare number would be read one way or the other by mistake.
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let bad = || format!("--watch={s}: give a duration such as 30s or 30000ms");
+    let (number, unit) = s
+        .strip_suffix("ms")
+        .map(|n| (n, 1))
+        .or_else(|| s.strip_suffix('s').map(|n| (n, 1000)))
+        .ok_or_else(bad)?;
+    let n: u64 = number.parse().map_err(|_| bad())?;
+    n.checked_mul(unit)
+        .filter(|ms| *ms > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(bad)
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +99,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut to = None;
     let mut log_file = None;
     let mut json = false;
+    let mut watch = None;
     let mut force = false;
     let mut words = Vec::new();
     let mut it = args.iter();
@@ -84,6 +117,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 ))
             }
             "--json" => json = true,
+            "--watch" => watch = Some(Watch::Full),
+            s if s.starts_with("--watch=") => watch = Some(Watch::For(parse_duration(&s[8..])?)),
             "--force" => force = true,
             "-h" | "--help" => return Ok(Parsed::Help),
             "-V" | "--version" => return Ok(Parsed::Version),
@@ -102,6 +137,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         ["run"] => Command::Run,
         ["status"] => Command::Status {
             json: std::mem::take(&mut json),
+            watch: watch.take(),
         },
         ["maintenance", "on"] => Command::Maintenance(true),
         ["maintenance", "off"] => Command::Maintenance(false),
@@ -124,6 +160,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     if json {
         return Err("--json belongs to status only".to_string());
     }
+    if watch.is_some() {
+        return Err("--watch belongs to status only".to_string());
+    }
     if force {
         return Err("--force belongs to switchover only".to_string());
     }
@@ -134,6 +173,24 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         return Err("--config FILE is required (see ha-heartbeat --help)".to_string());
     }
     Ok(Parsed::Command(Cli { command, config }))
+}
+
+/// The exit code of a usage error: `status` answers as a Nagios-style check, which reads a
+/// check it called wrongly as UNKNOWN (3); every other command exits 2.
+pub fn usage_error_code(args: &[String]) -> u8 {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            // Their value is not the command.
+            "--config" | "-c" | "--to" | "--log-file" => {
+                it.next();
+            }
+            s if s.starts_with('-') => {}
+            "status" => return 3,
+            _ => return 2,
+        }
+    }
+    2
 }
 
 #[cfg(test)]
@@ -158,7 +215,10 @@ mod tests {
         assert_eq!(raw("--version"), Ok(Parsed::Version));
         assert_eq!(
             p("status --json -c x").unwrap().command,
-            Command::Status { json: true }
+            Command::Status {
+                json: true,
+                watch: None
+            }
         );
         assert!(p("run --json -c x").is_err());
         assert_eq!(
@@ -171,6 +231,43 @@ mod tests {
         );
         assert!(p("run --log-file /x -c y").is_err());
         assert!(raw("").unwrap_err().contains("--help"));
+    }
+
+    #[test]
+    fn watch_and_its_duration() {
+        let watch = |s: &str| match p(s)?.command {
+            Command::Status { watch, .. } => Ok(watch),
+            other => Err(format!("{other:?}")),
+        };
+        assert_eq!(watch("status -c x"), Ok(None));
+        assert_eq!(watch("status --watch -c x"), Ok(Some(Watch::Full)));
+        assert_eq!(
+            watch("status --watch=30s -c x"),
+            Ok(Some(Watch::For(Duration::from_secs(30))))
+        );
+        assert_eq!(
+            watch("status --json --watch=2500ms -c x"),
+            Ok(Some(Watch::For(Duration::from_millis(2500))))
+        );
+        for bad in ["30", "s", "0s", "-5s", "1.5s", "30m"] {
+            let e = watch(&format!("status --watch={bad} -c x")).unwrap_err();
+            assert!(
+                e.contains(&format!("--watch={bad}: give a duration")),
+                "{e}"
+            );
+        }
+        assert!(p("run --watch -c x").unwrap_err().contains("status only"));
+    }
+
+    #[test]
+    fn a_status_used_wrongly_is_unknown_to_a_check() {
+        let code =
+            |s: &str| usage_error_code(&s.split_whitespace().map(String::from).collect::<Vec<_>>());
+        assert_eq!(code("status --bogus -c x"), 3);
+        assert_eq!(code("-c status run --bogus"), 2);
+        assert_eq!(code("--config=x status --watch=1"), 3);
+        assert_eq!(code("switchover --to status"), 2);
+        assert_eq!(code(""), 2);
     }
 
     #[test]

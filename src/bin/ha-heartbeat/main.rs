@@ -18,8 +18,6 @@ mod metrics;
 mod notify;
 mod pause;
 mod status;
-#[cfg(feature = "etcd")]
-mod status_etcd;
 mod supervise;
 mod watchdog_device;
 
@@ -78,7 +76,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Ok(cli::Parsed::Command(c)) => c,
-        Err(msg) => return fail(&msg, 2),
+        Err(msg) => return fail(&msg, cli::usage_error_code(&args)),
     };
     if let cli::Command::Guard(log_file) = &cli.command {
         logging::init(log_file.as_deref(), "guard: ");
@@ -87,7 +85,10 @@ fn main() -> ExitCode {
     let path = cli.config.clone().unwrap_or_default();
     let (cfg, settings) = match admin::load(&path) {
         Ok(x) => x,
-        Err(e) => return fail(&e, 2),
+        Err(e) => match cli.command {
+            cli::Command::Status { json, .. } => return status::cannot_look(&e, json),
+            _ => return fail(&e, 2),
+        },
     };
     match cli.command {
         cli::Command::Run => {
@@ -120,29 +121,7 @@ fn main() -> ExitCode {
             }
             Err(e) => fail(&format!("init: {e}"), 1),
         },
-        cli::Command::Status { json } => {
-            let c = status::observe_backend(
-                &settings,
-                settings.timing.period * 2 + settings.timing.io_timeout * 2,
-            );
-            let v = status::verdict(&c);
-            if json {
-                print!("{}", status::render_json(&c, &settings.node));
-            } else if settings.on_etcd() && v.code == 3 {
-                eprintln!("ha-heartbeat: {}", v.problems.join("; "));
-            } else if !settings.on_etcd() && status::not_initialised(&c) {
-                eprintln!(
-                    "ha-heartbeat: hb.dir {} holds no records: run `ha-heartbeat init --config \
-                     {}` first (once, on one node)",
-                    settings.dir.display(),
-                    path.display()
-                );
-            } else {
-                print!("{}", status::render(&c, &settings.node));
-                println!("{}", settings.timing_line());
-            }
-            ExitCode::from(v.code)
-        }
+        cli::Command::Status { json, watch } => status::command(&settings, &path, json, watch),
         cmd => match admin::maintenance(&settings, &cmd) {
             Ok(msg) => {
                 println!("{msg}");

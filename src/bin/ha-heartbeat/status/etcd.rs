@@ -11,7 +11,7 @@ use hamon::heartbeat::etcd::keys::Keys;
 use hamon::heartbeat::node::NodeSettings;
 use hamon::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 
-use crate::status::{BackingOff, ClusterStatus, EtcdSeen, NodeStatus};
+use super::model::{BackingOff, ClusterStatus, EtcdSeen, Liveness, NodeStatus};
 
 /// Reads the cluster from etcd once.
 pub fn observe(s: &NodeSettings, e: &EtcdSettings) -> ClusterStatus {
@@ -58,6 +58,7 @@ pub fn from_keys(
                     .collect(),
                 maint: Err(why),
                 observed: took,
+                liveness: Liveness::Leases,
                 backing_off: None,
                 etcd: Some(seen),
             };
@@ -109,6 +110,7 @@ pub fn from_keys(
         nodes,
         maint,
         observed: took,
+        liveness: Liveness::Leases,
         backing_off: None,
         etcd: Some(seen),
     }
@@ -121,13 +123,16 @@ fn node(name: &str, record: Result<NodeRecord, String>, lease: Option<i64>) -> N
         lease: lease.filter(|_| record.is_ok()),
         record,
         changed_within: None,
+        modified_ago_ms: None,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::{render, render_json, verdict};
+    use crate::status::json::render_json;
+    use crate::status::text::render;
+    use crate::status::verdict::verdict;
     use hamon::heartbeat::etcd::keys::leader_value;
 
     fn kv(key: Vec<u8>, value: &[u8], lease: i64, rev: i64) -> KeyValue {
@@ -245,6 +250,20 @@ mod tests {
         kvs[3] = kv(k.status("a"), b"node=a role=standby epoch=7", 0x11, 21);
         let c = from_keys(&k, &names(), Ok((25, kvs)), Duration::ZERO);
         assert_eq!(c.live_actives(), ["a"]);
+        // ... and before its status key is there at all: its lease holds the leader key.
+        let mut kvs = healthy(&k);
+        kvs.retain(|kv| kv.key != k.status("a"));
+        let c = from_keys(&k, &names(), Ok((25, kvs)), Duration::ZERO);
+        assert_eq!(c.live_actives(), ["a"]);
+        assert_eq!(verdict(&c).code, 0, "{:?}", verdict(&c));
+        assert_eq!(c.alive(&c.nodes[0]), Some(true));
+        assert!(render_json(&c, "b").contains(r#""name":"a","self":false,"alive":true"#));
+        let out = render(&c, "b");
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("a ") && l.ends_with("it holds the leader key: alive")),
+            "{out}"
+        );
     }
 
     #[test]
