@@ -121,12 +121,17 @@ fn heartbeat_on_etcd_with_settings_alone() {
     group_with("HeartbeatEtcdTest", &[&endpoints]);
 }
 
-/// hamon's logger at ALL, FINEST and FINER before the library loads, each in its own JVM.
+/// hamon's logger at ALL, FINEST and FINER before the library loads, each in its own JVM
+/// (the three at once: they mostly wait).
 #[test]
 fn debug_logging_at_every_level_neither_crashes_nor_recurses() {
-    for level in ["ALL", "FINEST", "FINER"] {
-        group_with("LoggingTest", &[&format!("-Dhamon.test.log.level={level}")]);
-    }
+    thread::scope(|s| {
+        for level in ["ALL", "FINEST", "FINER"] {
+            s.spawn(move || {
+                group_with("LoggingTest", &[&format!("-Dhamon.test.log.level={level}")]);
+            });
+        }
+    });
 }
 
 #[test]
@@ -177,9 +182,9 @@ const NATIVE_ACCESS: &str = "--enable-native-access=ALL-UNNAMED";
 const RESTRICTED_WARNING: &str = "WARNING: A restricted method in java.lang.System has been called";
 
 /// On Java `feature`: every group in one JVM (with the heap the soak needs, a short soak and,
-/// with etcd, the etcd group), then the shipped jar loads its own library with no setting.
-/// Returns the Java options every JVM on this runtime needs.
-fn every_group_and_the_jar_alone_on(feature: u32) -> Vec<&'static str> {
+/// given etcd's endpoints, the etcd group), then the shipped jar loads its own library with no
+/// setting.
+fn every_group_and_the_jar_alone_on(feature: u32, etcd_endpoints: Option<&str>) {
     let java = java();
     let rt = runtime(feature);
     assert_eq!(rt.feature, feature);
@@ -190,15 +195,9 @@ fn every_group_and_the_jar_alone_on(feature: u32) -> Vec<&'static str> {
     };
     let mut groups = EVERY_GROUP.to_vec();
     let mut properties = vec!["-Dhamon.test.soak.seconds=6".to_string()];
-    #[cfg(feature = "etcd")]
-    let etcd = common::etcd::EtcdCluster::start(1, false);
-    #[cfg(feature = "etcd")]
-    {
+    if let Some(endpoints) = etcd_endpoints {
         groups.push("HeartbeatEtcdTest");
-        properties.push(format!(
-            "-Dhamon.test.etcd.endpoints={}",
-            etcd.endpoints().join(",")
-        ));
+        properties.push(format!("-Dhamon.test.etcd.endpoints={endpoints}"));
     }
     let done = run(
         java.command_on(&rt.java)
@@ -209,8 +208,6 @@ fn every_group_and_the_jar_alone_on(feature: u32) -> Vec<&'static str> {
             .args(&groups),
         PATIENCE,
     );
-    #[cfg(feature = "etcd")]
-    drop(etcd);
     println!("{}", done.stdout);
     assert!(
         done.status.success(),
@@ -261,26 +258,47 @@ fn every_group_and_the_jar_alone_on(feature: u32) -> Vec<&'static str> {
     assert!(alone.status.success(), "{}", alone.show());
     assert_loaded_from_jar(&alone.stdout, tmp.path(), &alone.show());
     alone.assert_no_jvm_warnings();
-    options
 }
 
+/// Java 11, 21 and 25 at once, each in its own thread: their JVMs mostly wait (for checks,
+/// timeouts, the soak), so together they take about as long as one. One etcd serves the three.
 #[test]
-fn java_11_runs_every_group_and_the_jar_loads_its_own_library() {
-    every_group_and_the_jar_alone_on(11);
+fn every_group_runs_on_java_11_21_and_25_and_the_jar_loads_its_own_library() {
+    java();
+    jar_with_native_library();
+    #[cfg(feature = "etcd")]
+    let etcd = common::etcd::EtcdCluster::start(1, false);
+    #[cfg(feature = "etcd")]
+    let endpoints = Some(etcd.endpoints().join(","));
+    #[cfg(not(feature = "etcd"))]
+    let endpoints: Option<String> = None;
+    let failed: Vec<u32> = thread::scope(|s| {
+        let runs: Vec<_> = [11, 21, 25]
+            .into_iter()
+            .map(|feature| {
+                let endpoints = endpoints.as_deref();
+                (
+                    feature,
+                    s.spawn(move || every_group_and_the_jar_alone_on(feature, endpoints)),
+                )
+            })
+            .collect();
+        runs.into_iter()
+            .filter_map(|(feature, run)| run.join().is_err().then_some(feature))
+            .collect()
+    });
+    assert!(
+        failed.is_empty(),
+        "failed on Java {failed:?}: see each one's panic above"
+    );
 }
 
+/// Java 24 and later warn at System.load unless native access is enabled: without the flag
+/// the JVM warns once, naming the flag, and still loads; with the flag the documentation
+/// gives (ALL-UNNAMED on the class path, io.hamon on the module path) it is quiet; and
+/// pico.jar, started with -jar, needs no flag: its manifest enables native access.
 #[test]
-fn java_21_runs_every_group_and_the_jar_loads_its_own_library() {
-    every_group_and_the_jar_alone_on(21);
-}
-
-/// Java 25 as on 11 and 21, with native access enabled as the documentation says; without
-/// it the JVM warns once, naming the flag, and still loads. On the module path the flag
-/// names the module, io.hamon; and pico.jar, started with -jar, needs no flag: its manifest
-/// enables native access.
-#[test]
-fn java_25_runs_every_group_and_warns_of_native_access_only_without_the_flag() {
-    every_group_and_the_jar_alone_on(25);
+fn java_25_warns_of_native_access_only_without_the_flag() {
     let java = java();
     let rt = runtime(25);
     let tmp = TempDir::new("java-native-access");
@@ -349,8 +367,9 @@ fn assert_native_access_warning(done: &Finished, module: &str) {
         "one warning expected:\n{}",
         done.show()
     );
+    // The first restricted call warns: System.loadLibrary, tried before the jar's copy.
     assert!(
-        output.contains("java.lang.System::load has been called by io.hamon.NativeLoader")
+        output.contains(" has been called by io.hamon.NativeLoader")
             && output.contains(&format!("Use --enable-native-access={module} ")),
         "the warning does not name hamon's loader and --enable-native-access={module}:\n{}",
         done.show()
