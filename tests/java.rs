@@ -194,7 +194,7 @@ fn every_group_and_the_jar_alone_on(feature: u32, etcd_endpoints: Option<&str>) 
         vec![]
     };
     let mut groups = EVERY_GROUP.to_vec();
-    let mut properties = vec!["-Dhamon.test.soak.seconds=6".to_string()];
+    let mut properties = vec!["-Dhamon.test.soak.seconds=4".to_string()];
     if let Some(endpoints) = etcd_endpoints {
         groups.push("HeartbeatEtcdTest");
         properties.push(format!("-Dhamon.test.etcd.endpoints={endpoints}"));
