@@ -265,7 +265,6 @@ fn every_group_and_the_jar_alone_on(feature: u32, etcd_endpoints: Option<&str>) 
 #[test]
 fn every_group_runs_on_java_11_21_and_25_and_the_jar_loads_its_own_library() {
     java();
-    jar_with_native_library();
     #[cfg(feature = "etcd")]
     let etcd = common::etcd::EtcdCluster::start(1, false);
     #[cfg(feature = "etcd")]

@@ -14,9 +14,11 @@ use super::{find_lib, lib_dir, profile_dir, root};
 /// The JDK tools and what was built for this test run.
 pub struct Java {
     pub java: PathBuf,
-    /// `target/java/hamon.jar`.
+    /// hamon's jar without the library: `target/java/without-native/hamon.jar`.
     pub hamon_jar: PathBuf,
-    /// `target/java/pico.jar`.
+    /// `target/java/hamon-X.Y.Z.jar` as it ships: the library inside.
+    pub shipped_jar: PathBuf,
+    /// `target/java/pico.jar`, beside the shipped jar as `hamon.jar`.
     pub pico_jar: PathBuf,
     /// The compiled classes of java/tests.
     pub tests: PathBuf,
@@ -41,13 +43,16 @@ pub fn jdk_tool(name: &str) -> PathBuf {
         })
 }
 
-/// Builds everything once per test process.
+/// Builds everything once per test process: scripts/build-java once, as hamon ships (the
+/// library inside), into `target/java`; from its jar, one without the library; and the test
+/// classes.
 pub fn java() -> &'static Java {
     static JAVA: OnceLock<Java> = OnceLock::new();
     JAVA.get_or_init(|| {
         let java = jdk_tool("java");
         let javac = jdk_tool("javac");
-        jdk_tool("jar");
+        let jar = jdk_tool("jar");
+        let lib = find_lib(&lib_dir(), "so").expect("libhamon.so");
         let target = profile_dir()
             .parent()
             .expect("target/<profile> has a parent")
@@ -58,9 +63,7 @@ pub fn java() -> &'static Java {
                 .arg(root().join("scripts/build-java"))
                 .env("CARGO_TARGET_DIR", &target)
                 .env_remove("HAMON_JAVA_OUT")
-                // No library inside: these tests say where it is (`command`), or test that
-                // an unset or wrong setting fails (`bare_command`).
-                .env("HAMON_NATIVE_LIB", ""),
+                .env("HAMON_NATIVE_LIB", &lib),
             Duration::from_secs(600),
         );
         assert!(
@@ -68,8 +71,38 @@ pub fn java() -> &'static Java {
             "scripts/build-java failed:\n{}",
             built.show()
         );
-        let hamon_jar = out.join("hamon.jar");
-        // Rebuilt by each test process (two at once on one target dir would clash).
+        let shipped_jar = out.join(format!("hamon-{}.jar", env!("CARGO_PKG_VERSION")));
+
+        // The same classes without the library: most tests say where it is (`command`), or
+        // test that an unset or wrong setting fails (`bare_command`). Rebuilt by each test
+        // process, as the test classes are (two at once on one target dir would clash).
+        let plain = out.join("without-native");
+        let _ = std::fs::remove_dir_all(&plain);
+        let classes = plain.join("classes");
+        std::fs::create_dir_all(&classes).expect("mkdir target/java/without-native");
+        let extracted = run(
+            Command::new(&jar)
+                .current_dir(&classes)
+                .arg("--extract")
+                .arg("--file")
+                .arg(&shipped_jar),
+            Duration::from_secs(600),
+        );
+        assert!(extracted.status.success(), "{}", extracted.show());
+        std::fs::remove_dir_all(classes.join("io/hamon/native")).expect("the jar's library");
+        let hamon_jar = plain.join("hamon.jar");
+        let packed = run(
+            Command::new(&jar)
+                .arg("--create")
+                .arg("--file")
+                .arg(&hamon_jar)
+                .arg("-C")
+                .arg(&classes)
+                .arg("io"),
+            Duration::from_secs(600),
+        );
+        assert!(packed.status.success(), "{}", packed.show());
+
         let tests = out.join("tests");
         let _ = std::fs::remove_dir_all(&tests);
         let sources = java_sources(&root().join("java/tests"));
@@ -101,38 +134,16 @@ pub fn java() -> &'static Java {
             java,
             pico_jar: out.join("pico.jar"),
             hamon_jar,
+            shipped_jar,
             tests,
-            lib: find_lib(&lib_dir(), "so").expect("libhamon.so"),
+            lib,
         }
     })
 }
 
-/// `hamon-X.Y.Z.jar` as it ships, with this build's libhamon.so inside (built once per test
-/// process into `target/java-native`).
+/// `hamon-X.Y.Z.jar` as it ships, with this build's libhamon.so inside.
 pub fn jar_with_native_library() -> &'static Path {
-    static JAR: OnceLock<PathBuf> = OnceLock::new();
-    JAR.get_or_init(|| {
-        let java = java();
-        let target = profile_dir()
-            .parent()
-            .expect("target/<profile> has a parent")
-            .to_path_buf();
-        let out = target.join("java-native");
-        let built = run(
-            Command::new("sh")
-                .arg(root().join("scripts/build-java"))
-                .env("CARGO_TARGET_DIR", &target)
-                .env("HAMON_JAVA_OUT", &out)
-                .env("HAMON_NATIVE_LIB", &java.lib),
-            Duration::from_secs(600),
-        );
-        assert!(
-            built.status.success(),
-            "scripts/build-java failed:\n{}",
-            built.show()
-        );
-        out.join(format!("hamon-{}.jar", env!("CARGO_PKG_VERSION")))
-    })
+    &java().shipped_jar
 }
 
 fn java_sources(dir: &Path) -> Vec<PathBuf> {
