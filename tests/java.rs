@@ -576,6 +576,59 @@ fn assert_loaded_from_jar(stdout: &str, tmp: &Path, context: &str) {
     );
 }
 
+/// Every class in the shipped jar and in pico.jar is a Java 8 class file (major version 52),
+/// so the first use of io.hamon works on a Java 8 JVM instead of throwing
+/// UnsupportedClassVersionError. (javac --release 8 also holds the code to Java 8's API.)
+#[test]
+fn the_jars_hold_java_8_class_files() {
+    let java = java();
+    let jar_tool = jdk_tool("jar");
+    for (jar, least) in [
+        (jar_with_native_library(), 20),
+        (java.pico_jar.as_path(), 1),
+    ] {
+        let dir = TempDir::new("java-class-files");
+        let done = run(
+            Command::new(&jar_tool)
+                .current_dir(dir.path())
+                .arg("--extract")
+                .arg("--file")
+                .arg(jar),
+            PATIENCE,
+        );
+        assert!(done.status.success(), "{}", done.show());
+        let mut classes = Vec::new();
+        let mut pending = vec![dir.path().to_path_buf()];
+        while let Some(d) = pending.pop() {
+            for entry in fs::read_dir(&d).expect("read the extracted jar") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "class") {
+                    classes.push(path);
+                }
+            }
+        }
+        assert!(
+            classes.len() >= least,
+            "{} holds only {} classes",
+            jar.display(),
+            classes.len()
+        );
+        for class in classes {
+            let bytes = fs::read(&class).expect("read a class file");
+            assert_eq!(
+                &bytes[..4],
+                &[0xca, 0xfe, 0xba, 0xbe],
+                "{}",
+                class.display()
+            );
+            let major = u16::from_be_bytes([bytes[6], bytes[7]]);
+            assert_eq!(major, 52, "{} in {}", class.display(), jar.display());
+        }
+    }
+}
+
 /// The versioned artifacts a Java build expects: the jar is the automatic module io.hamon
 /// with its version in the manifest and a Maven pom inside; sources and javadoc beside it.
 #[test]

@@ -17,7 +17,7 @@
  *
  * Loading a native library is a restricted operation since Java 24: the JVM prints a warning
  * ({@code WARNING: A restricted method in java.lang.System has been called}) unless native
- * access is enabled for the module that loads it, and a future Java will refuse it. Enable it
+ * access is enabled for the module that loads it, and a later Java is to refuse it by default. Enable it
  * for hamon on the {@code java} command line:
  * <ul>
  * <li>{@code --enable-native-access=ALL-UNNAMED} when hamon's jar is on the class path;
@@ -25,8 +25,9 @@
  * <li>or, for an application started with {@code java -jar app.jar} and hamon on its class
  * path, the line {@code Enable-Native-Access: ALL-UNNAMED} in {@code app.jar}'s manifest.
  * </ul>
- * Java 17 to 23 accept the option and need none of it; Java 8 to 16 do not know the option and
- * refuse to start with it, and ignore the manifest line.
+ * Java 17 to 23 accept the option and need none of it; Java 11 and 8 do not know the option and
+ * refuse to start with it, so pass it only to Java 24 and later. The manifest line troubles no
+ * JVM: those before 24 start with it as without.
  *
  * <h2>Logging</h2>
  *
