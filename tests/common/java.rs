@@ -14,8 +14,8 @@ use super::{find_lib, lib_dir, profile_dir, root};
 /// The JDK tools and what was built for this test run.
 pub struct Java {
     pub java: PathBuf,
-    /// hamon's jar without the library: `target/java/without-native/hamon.jar`.
-    pub hamon_jar: PathBuf,
+    /// hamon's classes without the library: `target/java/without-native`.
+    pub classes: PathBuf,
     /// `target/java/hamon-X.Y.Z.jar` as it ships: the library inside.
     pub shipped_jar: PathBuf,
     /// `target/java/pico.jar`, beside the shipped jar as `hamon.jar`.
@@ -44,8 +44,8 @@ pub fn jdk_tool(name: &str) -> PathBuf {
 }
 
 /// Builds everything once per test process: scripts/build-java once, as hamon ships (the
-/// library inside), into `target/java`; from its jar, one without the library; and the test
-/// classes.
+/// library inside), into `target/java`; from its jar, hamon's classes without the library;
+/// and, at the same time as the build, the test classes.
 pub fn java() -> &'static Java {
     static JAVA: OnceLock<Java> = OnceLock::new();
     JAVA.get_or_init(|| {
@@ -58,27 +58,60 @@ pub fn java() -> &'static Java {
             .expect("target/<profile> has a parent")
             .to_path_buf();
         let out = target.join("java");
-        let built = run(
-            Command::new("sh")
-                .arg(root().join("scripts/build-java"))
-                .env("CARGO_TARGET_DIR", &target)
-                .env_remove("HAMON_JAVA_OUT")
-                .env("HAMON_NATIVE_LIB", &lib),
-            Duration::from_secs(600),
-        );
+        // Rebuilt by each test process (two at once on one target dir would clash).
+        let tests = out.join("tests");
+        let _ = std::fs::remove_dir_all(&tests);
+        let (built, compiled) = std::thread::scope(|s| {
+            // The tests against hamon's sources, emitting only their own classes
+            // (-implicit:none), so they need not wait for the jar. Java 8 class files of the
+            // Java 8 API, as the jar's: they run on every runtime.
+            let compiled = s.spawn(|| {
+                run(
+                    Command::new(&javac)
+                        .args([
+                            "--release",
+                            "8",
+                            "-encoding",
+                            "UTF-8",
+                            "-Xlint:all",
+                            "-Xlint:-options",
+                            "-Werror",
+                            "-implicit:none",
+                        ])
+                        .arg("-sourcepath")
+                        .arg(root().join("java/src"))
+                        .arg("-d")
+                        .arg(&tests)
+                        .args(java_sources(&root().join("java/tests"))),
+                    Duration::from_secs(600),
+                )
+            });
+            let built = run(
+                Command::new("sh")
+                    .arg(root().join("scripts/build-java"))
+                    .env("CARGO_TARGET_DIR", &target)
+                    .env_remove("HAMON_JAVA_OUT")
+                    .env("HAMON_NATIVE_LIB", &lib),
+                Duration::from_secs(600),
+            );
+            (built, compiled.join().expect("javac java/tests"))
+        });
         assert!(
             built.status.success(),
             "scripts/build-java failed:\n{}",
             built.show()
         );
+        assert!(
+            compiled.status.success(),
+            "javac java/tests failed:\n{}",
+            compiled.show()
+        );
         let shipped_jar = out.join(format!("hamon-{}.jar", env!("CARGO_PKG_VERSION")));
 
         // The same classes without the library: most tests say where it is (`command`), or
-        // test that an unset or wrong setting fails (`bare_command`). Rebuilt by each test
-        // process, as the test classes are (two at once on one target dir would clash).
-        let plain = out.join("without-native");
-        let _ = std::fs::remove_dir_all(&plain);
-        let classes = plain.join("classes");
+        // test that an unset or wrong setting fails (`bare_command`).
+        let classes = out.join("without-native");
+        let _ = std::fs::remove_dir_all(&classes);
         std::fs::create_dir_all(&classes).expect("mkdir target/java/without-native");
         let extracted = run(
             Command::new(&jar)
@@ -90,50 +123,10 @@ pub fn java() -> &'static Java {
         );
         assert!(extracted.status.success(), "{}", extracted.show());
         std::fs::remove_dir_all(classes.join("io/hamon/native")).expect("the jar's library");
-        let hamon_jar = plain.join("hamon.jar");
-        let packed = run(
-            Command::new(&jar)
-                .arg("--create")
-                .arg("--file")
-                .arg(&hamon_jar)
-                .arg("-C")
-                .arg(&classes)
-                .arg("io"),
-            Duration::from_secs(600),
-        );
-        assert!(packed.status.success(), "{}", packed.show());
-
-        let tests = out.join("tests");
-        let _ = std::fs::remove_dir_all(&tests);
-        let sources = java_sources(&root().join("java/tests"));
-        // Java 8 class files of the Java 8 API, as the jar's: they run on every runtime.
-        let compiled = run(
-            Command::new(&javac)
-                .args([
-                    "--release",
-                    "8",
-                    "-encoding",
-                    "UTF-8",
-                    "-Xlint:all",
-                    "-Xlint:-options",
-                    "-Werror",
-                ])
-                .arg("-cp")
-                .arg(&hamon_jar)
-                .arg("-d")
-                .arg(&tests)
-                .args(&sources),
-            Duration::from_secs(600),
-        );
-        assert!(
-            compiled.status.success(),
-            "javac java/tests failed:\n{}",
-            compiled.show()
-        );
         Java {
             java,
             pico_jar: out.join("pico.jar"),
-            hamon_jar,
+            classes,
             shipped_jar,
             tests,
             lib,
@@ -160,8 +153,8 @@ fn java_sources(dir: &Path) -> Vec<PathBuf> {
 }
 
 impl Java {
-    /// `java -Xcheck:jni` with the class path of hamon.jar and the tests, loading this
-    /// build's library through `hamon.library.path`.
+    /// `java -Xcheck:jni` with hamon's classes (without the library) and the tests on the class
+    /// path, loading this build's library through `hamon.library.path`.
     pub fn command(&self) -> Command {
         let mut cmd = self.bare_command();
         cmd.arg(format!("-Dhamon.library.path={}", self.lib.display()));
@@ -187,7 +180,7 @@ impl Java {
             .arg("-cp")
             .arg(format!(
                 "{}:{}",
-                self.hamon_jar.display(),
+                self.classes.display(),
                 self.tests.display()
             ))
             .env_remove("HAMON_LIB")
