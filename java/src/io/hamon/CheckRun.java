@@ -8,7 +8,7 @@ package io.hamon;
  * called from inside the check does not wait for the check itself.
  *
  * <p>Holds the server's {@link NativeHandle}, never the server: a check must not keep its
- * server reachable, or the Cleaner would never stop an unclosed one.
+ * server reachable, or the {@link Reaper} would never stop an unclosed one.
  */
 final class CheckRun implements DetailedHealthCheck {
     private static final ThreadLocal<NativeHandle> RUNNING = new ThreadLocal<>();

@@ -31,9 +31,9 @@ import java.util.Properties;
  * too. {@link #close()} waits for calls in progress on other threads, then stops the server;
  * a call that comes while it stops, from a check for instance, throws {@link
  * IllegalStateException} at once. A server that is neither closed nor reachable any more is
- * stopped by a {@link
- * java.lang.ref.Cleaner} (a check that refers to its own server keeps it reachable); close
- * it explicitly to free its port at a known time. The server's threads never keep the JVM
+ * stopped once the garbage collector finds it, by hamon's daemon thread {@code
+ * io.hamon-reaper} (a check that refers to its own server keeps it reachable); close it
+ * explicitly to free its port at a known time. The server's threads never keep the JVM
  * from exiting.
  *
  * <p><b>Errors.</b> A null argument throws {@link NullPointerException}; an invalid one

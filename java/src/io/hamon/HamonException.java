@@ -72,7 +72,9 @@ public final class HamonException extends RuntimeException {
     /** The shared directory ({@code hb.dir}) or a record in it cannot be used in time. */
     public static final int HEARTBEAT_STORAGE = 5003;
 
+    /** The status code of hamon's C API ({@code HA_ERR_*}, {@code HB_ERR_*}). */
     private final int code;
+    /** The C API's text for {@link #code}, as {@code ha_status_str} gives it. */
     private final String statusText;
 
     /**

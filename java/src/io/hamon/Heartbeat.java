@@ -36,9 +36,10 @@ import java.util.Properties;
  * HeartbeatTick#action()} says. Each blocks at most {@code hb.io_timeout_ms}.
  *
  * <p><b>Threads.</b> Thread-safe: calls on one node are serialised. {@link #close()} frees the
- * node; a node neither closed nor reachable is freed by a {@link java.lang.ref.Cleaner}. A node
- * freed while active simply stops renewing, and peers take over after {@code hb.takeover_ms}:
- * stop the application and {@link #release()} first for a clean hand-over.
+ * node; a node neither closed nor reachable is freed once the garbage collector finds it, by
+ * hamon's daemon thread {@code io.hamon-reaper}. A node freed while active simply stops
+ * renewing, and peers take over after {@code hb.takeover_ms}: stop the application and
+ * {@link #release()} first for a clean hand-over.
  *
  * <p><b>Errors</b> as for {@link HaServer}: {@link NullPointerException}, {@link
  * IllegalArgumentException}, {@link IllegalStateException} after close, else {@link

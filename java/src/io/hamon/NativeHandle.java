@@ -1,6 +1,5 @@
 package io.hamon;
 
-import java.lang.ref.Cleaner;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
@@ -9,7 +8,7 @@ import java.util.function.LongFunction;
 import java.util.function.LongToIntFunction;
 
 /**
- * The native handle of a public object, shared with the {@link Cleaner} action that frees it
+ * The native handle of a public object, shared with the {@link Reaper} action that frees it
  * when the object was never closed.
  *
  * <p>Calls hold the read lock (the write lock when the native object takes one caller at a
@@ -18,17 +17,15 @@ import java.util.function.LongToIntFunction;
  * side answers with {@link IllegalStateException}), and a call made while the native object
  * stops (from one of its callbacks) fails at once instead of waiting for the stop, which
  * would wait for that callback. So the native object is never freed while a call uses it,
- * whoever frees it: {@code close()} on any thread, or the Cleaner when the owner became
+ * whoever frees it: {@code close()} on any thread, or the {@link Reaper} when the owner became
  * unreachable during a call.
  */
 final class NativeHandle {
-    private static final Cleaner CLEANER = Cleaner.create();
-
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private final boolean exclusive;
     private final LongConsumer free;
     private long handle;
-    private final Cleaner.Cleanable cleanable;
+    private final Reaper.Cleanable cleanable;
     /** Opens once the native object is freed. */
     private final CountDownLatch freed = new CountDownLatch(1);
 
@@ -43,7 +40,7 @@ final class NativeHandle {
         this.exclusive = exclusive;
         this.free = free;
         // The action must not refer to the owner, or the owner never becomes unreachable.
-        this.cleanable = CLEANER.register(owner, new Release(this));
+        this.cleanable = Reaper.register(owner, new Release(this));
     }
 
     private Lock callLock() {

@@ -6,6 +6,7 @@ import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Locale;
 
@@ -22,12 +23,20 @@ import java.util.Locale;
  * </ol>
  * An explicit path (1, 2) that fails is an error, never a reason to try the next way, so a
  * wrong setting cannot load another copy of the library unnoticed.
+ *
+ * <p>{@code System.load} here is the restricted method Java 24 and later warn about unless
+ * native access is enabled for this class's module: {@code
+ * --enable-native-access=ALL-UNNAMED} on the class path, {@code
+ * --enable-native-access=io.hamon} on the module path, or {@code Enable-Native-Access:
+ * ALL-UNNAMED} in the manifest of the jar started with {@code java -jar} (see the package
+ * documentation).
  */
 final class NativeLoader {
     static final String PROPERTY = "hamon.library.path";
     static final String ENV = "HAMON_LIB";
     /** Prefix of the extraction directories: {@code hamon-native-PID-RANDOM}. */
     private static final String TEMP_PREFIX = "hamon-native-";
+    private static final Path PROC = Paths.get("/proc");
 
     private NativeLoader() {}
 
@@ -38,10 +47,10 @@ final class NativeLoader {
         try {
             if (property != null && !property.isEmpty()) {
                 tried = "the system property " + PROPERTY + "=" + property;
-                System.load(Path.of(property).toAbsolutePath().toString());
+                System.load(Paths.get(property).toAbsolutePath().toString());
             } else if (env != null && !env.isEmpty()) {
                 tried = "the environment variable " + ENV + "=" + env;
-                System.load(Path.of(env).toAbsolutePath().toString());
+                System.load(Paths.get(env).toAbsolutePath().toString());
             } else {
                 tried = "System.loadLibrary(\"hamon\") with java.library.path="
                         + System.getProperty("java.library.path");
@@ -84,9 +93,9 @@ final class NativeLoader {
     }
 
     private static void loadFromJar(String resource) throws IOException {
-        Path base = Path.of(System.getProperty("java.io.tmpdir"));
+        Path base = Paths.get(System.getProperty("java.io.tmpdir"));
         removeStale(base);
-        Path dir = Files.createTempDirectory(base, TEMP_PREFIX + ProcessHandle.current().pid() + "-",
+        Path dir = Files.createTempDirectory(base, TEMP_PREFIX + ownPid() + "-",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         Path file = dir.resolve("libhamon.so");
         try {
@@ -121,7 +130,7 @@ final class NativeLoader {
                         continue;
                     }
                     long pid = Long.parseLong(rest.substring(0, dash));
-                    if (ProcessHandle.of(pid).isPresent()) {
+                    if (running(pid)) {
                         continue;
                     }
                     Files.deleteIfExists(dir.resolve("libhamon.so"));
@@ -133,5 +142,25 @@ final class NativeLoader {
         } catch (IOException | RuntimeException e) {
             // an unreadable temp directory: extraction itself will say what is wrong
         }
+    }
+
+    /**
+     * This JVM's process id: the link {@code /proc/self} names it (Java 8 has no {@code
+     * ProcessHandle}). Where that cannot be read, "unknown": a directory so named is never
+     * taken for a stale one.
+     */
+    private static String ownPid() {
+        try {
+            return Long.toString(Long.parseLong(Files.readSymbolicLink(PROC.resolve("self"))
+                    .toString()));
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
+    }
+
+    /** Whether process {@code pid} runs; true when {@code /proc} cannot tell. */
+    private static boolean running(long pid) {
+        return !Files.isDirectory(PROC.resolve("self"))
+                || Files.exists(PROC.resolve(Long.toString(pid)));
     }
 }

@@ -11,6 +11,8 @@ import io.hamon.HaProbe;
 import io.hamon.HaServer;
 import io.hamon.HealthState;
 import java.time.Duration;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.CountDownLatch;
@@ -62,7 +64,7 @@ public final class CheckRunTest {
             }, FAST);
             waitUntil("ten runs", PATIENCE, () -> runs.get() >= 10);
         }
-        equal(List.of(), startedInterrupted, "runs that started interrupted");
+        equal(Collections.emptyList(), startedInterrupted, "runs that started interrupted");
         equal(null, failed.get(), "a sleeping run");
     }
 
@@ -78,7 +80,7 @@ public final class CheckRunTest {
             server.addDetailedCheck("degraded",
                     () -> CheckResult.of(HealthState.DEGRADED, null), FAST);
             int port = server.port();
-            for (String name : List.of("detailed", "empty", "plain")) {
+            for (String name : Arrays.asList("detailed", "empty", "plain")) {
                 waitUntil(PATIENCE, () -> "the check returned DOWN".equals(reasonOf(port, name)),
                         () -> Wire.ask(port, "check " + name));
             }
@@ -134,8 +136,8 @@ public final class CheckRunTest {
         List<String> names = new CopyOnWriteArrayList<>();
         CountDownLatch ran = new CountDownLatch(4);
         try (HaServer first = Servers.start(); HaServer second = Servers.start()) {
-            for (HaServer server : List.of(first, second)) {
-                for (String check : List.of("a", "b")) {
+            for (HaServer server : Arrays.asList(first, second)) {
+                for (String check : Arrays.asList("a", "b")) {
                     AtomicBoolean once = new AtomicBoolean();
                     server.addCheck(check, () -> {
                         if (once.compareAndSet(false, true)) {
@@ -146,7 +148,7 @@ public final class CheckRunTest {
                     }, FAST);
                 }
             }
-            check(ran.await(PATIENCE.toSeconds(), TimeUnit.SECONDS), "every check ran");
+            check(ran.await(PATIENCE.getSeconds(), TimeUnit.SECONDS), "every check ran");
         }
         equal(4L, names.stream().distinct().count(), "distinct names in " + names);
         for (String name : names) {
@@ -204,7 +206,7 @@ public final class CheckRunTest {
         System.out.printf("%d cycles, %d checks never ran%n", cycles, neverRan);
         check(neverRan > 0, "no check was closed before its first run");
         equal(0, unnamed, "threads attached without a name");
-        equal(List.of(), warnings, "warnings");
+        equal(Collections.emptyList(), warnings, "warnings");
     }
 
     /** The number the JVM gives the next thread it names itself (Thread-N). */

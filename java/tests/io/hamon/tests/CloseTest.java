@@ -71,7 +71,7 @@ public final class CloseTest {
             }
             return HealthState.UP;
         }, FAST);
-        check(calling.await(PATIENCE.toSeconds(), TimeUnit.SECONDS), "the check calls");
+        check(calling.await(PATIENCE.getSeconds(), TimeUnit.SECONDS), "the check calls");
         long start = System.nanoTime();
         server.close();
         long closeMs = millisSince(start);
@@ -102,7 +102,7 @@ public final class CloseTest {
             otherRan.countDown();
             return HealthState.UP;
         }, FAST);
-        check(otherRan.await(PATIENCE.toSeconds(), TimeUnit.SECONDS), "the other check runs");
+        check(otherRan.await(PATIENCE.getSeconds(), TimeUnit.SECONDS), "the other check runs");
         server.addCheck("closer", () -> {
             long start = System.nanoTime();
             self.get().close();
@@ -111,7 +111,7 @@ public final class CloseTest {
             closed.countDown();
             return HealthState.UP;
         }, FAST);
-        check(closed.await(PATIENCE.toSeconds(), TimeUnit.SECONDS), "the check closed");
+        check(closed.await(PATIENCE.getSeconds(), TimeUnit.SECONDS), "the check closed");
         check(closeMs.get() < PROMPT_MS, "close inside the check took " + closeMs.get() + " ms");
         check(!otherInsideAtReturn.get(), "close returned while another check still ran");
         check(!Wire.listening(port), "port free");
@@ -138,7 +138,7 @@ public final class CloseTest {
             checkCloseMs.set(millisSince(start));
             return HealthState.UP;
         }, FAST);
-        check(entered.await(PATIENCE.toSeconds(), TimeUnit.SECONDS), "the check runs");
+        check(entered.await(PATIENCE.getSeconds(), TimeUnit.SECONDS), "the check runs");
         long start = System.nanoTime();
         mainCloses.countDown();
         server.close();
@@ -207,7 +207,7 @@ public final class CloseTest {
                 checkReturned.set(true);
                 return HealthState.UP;
             }, FAST);
-            check(entered.await(PATIENCE.toSeconds(), TimeUnit.SECONDS), "the check runs");
+            check(entered.await(PATIENCE.getSeconds(), TimeUnit.SECONDS), "the check runs");
             CountDownLatch go = new CountDownLatch(1);
             AtomicReference<String> wrong = new AtomicReference<>();
             Thread[] closers = new Thread[2];

@@ -47,7 +47,7 @@ public final class ProbeTest {
             check(r.resultAge().isPresent(), "age_ms");
             equal("billing", r.fields().get("app"), "fields");
             equal("1", r.fields().get("v"), "protocol version");
-            check(r.reason().isEmpty(), "no reason when UP");
+            check(!r.reason().isPresent(), "no reason when UP");
             raises(UnsupportedOperationException.class, () -> r.fields().put("x", "y"));
             contains(r.toString(), "UP", "toString");
         }

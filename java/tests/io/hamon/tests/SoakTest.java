@@ -13,6 +13,9 @@ import io.hamon.ProbeResult;
 import io.hamon.ServerState;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -83,11 +86,13 @@ public final class SoakTest {
                 throw new IllegalStateException("broken on purpose");
             }, FAST);
             down.addCheck("null", () -> null, FAST);
-            for (HaServer s : List.of(up, degraded, down)) {
+            for (HaServer s : Arrays.asList(up, degraded, down)) {
                 s.ready();
             }
-            Map<HaServer, ServerState> expected = Map.of(
-                    up, ServerState.UP, degraded, ServerState.DEGRADED, down, ServerState.DOWN);
+            Map<HaServer, ServerState> expected = new LinkedHashMap<>();
+            expected.put(up, ServerState.UP);
+            expected.put(degraded, ServerState.DEGRADED);
+            expected.put(down, ServerState.DOWN);
             for (Map.Entry<HaServer, ServerState> e : expected.entrySet()) {
                 waitUntil("the expected state", Duration.ofSeconds(30),
                         () -> e.getKey().state() == e.getValue());
@@ -121,7 +126,7 @@ public final class SoakTest {
             System.out.printf("%d probes, %d start/close cycles, %d log records; threads %d -> "
                     + "%d; RSS %d -> %d KiB%n", probes, cycles.get(), records.get(),
                     threadsBefore, threadsAfter, rssBefore, rssAfter);
-            equal(List.of(), failures, "failures");
+            equal(Collections.emptyList(), failures, "failures");
             check(probes > 300, "only " + probes + " probes");
             check(cycles.get() > 10, "only " + cycles.get() + " start/close cycles");
             // The cycler may be between a start and a close: its server has three threads.

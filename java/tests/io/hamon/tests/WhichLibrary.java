@@ -2,6 +2,7 @@ package io.hamon.tests;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.Paths;
 
 /**
  * Loads the library by starting a server, then prints "loaded FILE", FILE being the
@@ -18,7 +19,7 @@ public final class WhichLibrary {
             System.out.println("not loaded: " + e.getMessage());
             System.exit(3);
         }
-        String mapped = Files.readAllLines(Path.of("/proc/self/maps")).stream()
+        String mapped = Files.readAllLines(Paths.get("/proc/self/maps")).stream()
                 .filter(l -> l.contains("libhamon"))
                 .map(l -> l.substring(l.indexOf('/')))
                 .findFirst()
