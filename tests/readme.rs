@@ -12,7 +12,7 @@
 mod common;
 
 use common::TempDir;
-use common::child::{PATIENCE, Running, run, sigterm, wait_for};
+use common::child::{PATIENCE, Running, run, run_to_end, sigterm, wait_for};
 use common::{find_lib, lib_dir, root};
 use std::fs;
 use std::io::{Read, Write};
@@ -22,6 +22,9 @@ use std::process::Command;
 use std::time::Duration;
 
 const HA_PROBE: &str = env!("CARGO_BIN_EXE_ha-probe");
+
+/// A compiler on a machine busy with parallel builds can take far longer than a probe.
+const COMPILE_PATIENCE: Duration = Duration::from_secs(300);
 
 // ---- README.md ---------------------------------------------------------------------------
 
@@ -208,10 +211,11 @@ fn c_sample_builds_with_readme_command_and_serves() {
             other => panic!("README's cc line has {other:?}, which this test cannot place"),
         };
     }
-    let (status, out, err) = run(&mut cmd);
+    let built = run_to_end(&mut cmd, COMPILE_PATIENCE);
     assert!(
-        status.success(),
-        "README's cc line failed ({status}):\n{out}\n{err}"
+        built.status.success(),
+        "README's cc line failed: {}",
+        built.show()
     );
 
     let props = properties(&readme, dir.path());
@@ -252,10 +256,11 @@ fn java_sample_builds_for_java_8_and_serves() {
             other => panic!("README's javac line has {other:?}, which this test cannot place"),
         };
     }
-    let (status, out, err) = run(&mut cmd);
+    let built = run_to_end(&mut cmd, COMPILE_PATIENCE);
     assert!(
-        status.success(),
-        "README's javac line failed ({status}):\n{out}\n{err}"
+        built.status.success(),
+        "README's javac line failed: {}",
+        built.show()
     );
 
     let props = properties(&readme, dir.path());
