@@ -59,7 +59,7 @@ fn block(readme: &str, lang: &str, first: &str) -> String {
     found.remove(0)
 }
 
-/// README's command line that starts with `start` (inside a shell block), split into words.
+/// README's one line that starts with `start`, without its comment, split into words.
 fn command_line(readme: &str, start: &str) -> Vec<String> {
     let lines: Vec<&str> = readme.lines().filter(|l| l.starts_with(start)).collect();
     assert_eq!(
