@@ -253,7 +253,7 @@ fn java_sample_builds_for_java_8_and_serves() {
                     Some("target/java/hamon.jar"),
                     "javac -cp target/java/hamon.jar"
                 );
-                cmd.arg("-cp").arg(&java.hamon_jar)
+                cmd.arg("-cp").arg(&java.shipped_jar)
             }
             "App.java" => cmd.arg(&source),
             other => panic!("README's javac line has {other:?}, which this test cannot place"),
@@ -275,7 +275,7 @@ fn java_sample_builds_for_java_8_and_serves() {
             .arg("-cp")
             .arg(format!(
                 "{}:{}",
-                java.hamon_jar.display(),
+                java.shipped_jar.display(),
                 classes.display()
             ))
             .arg("App")
