@@ -31,6 +31,7 @@ use crate::guard::Guard;
 use crate::incident::{Incident, Incidents, Kind};
 use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
+use crate::pause;
 use crate::supervise::{self, App, AppEvent};
 use crate::watchdog_device::WatchdogDevice;
 use ha_port::HaPort;
@@ -203,6 +204,9 @@ impl Daemon {
         if tick {
             let r = self.node_mut().tick();
             self.act(r);
+        }
+        if self.app.is_serving() {
+            pause::point("serving");
         }
         while let Some(ev) = self.app.poll() {
             let r = self.on_app_event(ev);
