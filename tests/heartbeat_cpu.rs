@@ -99,7 +99,9 @@ fn a_node_whose_etcd_refuses_connections_sleeps() {
     let pid = c.pid("n1");
     // Set up: from here on it runs the loop it runs for as long as etcd is out.
     assert!(
-        wait_until(ms(10_000), || c.log("n1").contains("on etcd http://127.0.0.1")),
+        wait_until(ms(10_000), || c
+            .log("n1")
+            .contains("on etcd http://127.0.0.1")),
         "n1 never started\n{}",
         c.logs()
     );

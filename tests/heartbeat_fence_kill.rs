@@ -56,7 +56,9 @@ fn incidents(c: &Cluster) -> Vec<String> {
 fn assert_a_fence_and_no_failure(c: &Cluster) {
     let paged = incidents(c);
     assert!(
-        wait_until(ms(5_000), || incidents(c).iter().any(|l| l.starts_with("fence|"))),
+        wait_until(ms(5_000), || incidents(c)
+            .iter()
+            .any(|l| l.starts_with("fence|"))),
         "no fence paged: {paged:?}\n{}",
         c.logs()
     );
@@ -117,7 +119,8 @@ fn the_guard_killing_at_the_deadline_before_the_daemon_fences_is_no_failure() {
         c.logs()
     );
     assert!(
-        c.log("n1").contains("the lease deadline passed without renewal"),
+        c.log("n1")
+            .contains("the lease deadline passed without renewal"),
         "not the guard's kill:\n{}",
         c.log("n1")
     );

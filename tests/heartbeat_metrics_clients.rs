@@ -65,9 +65,10 @@ fn scrape(addr: SocketAddr) -> Result<(String, String, Duration), String> {
     let mut resp = String::new();
     s.read_to_string(&mut resp)
         .map_err(|e| format!("reply after {} ms: {e}", t.elapsed().as_millis()))?;
-    let (head, body) = resp
-        .split_once("\r\n\r\n")
-        .ok_or(format!("no reply after {} ms: {resp:?}", t.elapsed().as_millis()))?;
+    let (head, body) = resp.split_once("\r\n\r\n").ok_or(format!(
+        "no reply after {} ms: {resp:?}",
+        t.elapsed().as_millis()
+    ))?;
     let status = head.lines().next().unwrap_or_default().to_string();
     Ok((status, body.to_string(), t.elapsed()))
 }
@@ -143,7 +144,11 @@ impl Attack {
     /// the slow client's.
     fn stop(self) -> (usize, usize) {
         self.stop.store(true, Ordering::Relaxed);
-        let counts: Vec<usize> = self.threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let counts: Vec<usize> = self
+            .threads
+            .into_iter()
+            .map(|t| t.join().unwrap())
+            .collect();
         (counts[0], counts[1])
     }
 }
@@ -155,9 +160,11 @@ fn scrapes_survive(mut c: Cluster, port: u16) {
     let active = c.wait_running_on(|i| i.node == "n1", failover_bound() * 2);
     c.start("n2");
     assert!(
-        wait_until(failover_bound() * 2, || scrape(addr).is_ok_and(|(_, body, _)| {
-            body.contains(r#"hamon_heartbeat_peer_state{peer="n2",state="alive"} 1"#)
-        })),
+        wait_until(failover_bound() * 2, || scrape(addr).is_ok_and(
+            |(_, body, _)| {
+                body.contains(r#"hamon_heartbeat_peer_state{peer="n2",state="alive"} 1"#)
+            }
+        )),
         "no scrape saw n2 alive\n{}",
         c.logs()
     );

@@ -267,7 +267,10 @@ mod tests {
         l.started();
         l.fenced(true);
         assert!(l.start_pending(), "the start waits for the lease");
-        assert!(!l.missing_is_failure(), "a fenced application is not missing");
+        assert!(
+            !l.missing_is_failure(),
+            "a fenced application is not missing"
+        );
         // The node's FENCE follows: nothing waits to start, the end is reported.
         l.stop_given();
         assert_eq!(l.gone(false), AfterGone::Report { epoch: 5 });

@@ -77,6 +77,7 @@ impl MetricsServer {
 }
 
 /// The soft limit on open descriptors of this process (None: unknown).
+#[allow(clippy::unnecessary_cast)] // rlim_t is 32 bits wide on some targets
 fn nofile_limit() -> Option<u64> {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
@@ -208,11 +209,17 @@ impl Server {
         // Token 0 is the listener; 2^64 connections never come.
         self.next_token += 1;
         let interest = Interest::READABLE | Interest::WRITABLE;
-        if self.poll.registry().register(&mut stream, token, interest).is_err() {
+        if self
+            .poll
+            .registry()
+            .register(&mut stream, token, interest)
+            .is_err()
+        {
             return;
         }
         self.next_seq += 1;
-        self.conns.insert(token, Conn::new(stream, self.next_seq, now));
+        self.conns
+            .insert(token, Conn::new(stream, self.next_seq, now));
         // A request that came with the connection is answered now: under a flood of new
         // connections a scrape does not wait for its turn to be read.
         self.serve(token, now);
