@@ -10,9 +10,10 @@
 //! - `running`: the gate is open (the application runs); before the next tick;
 //! - `restart`: a local restart was decided after the application died, before it is carried
 //!   out;
-//! - `serving`: a turn of the loop ticked the node while the application runs, and has not
-//!   looked at the application yet (held here past the lease deadline, the daemon sees the
-//!   guard's kill before its own tick fences).
+//! - `serving`: in a turn of the loop, after the node's tick and what it asked for (the start
+//!   included), while the application runs, before the daemon looks at the application (held
+//!   here past the lease deadline, the daemon sees the guard's kill before its own tick
+//!   fences).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
