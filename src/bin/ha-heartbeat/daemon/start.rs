@@ -59,6 +59,8 @@ impl Daemon {
             Err(e) => return Some(self.refuse_start(&format!("cannot start it: {e}"))),
         };
         self.app_deadline = deadline;
+        // A new group: its fence is counted afresh, even should its pgid be an old one's.
+        self.fenced_group = None;
         pause::point("forked");
         let until = deadline.saturating_sub(self.start_margin());
         let handed = match self.guard.as_mut() {
