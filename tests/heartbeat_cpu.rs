@@ -1,8 +1,8 @@
 //! No busy loop in any state: a daemon that holds no lease and cannot reach its storage
 //! sleeps until its next due call. Measured from /proc/PID/stat over 10 s: under 5 % of a
 //! core for a fenced node and a standby on hung shared storage, for a node whose only etcd
-//! endpoint refuses connections (an ordinary etcd outage), and for an active node fenced
-//! because its etcd went away.
+//! endpoint refuses connections (an ordinary etcd outage), for an active node fenced
+//! because its etcd went away, and for a node backing off after its application failed.
 //!
 //! Linux only; needs /bin/sh, /proc and mkfifo.
 
@@ -83,6 +83,31 @@ fn a_fenced_node_and_a_standby_on_hung_storage_sleep() {
         |_| true,
     );
     c.assert_no_overlap();
+}
+
+#[test]
+fn a_node_backing_off_after_its_application_failed_sleeps() {
+    let mut c = Cluster::new(
+        "cpu-backoff",
+        &["n1", "n2"],
+        "hb.flap_backoff_ms=60000\nhb.flap_backoff_max_ms=60000\nhb.restart_limit=0\n",
+    );
+    // The application fails as soon as it starts: the node hands over and backs off a minute.
+    c.add_conf("n1", "hb.start_cmd=exit 3\n");
+    c.start("n1");
+    assert!(
+        wait_until(failover_bound() * 2, || c.log("n1").contains(
+            "claims nothing for now: its application failed here recently"
+        )),
+        "n1 did not back off\n{}",
+        c.logs()
+    );
+    assert_sleeps(&c, &["n1"], "backing off");
+    assert!(
+        c.log("n1").matches("handing over").count() == 1,
+        "n1 claimed again while backing off\n{}",
+        c.logs()
+    );
 }
 
 #[cfg(feature = "etcd")]
