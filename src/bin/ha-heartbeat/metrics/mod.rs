@@ -58,6 +58,7 @@ impl MetricsServer {
             next_token: 1,
             next_seq: 0,
             accept_paused: None,
+            accept_failing: false,
             latest: latest.clone(),
         };
         std::thread::Builder::new()
@@ -129,6 +130,8 @@ struct Server {
     next_seq: u64,
     /// Accepting rests until then (out of descriptors).
     accept_paused: Option<Instant>,
+    /// Accepting failed last time (it was logged).
+    accept_failing: bool,
     latest: Arc<Mutex<String>>,
 }
 
@@ -181,17 +184,24 @@ impl Server {
         }
         loop {
             match self.listener.accept() {
-                Ok((stream, _)) => self.admit(stream, now),
+                Ok((stream, _)) => {
+                    self.accept_failing = false;
+                    self.admit(stream, now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // The client gave up before it was taken: take the next one.
                 Err(e) if e.kind() == io::ErrorKind::ConnectionAborted => {}
                 Err(e) if out_of_descriptors(&e) && self.make_room() => {}
                 Err(e) => {
-                    log::warn!(
-                        "metrics listener: cannot accept ({e}); trying again in {} ms",
-                        ACCEPT_PAUSE.as_millis()
-                    );
+                    // Said once per run of failures, not every pause.
+                    if !self.accept_failing {
+                        log::warn!(
+                            "metrics listener: cannot accept ({e}); trying again every {} ms",
+                            ACCEPT_PAUSE.as_millis()
+                        );
+                    }
+                    self.accept_failing = true;
                     self.accept_paused = Some(now + ACCEPT_PAUSE);
                     return;
                 }
