@@ -142,14 +142,17 @@ impl Attack {
 
     /// Ends it: how many connections the churner opened, and how often the daemon closed
     /// the slow client's.
-    fn stop(self) -> (usize, usize) {
+    fn stop(mut self) -> (usize, usize) {
         self.stop.store(true, Ordering::Relaxed);
-        let counts: Vec<usize> = self
-            .threads
-            .into_iter()
-            .map(|t| t.join().unwrap())
-            .collect();
+        let counts: Vec<usize> = self.threads.drain(..).map(|t| t.join().unwrap()).collect();
         (counts[0], counts[1])
+    }
+}
+
+impl Drop for Attack {
+    /// A test that fails midway stops its clients too.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
     }
 }
 
