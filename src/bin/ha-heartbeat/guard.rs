@@ -21,6 +21,7 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
+use super::guard_held::Held;
 use super::supervise::signal_group;
 use hamon::heartbeat::node::boottime;
 
@@ -243,6 +244,8 @@ pub struct Guard {
     answers: ChildStdout,
     pending: Vec<u8>,
     last: (i32, u64),
+    /// The deadlines it may be acting on.
+    held: Held,
 }
 
 impl Guard {
@@ -280,6 +283,7 @@ impl Guard {
             answers,
             pending: Vec::new(),
             last: (-1, 0),
+            held: Held::default(),
         })
     }
 
@@ -295,6 +299,7 @@ impl Guard {
         let line = format!("{pgid} {deadline}\n");
         stdin.write_all(line.as_bytes())?;
         self.last = (pgid, deadline);
+        self.held.sent(pgid, deadline);
         Ok(line)
     }
 
@@ -314,8 +319,17 @@ impl Guard {
         while let Some(end) = self.pending.iter().position(|&b| b == b'\n') {
             let got: Vec<u8> = self.pending.drain(..=end).collect();
             found |= got == line.as_bytes();
+            if let Some((pgid, deadline)) = parse_line(&String::from_utf8_lossy(&got)) {
+                self.held.answered(pgid, deadline);
+            }
         }
         Ok(found)
+    }
+
+    /// Group `pgid`, seen gone at `now` (boot clock), may have been killed by this guard at
+    /// its lease deadline (see `guard_held`).
+    pub fn killed_at_deadline(&self, pgid: i32, now: u64) -> bool {
+        self.held.killed_at_deadline(pgid, now)
     }
 
     /// Tells the guard the current application group and lease deadline (boot clock ns),

@@ -12,6 +12,7 @@ mod cli;
 mod daemon;
 mod flap;
 mod guard;
+mod guard_held;
 mod incident;
 mod logging;
 mod metrics;

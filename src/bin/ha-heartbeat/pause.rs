@@ -9,7 +9,11 @@
 //! - `handed`: the guard acknowledged the group and its deadline; the gate is still closed;
 //! - `running`: the gate is open (the application runs); before the next tick;
 //! - `restart`: a local restart was decided after the application died, before it is carried
-//!   out.
+//!   out;
+//! - `serving`: in a turn of the loop, after the node's tick and what it asked for (the start
+//!   included), while the application runs, before the daemon looks at the application (held
+//!   here past the lease deadline, the daemon sees the guard's kill before its own tick
+//!   fences).
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -32,6 +32,7 @@ use crate::guard::Guard;
 use crate::incident::{Incident, Incidents, Kind};
 use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
+use crate::pause;
 use crate::supervise::{self, App, AppEvent};
 use crate::watchdog_device::WatchdogDevice;
 use ha_port::HaPort;
@@ -83,6 +84,9 @@ struct Daemon {
     /// `hb.metrics_listen`: the latest exposition is published there once a turn.
     metrics: Option<MetricsServer>,
     counts: Counts,
+    /// The application group whose fence was counted last (the daemon's kill and the
+    /// guard's may both reach one group).
+    fenced_group: Option<i32>,
 }
 
 /// What the metrics count over the daemon's run.
@@ -203,6 +207,9 @@ impl Daemon {
             let r = self.node_mut().tick();
             self.act(r);
         }
+        if self.app.is_serving() {
+            pause::point("serving");
+        }
         while let Some(ev) = self.app.poll() {
             let r = self.on_app_event(ev);
             self.act_on(r);
@@ -223,13 +230,14 @@ impl Daemon {
 
     /// How long the loop may sleep: until the node's next tick (a held node looks again every
     /// half period), shorter while the application starts or stops, or its HA port's answer
-    /// is awaited.
+    /// is awaited; never less than `MIN_WAIT` unless the lease deadline comes sooner.
     fn next_wait(&self, ticked: bool) -> Duration {
         let mut wait = if ticked {
             self.node.next_tick_in()
         } else {
             self.node.settings().timing.period / 2
         };
+        wait = wait.max(min_wait(self.node.lease_deadline(), boottime()));
         if self.app.is_running() && !self.app.is_serving() {
             wait = wait.min(Duration::from_millis(10));
         }
@@ -334,7 +342,7 @@ impl Daemon {
                     return Some(self.node.app_stopped());
                 }
                 if r.action == TickAction::Fence {
-                    self.counts.fences += 1;
+                    self.count_fence();
                     self.app.kill("the lease is lost (fence)");
                 } else {
                     self.app.stop("the heartbeat asks for a hand-over");
@@ -392,15 +400,51 @@ impl Daemon {
     }
 }
 
-/// Waits until `fd` is readable or `timeout` passes; true when readable.
+/// The shortest sleep of the loop. Right after a tick, a node whose next tick is due at once
+/// could not move its timers on: what it waits for (a lease, an answer from storage or etcd,
+/// the end of a back-off) has not come, and ticking again at once changes nothing. Sleeping
+/// this long costs nothing (callers tick every half period, far longer); spinning would cost
+/// a whole core beside the application, on every standby and fenced node.
+const MIN_WAIT: Duration = Duration::from_millis(10);
+
+/// The least the loop sleeps at `now` (boot clock): `MIN_WAIT`, or less when the lease
+/// deadline (`deadline`) comes sooner, so that the node fences at it. A deadline that passed
+/// already is no reason to wake: the tick that just ran saw it.
+fn min_wait(deadline: Option<u64>, now: u64) -> Duration {
+    match deadline {
+        Some(d) if d > now => MIN_WAIT.min(Duration::from_nanos(d - now)),
+        _ => MIN_WAIT,
+    }
+}
+
+/// Waits until `fd` is readable or `timeout` passes (rounded up to a millisecond, so that a
+/// wait shorter than one is not a busy poll); true when readable.
 fn wait_readable(fd: RawFd, timeout: Duration) -> bool {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLIN,
         revents: 0,
     };
-    let ms = timeout.as_millis().min(60_000) as i32;
+    let ms = timeout.as_micros().div_ceil(1000).min(60_000) as i32;
     // SAFETY: one valid pollfd.
     let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
     rc > 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    #[test]
+    fn the_loop_never_waits_less_than_the_floor_unless_the_deadline_is_nearer() {
+        let now = 1_000 * MS;
+        assert_eq!(min_wait(None, now), MIN_WAIT);
+        assert_eq!(min_wait(Some(now + 800 * MS), now), MIN_WAIT);
+        assert_eq!(min_wait(Some(now + 3 * MS), now), Duration::from_millis(3));
+        // Passed: the tick saw it; no reason to spin.
+        assert_eq!(min_wait(Some(now), now), MIN_WAIT);
+        assert_eq!(min_wait(Some(now - MS), now), MIN_WAIT);
+    }
 }

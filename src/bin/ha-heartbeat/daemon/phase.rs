@@ -136,6 +136,16 @@ impl Lifecycle {
         }
     }
 
+    /// The guard killed the application at its lease deadline: a fence, not a failure, so no
+    /// restart is counted and nothing is reported as failed. While this node still holds the
+    /// lease (its own FENCE has not come yet, or a renewal reached it just after the guard's
+    /// kill) the start waits for the lease; a FENCE drops it.
+    pub fn fenced(&mut self, active: bool) {
+        if active && matches!(self.phase, Phase::Running | Phase::RestartPending) {
+            self.phase = Phase::StartPending;
+        }
+    }
+
     /// The application's group is gone (nothing of it runs); `active`: this node holds the
     /// lease.
     pub fn gone(&mut self, active: bool) -> AfterGone {
@@ -248,6 +258,35 @@ mod tests {
             AfterGone::Report { epoch: 1 },
             "a stop cancels it"
         );
+    }
+
+    #[test]
+    fn a_kill_at_the_lease_deadline_is_no_failure_and_no_restart() {
+        let mut l = Lifecycle::new(1);
+        l.start_given(5);
+        l.started();
+        l.fenced(true);
+        assert!(l.start_pending(), "the start waits for the lease");
+        assert!(
+            !l.missing_is_failure(),
+            "a fenced application is not missing"
+        );
+        // The node's FENCE follows: nothing waits to start, the end is reported.
+        l.stop_given();
+        assert_eq!(l.gone(false), AfterGone::Report { epoch: 5 });
+        // The restart it did not count is still there for a real death.
+        l.start_given(6);
+        l.started();
+        assert_eq!(l.died(true), AfterDeath::Restart { n: 1, limit: 1 });
+        // Fenced after the node's own FENCE already came, or after a failure: nothing changes.
+        let mut l = Lifecycle::new(0);
+        l.start_given(7);
+        l.started();
+        l.fenced(false);
+        assert_eq!(l.phase(), Phase::Running);
+        assert!(l.fail());
+        l.fenced(true);
+        assert_eq!(l.phase(), Phase::Failed);
     }
 
     #[test]

@@ -117,6 +117,7 @@ impl Daemon {
             turn: Turn::new(),
             metrics,
             counts: Counts::default(),
+            fenced_group: None,
         };
         if let Some(pgid) = daemon.stray {
             daemon.raise(

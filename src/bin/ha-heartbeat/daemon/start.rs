@@ -59,6 +59,8 @@ impl Daemon {
             Err(e) => return Some(self.refuse_start(&format!("cannot start it: {e}"))),
         };
         self.app_deadline = deadline;
+        // A new group: its fence is counted afresh, even should its pgid be an old one's.
+        self.fenced_group = None;
         pause::point("forked");
         let until = deadline.saturating_sub(self.start_margin());
         let handed = match self.guard.as_mut() {
@@ -142,6 +144,15 @@ impl Daemon {
     pub(super) fn on_app_event(&mut self, ev: AppEvent) -> Option<TickResult> {
         let active = self.node.role() == Role::Active;
         match ev {
+            AppEvent::Died(why) if self.killed_at_deadline() => {
+                log::warn!(
+                    "the application ({why}) was killed at its lease deadline: a fence, not a \
+                     failure of the application"
+                );
+                self.count_fence();
+                self.life.fenced(active);
+                None
+            }
             AppEvent::Died(why) => match self.life.died(active) {
                 AfterDeath::Nothing => None,
                 AfterDeath::Restart { n, limit } => {
@@ -163,6 +174,26 @@ impl Daemon {
                 AfterGone::Start => self.start_app(),
                 AfterGone::Report { epoch } => Some(self.node.app_stopped_epoch(epoch)),
             },
+        }
+    }
+
+    /// The application's group, seen gone now, may have been killed by the guard at the lease
+    /// deadline it held: whichever comes first, that kill or this node's own FENCE, the end
+    /// of the application is a fence and never a failure (no incident, no damping).
+    fn killed_at_deadline(&self) -> bool {
+        let (Some(pgid), Some(guard)) = (self.app.pgid(), self.guard.as_ref()) else {
+            return false;
+        };
+        guard.killed_at_deadline(pgid, boottime())
+    }
+
+    /// Counts a fence of the current group, once however many of the daemon and the guard
+    /// kill it.
+    pub(super) fn count_fence(&mut self) {
+        let pgid = self.app.pgid();
+        if pgid.is_some() && self.fenced_group != pgid {
+            self.fenced_group = pgid;
+            self.counts.fences += 1;
         }
     }
 
