@@ -282,7 +282,7 @@ impl Sim {
             }
             Action::Revoke { lease } => self.send(i, Call::Revoke(lease)),
             Action::PutStatus { lease, .. } => self.send(i, Call::Status(lease)),
-            Action::PersistEpoch(_) | Action::Alarm(_) => {}
+            Action::PersistEpoch(_) | Action::Alarm(_) | Action::EpochExhausted { .. } => {}
             Action::StartApp { epoch } => {
                 assert!(self.nodes[i].app.is_none(), "start while running");
                 self.nodes[i].app = Some((epoch, self.t));
