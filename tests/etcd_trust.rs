@@ -303,3 +303,36 @@ fn after_a_fence_without_etcd_the_daemon_uses_under_5_percent_of_a_core() {
         c.logs()
     );
 }
+
+/// The client pins the cluster_id of its first accepted answer: a relay that later answers
+/// with another cluster's id is left for the next endpoint, whose answer counts; so is one
+/// that turns into a 404 page. Back on the first endpoint only after 30 s.
+#[test]
+fn the_client_leaves_an_endpoint_answering_for_another_cluster_or_not_etcd() {
+    let etcd = EtcdCluster::start(1, false);
+    let member = etcd.endpoints()[0].clone();
+    let relay = FakeEtcd::start(Mode::Relay, Some(&member));
+    let mut settings = etcd.settings();
+    settings.endpoints = vec![relay.url.clone(), member.clone()];
+    let mut c = hamon::heartbeat::etcd::api::Client::new(&settings).unwrap();
+    c.put(b"/trust/k", b"1", 0).expect("through the relay");
+    assert_eq!(c.current_endpoint(), relay.url);
+    let pinned = c.cluster_id().expect("pinned");
+    for mode in [Mode::OtherCluster(pinned ^ 1), Mode::NotFound, Mode::Malformed] {
+        // Back to the relay first, then the mode under test.
+        let mut fresh = hamon::heartbeat::etcd::api::Client::new(&settings).unwrap();
+        relay.set(Mode::Relay);
+        fresh.get(b"/trust/k").expect("through the relay");
+        relay.set(mode.clone());
+        let got = fresh.get(b"/trust/k").expect("through the member");
+        assert_eq!(got.map(|kv| kv.value), Some(b"1".to_vec()), "{mode:?}");
+        assert_eq!(fresh.current_endpoint(), member, "{mode:?}");
+        assert_eq!(fresh.cluster_id(), Some(pinned));
+    }
+    // A lying relay's TTL reaches the caller as it was answered: the core compares it with
+    // what it asked for (and refuses it); the client does not make it up.
+    relay.set(Mode::LyingTtl(LIE));
+    let mut fresh = hamon::heartbeat::etcd::api::Client::new(&settings).unwrap();
+    let (_, ttl) = fresh.lease_grant(2).expect("a grant through the relay");
+    assert_eq!(ttl, LIE as i64);
+}

@@ -1,7 +1,9 @@
 //! etcd's v3 API through its gRPC JSON gateway (`/v3/...`, etcd 3.4 and later): the calls the
 //! heartbeat needs, with keys and values as bytes (base64 on the wire) and int64s parsed from
 //! the strings the gateway sends. Reads are linearizable (etcd's default; `serializable` is
-//! never set). Endpoints are tried in turn, starting with the one that last answered.
+//! never set). Endpoints are tried in turn, starting with the one that last answered, and the
+//! first one again 30 s after leaving it; an answer that is not etcd's moves on like a
+//! timeout (docs/heartbeat-etcd.md, "What a node trusts from etcd").
 
 use std::fmt;
 use std::sync::Arc;
