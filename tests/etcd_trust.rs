@@ -81,8 +81,7 @@ fn a_proxy_inflating_the_ttl_then_cutting_the_active_off_never_gives_two_applica
     proxy.set(Mode::LyingTtl(LIE));
     let lie_at = mono_ns();
     // A few lying answers reach the active, then it is cut off.
-    assert!(wait_until(Duration::from_secs(5), || proxy.requests()
-        >= before + 3));
+    assert!(wait_until(Duration::from_secs(5), || proxy.requests() >= before + 3));
     proxy.set(Mode::Silent);
     let cut = mono_ns();
     let next = c.failover_within(
@@ -152,7 +151,11 @@ fn an_endpoint_answering_404_html_or_malformed_json_listed_first_is_left_for_the
             bad.grants(),
             c.logs()
         );
-        c.watch(Duration::from_secs(1), Some(up.pid), &format!("{mode:?} first"));
+        c.watch(
+            Duration::from_secs(1),
+            Some(up.pid),
+            &format!("{mode:?} first"),
+        );
     }
 }
 
@@ -161,7 +164,7 @@ fn an_endpoint_answering_404_html_or_malformed_json_listed_first_is_left_for_the
 /// cluster's answers), and come back to the first. No fence, no takeover.
 #[test]
 fn a_one_second_stall_of_the_first_member_with_a_bad_second_endpoint_neither_fences_nor_fails_over()
- {
+{
     let etcd = EtcdCluster::start(1, false);
     let member = etcd.endpoints()[0].clone();
     let bad = FakeEtcd::start(Mode::NotFound, Some(&member));
@@ -318,7 +321,11 @@ fn the_client_leaves_an_endpoint_answering_for_another_cluster_or_not_etcd() {
     c.put(b"/trust/k", b"1", 0).expect("through the relay");
     assert_eq!(c.current_endpoint(), relay.url);
     let pinned = c.cluster_id().expect("pinned");
-    for mode in [Mode::OtherCluster(pinned ^ 1), Mode::NotFound, Mode::Malformed] {
+    for mode in [
+        Mode::OtherCluster(pinned ^ 1),
+        Mode::NotFound,
+        Mode::Malformed,
+    ] {
         // Back to the relay first, then the mode under test.
         let mut fresh = hamon::heartbeat::etcd::api::Client::new(&settings).unwrap();
         relay.set(Mode::Relay);

@@ -184,8 +184,7 @@ fn serve(mut conn: TcpStream, s: &Shared) {
                 return;
             }
             Mode::Relay | Mode::LyingTtl(_) | Mode::OtherCluster(_) => {
-                let Some((status, body)) = relay(s.upstream.expect("an upstream"), &request)
-                else {
+                let Some((status, body)) = relay(s.upstream.expect("an upstream"), &request) else {
                     return;
                 };
                 let body = match mode {

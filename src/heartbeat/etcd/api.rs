@@ -309,7 +309,11 @@ impl Client {
             refused: None,
         };
         let n = self.conns.len();
-        if self.current != 0 && self.moved_at.is_some_and(|t| t.elapsed() >= RETURN_TO_FIRST) {
+        if self.current != 0
+            && self
+                .moved_at
+                .is_some_and(|t| t.elapsed() >= RETURN_TO_FIRST)
+        {
             self.current = 0;
             self.moved_at = None;
         }
@@ -527,7 +531,9 @@ impl Client {
             }
             let answered = int(r, "ID");
             if answered != id {
-                return Err(format!("the answer is about lease {answered:x}, not {id:x}"));
+                return Err(format!(
+                    "the answer is about lease {answered:x}, not {id:x}"
+                ));
             }
             Ok(int(r, "TTL"))
         })
@@ -535,7 +541,9 @@ impl Client {
 
     /// Ends a lease now: its keys are deleted. A lease already gone is not an error.
     pub fn lease_revoke(&mut self, id: i64) -> Result<(), Error> {
-        match self.call("/v3/lease/revoke", &json!({"ID": id.to_string()}), |_| Ok(())) {
+        match self.call("/v3/lease/revoke", &json!({"ID": id.to_string()}), |_| {
+            Ok(())
+        }) {
             Err(e)
                 if e.refused
                     .as_ref()

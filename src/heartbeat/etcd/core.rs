@@ -131,7 +131,10 @@ pub enum Action {
     /// No claim is possible: the highest epoch known, `top`, is at the top of its range, so
     /// no epoch above it exists (`in_key`: the epoch key holds it, else this node's
     /// persisted or earlier-read epoch). Said once; the driver names the key in an alarm.
-    EpochExhausted { top: u64, in_key: bool },
+    EpochExhausted {
+        top: u64,
+        in_key: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -419,7 +422,6 @@ impl Core {
                     Some(why) if ttl_s != 0 => Err(why),
                     _ => Ok(ttl_s),
                 });
-                let l = self.lease.as_mut().expect("checked above");
                 match result {
                     Ok(0) => {
                         self.lease = None;
@@ -428,7 +430,11 @@ impl Core {
                             self.fence(format!("etcd says lease {lease:x} is gone"), out);
                         }
                     }
-                    Ok(_) => l.acked_send = l.acked_send.max(sent),
+                    Ok(_) => {
+                        if let Some(l) = self.lease.as_mut() {
+                            l.acked_send = l.acked_send.max(sent);
+                        }
+                    }
                     Err(e) => {
                         // The deadline decides; the next keepalive is due a period later.
                         if self.role == Role::Active {

@@ -99,7 +99,11 @@ impl Core {
     /// (lease, epoch, epoch_rev) when this node should claim now. None as well when the
     /// epoch cannot grow: a claim must carry an epoch above every one before, or the
     /// fencing token would go backwards; this is said once, naming where the top came from.
-    pub(super) fn claim_now(&mut self, now: Time, out: &mut Vec<Action>) -> Option<(i64, u64, i64)> {
+    pub(super) fn claim_now(
+        &mut self,
+        now: Time,
+        out: &mut Vec<Action>,
+    ) -> Option<(i64, u64, i64)> {
         if self.role != Role::Standby || self.app_epoch.is_some() {
             return None;
         }

@@ -386,7 +386,10 @@ fn wakeups_with_etcd_failing(c: &mut Core, from: Time, span: u64) -> usize {
         for ev in std::mem::take(&mut pending) {
             for a in c.step(t, ev) {
                 pending.push(match a {
-                    Action::GrantLease { .. } => Event::Granted { sent: t, result: e() },
+                    Action::GrantLease { .. } => Event::Granted {
+                        sent: t,
+                        result: e(),
+                    },
                     Action::KeepAlive { lease } => Event::KeptAlive {
                         sent: t,
                         lease,
@@ -423,7 +426,10 @@ fn without_etcd_a_standby_and_a_fenced_node_wake_a_few_times_a_period() {
     let most = 3 * (span / p) as usize;
     let mut c = core("b", false);
     let wakes = wakeups_with_etcd_failing(&mut c, 0, span);
-    assert!(wakes <= most, "a standby without etcd woke {wakes} times in 10 s");
+    assert!(
+        wakes <= most,
+        "a standby without etcd woke {wakes} times in 10 s"
+    );
     assert_eq!(c.status(span).lease, None);
 
     // An active cut off from etcd: it fences at its deadline, then neither its revoke nor
@@ -433,7 +439,10 @@ fn without_etcd_a_standby_and_a_fenced_node_wake_a_few_times_a_period() {
     c.step(3 * MS, Event::Claimed { result: Ok(true) });
     let wakes = wakeups_with_etcd_failing(&mut c, 4 * MS, span);
     assert_eq!(c.role(), Role::Standby);
-    assert!(wakes <= most, "a fenced node without etcd woke {wakes} times in 10 s");
+    assert!(
+        wakes <= most,
+        "a fenced node without etcd woke {wakes} times in 10 s"
+    );
 }
 
 #[test]
@@ -468,7 +477,12 @@ fn an_epoch_at_the_top_of_its_range_is_never_claimed_past_and_said_once() {
                 result: Ok(3),
             },
         );
-        let a = c.step(t + 2 * MS, Event::Read { result: Ok(v.clone()) });
+        let a = c.step(
+            t + 2 * MS,
+            Event::Read {
+                result: Ok(v.clone()),
+            },
+        );
         assert!(
             !a.iter()
                 .any(|a| matches!(a, Action::Claim { .. } | Action::EpochExhausted { .. })),
