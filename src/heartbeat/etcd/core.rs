@@ -415,7 +415,7 @@ impl Core {
                 result,
             } => {
                 self.done(Call::KeepAlive);
-                if !self.lease.is_some_and(|l| l.id == lease) {
+                if self.lease.is_none_or(|l| l.id != lease) {
                     return;
                 }
                 let result = result.and_then(|ttl_s| match self.contradicts(ttl_s) {
