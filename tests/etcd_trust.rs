@@ -309,7 +309,8 @@ fn after_a_fence_without_etcd_the_daemon_uses_under_5_percent_of_a_core() {
 
 /// The client pins the cluster_id of its first accepted answer: a relay that later answers
 /// with another cluster's id is left for the next endpoint, whose answer counts; so is one
-/// that turns into a 404 page. Back on the first endpoint only after 30 s.
+/// that answers with an older store revision than already seen, a 404 page or malformed
+/// JSON.
 #[test]
 fn the_client_leaves_an_endpoint_answering_for_another_cluster_or_not_etcd() {
     let etcd = EtcdCluster::start(1, false);
@@ -323,6 +324,7 @@ fn the_client_leaves_an_endpoint_answering_for_another_cluster_or_not_etcd() {
     let pinned = c.cluster_id().expect("pinned");
     for mode in [
         Mode::OtherCluster(pinned ^ 1),
+        Mode::OldStore,
         Mode::NotFound,
         Mode::Malformed,
     ] {
@@ -342,4 +344,33 @@ fn the_client_leaves_an_endpoint_answering_for_another_cluster_or_not_etcd() {
     let mut fresh = hamon::heartbeat::etcd::api::Client::new(&settings).unwrap();
     let (_, ttl) = fresh.lease_grant(2).expect("a grant through the relay");
     assert_eq!(ttl, LIE as i64);
+}
+
+/// After leaving the first endpoint, the client stays on the one that answered, and tries the
+/// first again once `RETURN_TO_FIRST` has passed.
+#[test]
+fn the_client_returns_to_the_first_endpoint_after_a_while() {
+    use hamon::heartbeat::etcd::api::{Client, RETURN_TO_FIRST};
+    let etcd = EtcdCluster::start(1, false);
+    let member = etcd.endpoints()[0].clone();
+    let first = FakeEtcd::start(Mode::NotFound, Some(&member));
+    let mut settings = etcd.settings();
+    settings.endpoints = vec![first.url.clone(), member.clone()];
+    let mut c = Client::new(&settings).unwrap();
+    c.put(b"/trust/r", b"1", 0).expect("through the member");
+    assert_eq!(c.current_endpoint(), member);
+    // The first endpoint is good again, but not asked before its time.
+    first.set(Mode::Relay);
+    let asked = first.requests();
+    let left = std::time::Instant::now();
+    while left.elapsed() < RETURN_TO_FIRST - Duration::from_secs(2) {
+        c.get(b"/trust/r").expect("a read");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(first.requests(), asked, "asked the first endpoint early");
+    assert_eq!(c.current_endpoint(), member);
+    std::thread::sleep(RETURN_TO_FIRST.saturating_sub(left.elapsed()) + Duration::from_millis(100));
+    c.get(b"/trust/r").expect("a read");
+    assert_eq!(first.requests(), asked + 1);
+    assert_eq!(c.current_endpoint(), first.url);
 }

@@ -26,6 +26,9 @@ pub enum Mode {
     LyingTtl(u64),
     /// Relays, with every `"cluster_id":"n"` made `"cluster_id":"<id>"`.
     OtherCluster(u64),
+    /// Relays, with every `"revision":"n"` made `"revision":"1"`: a store older than any
+    /// written to (a member restored from an old backup).
+    OldStore,
     /// Reads the request and answers nothing (the connection stays open).
     Silent,
 }
@@ -183,13 +186,14 @@ fn serve(mut conn: TcpStream, s: &Shared) {
                 }
                 return;
             }
-            Mode::Relay | Mode::LyingTtl(_) | Mode::OtherCluster(_) => {
+            Mode::Relay | Mode::LyingTtl(_) | Mode::OtherCluster(_) | Mode::OldStore => {
                 let Some((status, body)) = relay(s.upstream.expect("an upstream"), &request) else {
                     return;
                 };
                 let body = match mode {
                     Mode::LyingTtl(ttl) => rewrite(&body, "\"TTL\":\"", &ttl.to_string()),
                     Mode::OtherCluster(id) => rewrite(&body, "\"cluster_id\":\"", &id.to_string()),
+                    Mode::OldStore => rewrite(&body, "\"revision\":\"", "1"),
                     _ => body,
                 };
                 reply(status, "application/json", &body)
