@@ -199,6 +199,8 @@ struct Claim {
     backoff_until: Time,
     /// xorshift64 state of the back-off jitter, seeded by the incarnation.
     jitter_state: u64,
+    /// The epoch is at the top of its range and that was said (claim.rs).
+    epoch_top_said: bool,
 }
 
 /// What this node has learnt from reading the records.
@@ -276,6 +278,7 @@ impl Core {
                 phase: None,
                 backoff_until: now,
                 jitter_state: cfg.incarnation | 1,
+                epoch_top_said: false,
             },
             seen: Observed {
                 own: Observation::new(now),

@@ -8,6 +8,8 @@ pub mod child;
 pub mod cluster;
 #[cfg(feature = "etcd")]
 pub mod etcd;
+#[cfg(feature = "etcd")]
+pub mod fake_etcd;
 pub mod java;
 /// Free loopback ports below the ephemeral range, as the benchmarks take them.
 #[path = "../../benches/support/ports.rs"]

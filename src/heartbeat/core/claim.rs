@@ -123,16 +123,33 @@ impl Core {
             && self.first_blocker().is_none()
     }
 
+    /// Starts a claim with an epoch above every one seen. At the top of the epoch's range
+    /// there is none: the node claims nothing (a claim with a lower or equal epoch would send
+    /// the fencing token backwards) and says so once, naming where the top was seen.
     pub(super) fn start_claim(&mut self, now: Time, out: &mut Vec<Action>) {
         let peers_max = self
             .seen
             .peers
-            .values()
-            .filter_map(|o| o.record.as_ref())
-            .map(|r| r.epoch.max(r.max_epoch))
+            .iter()
+            .filter_map(|(n, o)| o.record.as_ref().map(|r| (r.epoch.max(r.max_epoch), n)))
             .max();
         let lease = &mut self.lease;
-        let e = lease.max_epoch.max(lease.epoch).max(peers_max.unwrap_or(0)) + 1;
+        let own = lease.max_epoch.max(lease.epoch);
+        let top = own.max(peers_max.map_or(0, |(e, _)| e));
+        let Some(e) = top.checked_add(1) else {
+            if !self.claim.epoch_top_said {
+                self.claim.epoch_top_said = true;
+                let source = match peers_max {
+                    Some((e, n)) if e == top => format!("the record of node {n}"),
+                    _ => "this node's record or its persisted epoch (hb.state_dir/epoch)".into(),
+                };
+                out.push(Action::Alarm(format!(
+                    "epoch exhausted: {source} is at {top}: the fencing token cannot grow; this \
+                     node claims nothing"
+                )));
+            }
+            return;
+        };
         lease.max_epoch = e;
         lease.epoch = e;
         out.push(Action::PersistEpoch(e));

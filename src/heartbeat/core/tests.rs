@@ -696,3 +696,48 @@ fn two_claims_that_keep_colliding_are_resolved_by_rank_not_by_luck() {
         other => panic!("a, first by name, should have started alone within 3 s: {other:?}"),
     }
 }
+
+#[test]
+fn an_epoch_at_the_top_of_its_range_is_never_claimed_past_and_said_once() {
+    // A standby peer whose record holds the top epoch: no claim, one alarm naming it.
+    let mut core = Core::new(cfg("a", true), 0);
+    let log = run(&mut core, 0, 5000 * MS, |t| {
+        peer("b", NodeState::Standby, u64::MAX, t / (100 * MS))
+    });
+    assert_eq!(started(&log), None);
+    // (The epoch read is persisted, as every epoch seen is; no record ever claims.)
+    assert!(
+        !log.iter()
+            .any(|(_, a)| matches!(a, Action::Write(r) if r.state != NodeState::Standby)),
+        "{log:?}"
+    );
+    let said: Vec<String> = alarms(&log)
+        .into_iter()
+        .filter(|m| m.contains("epoch exhausted"))
+        .collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].contains("node b") && said[0].contains("18446744073709551615"),
+        "{said:?}"
+    );
+    // The top persisted by this node itself.
+    let mut c = cfg("a", true);
+    c.persisted_epoch = u64::MAX;
+    let mut core = Core::new(c, 0);
+    let log = run(&mut core, 0, 2000 * MS, |t| {
+        peer("b", NodeState::Standby, 0, t / (100 * MS))
+    });
+    assert_eq!(started(&log), None);
+    assert!(
+        alarms(&log)
+            .iter()
+            .any(|m| m.contains("epoch exhausted: this node's")),
+        "{log:?}"
+    );
+    // One below the top: the top itself is still claimed.
+    let mut core = Core::new(cfg("a", true), 0);
+    let log = run(&mut core, 0, 2000 * MS, |t| {
+        peer("b", NodeState::Standby, u64::MAX - 1, t / (100 * MS))
+    });
+    assert_eq!(started(&log).map(|s| s.1), Some(u64::MAX));
+}

@@ -305,6 +305,11 @@ impl EtcdBackend {
                     log::warn!("hamon heartbeat: {msg}");
                     result.alarms.push(msg);
                 }
+                Action::EpochExhausted { top, in_key } => {
+                    let msg = epoch_exhausted(&self.keys, &self.state_dir, top, in_key);
+                    log::error!("hamon heartbeat: {msg}");
+                    result.alarms.push(msg);
+                }
                 call => self.send(call, result),
             }
         }
@@ -385,6 +390,22 @@ impl EtcdBackend {
             .finish(&mut result, now, active, status.app_running);
         result
     }
+}
+
+/// The alarm of an epoch at the top of its range, naming where it is.
+fn epoch_exhausted(keys: &Keys, state_dir: &std::path::Path, top: u64, in_key: bool) -> String {
+    let source = if in_key {
+        format!("key {}", String::from_utf8_lossy(&keys.epoch()))
+    } else {
+        format!(
+            "the epoch this node persisted ({}/epoch) or read earlier",
+            state_dir.display()
+        )
+    };
+    format!(
+        "epoch exhausted: {source} is at {top}: the fencing token cannot grow; this node \
+         claims nothing"
+    )
 }
 
 fn role(r: EtcdRole) -> Role {

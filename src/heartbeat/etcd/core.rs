@@ -128,6 +128,13 @@ pub enum Action {
         fence: bool,
     },
     Alarm(String),
+    /// No claim is possible: the highest epoch known, `top`, is at the top of its range, so
+    /// no epoch above it exists (`in_key`: the epoch key holds it, else this node's
+    /// persisted or earlier-read epoch). Said once; the driver names the key in an alarm.
+    EpochExhausted {
+        top: u64,
+        in_key: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -151,10 +158,11 @@ enum Call {
     Status,
 }
 
+/// A lease this node holds. Its TTL is the one this node asked for (`timing.lease_ttl`),
+/// never one an answer names: a reply can only confirm the request, not extend it.
 #[derive(Clone, Copy, Debug)]
 struct Lease {
     id: i64,
-    ttl: Duration,
     /// Send time of the last acknowledged grant or keepalive.
     acked_send: Time,
 }
@@ -193,6 +201,11 @@ pub struct Core {
     maint_bad_said: bool,
     /// The switchover the maintenance key names, as this node follows it.
     switchover: Option<SwitchoverWatch>,
+    /// The epoch cannot grow (a counter at the top of its range) and that was said.
+    epoch_top_said: bool,
+    /// The `now` of the last step: a timer at or before it was due then, and either acted on
+    /// or waiting for an event (a reply, the application gone), never for a time.
+    last_step: Time,
     rng: u64,
 }
 
@@ -220,6 +233,8 @@ impl Core {
             status_put: None,
             maint_bad_said: false,
             switchover: None,
+            epoch_top_said: false,
+            last_step: now,
             rng: cfg.incarnation | 1,
             cfg,
         };
@@ -245,12 +260,29 @@ impl Core {
     /// send of the last acknowledged keepalive.
     fn deadline(&self) -> Option<Time> {
         let l = self.lease?;
-        let f1 = self
-            .cfg
-            .timing
-            .renew_deadline_for(l.ttl)
-            .unwrap_or_default();
-        Some(l.acked_send + nanos(f1))
+        Some(l.acked_send + nanos(self.f1()))
+    }
+
+    /// F1 of the TTL this node asks for.
+    fn f1(&self) -> Duration {
+        let t = &self.cfg.timing;
+        t.renew_deadline_for(t.lease_ttl).unwrap_or_default()
+    }
+
+    /// Why a TTL in an answer contradicts the request: etcd grants and renews a lease to
+    /// the TTL asked for (more only below its minimum TTL, which the timing check excludes).
+    /// An answer naming another TTL did not come from etcd as this node knows it (a proxy
+    /// rewriting it, another service on the port, an etcd with a longer election timeout
+    /// than configured): it is not trusted, and counts as a failed call.
+    fn contradicts(&self, ttl_s: u64) -> Option<String> {
+        let asked = self.cfg.timing.lease_ttl.as_secs();
+        (ttl_s != asked).then(|| {
+            format!(
+                "the answer names a lease TTL of {ttl_s} s where this node asked for {asked} s \
+                 (not etcd's answer, or an etcd whose election timeout exceeds \
+                 hb.etcd.election_timeout_ms): not trusted"
+            )
+        })
     }
 
     pub fn role(&self) -> Role {
@@ -292,18 +324,30 @@ impl Core {
         }
     }
 
-    /// The latest time the driver should call `step` with `Event::Tick`.
+    /// The latest time the driver should call `step` with `Event::Tick`: the first timer
+    /// still ahead of the last step, and no later than a period after it. A timer the last
+    /// step already passed waits for an event (a reply, the application gone), so it never
+    /// makes the driver wake at once again: without a lease, with etcd down, while fenced
+    /// or backing off, the node sleeps until something is due.
     pub fn next_wakeup(&self) -> Time {
-        let mut t = self.next_keepalive.min(self.next_read);
-        if self.role == Role::Active
-            && let Some(d) = self.deadline()
-        {
-            t = t.min(d);
-        }
-        if self.lease.is_none() {
-            t = t.min(self.next_grant);
-        }
-        t.min(self.backoff_until.max(self.next_read))
+        let p = self.period();
+        let after = self.last_step;
+        let deadline = (self.role == Role::Active)
+            .then(|| self.deadline())
+            .flatten();
+        [
+            deadline,
+            Some(self.next_grant),
+            self.lease.map(|_| self.next_keepalive),
+            Some(self.next_read),
+            // The early read after a claim or a revoke (see `drive`).
+            Some(self.next_read.saturating_sub(p / 2)),
+            Some(self.backoff_until),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t > after)
+        .fold(after + p, Time::min)
     }
 
     fn maint(&self) -> Option<&Result<MaintRecord, String>> {
@@ -327,6 +371,7 @@ impl Core {
     }
 
     pub fn step(&mut self, now: Time, ev: Event) -> Vec<Action> {
+        self.last_step = self.last_step.max(now);
         let mut out = Vec::new();
         self.handle(now, ev, &mut out);
         self.drive(now, &mut out);
@@ -344,11 +389,15 @@ impl Core {
             Event::Tick => {}
             Event::Granted { sent, result } => {
                 self.done(Call::Grant);
+                let result = result.and_then(|(id, ttl_s)| match self.contradicts(ttl_s) {
+                    Some(why) => Err(why),
+                    None if id == 0 => Err("the answer names no lease ID".into()),
+                    None => Ok(id),
+                });
                 match result {
-                    Ok((id, ttl_s)) => {
+                    Ok(id) => {
                         self.lease = Some(Lease {
                             id,
-                            ttl: Duration::from_secs(ttl_s),
                             acked_send: sent,
                         });
                         self.next_keepalive = now + self.period();
@@ -366,9 +415,13 @@ impl Core {
                 result,
             } => {
                 self.done(Call::KeepAlive);
-                let Some(l) = self.lease.as_mut().filter(|l| l.id == lease) else {
+                if self.lease.is_none_or(|l| l.id != lease) {
                     return;
-                };
+                }
+                let result = result.and_then(|ttl_s| match self.contradicts(ttl_s) {
+                    Some(why) if ttl_s != 0 => Err(why),
+                    _ => Ok(ttl_s),
+                });
                 match result {
                     Ok(0) => {
                         self.lease = None;
@@ -377,9 +430,10 @@ impl Core {
                             self.fence(format!("etcd says lease {lease:x} is gone"), out);
                         }
                     }
-                    Ok(ttl_s) => {
-                        l.ttl = Duration::from_secs(ttl_s);
-                        l.acked_send = l.acked_send.max(sent);
+                    Ok(_) => {
+                        if let Some(l) = self.lease.as_mut() {
+                            l.acked_send = l.acked_send.max(sent);
+                        }
                     }
                     Err(e) => {
                         // The deadline decides; the next keepalive is due a period later.

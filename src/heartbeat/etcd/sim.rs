@@ -3,7 +3,9 @@
 //! quorum: nothing expires, then the new leader extends every lease by an election timeout),
 //! daemon pauses (the application keeps running; only the guard's copy of the deadline stops
 //! it), application failures and releases, clocks that run fast or slow, and a lessor that
-//! revokes expired leases up to 500 ms late. An independent
+//! revokes expired leases up to 500 ms late, and endpoints that lie: a proxy in front of one
+//! node that rewrites the TTL of every grant and keepalive answer to 9000000000 s, and may
+//! cut that node off from etcd altogether. An independent
 //! checker takes every application run as a real-time interval and demands that no two
 //! overlap and that epochs increase in the order the runs start.
 
@@ -180,6 +182,10 @@ struct Node {
     /// The guard's copy of the deadline (real time): it kills the application there even
     /// while the daemon is paused.
     guard: Option<u64>,
+    /// Until when (real time) a proxy in front of this node inflates every lease TTL it
+    /// relays, and until when it relays nothing at all.
+    lying_until: u64,
+    cut_until: u64,
     /// The call in flight: its send time, local and real.
     sent: u64,
     sent_real: u64,
@@ -210,6 +216,10 @@ enum Ev {
     Elect,
     Fail(usize),
     Release(usize),
+    /// The proxy in front of a node lies about TTLs for a while.
+    Lie(usize, u64),
+    /// The proxy in front of a node relays nothing for a while.
+    CutOff(usize, u64),
 }
 
 struct Sim {
@@ -225,6 +235,8 @@ struct Sim {
     faults: bool,
     /// Every application run: (real start, real end, node, epoch).
     runs: Vec<(u64, u64, usize, u64)>,
+    /// Answers a lying proxy rewrote and delivered.
+    lies: u64,
 }
 
 impl Sim {
@@ -282,7 +294,7 @@ impl Sim {
             }
             Action::Revoke { lease } => self.send(i, Call::Revoke(lease)),
             Action::PutStatus { lease, .. } => self.send(i, Call::Status(lease)),
-            Action::PersistEpoch(_) | Action::Alarm(_) => {}
+            Action::PersistEpoch(_) | Action::Alarm(_) | Action::EpochExhausted { .. } => {}
             Action::StartApp { epoch } => {
                 assert!(self.nodes[i].app.is_none(), "start while running");
                 self.nodes[i].app = Some((epoch, self.t));
@@ -344,10 +356,16 @@ impl Sim {
                 Ev::Arrive(i, call, lost) => {
                     let tio = self.timing.io_timeout.as_nanos() as u64;
                     let timeout_at = self.nodes[i].sent_real + self.nodes[i].real_after(tio);
+                    let lost = lost || t < self.nodes[i].cut_until;
                     let reply = if t < self.etcd.down_until {
                         failed(&call, "no quorum")
                     } else {
                         self.etcd.apply(t, &call)
+                    };
+                    let reply = if t < self.nodes[i].lying_until {
+                        self.lie(reply)
+                    } else {
+                        reply
                     };
                     let back = t + self.rng.below(if self.faults { tio / 2 } else { tio / 4 });
                     if lost || back >= timeout_at {
@@ -411,7 +429,31 @@ impl Sim {
                 }
                 Ev::Fail(i) => self.step(i, Event::AppFailed("health check".into())),
                 Ev::Release(i) => self.step(i, Event::Release),
+                Ev::Lie(i, len) => {
+                    let n = &mut self.nodes[i];
+                    n.lying_until = n.lying_until.max(t + len);
+                }
+                Ev::CutOff(i, len) => {
+                    let n = &mut self.nodes[i];
+                    n.cut_until = n.cut_until.max(t + len);
+                }
             }
+        }
+    }
+
+    /// What a lying proxy makes of etcd's answer: every lease "renewed" for 285 years.
+    fn lie(&mut self, reply: Reply) -> Reply {
+        const HUGE: u64 = 9_000_000_000;
+        match reply {
+            Reply::Granted(Ok((id, _))) => {
+                self.lies += 1;
+                Reply::Granted(Ok((id, HUGE)))
+            }
+            Reply::KeptAlive(id, Ok(_)) => {
+                self.lies += 1;
+                Reply::KeptAlive(id, Ok(HUGE))
+            }
+            other => other,
         }
     }
 }
@@ -462,6 +504,21 @@ fn simulate_with(
     faults: bool,
     death: Option<Death>,
 ) -> Vec<(u64, u64, usize, u64)> {
+    simulate_lying(seed, nodes, faults, death, None).0
+}
+
+/// A lying proxy in front of node 0: (when it starts inflating TTLs, when it then cuts the
+/// node off from etcd for good).
+type Lying = (u64, u64);
+
+/// As [`simulate_with`], with a lying proxy; also returns how many lies were delivered.
+fn simulate_lying(
+    seed: u64,
+    nodes: usize,
+    faults: bool,
+    death: Option<Death>,
+    lying: Option<Lying>,
+) -> (Vec<(u64, u64, usize, u64)>, u64) {
     let timing = sim_timing();
     timing.check().expect("the simulation's timing is safe");
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
@@ -480,6 +537,7 @@ fn simulate_with(
         timing,
         faults,
         runs: Vec::new(),
+        lies: 0,
     };
     for i in 0..nodes {
         // Clock rates within the bound the timing assumes.
@@ -502,6 +560,8 @@ fn simulate_with(
             app: None,
             app_gone_at: None,
             guard: None,
+            lying_until: 0,
+            cut_until: 0,
             sent: 0,
             sent_real: 0,
             tick_at: 0,
@@ -519,11 +579,13 @@ fn simulate_with(
                 break;
             }
             let i = rng.below(nodes as u64) as usize;
-            match rng.below(10) {
+            match rng.below(12) {
                 0..=2 => sim.at(t, Ev::Pause(i, rng.below(8000 * MS))),
                 3 | 4 => sim.at(t, Ev::Outage(rng.below(6000 * MS))),
                 5 | 6 => sim.at(t, Ev::Elect),
                 7 | 8 => sim.at(t, Ev::Fail(i)),
+                9 => sim.at(t, Ev::Lie(i, rng.below(10_000 * MS))),
+                10 => sim.at(t, Ev::CutOff(i, rng.below(8000 * MS))),
                 _ => {
                     if rng.chance(300) {
                         sim.at(t, Ev::Release(i));
@@ -537,6 +599,10 @@ fn simulate_with(
         if no_quorum > 0 {
             sim.at(at, Ev::Outage(no_quorum));
         }
+    }
+    if let Some((lie_at, cut_at)) = lying {
+        sim.at(lie_at, Ev::Lie(0, until));
+        sim.at(cut_at, Ev::CutOff(0, until));
     }
     sim.run(until);
     // Runs still going at the end count up to the end.
@@ -552,7 +618,7 @@ fn simulate_with(
     }
     let mut runs = sim.runs;
     check(&mut runs, seed);
-    runs
+    (runs, sim.lies)
 }
 
 #[test]
@@ -615,4 +681,29 @@ fn a_dead_active_is_replaced_within_the_failover_bound() {
     }
     // The bound is not loose by orders: the model's worst case comes near it.
     assert!(worst > bound / 2, "worst {} ms", worst / MS);
+}
+
+/// An endpoint that answers every grant and keepalive of the active with a TTL of 9000000000 s,
+/// then stops relaying anything: the active fences by its own deadline (from the TTL it asked
+/// for), the standby takes over, and the two applications never overlap.
+#[test]
+fn a_lying_endpoint_in_front_of_the_active_cannot_make_two_applications_run() {
+    let p = sim_timing().period.as_nanos() as u64;
+    let mut lies = 0;
+    for seed in 1..200u64 {
+        let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
+        // The lie starts while n0 is active; the cut-off comes with it or up to 3 s later.
+        let lie_at = 6_000 * MS + rng.below(p);
+        let cut_at = lie_at + rng.below(3_000 * MS);
+        let (runs, told) = simulate_lying(seed, 2, seed % 3 == 0, None, Some((lie_at, cut_at)));
+        lies += told;
+        // `check` found no overlap; n1 took over from n0, which never ran again.
+        let last = runs.last().expect("a run");
+        assert_eq!(last.2, 1, "seed {seed}: {runs:?}");
+        assert!(
+            runs.iter().all(|r| r.2 == 1 || r.0 < cut_at),
+            "seed {seed}: {runs:?}"
+        );
+    }
+    assert!(lies > 200, "only {lies} lies delivered");
 }

@@ -35,7 +35,7 @@ impl Core {
                     "no keepalive acknowledged for {} ms (lease TTL {} s): stopping before etcd \
                      can expire the lease",
                     (now - l.acked_send) / 1_000_000,
-                    l.ttl.as_secs()
+                    self.cfg.timing.lease_ttl.as_secs()
                 ),
                 out,
             );
@@ -70,7 +70,7 @@ impl Core {
             self.next_read = now + p;
             out.push(Action::Read);
             Call::Read
-        } else if let Some((lease, epoch, epoch_rev)) = self.claim_now(now) {
+        } else if let Some((lease, epoch, epoch_rev)) = self.claim_now(now, out) {
             self.epoch = epoch;
             self.claiming = Some(epoch);
             out.push(Action::PersistEpoch(epoch));
@@ -96,8 +96,14 @@ impl Core {
         self.inflight = Some(call);
     }
 
-    /// (lease, epoch, epoch_rev) when this node should claim now.
-    pub(super) fn claim_now(&self, now: Time) -> Option<(i64, u64, i64)> {
+    /// (lease, epoch, epoch_rev) when this node should claim now. None as well when the
+    /// epoch cannot grow: a claim must carry an epoch above every one before, or the
+    /// fencing token would go backwards; this is said once, naming where the top came from.
+    pub(super) fn claim_now(
+        &mut self,
+        now: Time,
+        out: &mut Vec<Action>,
+    ) -> Option<(i64, u64, i64)> {
         if self.role != Role::Standby || self.app_epoch.is_some() {
             return None;
         }
@@ -115,7 +121,15 @@ impl Core {
         if self.deadline()? < now + room {
             return None;
         }
-        let epoch = view.epoch.max(self.max_epoch).max(self.epoch) + 1;
+        let top = view.epoch.max(self.max_epoch).max(self.epoch);
+        let Some(epoch) = top.checked_add(1) else {
+            if !self.epoch_top_said {
+                self.epoch_top_said = true;
+                let in_key = view.epoch == top;
+                out.push(Action::EpochExhausted { top, in_key });
+            }
+            return None;
+        };
         Some((lease.id, epoch, view.epoch_rev))
     }
 }

@@ -306,3 +306,214 @@ fn the_active_fences_when_the_leader_key_is_no_longer_its_own() {
     );
     assert!(matches!(a[0], Action::StopApp { fence: true, .. }), "{a:?}");
 }
+
+#[test]
+fn an_answer_naming_another_ttl_grants_no_lease_and_extends_no_deadline() {
+    // A grant "of 9000000000 s" is no lease: alarmed, asked again a period later.
+    let mut c = core("a", true);
+    c.step(0, Event::Tick);
+    let a = c.step(
+        MS,
+        Event::Granted {
+            sent: 0,
+            result: Ok((0x11, 9_000_000_000)),
+        },
+    );
+    assert!(
+        matches!(&a[..], [Action::Alarm(m)] if m.contains("9000000000 s") && m.contains("not trusted")),
+        "{a:?}"
+    );
+    assert_eq!(c.status(MS).lease, None);
+    assert_eq!(c.next_wakeup(), MS + 500 * MS);
+    // Nor is a grant without an ID.
+    let a = c.step(
+        501 * MS,
+        Event::Granted {
+            sent: 500 * MS,
+            result: Ok((0, 3)),
+        },
+    );
+    assert_eq!(c.status(501 * MS).lease, None, "{a:?}");
+
+    // An active whose keepalives come back inflated keeps the deadline of its last
+    // trustworthy acknowledgement, and fences there.
+    let mut c = core("a", true);
+    granted_then_read(&mut c, 0, view(None, None));
+    c.step(3 * MS, Event::Claimed { result: Ok(true) });
+    let f1 = timing().renew_deadline_for(Duration::from_secs(3)).unwrap();
+    let f1 = f1.as_nanos() as u64;
+    let mut t = 500 * MS;
+    let mut fenced = None;
+    while t < 10_000 * MS && fenced.is_none() {
+        for a in c.step(t, Event::Tick) {
+            match a {
+                Action::KeepAlive { lease } => {
+                    let a = c.step(
+                        t + MS,
+                        Event::KeptAlive {
+                            sent: t,
+                            lease,
+                            result: Ok(9_000_000_000),
+                        },
+                    );
+                    assert!(
+                        a.iter()
+                            .any(|a| matches!(a, Action::Alarm(m) if m.contains("not trusted"))),
+                        "{a:?}"
+                    );
+                }
+                Action::StopApp { fence: true, .. } => fenced = Some(t),
+                _ => {}
+            }
+        }
+        t = c.next_wakeup();
+    }
+    // Granted (sent at 0): the deadline is F1 after that send, whatever came since.
+    assert_eq!(fenced, Some(f1), "fenced at {fenced:?}, F1 {f1}");
+}
+
+/// Drives `c` from `from` for `span` ns the way the backend does: a tick at each wake-up,
+/// every etcd call failing 1 ms after it is sent, the application gone 1 ms after its stop.
+/// Returns how many times the node woke.
+fn wakeups_with_etcd_failing(c: &mut Core, from: Time, span: u64) -> usize {
+    fn e<T>() -> Result<T, String> {
+        Err("connect: refused".to_string())
+    }
+    let mut t = from;
+    let mut wakes = 0;
+    let mut pending = vec![Event::Tick];
+    while t < from + span {
+        for ev in std::mem::take(&mut pending) {
+            for a in c.step(t, ev) {
+                pending.push(match a {
+                    Action::GrantLease { .. } => Event::Granted {
+                        sent: t,
+                        result: e(),
+                    },
+                    Action::KeepAlive { lease } => Event::KeptAlive {
+                        sent: t,
+                        lease,
+                        result: e(),
+                    },
+                    Action::Read => Event::Read { result: e() },
+                    Action::Claim { .. } => Event::Claimed { result: e() },
+                    Action::Revoke { .. } => Event::Revoked { result: e() },
+                    Action::PutStatus { .. } => Event::StatusPut { result: e() },
+                    Action::StopApp { .. } => Event::AppStopped {
+                        epoch: c.status(t).epoch,
+                    },
+                    _ => continue,
+                });
+            }
+        }
+        if pending.is_empty() {
+            let next = c.next_wakeup();
+            assert!(next > t, "woke at {t}, next wake-up {next}: a busy loop");
+            t = next;
+            wakes += 1;
+            pending.push(Event::Tick);
+        } else {
+            t += MS;
+        }
+    }
+    wakes
+}
+
+#[test]
+fn without_etcd_a_standby_and_a_fenced_node_wake_a_few_times_a_period() {
+    let p = timing().period.as_nanos() as u64;
+    let span = 10_000 * MS;
+    let most = 3 * (span / p) as usize;
+    let mut c = core("b", false);
+    let wakes = wakeups_with_etcd_failing(&mut c, 0, span);
+    assert!(
+        wakes <= most,
+        "a standby without etcd woke {wakes} times in 10 s"
+    );
+    assert_eq!(c.status(span).lease, None);
+
+    // An active cut off from etcd: it fences at its deadline, then neither its revoke nor
+    // its grants get through.
+    let mut c = core("a", true);
+    granted_then_read(&mut c, 0, view(None, None));
+    c.step(3 * MS, Event::Claimed { result: Ok(true) });
+    let wakes = wakeups_with_etcd_failing(&mut c, 4 * MS, span);
+    assert_eq!(c.role(), Role::Standby);
+    assert!(
+        wakes <= most,
+        "a fenced node without etcd woke {wakes} times in 10 s"
+    );
+}
+
+#[test]
+fn an_epoch_at_the_top_of_its_range_is_never_claimed_past_and_said_once() {
+    let mut c = core("a", true);
+    let mut v = view(None, None);
+    v.epoch = u64::MAX;
+    let a = granted_then_read(&mut c, 0, v.clone());
+    assert_eq!(
+        a,
+        vec![
+            Action::EpochExhausted {
+                top: u64::MAX,
+                in_key: true
+            },
+            Action::PutStatus {
+                lease: 0x11,
+                status: c.status_text()
+            }
+        ]
+    );
+    c.step(3 * MS, Event::StatusPut { result: Ok(()) });
+    // Later reads: no claim, no second alarm.
+    for k in 1..5u64 {
+        let t = k * 500 * MS;
+        c.step(t, Event::Tick);
+        c.step(
+            t + MS,
+            Event::KeptAlive {
+                sent: t,
+                lease: 0x11,
+                result: Ok(3),
+            },
+        );
+        let a = c.step(
+            t + 2 * MS,
+            Event::Read {
+                result: Ok(v.clone()),
+            },
+        );
+        assert!(
+            !a.iter()
+                .any(|a| matches!(a, Action::Claim { .. } | Action::EpochExhausted { .. })),
+            "{a:?}"
+        );
+    }
+    assert_eq!(c.role(), Role::Standby);
+
+    // The top persisted on local disk: the key is not the source.
+    let mut c = Core::new(
+        CoreConfig {
+            node: "a".into(),
+            preferred: true,
+            timing: timing(),
+            incarnation: 7,
+            persisted_epoch: u64::MAX,
+        },
+        0,
+    );
+    let a = granted_then_read(&mut c, 0, view(None, None));
+    assert_eq!(
+        a[0],
+        Action::EpochExhausted {
+            top: u64::MAX,
+            in_key: false
+        }
+    );
+    // One below the top still claims the top itself.
+    let mut c = core("a", true);
+    let mut v = view(None, None);
+    v.epoch = u64::MAX - 1;
+    let a = granted_then_read(&mut c, 0, v);
+    assert!(a.contains(&Action::PersistEpoch(u64::MAX)), "{a:?}");
+}
