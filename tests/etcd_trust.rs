@@ -215,6 +215,14 @@ fn an_epoch_key_at_the_top_of_its_range_is_refused_loudly_and_never_wraps() {
     let etcd = EtcdCluster::start(1, false);
     let member = etcd.endpoints()[0].clone();
     let mut c = Cluster::new("etcd-epoch", &["n1"], &settings(&[&member], timing()));
+    let paged = c.dir.join("paged");
+    c.add_conf(
+        "n1",
+        &format!(
+            "hb.incident_cmd=echo \"$HB_INCIDENT_KIND|$HB_REASON\" >> {}\n",
+            paged.display()
+        ),
+    );
     etcd.etcdctl(None, &["put", "/trust/epoch", "18446744073709551615"]);
     c.start("n1");
     let said = "epoch exhausted: key /trust/epoch is at 18446744073709551615";
@@ -223,11 +231,30 @@ fn an_epoch_key_at_the_top_of_its_range_is_refused_loudly_and_never_wraps() {
         "no alarm naming the key\n{}",
         c.logs()
     );
+    // The operator is paged once, with the key named.
+    let incident = || {
+        fs::read_to_string(&paged)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.starts_with("storage|") && l.contains(said))
+            .count()
+    };
+    assert!(
+        wait_until(Duration::from_secs(5), || incident() == 1),
+        "no incident naming the key: {:?}\n{}",
+        fs::read_to_string(&paged),
+        c.logs()
+    );
     // Several periods later: still nothing claimed, the alarm not repeated.
     std::thread::sleep(timing().period * 15);
     assert!(c.instances().is_empty(), "{:?}", c.instances());
     let log = c.log("n1");
-    assert_eq!(log.matches(said).count(), 1, "{log}");
+    let alarms = log
+        .lines()
+        .filter(|l| l.contains(said) && !l.contains("incident"))
+        .count();
+    assert_eq!(alarms, 1, "{log}");
+    assert_eq!(incident(), 1, "paged again\n{log}");
     let leader = etcd.etcdctl(None, &["get", "/trust/leader"]);
     assert!(leader.trim().is_empty(), "a leader key: {leader}");
     let epoch = etcd.etcdctl(None, &["get", "--print-value-only", "/trust/epoch"]);

@@ -149,6 +149,12 @@ impl Daemon {
             let text = format!("local state: {a}");
             self.raise(Kind::Storage, None, &a, &text);
         }
+        // The fencing token at the top of its range (said once per process): nobody here
+        // claims until an operator resets the cluster's epoch.
+        if let Some(a) = has("epoch exhausted") {
+            let text = format!("fencing token: {a}");
+            self.raise(Kind::Storage, None, &a, &text);
+        }
         if let Some(a) = has("switchover to").filter(|a| a.contains("abandoned")) {
             let text = format!("switchover abandoned, failover is back on: {a}");
             self.raise(Kind::Switchover, None, &a, &text);
