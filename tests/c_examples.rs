@@ -276,7 +276,7 @@ fn the_examples_run_against_the_portable_release_build() {
 
     let (status, stdout, stderr) = run(Command::new(&exes[0]).env("TMPDIR", dir.path()));
     assert!(
-        status.success() && stdout.ends_with(" checks passed\n") && stderr.is_empty(),
+        status.success() && stdout.ends_with(" checks passed") && stderr.is_empty(),
         "abi_misuse against the portable libhamon.a ({status}):\n{stdout}\n{stderr}"
     );
 

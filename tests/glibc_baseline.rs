@@ -69,7 +69,10 @@ fn ha_probe_in_the_dist_kit_needs_at_most_glibc_2_17() {
     let elves = elf_files_under(&kit);
     assert_eq!(elves, [kit.join("ha-probe")], "the ELF files of ha.tar");
     assert_glibc_baseline(&elves);
-    let version = run(Command::new(kit.join("ha-probe")).arg("--version"), BUILD_PATIENCE);
+    let version = run(
+        Command::new(kit.join("ha-probe")).arg("--version"),
+        BUILD_PATIENCE,
+    );
     assert!(version.status.success(), "{}", version.show());
 }
 

@@ -66,7 +66,11 @@ pub fn portable() -> &'static Portable {
                 .env_remove("HAMON_NATIVE_BUILD"),
             BUILD_PATIENCE,
         );
-        assert!(done.status.success(), "portable release build:\n{}", done.show());
+        assert!(
+            done.status.success(),
+            "portable release build:\n{}",
+            done.show()
+        );
         let mut lines = done.stdout.lines().rev();
         let zig = PathBuf::from(lines.next().expect("zig path"));
         let dir = PathBuf::from(lines.next().expect("release dir"));
@@ -181,7 +185,12 @@ pub fn library_in_jar(jar: &Path, dir: &Path) -> PathBuf {
             .current_dir(dir),
         BUILD_PATIENCE,
     );
-    assert!(done.status.success(), "jar xf {}:\n{}", jar.display(), done.show());
+    assert!(
+        done.status.success(),
+        "jar xf {}:\n{}",
+        jar.display(),
+        done.show()
+    );
     let lib = dir.join(entry);
     assert!(lib.is_file(), "{} carries no {entry}", jar.display());
     lib
