@@ -47,6 +47,26 @@ fn the_release_build_needs_at_most_glibc_2_17() {
         "{}",
         dynamic.show()
     );
+    // As the release profile promises with strip = "debuginfo": no DWARF, but the symbol
+    // table stays (backtraces name functions), and a build-id for crash tools.
+    for file in ["libhamon.so", "ha-probe", "ha-heartbeat"] {
+        let path = built.dir.join(file);
+        let elf = run(
+            Command::new("readelf").args(["-S", "-n", "-W"]).arg(&path),
+            BUILD_PATIENCE,
+        );
+        assert!(elf.status.success(), "{}", elf.show());
+        assert!(
+            elf.stdout.contains(" .symtab ") && !elf.stdout.contains(".debug_info"),
+            "{file}: a symbol table and no DWARF expected:\n{}",
+            elf.stdout
+        );
+        assert!(
+            elf.stdout.contains("Build ID: "),
+            "{file} has no build-id:\n{}",
+            elf.stdout
+        );
+    }
 }
 
 #[test]
@@ -147,4 +167,22 @@ DYNAMIC SYMBOL TABLE:
     assert_eq!(newer, ["__libc_start_main", "_dl_x"]);
     assert!(newer_than_baseline("2.18") && newer_than_baseline("3.0"));
     assert!(!newer_than_baseline("2.3.4") && !newer_than_baseline("2"));
+}
+
+#[test]
+fn the_native_build_switch_takes_only_1_or_0() {
+    let scratch = TempDir::new("glibc-switch");
+    let done = run(
+        script("dist")
+            .arg(scratch.path())
+            .env("HAMON_NATIVE_BUILD", "yes"),
+        BUILD_PATIENCE,
+    );
+    assert_eq!(done.status.code(), Some(2), "{}", done.show());
+    assert!(
+        done.stderr.contains("HAMON_NATIVE_BUILD must be 1") && done.stderr.contains("'yes'"),
+        "{}",
+        done.show()
+    );
+    assert!(!scratch.path().join("ha.tar").exists(), "{}", done.show());
 }

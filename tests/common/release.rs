@@ -40,8 +40,8 @@ pub fn script(name: &str) -> Command {
 }
 
 pub struct Portable {
-    /// `TARGET/x86_64-unknown-linux-gnu/release`: libhamon.so (with its SONAME),
-    /// libhamon.a, ha-probe and ha-heartbeat.
+    /// `TARGET/hamon-portable`: libhamon.so (with its SONAME), libhamon.a, ha-probe and
+    /// ha-heartbeat.
     pub dir: PathBuf,
     /// The zig the build used, for linking C programs against the same glibc.
     pub zig: PathBuf,
