@@ -1,15 +1,19 @@
 //! Builds the C programs in c-examples/ with a C compiler against the library that cargo
 //! built for this very test run, and runs them: the ABI misuse suite, and the embedding
-//! application `pico` driven over TCP the way a cluster manager would.
+//! application `pico` driven over TCP the way a cluster manager would. Once more against the
+//! portable release build that ships (linked against glibc 2.17, with its SONAME).
 //!
-//! Needs `cc` (or `$CC`) and `kill` on the PATH; Unix only.
+//! Needs `cc` (or `$CC`) and `kill` on the PATH; Unix only; the portable run Linux x86-64 only.
 
 #![cfg(unix)]
 
 mod common;
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[path = "common/release.rs"]
+mod release;
 
 use common::TempDir;
-use common::cc::{Link, compile};
+use common::cc::{Link, compile, compile_against};
 use common::child::{PATIENCE, Running, run, sigterm, wait_for};
 use std::fs;
 use std::io::{Read, Write};
@@ -249,5 +253,44 @@ fn pico_shared_library_build_runs() {
         *last = ask_line(port, "ping");
         (last == "OK").then_some(())
     });
+    stop_pico(pico);
+}
+
+/// The examples against the portable release build, laid out as scripts/install does: the
+/// shared library under its SONAME (libhamon.so.0), libhamon.so linking to it.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[test]
+fn the_examples_run_against_the_portable_release_build() {
+    let built = release::portable();
+    let dir = TempDir::new("portable");
+    let lib = dir.path().join("lib");
+    fs::create_dir(&lib).expect("mkdir lib");
+    fs::copy(built.dir.join("libhamon.so"), lib.join("libhamon.so.0")).expect("copy .so");
+    std::os::unix::fs::symlink("libhamon.so.0", lib.join("libhamon.so")).expect("link .so");
+    fs::copy(built.dir.join("libhamon.a"), lib.join("libhamon.a")).expect("copy .a");
+    let exes = compile_against(
+        &lib,
+        &[("abi_misuse", Link::Static), ("pico", Link::Shared)],
+        dir.path(),
+    );
+
+    let (status, stdout, stderr) = run(Command::new(&exes[0]).env("TMPDIR", dir.path()));
+    assert!(
+        status.success() && stdout.ends_with(" checks passed") && stderr.is_empty(),
+        "abi_misuse against the portable libhamon.a ({status}):\n{stdout}\n{stderr}"
+    );
+
+    let (pico, port) = start_pico(&exes[1], &[]);
+    let maps = fs::read_to_string(format!("/proc/{}/maps", pico.pid())).expect("maps");
+    assert!(
+        maps.contains(&lib.join("libhamon.so.0").display().to_string()),
+        "pico did not load the portable libhamon.so.0:\n{maps}"
+    );
+    wait_for("ping OK", |last| {
+        *last = ask_line(port, "ping");
+        (last == "OK").then_some(())
+    });
+    let check = ask_line(port, "check");
+    assert!(check.starts_with("UP "), "{check}");
     stop_pico(pico);
 }

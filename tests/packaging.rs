@@ -4,43 +4,29 @@
 //! a root where ha-probe runs; the man pages are clean roff and the bash completions
 //! complete.
 //!
+//! What they install and package is the portable release build, and every ELF file in the
+//! prefix, the package and their jars needs at most glibc 2.17 (tests/glibc_baseline.rs
+//! checks the rest of what ships).
+//!
 //! Needs cc, pkg-config, groff, bash, dpkg-deb and binutils (scripts/test installs them);
-//! builds the release profile once (scripts/install). Linux only.
+//! scripts/install and scripts/package share the test run's one portable release build
+//! (tests/common/release.rs). Linux only.
 
 #![cfg(target_os = "linux")]
 
 mod common;
+#[path = "common/release.rs"]
+mod release;
 
 use common::child::run_to_end as run;
 use common::{TempDir, root};
+use release::{BUILD_PATIENCE, assert_glibc_baseline, elf_files_under, library_in_jar, script};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
 use std::time::Duration;
 
-/// Release builds of a loaded machine.
-const BUILD_PATIENCE: Duration = Duration::from_secs(1800);
 const PATIENCE: Duration = Duration::from_secs(120);
-
-/// The target directory of this test run: scripts/install builds its release files there.
-fn target_dir() -> PathBuf {
-    common::profile_dir()
-        .parent()
-        .expect("target/<profile> has a parent")
-        .to_path_buf()
-}
-
-/// scripts/install and scripts/package build in the same target directory: one at a time.
-static BUILDS: Mutex<()> = Mutex::new(());
-
-fn script(name: &str) -> Command {
-    let mut cmd = Command::new("sh");
-    cmd.arg(root().join("scripts").join(name))
-        .env("CARGO", env!("CARGO"))
-        .env("CARGO_TARGET_DIR", target_dir());
-    cmd
-}
 
 /// Starts a server on an ephemeral loopback port, probes it, stops it; prints the version.
 const PROGRAM: &str = r#"#include <hamon.h>
@@ -153,11 +139,8 @@ fn entries_under(dir: &Path) -> Vec<PathBuf> {
 fn c_programs_build_against_the_installed_prefix_both_ways_and_uninstall_removes_all() {
     let scratch = TempDir::new("install");
     let prefix = scratch.path().join("prefix");
-    {
-        let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-        let done = run(script("install").arg(&prefix), BUILD_PATIENCE);
-        assert!(done.status.success(), "scripts/install:\n{}", done.show());
-    }
+    let done = run(script("install").arg(&prefix), BUILD_PATIENCE);
+    assert!(done.status.success(), "scripts/install:\n{}", done.show());
     for file in [
         "lib/libhamon.so.0",
         "lib/libhamon.a",
@@ -174,6 +157,23 @@ fn c_programs_build_against_the_installed_prefix_both_ways_and_uninstall_removes
     ] {
         assert!(prefix.join(file).exists(), "{file} not installed");
     }
+    // Every ELF file installed, and the jar's library, runs on glibc 2.17.
+    let mut elves = elf_files_under(&prefix);
+    let version = env!("CARGO_PKG_VERSION");
+    assert_eq!(
+        elves,
+        [
+            prefix.join("bin/ha-heartbeat"),
+            prefix.join("bin/ha-probe"),
+            prefix.join(format!("lib/libhamon.so.{version}")),
+        ],
+        "the ELF files installed"
+    );
+    elves.push(library_in_jar(
+        &prefix.join(format!("share/java/hamon-{version}.jar")),
+        &scratch.path().join("jar"),
+    ));
+    assert_glibc_baseline(&elves);
     let unit =
         fs::read_to_string(prefix.join("lib/systemd/system/ha-heartbeat.service")).expect("unit");
     assert!(
@@ -420,11 +420,8 @@ fn bash_completes_ha_probe_and_ha_heartbeat() {
 fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
     let scratch = TempDir::new("deb");
     let out = scratch.path().join("out");
-    {
-        let _one = BUILDS.lock().unwrap_or_else(|e| e.into_inner());
-        let done = run(script("package").arg(&out), BUILD_PATIENCE);
-        assert!(done.status.success(), "scripts/package:\n{}", done.show());
-    }
+    let done = run(script("package").arg(&out), BUILD_PATIENCE);
+    assert!(done.status.success(), "scripts/package:\n{}", done.show());
     let deb = out.join(format!("hamon_{}_amd64.deb", env!("CARGO_PKG_VERSION")));
     assert!(deb.is_file(), "no {}", deb.display());
 
@@ -434,7 +431,8 @@ fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
         "Package: hamon".to_string(),
         format!("Version: {}", env!("CARGO_PKG_VERSION")),
         "Architecture: amd64".to_string(),
-        "Depends: libc6 (>= 2.".to_string(),
+        // The newest GLIBC_ version the files use: the baseline's.
+        "Depends: libc6 (>= 2.17)".to_string(),
     ] {
         assert!(info.stdout.contains(&field), "{field}:\n{}", info.stdout);
     }
@@ -487,6 +485,22 @@ fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
         !root_dir.join("usr/share/hamon/install-manifest").exists(),
         "the package ships scripts/install's manifest"
     );
+    // Every ELF file of the package, and the jar's library, runs on glibc 2.17.
+    let mut elves = elf_files_under(&root_dir);
+    assert_eq!(
+        elves,
+        [
+            root_dir.join("usr/bin/ha-heartbeat"),
+            root_dir.join("usr/bin/ha-probe"),
+            root_dir.join(format!("usr/lib/libhamon.so.{}", env!("CARGO_PKG_VERSION"))),
+        ],
+        "the ELF files of the package"
+    );
+    elves.push(library_in_jar(
+        &root_dir.join("usr/share/java/hamon.jar"),
+        &scratch.path().join("jar"),
+    ));
+    assert_glibc_baseline(&elves);
     let pc = fs::read_to_string(root_dir.join("usr/lib/pkgconfig/hamon.pc")).expect("pc");
     assert!(
         pc.contains("prefix=/usr\n"),

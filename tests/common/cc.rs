@@ -13,9 +13,9 @@ pub enum Link {
     Shared,
 }
 
-/// Starts compiling `c-examples/NAME.c` into `dir` (so several compile at once).
-fn start_compile(name: &str, link: Link, dir: &Path) -> (PathBuf, Child) {
-    let lib = lib_dir();
+/// Starts compiling `c-examples/NAME.c` into `dir` (so several compile at once), linked
+/// against the library in `lib`.
+fn start_compile(name: &str, link: Link, lib: &Path, dir: &Path) -> (PathBuf, Child) {
     let out = dir.join(match link {
         Link::Static => name.to_string(),
         Link::Shared => format!("{name}-shared"),
@@ -29,7 +29,7 @@ fn start_compile(name: &str, link: Link, dir: &Path) -> (PathBuf, Child) {
         .arg(&out);
     match link {
         Link::Static => {
-            cmd.arg(find_lib(&lib, "a").expect("libhamon.a"));
+            cmd.arg(find_lib(lib, "a").expect("libhamon.a"));
             cmd.args(["-lpthread", "-ldl", "-lm"]);
         }
         Link::Shared => {
@@ -48,9 +48,14 @@ fn start_compile(name: &str, link: Link, dir: &Path) -> (PathBuf, Child) {
 
 /// Compiles each `(name, link)` into `dir`, in parallel; returns the executables in order.
 pub fn compile(programs: &[(&str, Link)], dir: &Path) -> Vec<PathBuf> {
+    compile_against(&lib_dir(), programs, dir)
+}
+
+/// [`compile`] against the libhamon.a and libhamon.so in `lib`.
+pub fn compile_against(lib: &Path, programs: &[(&str, Link)], dir: &Path) -> Vec<PathBuf> {
     let started: Vec<_> = programs
         .iter()
-        .map(|&(name, link)| (name, start_compile(name, link, dir)))
+        .map(|&(name, link)| (name, start_compile(name, link, lib, dir)))
         .collect();
     started
         .into_iter()
