@@ -478,6 +478,9 @@ fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
         "usr/share/man/man3/hamon.3.gz",
         "usr/share/bash-completion/completions/ha-heartbeat",
         "usr/share/doc/hamon/copyright",
+        "usr/share/doc/hamon/heartbeat-etcd.md",
+        "usr/share/doc/hamon/monitor-server.md",
+        "usr/share/doc/hamon/prometheus/hamon-heartbeat.rules.yml",
     ] {
         assert!(root_dir.join(file).exists(), "{file} not in the package");
     }
