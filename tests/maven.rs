@@ -2,7 +2,7 @@
 //! and plugins as java/pom.xml says: it compiles, runs the test groups of java/tests and
 //! installs into a scratch local repository a jar equivalent to scripts/build-java's (the same
 //! entries, Java 8 class files, this build's libhamon.so inside, the same manifest entries),
-//! which loads its own library; the installed pom carries the project's metadata; Debian's
+//! which loads its own library, and the same sources and javadoc jars; the installed pom carries the project's metadata; Debian's
 //! repository is left untouched; and a failing group or a missing library fails the build.
 //!
 //! Runs when `mvn` and Debian's /usr/share/maven-repo are installed (scripts/test installs
@@ -79,10 +79,10 @@ impl Scratch {
         self.dir.path().join("native")
     }
 
-    /// The installed artifact's file with this extension (`jar`, `pom`).
-    fn installed(&self, ext: &str) -> PathBuf {
+    /// The installed file `hamon-X.Y.Z{suffix}` (`.jar`, `-sources.jar`, `.pom`).
+    fn installed(&self, suffix: &str) -> PathBuf {
         self.repo()
-            .join(format!("io/hamon/hamon/{VERSION}/hamon-{VERSION}.{ext}"))
+            .join(format!("io/hamon/hamon/{VERSION}/hamon-{VERSION}{suffix}"))
     }
 
     /// `mvn` offline as java/pom.xml documents it, with `args` (phases, -D settings) last.
@@ -256,13 +256,24 @@ fn maven_builds_tests_and_installs_the_jar_offline() {
     );
 
     // The same files as scripts/build-java's jar, this build's library among them.
-    let jar = scratch.installed("jar");
+    let jar = scratch.installed(".jar");
     let files = jar_files(&jar);
     assert_eq!(
         files,
         jar_files(&java().shipped_jar),
         "the Maven jar and scripts/build-java's differ"
     );
+    // Its sources and documentation too.
+    for suffix in ["-sources.jar", "-javadoc.jar"] {
+        let built = java()
+            .shipped_jar
+            .with_file_name(format!("hamon-{VERSION}{suffix}"));
+        assert_eq!(
+            jar_files(&scratch.installed(suffix)),
+            jar_files(&built),
+            "the Maven hamon-{VERSION}{suffix} and scripts/build-java's differ"
+        );
+    }
     let unpacked = scratch.dir.path().join("unpacked");
     extract(&jar, &unpacked);
     assert_eq!(
@@ -331,7 +342,7 @@ fn maven_builds_tests_and_installs_the_jar_offline() {
     alone.assert_no_jvm_warnings();
 
     // The installed pom is java/pom.xml, with the project's identity and metadata.
-    let installed = fs::read_to_string(scratch.installed("pom")).expect("the installed pom");
+    let installed = fs::read_to_string(scratch.installed(".pom")).expect("the installed pom");
     assert_eq!(installed, pom);
     for element in [
         "<groupId>io.hamon</groupId>".to_string(),
