@@ -57,7 +57,11 @@ impl CNode {
             assert_eq!(ha_config_new(&mut cfg), HA_OK);
             for (k, v) in settings {
                 let (ck, cv) = (CString::new(*k).unwrap(), CString::new(v.as_str()).unwrap());
-                assert_eq!(ha_config_set(cfg, ck.as_ptr(), cv.as_ptr()), HA_OK, "{k}={v}");
+                assert_eq!(
+                    ha_config_set(cfg, ck.as_ptr(), cv.as_ptr()),
+                    HA_OK,
+                    "{k}={v}"
+                );
             }
             if init {
                 assert_eq!(hb_init(cfg), HA_OK, "hb_init");
@@ -99,7 +103,11 @@ fn reach(node: &mut CNode, role: u32, within: Duration) {
         if r.role == role && r.action != HB_ACTION_START {
             return;
         }
-        assert!(Instant::now() < until, "role {role} not reached: at {}", r.role);
+        assert!(
+            Instant::now() < until,
+            "role {role} not reached: at {}",
+            r.role
+        );
         pause(&r);
     }
 }
@@ -134,7 +142,10 @@ fn follow(node: &mut CNode, role: u32, window: Duration) -> Loop {
             && i64::from(r.next_tick_ms) > r.deadline_left_ms
             && l.overslept.is_none()
         {
-            l.overslept = Some((r.next_tick_ms, Duration::from_millis(r.deadline_left_ms as u64)));
+            l.overslept = Some((
+                r.next_tick_ms,
+                Duration::from_millis(r.deadline_left_ms as u64),
+            ));
         }
         pause(&r);
     }
@@ -270,5 +281,11 @@ fn an_active_node_on_etcd_does_not_spin() {
     reach(&mut node, HB_ROLE_ACTIVE, Duration::from_secs(30));
     let before = process_cpu();
     let l = follow(&mut node, HB_ROLE_ACTIVE, WINDOW);
-    check("active on etcd", &l, process_cpu() - before, 1, HB_ROLE_ACTIVE);
+    check(
+        "active on etcd",
+        &l,
+        process_cpu() - before,
+        1,
+        HB_ROLE_ACTIVE,
+    );
 }
