@@ -5,11 +5,16 @@
 //! included; hamon aims at 0.3 ms, the bound here is loose so that a loaded machine does
 //! not fail it: BENCHMARKS.md has the real figures).
 //!
+//! Also while a read stays out (a hung record, a stopped etcd member): the node's timers fall
+//! due while it waits, and it must sleep through that too.
+//!
 //! The measurements run one at a time (a lock): CPU is the whole process's.
 
 #![cfg(target_os = "linux")]
 
 mod common;
+#[path = "common/hung.rs"]
+mod hung;
 
 use std::ffi::CString;
 use std::path::Path;
@@ -21,6 +26,7 @@ use std::time::{Duration, Instant};
 use hamon::ffi::config::{ha_config, ha_config_free, ha_config_new, ha_config_set};
 use hamon::ffi::heartbeat::*;
 use hamon::ffi::status::HA_OK;
+use hung::HungStorage;
 
 const PERIOD: Duration = Duration::from_millis(100);
 const WINDOW: Duration = Duration::from_secs(3);
@@ -215,6 +221,16 @@ fn an_active_node_on_a_local_directory_does_not_spin() {
     let before = process_cpu();
     let l = follow(&mut node, HB_ROLE_ACTIVE, WINDOW);
     check("active", &l, process_cpu() - before, 1, HB_ROLE_ACTIVE);
+
+    // The peer's record hangs (a stuck NFS file): its read stays out for ever, the node's
+    // timers fall due meanwhile, and it must still sleep between them.
+    let hung = HungStorage::hang(&dir.path().join("shared"), &["node.dc2"]);
+    let before = process_cpu();
+    let l = follow(&mut node, HB_ROLE_ACTIVE, WINDOW);
+    let cpu = process_cpu() - before;
+    // Let the hung read go before the node is freed.
+    hung.restore();
+    check("active, the peer's record hung", &l, cpu, 1, HB_ROLE_ACTIVE);
 }
 
 #[test]
@@ -260,7 +276,9 @@ fn an_active_node_and_its_standby_do_not_spin() {
 fn an_active_node_on_etcd_does_not_spin() {
     use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let etcd = EtcdCluster::start(1, false);
+    // Three members, as sites run it: a keepalive waits for raft, and a node whose timers
+    // fall due while one is out must not spin meanwhile.
+    let etcd = EtcdCluster::start(3, false);
     etcd.wait_ready();
     let dir = common::TempDir::new("tick-loop-etcd");
     let settings = vec![
@@ -288,4 +306,45 @@ fn an_active_node_on_etcd_does_not_spin() {
         1,
         HB_ROLE_ACTIVE,
     );
+
+    // The member it talks to hangs (stopped): its calls stay out until the I/O timeout
+    // (500 ms, five periods), and the node's timers fall due meanwhile. It must sleep
+    // through that wait too, not call again and again until the answer comes.
+    let hung = Stopped::new(etcd.members[0].pid());
+    let before = process_cpu();
+    let l = follow(&mut node, HB_ROLE_ACTIVE, WINDOW);
+    drop(hung);
+    check(
+        "active on etcd, a member hung",
+        &l,
+        process_cpu() - before,
+        1,
+        HB_ROLE_ACTIVE,
+    );
+}
+
+/// A process stopped (SIGSTOP) until this is dropped, also when the test fails.
+#[cfg(feature = "etcd")]
+struct Stopped(i32);
+
+#[cfg(feature = "etcd")]
+impl Stopped {
+    fn new(pid: u32) -> Stopped {
+        let pid = i32::try_from(pid).expect("a pid");
+        // SAFETY: a signal to a process this test started.
+        assert_eq!(
+            unsafe { libc::kill(pid, libc::SIGSTOP) },
+            0,
+            "SIGSTOP {pid}"
+        );
+        Stopped(pid)
+    }
+}
+
+#[cfg(feature = "etcd")]
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        // SAFETY: as above.
+        unsafe { libc::kill(self.0, libc::SIGCONT) };
+    }
 }
