@@ -283,7 +283,9 @@ int main(int argc, char **argv) {
     if (act(node, &d, &r) != HA_OK) {
       goto cleanup;
     }
-    sleep_ms((long)r.next_tick_ms); /* call hb_tick again within next_tick_ms */
+    /* Sleep what the tick asks: the next timer is due then (about two calls a period),
+     * and it never reaches past the lease's end. */
+    sleep_ms((long)r.next_tick_ms);
   }
 
   /* Hand over: release the lease, stop the application, and tick until the node is

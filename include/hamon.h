@@ -254,8 +254,8 @@ typedef struct ha_server ha_server;
  *
  * Create with `hb_node_new` (after `hb_init` has created the shared records once per
  * cluster); the caller owns it and frees it with `hb_node_free`. Drive it from the daemon
- * loop: call `hb_tick` again within `next_tick_ms` of the previous result and do what its
- * `action` says; report the application's end with `hb_app_stopped` / `hb_app_failed`.
+ * loop: call `hb_tick`, do what its `action` says, sleep `next_tick_ms`, repeat; report the
+ * application's end with `hb_app_stopped` / `hb_app_failed`.
  *
  * Not thread-safe: one thread at a time per node (it may move between threads, but calls
  * must not overlap, `hb_status` included). Separate nodes are independent. The methods
@@ -404,8 +404,9 @@ typedef struct hb_tick_result {
    */
   uint32_t alarms;
   /**
-   * Call `hb_tick` again within this many milliseconds (at most half of `hb.period_ms`;
-   * 0: at once).
+   * Sleep this many milliseconds, then call `hb_tick` again: the next timer (a renewal,
+   * a read, the lease's end) is due then. At most half of `hb.period_ms`, never past the
+   * lease's end; 0 only when something is due at once (rare: the loop does not spin).
    */
   uint32_t next_tick_ms;
 } hb_tick_result;
@@ -870,10 +871,13 @@ ha_status hb_node_new(const struct ha_config *cfg, struct hb_node **out);
  * most `hb.io_timeout_ms` (storage that hangs longer is left behind, never waited for), and
  * never past the lease deadline: FENCE, START and STOP are returned as soon as decided.
  *
- * Call it from the daemon loop, again within `out->next_tick_ms` of the previous result
- * (at the latest every half `hb.period_ms`): the lease is renewed only inside this call,
- * and an active node that misses its renew deadline is told FENCE. Then act on
- * `out->action`:
+ * Call it from the daemon loop: call, act on the result, sleep `out->next_tick_ms`
+ * (`nanosleep`, `poll` with that timeout), call again. A loop that sleeps exactly that long
+ * makes about two calls per `hb.period_ms` and never sleeps past the lease's end (the
+ * value is rounded up to the next timer, down to the lease's end): the lease is renewed
+ * only inside this call, and an active node that misses its renew deadline is told FENCE.
+ * Waking sooner (a signal, other work) is harmless; sleeping longer than `next_tick_ms`
+ * risks the lease. Act on `out->action`:
  * - `HB_ACTION_START`: start the application now, giving it `out->epoch` as its fencing
  *   token (for instance in the environment as `HB_EPOCH`).
  * - `HB_ACTION_KEEP`: it runs; leave it.

@@ -40,6 +40,10 @@ pub struct EtcdCost {
     pub other_ticks: Samples,
     /// CPU of the node's process (its etcd thread included) per period.
     pub cpu_per_period: Duration,
+    /// hb_tick calls per period.
+    pub calls_per_period: f64,
+    /// Calls that answered `next_tick_ms` 0.
+    pub zero_answers: u64,
     /// CPU of the three members per period, above what they use idle.
     pub etcd_cpu_per_period: Duration,
     /// Requests the members received per period: keepalives, range reads, anything else
@@ -118,6 +122,7 @@ pub fn measure(dir: &Path, window: Duration) -> Result<EtcdCost, String> {
         others(&etcd)?,
     );
     let (mut in_period, mut acks, mut last_left) = (Duration::ZERO, 0u64, i64::MIN);
+    let (mut calls, mut zero_answers) = (0u64, 0u64);
     let cpu_before = usage::process_cpu();
     let etcd_cpu_before = etcd.cpu();
     let started_window = Instant::now();
@@ -127,6 +132,8 @@ pub fn measure(dir: &Path, window: Duration) -> Result<EtcdCost, String> {
         let r = node.tick();
         let took = started.elapsed();
         in_period += took;
+        calls += 1;
+        zero_answers += u64::from(r.next_tick_ms == 0);
         // The deadline only moves on when a keepalive is acknowledged.
         if r.deadline_left_ms > last_left && last_left != i64::MIN {
             ack_ticks.record(took);
@@ -154,6 +161,8 @@ pub fn measure(dir: &Path, window: Duration) -> Result<EtcdCost, String> {
         periods,
         other_ticks,
         cpu_per_period: cpu / acks.max(1) as u32,
+        calls_per_period: per(calls),
+        zero_answers,
         etcd_cpu_per_period: etcd_above_idle / acks.max(1) as u32,
         keepalives: per(etcd.requests("LeaseKeepAlive")? - keep0),
         ranges: per(etcd.requests("Range")? - range0),

@@ -3,7 +3,9 @@
 //! (`hb_tick`, then sleep `next_tick_ms`). Every tick is timed, and told apart by whether
 //! the node's own record was written during it (the beat: its record written with its
 //! syncs, the peer's and the maintenance record read) or not; the ticks between two writes
-//! make up one heartbeat period.
+//! make up one heartbeat period. The calls are counted: a caller that sleeps what
+//! `next_tick_ms` says calls about twice a period, and those that answered 0 (call again at
+//! once) are counted apart.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -25,6 +27,10 @@ pub struct HamonCost {
     pub periods: Samples,
     /// CPU of the whole process (the I/O threads included) per heartbeat period.
     pub cpu_per_period: Duration,
+    /// hb_tick calls per heartbeat period.
+    pub calls_per_period: f64,
+    /// Calls that answered `next_tick_ms` 0.
+    pub zero_answers: u64,
 }
 
 fn settings(dir: &Path, timing: &Timing) -> Vec<(&'static str, String)> {
@@ -69,6 +75,7 @@ pub fn measure(dir: &Path, window: Duration) -> HamonCost {
     let mut periods = Samples::default();
     let mut seq = node.own_seq();
     let (mut in_period, mut writes) = (Duration::ZERO, 0u64);
+    let (mut calls, mut zero_answers) = (0u64, 0u64);
     let cpu_before = usage::process_cpu();
     let end = Instant::now() + window;
     while Instant::now() < end {
@@ -76,6 +83,8 @@ pub fn measure(dir: &Path, window: Duration) -> HamonCost {
         let r = node.tick();
         let took = started.elapsed();
         in_period += took;
+        calls += 1;
+        zero_answers += u64::from(r.next_tick_ms == 0);
         let now_seq = node.own_seq();
         if now_seq == seq {
             other_ticks.record(took);
@@ -95,5 +104,7 @@ pub fn measure(dir: &Path, window: Duration) -> HamonCost {
         other_ticks,
         periods,
         cpu_per_period: cpu / writes.max(1) as u32,
+        calls_per_period: calls as f64 / writes.max(1) as f64,
+        zero_answers,
     }
 }

@@ -60,11 +60,12 @@ fn main() {
         "p99",
         "max",
         "CPU per beat",
+        "hb_tick calls per beat",
         "mean vs hamon's beat",
         "p50 vs hamon's beat",
     ]);
     let (base, base_p50) = (hamon.write_ticks.mean(), hamon.write_ticks.quantile(0.5));
-    let mut row = |label: &str, s: &Samples, cpu: Duration| {
+    let mut row = |label: &str, s: &Samples, cpu: Duration, calls: Option<f64>| {
         t.row(vec![
             label.to_string(),
             s.count().to_string(),
@@ -73,6 +74,7 @@ fn main() {
             human(s.quantile(0.99)),
             human(s.max()),
             human(cpu),
+            calls.map_or("–".to_string(), |c| format!("{c:.2}")),
             ratio(s.mean(), base),
             ratio(s.quantile(0.5), base_p50),
         ]);
@@ -81,11 +83,13 @@ fn main() {
         "hamon: the hb_tick that writes and reads",
         &hamon.write_ticks,
         hamon.cpu_per_period,
+        Some(hamon.calls_per_period),
     );
     row(
         "hamon: every hb_tick of one period",
         &hamon.periods,
         hamon.cpu_per_period,
+        Some(hamon.calls_per_period),
     );
     let mut notes = Vec::new();
     if let Ok(e) = &on_etcd {
@@ -93,11 +97,13 @@ fn main() {
             "hamon on etcd: every hb_tick of one period (one keepalive, one range read)",
             &e.periods,
             e.cpu_per_period,
+            Some(e.calls_per_period),
         );
         row(
             "hamon on etcd: the hb_tick that got the keepalive's answer",
             &e.ack_ticks,
             e.cpu_per_period,
+            Some(e.calls_per_period),
         );
     }
     match &seed {
@@ -106,6 +112,7 @@ fn main() {
                 "seed: one loop iteration without its sleep",
                 &s.iterations,
                 s.cpu_per_iteration,
+                None,
             );
             if !s.steady {
                 notes.push(
@@ -123,21 +130,24 @@ fn main() {
         }
         Err(why) => {
             let mut cells = vec!["seed".to_string(), format!("not measured: {why}")];
-            cells.resize(9, "–".to_string());
+            cells.resize(10, "–".to_string());
             t.row(cells);
         }
     }
     if let Err(why) = &on_etcd {
         let mut cells = vec!["hamon on etcd".to_string(), format!("not measured: {why}")];
-        cells.resize(9, "–".to_string());
+        cells.resize(10, "–".to_string());
         t.row(cells);
     }
     report.table(&t);
     report.paragraph(&format!(
         "CPU per beat is the process's (its I/O threads included) over the window, divided by \
-         the beats. The hb_tick calls that wrote nothing ({} of them) took p50 {}, p99 {}, \
-         max {} (I/O timeout: {}).",
+         the beats; hb_tick calls per beat, every call of the window divided by the beats (a \
+         caller that sleeps `next_tick_ms` wakes for the next timer: about twice a period). \
+         The hb_tick calls that wrote nothing ({} of them, {} answered `next_tick_ms` 0) took \
+         p50 {}, p99 {}, max {} (I/O timeout: {}).",
         hamon.other_ticks.count(),
+        hamon.zero_answers,
         human(hamon.other_ticks.quantile(0.5)),
         human(hamon.other_ticks.quantile(0.99)),
         human(hamon.other_ticks.max()),
@@ -152,7 +162,8 @@ fn main() {
              hb_tick waiting for its etcd thread's calls. Per period the members received \
              {:.2} keepalives, {:.2} range reads and {:.2} other requests (their /metrics), and \
              spent {} of CPU above their idle rate (raft heartbeats), all three together. The \
-             other hb_tick calls ({} of them) took p50 {}, p99 {}, max {}.",
+             other hb_tick calls ({} of them, {} answered `next_tick_ms` 0) took p50 {}, p99 \
+             {}, max {}.",
             support::etcd::HEARTBEAT_MS,
             support::etcd::ELECTION_MS,
             human(e.timing.period),
@@ -163,6 +174,7 @@ fn main() {
             e.others,
             human(e.etcd_cpu_per_period),
             e.other_ticks.count(),
+            e.zero_answers,
             human(e.other_ticks.quantile(0.5)),
             human(e.other_ticks.quantile(0.99)),
             human(e.other_ticks.max()),

@@ -71,8 +71,8 @@ pub const HB_LIVENESS_STALE: u32 = 2;
 ///
 /// Create with `hb_node_new` (after `hb_init` has created the shared records once per
 /// cluster); the caller owns it and frees it with `hb_node_free`. Drive it from the daemon
-/// loop: call `hb_tick` again within `next_tick_ms` of the previous result and do what its
-/// `action` says; report the application's end with `hb_app_stopped` / `hb_app_failed`.
+/// loop: call `hb_tick`, do what its `action` says, sleep `next_tick_ms`, repeat; report the
+/// application's end with `hb_app_stopped` / `hb_app_failed`.
 ///
 /// Not thread-safe: one thread at a time per node (it may move between threads, but calls
 /// must not overlap, `hb_status` included). Separate nodes are independent. The methods
@@ -115,8 +115,9 @@ pub struct hb_tick_result {
     /// How many alarms (problems an operator must know about) this call raised. Their text
     /// goes to the log (`ha_log_set_callback`, level WARN or ERROR).
     pub alarms: u32,
-    /// Call `hb_tick` again within this many milliseconds (at most half of `hb.period_ms`;
-    /// 0: at once).
+    /// Sleep this many milliseconds, then call `hb_tick` again: the next timer (a renewal,
+    /// a read, the lease's end) is due then. At most half of `hb.period_ms`, never past the
+    /// lease's end; 0 only when something is due at once (rare: the loop does not spin).
     pub next_tick_ms: u32,
 }
 
@@ -268,7 +269,7 @@ fn tick_result(node: &Node, r: &TickResult) -> hb_tick_result {
         maint_ok: u32::from(r.maint_ok),
         maint_target: name_field(target),
         alarms: u32::try_from(r.alarms.len()).unwrap_or(u32::MAX),
-        next_tick_ms: u32::try_from(node.next_tick_in().as_millis()).unwrap_or(u32::MAX),
+        next_tick_ms: u32::try_from(node.next_tick_ms()).unwrap_or(u32::MAX),
     }
 }
 
@@ -363,10 +364,13 @@ pub unsafe extern "C" fn hb_node_new(cfg: *const ha_config, out: *mut *mut hb_no
 /// most `hb.io_timeout_ms` (storage that hangs longer is left behind, never waited for), and
 /// never past the lease deadline: FENCE, START and STOP are returned as soon as decided.
 ///
-/// Call it from the daemon loop, again within `out->next_tick_ms` of the previous result
-/// (at the latest every half `hb.period_ms`): the lease is renewed only inside this call,
-/// and an active node that misses its renew deadline is told FENCE. Then act on
-/// `out->action`:
+/// Call it from the daemon loop: call, act on the result, sleep `out->next_tick_ms`
+/// (`nanosleep`, `poll` with that timeout), call again. A loop that sleeps exactly that long
+/// makes about two calls per `hb.period_ms` and never sleeps past the lease's end (the
+/// value is rounded up to the next timer, down to the lease's end): the lease is renewed
+/// only inside this call, and an active node that misses its renew deadline is told FENCE.
+/// Waking sooner (a signal, other work) is harmless; sleeping longer than `next_tick_ms`
+/// risks the lease. Act on `out->action`:
 /// - `HB_ACTION_START`: start the application now, giving it `out->epoch` as its fencing
 ///   token (for instance in the environment as `HB_EPOCH`).
 /// - `HB_ACTION_KEEP`: it runs; leave it.

@@ -22,6 +22,13 @@ use crate::heartbeat::settings::{NodeError, NodeSettings};
 use crate::heartbeat::stop::StopTracking;
 use crate::heartbeat::store::Store;
 
+/// A timer of the core due within this is waited for inside the tick (never past the I/O
+/// timeout). Callers sleep whole milliseconds (`Node::next_tick_ms`), and the lease's end is
+/// rounded down there: one less than a millisecond away would be 0, a call again at once,
+/// and again, until it passes. A timer this near costs a caller a call of its own for
+/// nothing, too.
+const NEAR: Duration = Duration::from_millis(2);
+
 /// The file backend behind [`Node`](super::node::Node): its `pub(crate)` methods are
 /// `Node`'s, documented there.
 pub(crate) struct FileNode {
@@ -237,10 +244,23 @@ impl FileNode {
             }
             let now = boottime();
             if self.awaited.is_empty() {
-                // Nothing of ours outstanding: take what is queued, then return.
-                match self.pool.next(Instant::now()) {
+                // Nothing of ours outstanding: take what is queued, then return; but a timer
+                // due sooner than a caller can sleep (whole milliseconds) is waited for here,
+                // or the caller would call again and again until it is due.
+                let due = self.core.next_wakeup();
+                let near = due > now && due - now < NEAR.as_nanos() as u64 && due <= until;
+                let wait = if near {
+                    Duration::from_nanos(due - now)
+                } else {
+                    Duration::ZERO
+                };
+                match self.pool.next(Instant::now() + wait) {
                     Some(c) => {
                         self.feed(c, &mut result);
+                        continue;
+                    }
+                    None if near => {
+                        self.handle(Event::Tick, &mut result);
                         continue;
                     }
                     None => break,

@@ -158,6 +158,18 @@ impl Node {
         each!(self, b => b.next_tick_in())
     }
 
+    /// [`next_tick_in`](Node::next_tick_in) in whole milliseconds, for callers that sleep
+    /// that long (`hb_tick`'s `next_tick_ms`, Java's `nextTickWithin`): rounded up, so that
+    /// the timer is due when they wake (rounded down, every fraction of a millisecond before
+    /// a timer became calls that found nothing to do), but never past the lease's end,
+    /// which is rounded down. 0 only when something is due now.
+    pub fn next_tick_ms(&self) -> u64 {
+        let lease_left = self
+            .lease_deadline()
+            .map(|end| Duration::from_nanos(end.saturating_sub(boottime())));
+        whole_ms(self.next_tick_in(), lease_left)
+    }
+
     /// The application is gone (after Stop/Fence, or it exited by itself): the one the
     /// caller was last told to stop and has not reported yet, else the running one.
     pub fn app_stopped(&mut self) -> TickResult {
@@ -215,6 +227,13 @@ impl Node {
     pub fn app_still_present(&mut self) {
         each!(mut self, b => b.app_still_present())
     }
+}
+
+/// `wait` in whole milliseconds rounded up, but not past `lease_left` rounded down.
+fn whole_ms(wait: Duration, lease_left: Option<Duration>) -> u64 {
+    let ms = |n: u128| u64::try_from(n).unwrap_or(u64::MAX);
+    let up = ms(wait.as_nanos().div_ceil(1_000_000));
+    lease_left.map_or(up, |left| up.min(ms(left.as_millis())))
 }
 
 /// A random incarnation number, new at every start (never 0): it tells this run's writes

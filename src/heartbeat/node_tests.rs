@@ -131,3 +131,18 @@ fn records_carry_the_writer_s_wall_clock_for_display() {
         "wall_ms {wall}, now {now}"
     );
 }
+
+#[test]
+fn the_wait_in_whole_milliseconds_is_rounded_up_but_never_past_the_lease() {
+    let us = Duration::from_micros;
+    // A timer 0.3 ms away: a caller told 0 would call again and again until it is due.
+    assert_eq!(whole_ms(us(300), None), 1);
+    assert_eq!(whole_ms(us(49_001), None), 50);
+    assert_eq!(whole_ms(us(50_000), None), 50);
+    // Something due now: at once.
+    assert_eq!(whole_ms(Duration::ZERO, None), 0);
+    // The lease's end is never overslept: rounded down.
+    assert_eq!(whole_ms(us(700_400), Some(us(700_400))), 700);
+    assert_eq!(whole_ms(us(50_000), Some(us(12_900))), 12);
+    assert_eq!(whole_ms(us(50_000), Some(us(800_000))), 50);
+}

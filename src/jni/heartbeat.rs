@@ -229,7 +229,7 @@ fn tick_object<'local>(
             JValue::Bool(r.maint_ok),
             JValue::Object(&target),
             JValue::Object(&alarms),
-            JValue::Long(millis_i64(node.next_tick_in())),
+            JValue::Long(i64::try_from(node.next_tick_ms()).unwrap_or(i64::MAX)),
         ],
     )?)
 }

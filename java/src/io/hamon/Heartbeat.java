@@ -32,8 +32,12 @@ import java.util.Properties;
  * {@code hb.preferred} and the timing keys. Other keys are ignored.
  *
  * <p><b>Ticks.</b> The lease is renewed only inside {@link #tick()} and the calls that include
- * one: call it again within {@link HeartbeatTick#nextTickWithin()}, and do what its {@link
- * HeartbeatTick#action()} says. Each blocks at most {@code hb.io_timeout_ms}.
+ * one: do what its {@link HeartbeatTick#action()} says, sleep {@link
+ * HeartbeatTick#nextTickWithin()} ({@code Thread.sleep} of its milliseconds, as above), and
+ * call it again. That sleep lasts until the node's next timer (a renewal, a read, the
+ * lease's end) is due: the loop makes about two calls per {@code hb.period_ms} and never
+ * sleeps past the lease's end. Waking sooner is harmless; sleeping longer risks the lease.
+ * Each call blocks at most {@code hb.io_timeout_ms}.
  *
  * <p><b>Threads.</b> Thread-safe: calls on one node are serialised. {@link #close()} frees the
  * node; a node neither closed nor reachable is freed once the garbage collector finds it, by

@@ -111,7 +111,9 @@ public final class HeartbeatTick {
     }
 
     /**
-     * Tick again within this time (at most half of {@code hb.period_ms}; zero: at once).
+     * Sleep this long, then tick again: the node's next timer is due then. Whole
+     * milliseconds, at most half of {@code hb.period_ms} and never past the lease's end; zero
+     * only when something is due at once.
      *
      * @return the time until the next tick is due
      */
