@@ -301,7 +301,8 @@ fn resolve(
         // No thread available: an unbounded lookup beats no probe at all.
         Err(_) => lookup(bare, port),
     };
-    let mut addrs = result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}")))?;
+    let mut addrs =
+        result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}{RESOLVER_LIMITS}")))?;
     if addrs.is_empty() {
         return Err(ProbeError::Resolve(format!("{host}: no addresses")));
     }
@@ -313,6 +314,15 @@ fn resolve(
     ));
     Ok(addrs)
 }
+
+/// What a failed lookup adds: musl's resolver (the static ha-probe's) reads /etc/hosts and
+/// DNS only, so a name that only another name service knows fails here but not elsewhere.
+const RESOLVER_LIMITS: &str = if cfg!(target_env = "musl") {
+    " (this build resolves names from /etc/hosts and DNS only, without NSS modules such \
+     as LDAP, SSSD or NIS; give the server's address instead)"
+} else {
+    ""
+};
 
 /// The order a name's addresses are tried in: IPv4 first, then IPv6, each in the resolver's
 /// order. A hamon server listens on 127.0.0.1 by default while stock hosts files list `::1`
