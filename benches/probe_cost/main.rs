@@ -149,7 +149,7 @@ fn main() {
     report.paragraph(&format!(
         "Measured: `{}`, {}.",
         probe.display(),
-        clients::linking(&probe).unwrap_or_else(|e| format!("linking unknown ({e})"))
+        clients::linking(&probe).map_or_else(|e| format!("linking unknown ({e})"), String::from)
     ));
     report.table(&size_table(&probe, guard.scratch()));
     judge(&mut report, &measured);
