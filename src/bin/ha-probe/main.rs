@@ -8,7 +8,8 @@
 //! the way a C program does (`main` called by the C library, see [`start`]), not through
 //! the Rust runtime's start-up.
 
-#![no_main]
+// Under `cargo test` the test harness brings its own `main`.
+#![cfg_attr(not(test), no_main)]
 
 mod start;
 
@@ -480,6 +481,16 @@ mod tests {
             Ok(Action::Help)
         ));
         assert!(matches!(parse(&args(&["--version"])), Ok(Action::Version)));
+    }
+
+    #[test]
+    fn entry_exit_codes() {
+        assert_eq!(probe_main(args(&["--version"])), 0);
+        // A bad --format is a usage error in the default (VCS) convention.
+        assert_eq!(probe_main(args(&["--format=xml"])), 100);
+        // Other usage errors follow the format asked for.
+        assert_eq!(probe_main(args(&["--format=ocf"])), 2);
+        assert_eq!(probe_main(args(&["--format=nagios", "--quiet"])), 3);
     }
 
     #[test]

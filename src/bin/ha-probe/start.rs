@@ -11,6 +11,7 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 
 /// The program's entry, called by the C library's start-up.
+#[cfg(not(test))]
 #[unsafe(no_mangle)]
 pub extern "C" fn main(argc: c_int, argv: *const *const c_char) -> c_int {
     // SAFETY: the C library passes main its argument count and vector unchanged.
@@ -77,4 +78,24 @@ fn open_if_closed(fd: c_int, closed: bool) -> bool {
     // SAFETY: a NUL-terminated path and plain flags.
     let opened = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
     opened == fd
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStringExt;
+
+    #[test]
+    fn arguments_are_taken_byte_for_byte_after_the_program_name() {
+        let owned = [&b"ha-probe"[..], b"--port", b"7777", b"--check=\xff"]
+            .map(|a| CString::new(a).unwrap());
+        let argv: Vec<*const c_char> = owned.iter().map(|a| a.as_ptr()).collect();
+        // SAFETY: four valid C strings, and their count.
+        let got = unsafe { arguments(4, argv.as_ptr()) };
+        let got: Vec<Vec<u8>> = got.into_iter().map(OsString::into_vec).collect();
+        assert_eq!(got, [&b"--port"[..], b"7777", b"--check=\xff"]);
+        // SAFETY: a count of 0 reads nothing.
+        assert!(unsafe { arguments(0, std::ptr::null()) }.is_empty());
+    }
 }
