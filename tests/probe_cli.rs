@@ -1,7 +1,9 @@
-//! Runs the real `ha-probe` binary against fake monitor servers on 127.0.0.1.
+//! Runs the real `ha-probe` binary against fake monitor servers on 127.0.0.1: the one this
+//! `cargo test` built, or the one `$HAMON_TEST_PROBE` names (e.g. the static release build).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
@@ -112,13 +114,25 @@ struct Run {
     took: Duration,
 }
 
+fn binary() -> PathBuf {
+    match std::env::var_os("HAMON_TEST_PROBE") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_ha-probe")),
+    }
+}
+
 /// Runs `ha-probe`; a watchdog kills it if it hangs, so a bug cannot hang the test suite.
 fn ha_probe(args: &[&str]) -> Run {
+    let mut cmd = Command::new(binary());
+    cmd.args(args).stdout(Stdio::piped());
+    run(cmd)
+}
+
+/// Runs `cmd` (stdin /dev/null, stderr piped; stdout as the caller set it) under the watchdog.
+fn run(mut cmd: Command) -> Run {
     let t0 = Instant::now();
-    let child = Command::new(env!("CARGO_BIN_EXE_ha-probe"))
-        .args(args)
+    let child = cmd
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
@@ -134,7 +148,10 @@ fn ha_probe(args: &[&str]) -> Run {
     let _ = done.send(());
     watchdog.join().unwrap();
     Run {
-        code: out.status.code().expect("ha-probe was killed (hung?)"),
+        code: out
+            .status
+            .code()
+            .unwrap_or_else(|| panic!("ha-probe was killed: {:?}", out.status)),
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
         took,
@@ -427,6 +444,43 @@ fn debug_traces_on_stderr() {
             r.stderr
         );
     }
+    s.lines();
+}
+
+#[test]
+fn closed_stdout_and_stderr_never_become_the_socket() {
+    // Started with descriptors 1 and 2 closed, a probe that did not reopen them would get
+    // its socket as fd 1 and send its own output and trace to the server.
+    let s = Server::start(Behave::Reply(b"UP v=1\r\n"));
+    let port = s.port();
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "exec \"$0\" \"$@\" >&- 2>&-"])
+        .arg(binary())
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--timeout-ms",
+            "3000",
+        ])
+        .arg("--debug");
+    let r = run(cmd);
+    assert_eq!(r.code, 110, "{}", r.stderr);
+    assert_eq!(s.lines(), ["check\r\n", "quit\r\n"]);
+}
+
+#[test]
+fn stdout_nobody_reads_is_not_a_signal() {
+    // A cluster manager that closed its end of the pipe: the write fails, the code stands.
+    let s = Server::start(Behave::Reply(b"UP v=1\r\n"));
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = Command::new(binary());
+    cmd.args(["--port", &s.port(), "--timeout-ms", "3000"])
+        .stdout(writer);
+    let r = run(cmd);
+    assert_eq!(r.code, 110, "{}", r.stderr);
     s.lines();
 }
 

@@ -66,10 +66,12 @@ fn have(program: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+pub const FLOOR_LABEL: &str = "true (no probe: process floor)";
+
 /// The floor: a process that does nothing (`true` from PATH, as a script would run it).
 pub fn process_floor() -> Client {
     Client {
-        label: "true (no probe: process floor)",
+        label: FLOOR_LABEL,
         program: PathBuf::from("true"),
         args: Vec::new(),
         stdin: None,
@@ -77,10 +79,50 @@ pub fn process_floor() -> Client {
     }
 }
 
+/// The ha-probe measured: `$HAMON_BENCH_PROBE` when set (the release build, e.g. the static
+/// one from `cargo zigbuild --release --target x86_64-unknown-linux-musl --bin ha-probe`),
+/// else the one this `cargo bench` built.
+pub fn ha_probe_binary() -> PathBuf {
+    match std::env::var_os("HAMON_BENCH_PROBE") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_ha-probe")),
+    }
+}
+
+/// How `binary` is linked: "statically linked" when it has no program interpreter (no
+/// PT_INTERP program header: nothing to load before it runs), else "dynamically linked".
+pub fn linking(binary: &Path) -> Result<&'static str, String> {
+    let elf = fs::read(binary).map_err(|e| format!("{}: {e}", binary.display()))?;
+    let field = |at: usize, len: usize| -> Result<u64, String> {
+        let bytes = elf
+            .get(at..at + len)
+            .ok_or_else(|| format!("{}: not a 64-bit ELF file", binary.display()))?;
+        Ok(bytes
+            .iter()
+            .rev()
+            .fold(0u64, |n, &b| (n << 8) | u64::from(b)))
+    };
+    // A little-endian ELF64 header: e_phoff at 32, e_phentsize at 54, e_phnum at 56.
+    if elf.get(..6) != Some(b"\x7fELF\x02\x01".as_slice()) {
+        return Err(format!(
+            "{}: not a 64-bit little-endian ELF file",
+            binary.display()
+        ));
+    }
+    let (phoff, entsize, count) = (field(32, 8)?, field(54, 2)?, field(56, 2)?);
+    for i in 0..count {
+        let at = usize::try_from(phoff + i * entsize).map_err(|e| e.to_string())?;
+        if field(at, 4)? == 3 {
+            return Ok("dynamically linked");
+        }
+    }
+    Ok("statically linked")
+}
+
 pub fn ha_probe(port: u16) -> Client {
     Client {
         label: "ha-probe",
-        program: PathBuf::from(env!("CARGO_BIN_EXE_ha-probe")),
+        program: ha_probe_binary(),
         args: [
             "--host",
             "127.0.0.1",

@@ -145,7 +145,13 @@ fn main() {
     ));
     report.table(&cost_table(&measured, &missing));
     report.heading("ha-probe binary");
-    report.table(&size_table(guard.scratch()));
+    let probe = clients::ha_probe_binary();
+    report.paragraph(&format!(
+        "Measured: `{}`, {}.",
+        probe.display(),
+        clients::linking(&probe).map_or_else(|e| format!("linking unknown ({e})"), String::from)
+    ));
+    report.table(&size_table(&probe, guard.scratch()));
     judge(&mut report, &measured);
     report.write(&opts.out);
     drop(guard);
@@ -198,13 +204,12 @@ fn peak_text(peak: Option<&Peak>) -> String {
     }
 }
 
-fn size_table(scratch: &Path) -> Table {
-    let built = Path::new(env!("CARGO_BIN_EXE_ha-probe"));
+fn size_table(built: &Path, scratch: &Path) -> Table {
     let size = |p: &Path| fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     let mut t = Table::new(&["ha-probe", "bytes", "size"]);
     let as_built = size(built);
     t.row(vec![
-        "as built (release)".into(),
+        "as built".into(),
         as_built.to_string(),
         kib(as_built / 1024),
     ]);
@@ -228,10 +233,30 @@ fn size_table(scratch: &Path) -> Table {
     t
 }
 
+/// How much more than starting any process a probe may cost (mean and p50).
+const FLOOR_FACTOR: f64 = 1.2;
+
 fn judge(report: &mut Report, measured: &[Measured]) {
     let base = &measured[0];
     let find = |label: &str| measured.iter().find(|m| m.client.label == label);
     let (mean, p50) = (base.wall.mean(), base.wall.quantile(0.5));
+    if let Some(floor) = find(clients::FLOOR_LABEL) {
+        let (rm, rp) = (
+            mean.as_secs_f64() / floor.wall.mean().as_secs_f64(),
+            p50.as_secs_f64() / floor.wall.quantile(0.5).as_secs_f64(),
+        );
+        report.target(
+            &format!("probe: ha-probe at most {FLOOR_FACTOR}x the process floor (mean and p50)"),
+            &format!(
+                "{rm:.2}x mean, {rp:.2}x p50 (ha-probe {} / {} vs true {} / {})",
+                human(mean),
+                human(p50),
+                human(floor.wall.mean()),
+                human(floor.wall.quantile(0.5))
+            ),
+            rm <= FLOOR_FACTOR && rp <= FLOOR_FACTOR,
+        );
+    }
     match find("JVM (java HaProbe)") {
         Some(jvm) => {
             let (rm, rp) = (

@@ -3,13 +3,15 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::ready;
 use super::reply::{interpret, snippet_bytes};
 use super::{MAX_CHECK_NAME, MAX_REPLY_LINE, ProbeCommand, ProbeError, ProbeReply, ProbeRequest};
 
@@ -62,6 +64,8 @@ pub fn probe_unix_traced(
             trace(format_args!("connect to {} failed: {e}", path.display()));
             ProbeError::Io(io::Error::new(e.kind(), format!("{}: {e}", path.display())))
         })?;
+        // From here on the deadline is kept by poll(2), as over TCP.
+        stream.set_nonblocking(true).map_err(ProbeError::Io)?;
         trace(format_args!("connected to {}", path.display()));
         talk(stream, started, command, &deadline, trace)
     })
@@ -128,13 +132,14 @@ fn talk<S: Conn>(
         }
     };
     let rtt = connected_at.elapsed();
+    // Lazy: quoting the reply and asking the kernel for the peer's name cost only when traced.
     trace(format_args!(
         "received {} from {} after {:.3} ms",
-        snippet_bytes(&raw),
-        stream.peer_name(),
+        Lazy(|| snippet_bytes(&raw)),
+        Lazy(|| stream.peer_name()),
         rtt.as_secs_f64() * 1000.0
     ));
-    quit(&mut stream, deadline);
+    quit(&mut stream);
 
     let (state, fields, line) = interpret(command, &raw)?;
     Ok(ProbeReply {
@@ -145,25 +150,22 @@ fn talk<S: Conn>(
     })
 }
 
-/// The two kinds of connection a probe uses.
-trait Conn: Read + Write {
-    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()>;
-    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()>;
-    fn shutdown(&self, how: Shutdown) -> io::Result<()>;
+/// Text computed only when it is formatted.
+struct Lazy<F>(F);
+
+impl<F: Fn() -> String> fmt::Display for Lazy<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&(self.0)())
+    }
+}
+
+/// The two kinds of connection a probe uses, both non-blocking (see [`ready`]).
+trait Conn: Read + Write + AsRawFd {
     /// Who answered, for `--debug`.
     fn peer_name(&self) -> String;
 }
 
 impl Conn for TcpStream {
-    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, t)
-    }
-    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_write_timeout(self, t)
-    }
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        TcpStream::shutdown(self, how)
-    }
     fn peer_name(&self) -> String {
         self.peer_addr()
             .map_or_else(|_| "the server".to_string(), |a| a.to_string())
@@ -171,15 +173,6 @@ impl Conn for TcpStream {
 }
 
 impl Conn for UnixStream {
-    fn set_read_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        UnixStream::set_read_timeout(self, t)
-    }
-    fn set_write_timeout(&self, t: Option<Duration>) -> io::Result<()> {
-        UnixStream::set_write_timeout(self, t)
-    }
-    fn shutdown(&self, how: Shutdown) -> io::Result<()> {
-        UnixStream::shutdown(self, how)
-    }
     fn peer_name(&self) -> String {
         match self
             .peer_addr()
@@ -308,7 +301,8 @@ fn resolve(
         // No thread available: an unbounded lookup beats no probe at all.
         Err(_) => lookup(bare, port),
     };
-    let mut addrs = result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}")))?;
+    let mut addrs =
+        result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}{RESOLVER_LIMITS}")))?;
     if addrs.is_empty() {
         return Err(ProbeError::Resolve(format!("{host}: no addresses")));
     }
@@ -320,6 +314,15 @@ fn resolve(
     ));
     Ok(addrs)
 }
+
+/// What a failed lookup adds: musl's resolver (the static ha-probe's) reads /etc/hosts and
+/// DNS only, so a name that only another name service knows fails here but not elsewhere.
+const RESOLVER_LIMITS: &str = if cfg!(target_env = "musl") {
+    " (this build resolves names from /etc/hosts and DNS only, without NSS modules such \
+     as LDAP, SSSD or NIS; give the server's address instead)"
+} else {
+    ""
+};
 
 /// The order a name's addresses are tried in: IPv4 first, then IPv6, each in the resolver's
 /// order. A hamon server listens on 127.0.0.1 by default while stock hosts files list `::1`
@@ -356,7 +359,7 @@ fn connect(
             left.as_millis()
         ));
         let started = Instant::now();
-        match TcpStream::connect_timeout(&addr, left) {
+        match ready::connect(addr, deadline.at) {
             Ok(stream) => {
                 trace(format_args!("connected to {addr}; it answers this probe"));
                 return Ok((stream, started));
@@ -400,12 +403,31 @@ fn peer_gone(e: &io::Error) -> bool {
     )
 }
 
-/// A timed-out or interrupted socket call is retried until the deadline says stop.
+/// A socket call that would block or was interrupted is tried again once the socket is
+/// ready, until the deadline says stop.
 fn retry(e: &io::Error) -> bool {
     matches!(
         e.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
     )
+}
+
+/// Waits until `stream` is ready for `events` (or has an error or EOF to report).
+fn ready_by(
+    stream: &impl Conn,
+    events: libc::c_short,
+    deadline: &Deadline,
+) -> Result<(), ProbeError> {
+    loop {
+        let left = deadline.remaining()?;
+        match ready::wait(stream, events, left) {
+            Ok(Some(_)) => return Ok(()),
+            // Time is up: `remaining` says so on the next turn.
+            Ok(None) => {}
+            Err(e) if retry(&e) => {}
+            Err(e) => return Err(ProbeError::Io(e)),
+        }
+    }
 }
 
 fn write_all_by(
@@ -413,14 +435,15 @@ fn write_all_by(
     mut buf: &[u8],
     deadline: &Deadline,
 ) -> Result<(), ProbeError> {
+    // Written at once: a new connection's send buffer has room for a request line.
     while !buf.is_empty() {
-        let left = deadline.remaining()?;
-        stream
-            .set_write_timeout(Some(left))
-            .map_err(ProbeError::Io)?;
+        deadline.remaining()?;
         match stream.write(buf) {
             Ok(0) => return Err(ProbeError::Io(io::ErrorKind::WriteZero.into())),
             Ok(n) => buf = &buf[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                ready_by(stream, libc::POLLOUT, deadline)?
+            }
             Err(e) if retry(&e) => {}
             Err(e) => return Err(ProbeError::Io(e)),
         }
@@ -434,10 +457,9 @@ fn read_line_by(stream: &mut impl Conn, deadline: &Deadline) -> Result<Vec<u8>, 
     let mut buf = vec![0u8; MAX_REPLY_LINE + 2];
     let mut len = 0;
     loop {
-        let left = deadline.remaining()?;
-        stream
-            .set_read_timeout(Some(left))
-            .map_err(ProbeError::Io)?;
+        // Polled first: the reply is seldom in the moment the request has gone, and a read
+        // that would block is a syscall for nothing.
+        ready_by(stream, libc::POLLIN, deadline)?;
         match stream.read(&mut buf[len..]) {
             Ok(0) => {
                 let mut msg = "connection closed before a full reply".to_string();
@@ -472,14 +494,11 @@ fn read_line_by(stream: &mut impl Conn, deadline: &Deadline) -> Result<Vec<u8>, 
     )))
 }
 
-/// Says goodbye politely if there is time left; the answer does not matter.
-fn quit(stream: &mut impl Conn, deadline: &Deadline) {
-    if let Ok(left) = deadline.remaining()
-        && stream.set_write_timeout(Some(left)).is_ok()
-    {
-        let _ = stream.write_all(b"quit\r\n");
-    }
-    let _ = stream.shutdown(Shutdown::Both);
+/// Says goodbye politely; the answer does not matter, and neither does a goodbye that does
+/// not fit at once (it always does: the request was this connection's only other write).
+/// Dropping the stream then closes it.
+fn quit(stream: &mut impl Conn) {
+    let _ = stream.write(b"quit\r\n");
 }
 
 fn join(addrs: &[SocketAddr]) -> String {

@@ -6,6 +6,7 @@
 
 pub mod client;
 pub mod format;
+mod ready;
 pub mod reply;
 
 use std::fmt;

@@ -3,12 +3,20 @@
 //!
 //! Only argument parsing and printing live here; the protocol and the exit-code table are in
 //! `hamon::probe`.
+//!
+//! A cluster manager starts this program every few seconds on every instance, so it starts
+//! the way a C program does (`main` called by the C library, see [`start`]), not through
+//! the Rust runtime's start-up.
+
+// Under `cargo test` the test harness brings its own `main`.
+#![cfg_attr(not(test), no_main)]
+
+mod start;
 
 use std::ffi::OsString;
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use hamon::probe::{
@@ -66,32 +74,35 @@ enum Action {
     Probe(Options),
 }
 
-fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
-    // The format decides the usage-error code, so it is needed before anything can fail.
-    let format = match prescan_format(&args) {
+/// Runs the probe for `args` (without the program name); returns the exit status, the code
+/// the cluster manager reads.
+fn probe_main(args: Vec<OsString>) -> u8 {
+    // The format decides every exit code, so it is needed before anything can fail.
+    let format = prescan_format(&args);
+    let internal =
+        |format: Format| format.error_code(&ProbeError::Io(io::Error::other("internal error")));
+    if !start::prepare() {
+        // Without the standard descriptors a socket could become stdout; say nothing.
+        return internal(*format.as_ref().unwrap_or(&Format::Vcs));
+    }
+    let format = match format {
         Ok(f) => f,
         Err(msg) => return usage_error(&args, Format::Vcs, &msg),
     };
     // A panic must not exit 101: VCS would read that as "online, 10% confidence".
-    match panic::catch_unwind(AssertUnwindSafe(|| run(&args, format))) {
-        Ok(code) => code,
-        Err(_) => {
-            let e = ProbeError::Io(io::Error::other("internal error"));
-            ExitCode::from(format.error_code(&e))
-        }
-    }
+    panic::catch_unwind(AssertUnwindSafe(|| run(&args, format)))
+        .unwrap_or_else(|_| internal(format))
 }
 
-fn run(args: &[OsString], format: Format) -> ExitCode {
+fn run(args: &[OsString], format: Format) -> u8 {
     let opts = match parse(args) {
         Ok(Action::Help) => {
             out(USAGE.trim_end());
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Ok(Action::Version) => {
             out(&format!("ha-probe {}", env!("CARGO_PKG_VERSION")));
-            return ExitCode::SUCCESS;
+            return 0;
         }
         Ok(Action::Probe(opts)) => opts,
         Err(msg) => return usage_error(args, format, &msg),
@@ -134,7 +145,7 @@ fn run(args: &[OsString], format: Format) -> ExitCode {
     if !opts.quiet {
         out(&opts.format.summary(&outcome));
     }
-    ExitCode::from(code)
+    code
 }
 
 /// Finds `--format` ahead of the real parse; a bad value is itself a usage error (code 100).
@@ -328,7 +339,7 @@ fn parse_check(v: &str) -> Result<String, String> {
         .map_err(|e| format!("--check: {e}"))
 }
 
-fn usage_error(args: &[OsString], format: Format, msg: &str) -> ExitCode {
+fn usage_error(args: &[OsString], format: Format, msg: &str) -> u8 {
     let mut stderr = io::stderr().lock();
     let _ = writeln!(stderr, "ha-probe: {msg}");
     let _ = writeln!(stderr, "{HINT}");
@@ -336,12 +347,14 @@ fn usage_error(args: &[OsString], format: Format, msg: &str) -> ExitCode {
     if format == Format::Nagios && !args.iter().any(|a| a == "--quiet") {
         out(&format!("HAMON UNKNOWN - {msg}"));
     }
-    ExitCode::from(format.usage_error_code())
+    format.usage_error_code()
 }
 
 /// Writes a line to stdout; a closed stdout must not turn into a panic or another exit code.
+/// Flushed here: nothing flushes it at exit when the C library calls `main`.
 fn out(line: &str) {
-    let _ = writeln!(io::stdout().lock(), "{line}");
+    let mut stdout = io::stdout().lock();
+    let _ = writeln!(stdout, "{line}").and_then(|()| stdout.flush());
 }
 
 fn debug(line: &str) {
@@ -468,6 +481,16 @@ mod tests {
             Ok(Action::Help)
         ));
         assert!(matches!(parse(&args(&["--version"])), Ok(Action::Version)));
+    }
+
+    #[test]
+    fn entry_exit_codes() {
+        assert_eq!(probe_main(args(&["--version"])), 0);
+        // A bad --format is a usage error in the default (VCS) convention.
+        assert_eq!(probe_main(args(&["--format=xml"])), 100);
+        // Other usage errors follow the format asked for.
+        assert_eq!(probe_main(args(&["--format=ocf"])), 2);
+        assert_eq!(probe_main(args(&["--format=nagios", "--quiet"])), 3);
     }
 
     #[test]
