@@ -1,0 +1,208 @@
+//! The status page's HTML: one self-contained document (inline CSS, no script, no external
+//! load) that reloads itself every few seconds. Everything shown that came from a
+//! configuration, an operator or a peer is escaped ([`html`]).
+
+use std::fmt::Write as _;
+
+use hamon::heartbeat::record::MaintMode;
+
+use super::escape::html;
+use crate::journal::Event;
+use crate::status::model::{ClusterStatus, state_name};
+use crate::status::text::liveness_words;
+use crate::status::verdict::verdict;
+
+/// How often the page reloads itself, in seconds.
+pub const REFRESH_S: u32 = 2;
+
+const STYLE: &str = "body{font:15px/1.4 system-ui,sans-serif;margin:0.6em;color:#111}\
+h1{font-size:1.3em;margin:0.2em 0}table{border-collapse:collapse;width:100%;margin:0.4em 0 1em}\
+th,td{border-bottom:1px solid #ccc;padding:0.25em 0.4em;text-align:left;vertical-align:top}\
+th{background:#eee}.ok{background:#d8f5d8}.degraded{background:#fff1c2}\
+.critical,.unknown{background:#ffd6d6}.verdict{padding:0.5em;margin:0.4em 0}\
+.scroll{overflow-x:auto}small{color:#555}td.text{word-break:break-word}";
+
+/// The page for `c` as seen by `self_node`, with the last `events` (newest first) and the
+/// backend described by `backend`.
+pub fn page(c: Option<&ClusterStatus>, self_node: &str, backend: &str, events: &[Event]) -> String {
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta http-equiv=\"refresh\" content=\"{REFRESH_S}\">\
+         <title>hamon: {}</title><style>{STYLE}</style></head><body>\n\
+         <h1>hamon heartbeat, seen from <span id=\"self\">{}</span></h1>\n\
+         <p><small>backend: <span id=\"backend\">{}</span>; this page reloads every {REFRESH_S} s; \
+         the same data as JSON: <a href=\"/status.json\">/status.json</a></small></p>\n",
+        html(self_node),
+        html(self_node),
+        html(backend)
+    );
+    match c {
+        Some(c) => cluster(&mut out, c, self_node),
+        None => out.push_str(
+            "<p class=\"verdict unknown\" id=\"verdict\">reading the records: the next reload \
+             shows them</p>\n",
+        ),
+    }
+    out.push_str("<h2>Last events</h2>\n<div class=\"scroll\"><table id=\"events\"><tr><th>time (UTC)</th><th>node</th><th>event</th><th>epoch</th><th>peer</th><th>what and why</th></tr>\n");
+    for e in events {
+        let _ = writeln!(
+            out,
+            "<tr class=\"event\" data-kind=\"{}\" data-node=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+            html(&e.kind),
+            html(&e.node),
+            html(&e.time()),
+            html(&e.node),
+            html(&e.kind),
+            e.epoch,
+            html(&e.peer),
+            html(&e.text)
+        );
+    }
+    if events.is_empty() {
+        out.push_str("<tr><td colspan=\"6\">none yet</td></tr>\n");
+    }
+    out.push_str("</table></div>\n</body></html>\n");
+    out
+}
+
+fn cluster(out: &mut String, c: &ClusterStatus, self_node: &str) {
+    let v = verdict(c);
+    let actives = c.live_actives();
+    let active = match actives.as_slice() {
+        [one] => format!("active: <b id=\"active\">{}</b>", html(one)),
+        [] => "<b id=\"active\">no node is active</b>".to_string(),
+        many => format!(
+            "<b id=\"active\">several nodes say they are active: {}</b>",
+            html(&many.join(", "))
+        ),
+    };
+    let _ = writeln!(
+        out,
+        "<div class=\"verdict {}\" id=\"verdict\">{active} &mdash; {}</div>",
+        v.word(),
+        html(v.word())
+    );
+    if !v.problems.is_empty() {
+        out.push_str("<ul id=\"problems\">");
+        for p in &v.problems {
+            let _ = write!(out, "<li>{}</li>", html(p));
+        }
+        out.push_str("</ul>\n");
+    }
+    let drained: &[String] = c.maint.as_ref().map_or(&[], |m| &m.drained);
+    out.push_str("<div class=\"scroll\"><table id=\"nodes\"><tr><th>node</th><th>role</th><th>epoch</th><th>last change</th><th>drained</th><th>note</th></tr>\n");
+    for n in &c.nodes {
+        let me = if n.name == self_node {
+            " (this node)"
+        } else {
+            ""
+        };
+        let is_drained = if drained.contains(&n.name) {
+            "yes"
+        } else {
+            "no"
+        };
+        match &n.record {
+            Ok(r) => {
+                let (column, note) = liveness_words(c, n, r.seq);
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"node\" data-node=\"{}\" data-role=\"{}\"><td>{}{me}</td><td class=\"role\">{}</td><td>{}</td><td>{}</td><td>{is_drained}</td><td>{}</td></tr>",
+                    html(&n.name),
+                    state_name(r.state),
+                    html(&n.name),
+                    state_name(r.state),
+                    r.epoch,
+                    html(&column),
+                    html(&note)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "<tr class=\"node\" data-node=\"{}\" data-role=\"\"><td>{}{me}</td><td class=\"role\">?</td><td></td><td></td><td>{is_drained}</td><td>{}</td></tr>",
+                    html(&n.name),
+                    html(&n.name),
+                    html(e)
+                );
+            }
+        }
+    }
+    out.push_str("</table></div>\n");
+    match &c.maint {
+        Ok(m) => {
+            let mode = match &m.mode {
+                MaintMode::Off => "OFF".to_string(),
+                MaintMode::Freeze => "FREEZE (nobody takes over or hands over)".to_string(),
+                MaintMode::Switchover(t) => format!("SWITCHOVER to {t}"),
+            };
+            let _ = writeln!(
+                out,
+                "<p id=\"maintenance\">maintenance: <b>{}</b>; drained: {}; last set by {}: \
+                 <span id=\"reason\">{}</span></p>",
+                html(&mode),
+                html(&if drained.is_empty() {
+                    "none".to_string()
+                } else {
+                    drained.join(", ")
+                }),
+                html(&m.set_by),
+                html(&m.reason)
+            );
+        }
+        Err(e) => {
+            let _ = writeln!(
+                out,
+                "<p id=\"maintenance\">maintenance record: {}</p>",
+                html(e)
+            );
+        }
+    }
+    if let Some(b) = &c.backing_off {
+        let _ = writeln!(out, "<p id=\"damping\">{}</p>", html(&b.describe()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hamon::heartbeat::record::NodeState;
+
+    use super::*;
+    use crate::status::model::tests::{cluster, maint, node};
+
+    #[test]
+    fn hostile_strings_stay_text() {
+        let mut c = cluster(vec![
+            node("n1", NodeState::Active, 9, Some(80)),
+            node("n2", NodeState::Standby, 4, Some(90)),
+        ]);
+        let mut m = maint(MaintMode::Freeze, &["n2"]).unwrap();
+        m.reason = "<img src=x onerror=alert(1)>".into();
+        c.maint = Ok(m);
+        let ev = Event::new("n1", "operator", 3, None, "<script>alert(2)</script>");
+        let p = page(Some(&c), "n2", "in /srv/<b>hb", &[ev]);
+        assert!(
+            !p.contains("<img") && !p.contains("<script") && !p.contains("<b>hb"),
+            "{p}"
+        );
+        assert!(p.contains("&lt;img src=x onerror=alert(1)&gt;"), "{p}");
+        assert!(p.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "{p}");
+        assert!(p.contains("active: <b id=\"active\">n1</b>"), "{p}");
+        assert!(p.contains("data-node=\"n2\" data-role=\"STANDBY\""), "{p}");
+        assert!(p.contains("FREEZE") && p.contains("drained: n2"), "{p}");
+        // Nothing is loaded from elsewhere.
+        assert!(!p.contains("http://") && !p.contains("https://"), "{p}");
+    }
+
+    #[test]
+    fn before_the_first_read_the_page_says_so() {
+        let p = page(None, "n1", "in /srv/hb", &[]);
+        assert!(
+            p.contains("reading the records") && p.contains("none yet"),
+            "{p}"
+        );
+    }
+}
