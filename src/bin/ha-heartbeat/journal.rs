@@ -8,11 +8,9 @@
 //! A journal that cannot be written never stops the daemon: the failure is logged once
 //! until a write succeeds again.
 
-use std::collections::VecDeque;
-use std::fs::OpenOptions;
-use std::io::Write;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use hamon::heartbeat::admin::wall_ms;
@@ -25,8 +23,9 @@ pub const FILE: &str = "events.jsonl";
 pub const ROTATE_AT: u64 = 1024 * 1024;
 /// The longest text kept in one event (longer text is cut at a char boundary).
 const MAX_TEXT: usize = 1000;
-/// Events kept in memory for the status page.
-pub const RECENT: usize = 30;
+/// How much of the end of a journal file the status page reads: far more than the events it
+/// shows, far less than the file.
+const TAIL: u64 = 64 * 1024;
 
 /// One decision, or one thing that happened to this node.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,34 +170,53 @@ pub fn read(state_dir: &Path) -> std::io::Result<(Vec<Event>, usize)> {
     Ok((events, bad))
 }
 
-/// The daemon's journal: written to the state directory, the last [`RECENT`] events kept
-/// in memory for the status page.
+/// The events at the end of the file at `p` (at most its last [`TAIL`] bytes), oldest
+/// first.
+fn tail_of(p: &Path) -> Vec<Event> {
+    let Ok(mut f) = File::open(p) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map_or(0, |m| m.len());
+    let from = len.saturating_sub(TAIL);
+    let mut bytes = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut bytes).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let mut lines = text.lines();
+    if from > 0 {
+        // Most likely the end of a line cut by the seek.
+        lines.next();
+    }
+    lines.filter_map(Event::from_json).collect()
+}
+
+/// The last `n` events of the journal in `state_dir` (the daemon's and the operators'),
+/// newest first: for the status page, which reads them while someone looks.
+pub fn last(state_dir: &Path, n: usize) -> Vec<Event> {
+    let mut events = tail_of(&path(state_dir));
+    if events.len() < n {
+        let mut older = tail_of(&rotated(state_dir));
+        older.append(&mut events);
+        events = older;
+    }
+    events.into_iter().rev().take(n).collect()
+}
+
+/// The daemon's journal, written to the state directory.
 pub struct Journal {
     state_dir: PathBuf,
     node: String,
-    recent: Arc<Mutex<VecDeque<Event>>>,
     failing: bool,
 }
 
 impl Journal {
-    /// Opens the journal of `node`; the page starts with the events of earlier runs.
     pub fn open(state_dir: &Path, node: &str) -> Journal {
-        let mut recent = VecDeque::new();
-        if let Ok((events, _)) = read(state_dir) {
-            let skip = events.len().saturating_sub(RECENT);
-            recent.extend(events.into_iter().skip(skip));
-        }
         Journal {
             state_dir: state_dir.to_path_buf(),
             node: node.to_string(),
-            recent: Arc::new(Mutex::new(recent)),
             failing: false,
         }
-    }
-
-    /// The last events, shared with the status page.
-    pub fn recent(&self) -> Arc<Mutex<VecDeque<Event>>> {
-        self.recent.clone()
     }
 
     /// Records one event.
@@ -215,12 +233,6 @@ impl Journal {
                 }
                 self.failing = true;
             }
-        }
-        if let Ok(mut r) = self.recent.lock() {
-            if r.len() == RECENT {
-                r.pop_front();
-            }
-            r.push_back(ev);
         }
     }
 }
@@ -290,18 +302,32 @@ mod tests {
     }
 
     #[test]
-    fn the_page_starts_with_the_last_events_of_earlier_runs() {
-        let d = temp_dir("reopen");
+    fn the_page_reads_the_last_events_newest_first_across_a_rotation() {
+        let d = temp_dir("last");
         let mut j = Journal::open(&d, "n1");
-        for i in 0..(RECENT as u64 + 5) {
+        for i in 0..40 {
             j.note("role", i, None, "x");
         }
-        let j = Journal::open(&d, "n1");
-        let recent = j.recent();
-        let r = recent.lock().unwrap();
-        assert_eq!(r.len(), RECENT);
-        assert_eq!(r.back().unwrap().epoch, RECENT as u64 + 4);
-        drop(r);
+        let last = last(&d, 30);
+        assert_eq!(last.len(), 30);
+        assert_eq!(last[0].epoch, 39);
+        assert_eq!(last[29].epoch, 10);
+        // An operator's command appends to the same file.
+        append(
+            &d,
+            &Event::new("n1", "operator", 0, None, "drain"),
+            ROTATE_AT,
+        )
+        .unwrap();
+        assert_eq!(super::last(&d, 1)[0].kind, "operator");
+        // Right after a rotation the older file fills the page.
+        std::fs::rename(path(&d), rotated(&d)).unwrap();
+        j.note("role", 99, None, "y");
+        let last = super::last(&d, 5);
+        assert_eq!(
+            last.iter().map(|e| e.epoch).collect::<Vec<_>>(),
+            [99, 0, 39, 38, 37]
+        );
         let _ = std::fs::remove_dir_all(&d);
     }
 }

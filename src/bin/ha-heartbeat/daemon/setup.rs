@@ -85,7 +85,7 @@ impl Daemon {
         let journal = Journal::open(&settings.state_dir, &settings.node);
         let (metrics, page) = match hb.metrics_listen {
             Some(addr) => {
-                let page = Page::new(settings.clone(), journal.recent());
+                let page = Page::new(settings.clone());
                 (Some(MetricsServer::start(addr, page.clone())?), Some(page))
             }
             None => (None, None),

@@ -9,12 +9,11 @@
 //!   up either; a request gets the last read);
 //! - on the file backend, whether a daemon is alive is what this daemon saw its record do
 //!   (it reads them every period anyway), published by the loop each turn;
-//! - the last events come from this node's journal.
+//! - the last events come from this node's journal, read with the records.
 
 pub mod escape;
 pub mod render;
 
-use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -22,28 +21,36 @@ use std::time::{Duration, Instant};
 use hamon::heartbeat::node::NodeSettings;
 use hamon::monitor::render::json_str;
 
-use crate::journal::Event;
+use crate::journal::{self, Event};
 use crate::status::model::{BackingOff, ClusterStatus, Liveness};
 use crate::status::{self, json};
 
 /// A read of the records older than this (or a period, when longer) is read again.
 const FRESH: Duration = Duration::from_millis(500);
+/// The events the page shows.
+const EVENTS: usize = 30;
+
+/// One read: the records and the last events.
+#[derive(Clone)]
+struct Read {
+    at: Instant,
+    cluster: ClusterStatus,
+    events: Vec<Event>,
+}
 
 pub struct Page {
     settings: NodeSettings,
-    events: Arc<Mutex<VecDeque<Event>>>,
     /// File backend: per node, how long ago this daemon saw its record change (None: not
     /// within the takeover time), published every turn.
     seen: Mutex<Vec<(String, Option<Duration>)>>,
-    last: Mutex<Option<(Instant, ClusterStatus)>>,
+    last: Mutex<Option<Read>>,
     reading: Arc<AtomicBool>,
 }
 
 impl Page {
-    pub fn new(settings: NodeSettings, events: Arc<Mutex<VecDeque<Event>>>) -> Arc<Page> {
+    pub fn new(settings: NodeSettings) -> Arc<Page> {
         Arc::new(Page {
             settings,
-            events,
             seen: Mutex::new(Vec::new()),
             last: Mutex::new(None),
             reading: Arc::new(AtomicBool::new(false)),
@@ -58,19 +65,23 @@ impl Page {
     }
 
     /// The last read, judged with what the daemon saw; starts a new read when it is old.
-    fn status(self: &Arc<Self>) -> Option<ClusterStatus> {
+    fn status(self: &Arc<Self>) -> Option<(ClusterStatus, Vec<Event>)> {
         let last = self.last.lock().ok()?.clone();
         let fresh = FRESH.max(self.settings.timing.period);
-        if last.as_ref().is_none_or(|(at, _)| at.elapsed() >= fresh)
+        if last.as_ref().is_none_or(|r| r.at.elapsed() >= fresh)
             && !self.reading.swap(true, Ordering::AcqRel)
         {
             let page = self.clone();
             let spawned = std::thread::Builder::new()
                 .name("hb-page-read".into())
                 .spawn(move || {
-                    let c = page.read();
+                    let read = Read {
+                        cluster: page.read(),
+                        events: journal::last(&page.settings.state_dir, EVENTS),
+                        at: Instant::now(),
+                    };
                     if let Ok(mut l) = page.last.lock() {
-                        *l = Some((Instant::now(), c));
+                        *l = Some(read);
                     }
                     page.reading.store(false, Ordering::Release);
                 });
@@ -78,7 +89,11 @@ impl Page {
                 self.reading.store(false, Ordering::Release);
             }
         }
-        let (_, mut c) = last?;
+        let Read {
+            cluster: mut c,
+            events,
+            ..
+        } = last?;
         if c.etcd.is_none()
             && let Ok(seen) = self.seen.lock()
         {
@@ -93,7 +108,7 @@ impl Page {
             }
         }
         c.backing_off = BackingOff::load(&self.settings);
-        Some(c)
+        Some((c, events))
     }
 
     fn read(&self) -> ClusterStatus {
@@ -106,31 +121,26 @@ impl Page {
         }
     }
 
-    /// The last events, newest first.
-    fn events(&self) -> Vec<Event> {
-        self.events
-            .lock()
-            .map(|e| e.iter().rev().cloned().collect())
-            .unwrap_or_default()
-    }
-
     pub fn html(self: &Arc<Self>) -> String {
+        let (c, events) = self.status().unzip();
         render::page(
-            self.status().as_ref(),
+            c.as_ref(),
             &self.settings.node,
             &self.settings.storage(),
-            &self.events(),
+            events.as_deref().unwrap_or_default(),
         )
     }
 
     /// `status --json`'s object with `events` (newest first) added.
     pub fn json(self: &Arc<Self>) -> String {
-        let base = match self.status() {
-            Some(c) => json::render_json(&c, &self.settings.node),
-            None => json::render_json_unknown("the records have not been read yet"),
+        let (base, events) = match self.status() {
+            Some((c, events)) => (json::render_json(&c, &self.settings.node), events),
+            None => (
+                json::render_json_unknown("the records have not been read yet"),
+                Vec::new(),
+            ),
         };
-        let events: Vec<String> = self
-            .events()
+        let events: Vec<String> = events
             .iter()
             .map(|e| e.to_json().trim_end().to_string())
             .collect();
