@@ -16,11 +16,14 @@ use crate::status::verdict::verdict;
 pub const REFRESH_S: u32 = 2;
 
 const STYLE: &str = "body{font:15px/1.4 system-ui,sans-serif;margin:0.6em;color:#111}\
-h1{font-size:1.3em;margin:0.2em 0}table{border-collapse:collapse;width:100%;margin:0.4em 0 1em}\
+h1{font-size:1.25em;margin:0.2em 0}h2{font-size:1.1em;margin:0.8em 0 0.3em}\
+table{border-collapse:collapse;width:100%;margin:0.4em 0}\
 th,td{border-bottom:1px solid #ccc;padding:0.25em 0.4em;text-align:left;vertical-align:top}\
 th{background:#eee}.ok{background:#d8f5d8}.degraded{background:#fff1c2}\
-.critical,.unknown{background:#ffd6d6}.verdict{padding:0.5em;margin:0.4em 0}\
-.scroll{overflow-x:auto}small{color:#555}td.text{word-break:break-word}";
+.critical,.unknown{background:#ffd6d6}.verdict{padding:0.5em;margin:0.4em 0;font-size:1.1em}\
+.dead{color:#a00}small,.when{color:#555}ul.events{list-style:none;padding:0;margin:0}\
+ul.events li{border-bottom:1px solid #ddd;padding:0.3em 0;word-break:break-word}\
+.kind{font-weight:bold}.note{font-size:0.9em;color:#444}";
 
 /// The page for `c` as seen by `self_node`, with the last `events` (newest first) and the
 /// backend described by `backend`.
@@ -40,39 +43,56 @@ pub fn page(c: Option<&ClusterStatus>, self_node: &str, backend: &str, events: &
         html(backend)
     );
     match c {
-        Some(c) => cluster(&mut out, c, self_node),
+        Some(c) => cluster(&mut out, c, self_node, events),
         None => out.push_str(
             "<p class=\"verdict unknown\" id=\"verdict\">reading the records: the next reload \
              shows them</p>\n",
         ),
     }
-    out.push_str("<h2>Last events</h2>\n<div class=\"scroll\"><table id=\"events\"><tr><th>time (UTC)</th><th>node</th><th>event</th><th>epoch</th><th>peer</th><th>what and why</th></tr>\n");
+    out.push_str("<h2>Last events</h2>\n<ul class=\"events\" id=\"events\">\n");
     for e in events {
+        let peer = if e.peer.is_empty() {
+            String::new()
+        } else {
+            format!(" (peer {})", html(&e.peer))
+        };
         let _ = writeln!(
             out,
-            "<tr class=\"event\" data-kind=\"{}\" data-node=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"text\">{}</td></tr>",
+            "<li class=\"event\" data-kind=\"{}\" data-node=\"{}\"><span class=\"when\">{}</span> \
+             <b>{}</b> <span class=\"kind\">{}</span> epoch {}{peer}: {}</li>",
             html(&e.kind),
             html(&e.node),
             html(&e.time()),
             html(&e.node),
             html(&e.kind),
             e.epoch,
-            html(&e.peer),
             html(&e.text)
         );
     }
     if events.is_empty() {
-        out.push_str("<tr><td colspan=\"6\">none yet</td></tr>\n");
+        out.push_str("<li>none yet</li>\n");
     }
-    out.push_str("</table></div>\n</body></html>\n");
+    out.push_str("</ul>\n</body></html>\n");
     out
 }
 
-fn cluster(out: &mut String, c: &ClusterStatus, self_node: &str) {
+/// " since TIME" when the events show when `node` became active.
+fn since(node: &str, events: &[Event]) -> String {
+    events
+        .iter()
+        .find(|e| e.node == node && e.kind == "role" && e.text.contains("-> active"))
+        .map_or(String::new(), |e| format!(" since {} UTC", html(&e.time())))
+}
+
+fn cluster(out: &mut String, c: &ClusterStatus, self_node: &str, events: &[Event]) {
     let v = verdict(c);
     let actives = c.live_actives();
     let active = match actives.as_slice() {
-        [one] => format!("active: <b id=\"active\">{}</b>", html(one)),
+        [one] => format!(
+            "active: <b id=\"active\">{}</b>{}",
+            html(one),
+            since(one, events)
+        ),
         [] => "<b id=\"active\">no node is active</b>".to_string(),
         many => format!(
             "<b id=\"active\">several nodes say they are active: {}</b>",
@@ -93,27 +113,36 @@ fn cluster(out: &mut String, c: &ClusterStatus, self_node: &str) {
         out.push_str("</ul>\n");
     }
     let drained: &[String] = c.maint.as_ref().map_or(&[], |m| &m.drained);
-    out.push_str("<div class=\"scroll\"><table id=\"nodes\"><tr><th>node</th><th>role</th><th>epoch</th><th>last change</th><th>drained</th><th>note</th></tr>\n");
+    out.push_str(
+        "<table id=\"nodes\"><tr><th>node</th><th>role</th><th>epoch</th><th>last change</th></tr>\n",
+    );
     for n in &c.nodes {
         let me = if n.name == self_node {
             " (this node)"
         } else {
             ""
         };
-        let is_drained = if drained.contains(&n.name) {
-            "yes"
+        let drained_note = if drained.contains(&n.name) {
+            ", drained"
         } else {
-            "no"
+            ""
         };
         match &n.record {
             Ok(r) => {
                 let (column, note) = liveness_words(c, n, r.seq);
+                // A record keeps its last role after its daemon stops: say so beside it.
+                let dead = c.alive(n) == Some(false);
                 let _ = writeln!(
                     out,
-                    "<tr class=\"node\" data-node=\"{}\" data-role=\"{}\"><td>{}{me}</td><td class=\"role\">{}</td><td>{}</td><td>{}</td><td>{is_drained}</td><td>{}</td></tr>",
+                    "<tr class=\"node\" data-node=\"{}\" data-role=\"{}\" data-alive=\"{}\">\
+                     <td><b>{}</b>{me}{drained_note}</td><td class=\"role{}\">{}</td><td>{}</td>\
+                     <td>{}<div class=\"note\">{}</div></td></tr>",
                     html(&n.name),
                     state_name(r.state),
+                    c.alive(n)
+                        .map_or("unknown", |a| if a { "yes" } else { "no" }),
                     html(&n.name),
+                    if dead { " dead" } else { "" },
                     state_name(r.state),
                     r.epoch,
                     html(&column),
@@ -123,7 +152,9 @@ fn cluster(out: &mut String, c: &ClusterStatus, self_node: &str) {
             Err(e) => {
                 let _ = writeln!(
                     out,
-                    "<tr class=\"node\" data-node=\"{}\" data-role=\"\"><td>{}{me}</td><td class=\"role\">?</td><td></td><td></td><td>{is_drained}</td><td>{}</td></tr>",
+                    "<tr class=\"node\" data-node=\"{}\" data-role=\"\" data-alive=\"unknown\">\
+                     <td><b>{}</b>{me}{drained_note}</td><td class=\"role\">?</td><td></td>\
+                     <td><div class=\"note\">{}</div></td></tr>",
                     html(&n.name),
                     html(&n.name),
                     html(e)
@@ -131,7 +162,7 @@ fn cluster(out: &mut String, c: &ClusterStatus, self_node: &str) {
             }
         }
     }
-    out.push_str("</table></div>\n");
+    out.push_str("</table>\n");
     match &c.maint {
         Ok(m) => {
             let mode = match &m.mode {
@@ -192,9 +223,17 @@ mod tests {
         assert!(p.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "{p}");
         assert!(p.contains("active: <b id=\"active\">n1</b>"), "{p}");
         assert!(p.contains("data-node=\"n2\" data-role=\"STANDBY\""), "{p}");
+        assert!(p.contains("<b>n2</b> (this node), drained"), "{p}");
         assert!(p.contains("FREEZE") && p.contains("drained: n2"), "{p}");
         // Nothing is loaded from elsewhere.
         assert!(!p.contains("http://") && !p.contains("https://"), "{p}");
+        let mut up = Event::new("n1", "role", 3, None, "claiming -> active (epoch 3)");
+        up.time_ms = 1_796_688_113_999;
+        let p = page(Some(&c), "n1", "in /srv/hb", &[up]);
+        assert!(
+            p.contains("<b id=\"active\">n1</b> since 2026-12-08T00:01:53.999Z UTC"),
+            "{p}"
+        );
     }
 
     #[test]
