@@ -17,18 +17,21 @@ commands:
                             as 30s or 30000ms), to see which daemons are alive; exit 0 one
                             active and healthy, 1 degraded, 2 none or several active, 3
                             cannot tell (not watched, not initialised, bad configuration)
-  maintenance on|off        FREEZE (nobody takes over or hands over) / back to normal
-  drain [NODE]              NODE (default: this node) never takes over
-  undrain [NODE]            undo drain
-  switchover [--to NODE] [--force]
+  maintenance on|off [--reason TEXT]
+                            FREEZE (nobody takes over or hands over) / back to normal
+  drain [NODE] [--reason TEXT]
+                            NODE (default: this node) never takes over
+  undrain [NODE] [--reason TEXT]
+                            undo drain
+  switchover [--to NODE] [--force] [--reason TEXT]
                             the active hands over to NODE (default: the other of two);
-                            refused for a drained, dead or unknown NODE unless --force
+                            refused for a drained, dead or unknown NODE unless --force;
+                            --reason: why, kept in the maintenance record (status, the
+                            status page) and in this node's journal (events)
   events [--since DURATION] [--json]
                             this node's journal of decisions, oldest first (--since: only
                             the last DURATION, such as 90s, 30m or 2h; --json: JSON lines)
 options:
-  --reason TEXT             maintenance, drain, undrain, switchover: why, shown by status,
-                            the status page and the journal
   -c, --config FILE         the properties file with the hb.* keys
   -h, --help                this text
   -V, --version             the version
