@@ -101,7 +101,10 @@ fn journal_operator(s: &NodeSettings, command: &cli::Command, reason: &str, done
     let who = operator_name();
     let text = format!("{asked} by {who}: {reason}; {done}");
     let ev = journal::Event::new(&s.node, "operator", 0, None, &text);
-    if let Err(e) = journal::append(&s.state_dir, &ev, journal::ROTATE_AT) {
+    // The daemon creates hb.state_dir too; a command may run before its first start.
+    let written = std::fs::create_dir_all(&s.state_dir)
+        .and_then(|()| journal::append(&s.state_dir, &ev, journal::ROTATE_AT));
+    if let Err(e) = written {
         eprintln!(
             "ha-heartbeat: cannot write the journal {}: {e}",
             journal::path(&s.state_dir).display()

@@ -140,8 +140,27 @@ pub fn append(state_dir: &Path, ev: &Event, max: u64) -> std::io::Result<()> {
     if must_rotate(len, line.len() as u64, max) {
         std::fs::rename(&p, rotated(state_dir))?;
     }
+    let existed = p.exists();
     let mut f = OpenOptions::new().create(true).append(true).open(&p)?;
+    if !existed {
+        give_to_dir_owner(state_dir, &p);
+    }
     f.write_all(line.as_bytes())
+}
+
+/// A journal file root's command created belongs to the state directory's owner, so that a
+/// daemon running as that user can still append to it.
+fn give_to_dir_owner(state_dir: &Path, file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    if let Ok(m) = std::fs::metadata(state_dir)
+        && m.uid() != 0
+    {
+        let _ = std::os::unix::fs::chown(file, Some(m.uid()), Some(m.gid()));
+    }
 }
 
 /// Every event of the journal in `state_dir`, oldest first, and how many lines were not
