@@ -70,6 +70,7 @@ fn the_page_and_its_json_show_the_cluster_and_refuse_writes() {
     );
     assert_eq!(json["node"], "n1");
     assert_eq!(json["backend"], "file");
+    assert!(json["read_age_ms"].is_null(), "a fresh read: {json}");
     assert_eq!(json["nodes"][0]["state"], "ACTIVE", "{json}");
     assert!(
         json["storage"]

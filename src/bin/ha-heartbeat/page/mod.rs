@@ -30,6 +30,14 @@ const FRESH: Duration = Duration::from_millis(500);
 /// The events the page shows.
 const EVENTS: usize = 30;
 
+/// What a request gets: the last read, judged, and how old it is.
+struct Seen {
+    cluster: ClusterStatus,
+    events: Vec<Event>,
+    /// Some(age): the read is older than a few periods (the storage does not answer).
+    stale: Option<Duration>,
+}
+
 /// One read: the records and the last events.
 #[derive(Clone)]
 struct Read {
@@ -65,7 +73,7 @@ impl Page {
     }
 
     /// The last read, judged with what the daemon saw; starts a new read when it is old.
-    fn status(self: &Arc<Self>) -> Option<(ClusterStatus, Vec<Event>)> {
+    fn status(self: &Arc<Self>) -> Option<Seen> {
         let last = self.last.lock().ok()?.clone();
         let fresh = FRESH.max(self.settings.timing.period);
         if last.as_ref().is_none_or(|r| r.at.elapsed() >= fresh)
@@ -92,8 +100,10 @@ impl Page {
         let Read {
             cluster: mut c,
             events,
-            ..
+            at,
         } = last?;
+        let age = at.elapsed();
+        let stale = (age > fresh * 3 + self.settings.timing.io_timeout).then_some(age);
         if c.etcd.is_none()
             && let Ok(seen) = self.seen.lock()
         {
@@ -108,7 +118,11 @@ impl Page {
             }
         }
         c.backing_off = BackingOff::load(&self.settings);
-        Some((c, events))
+        Some(Seen {
+            cluster: c,
+            events,
+            stale,
+        })
     }
 
     fn read(&self) -> ClusterStatus {
@@ -117,27 +131,36 @@ impl Page {
         if s.on_etcd() {
             status::observe_backend(s, full)
         } else {
-            status::file::read_once(s, full)
+            // On this reader's own thread: while the share hangs, the reader waits and no
+            // new read starts; requests get the last read, with its age.
+            status::file::read_once_here(s, full)
         }
     }
 
     pub fn html(self: &Arc<Self>) -> String {
-        let (c, events) = self.status().unzip();
+        let seen = self.status();
         render::page(
-            c.as_ref(),
+            seen.as_ref().map(|s| &s.cluster),
             &self.settings.node,
             &self.settings.storage(),
-            events.as_deref().unwrap_or_default(),
+            seen.as_ref().map_or(&[], |s| &s.events),
+            seen.as_ref().and_then(|s| s.stale),
         )
     }
 
-    /// `status --json`'s object with `events` (newest first) added.
+    /// `status --json`'s object with `storage`, `read_age_ms` (null while the last read is
+    /// fresh) and `events` (newest first) added.
     pub fn json(self: &Arc<Self>) -> String {
-        let (base, events) = match self.status() {
-            Some((c, events)) => (json::render_json(&c, &self.settings.node), events),
+        let (base, events, stale) = match self.status() {
+            Some(seen) => (
+                json::render_json(&seen.cluster, &self.settings.node),
+                seen.events,
+                seen.stale,
+            ),
             None => (
                 json::render_json_unknown("the records have not been read yet"),
                 Vec::new(),
+                None,
             ),
         };
         let events: Vec<String> = events
@@ -147,8 +170,9 @@ impl Page {
         let base = base.trim_end();
         let base = base.strip_suffix('}').unwrap_or(base);
         format!(
-            "{base},\"storage\":{},\"events\":[{}]}}\n",
+            "{base},\"storage\":{},\"read_age_ms\":{},\"events\":[{}]}}\n",
             json_str(&self.settings.storage()),
+            stale.map_or("null".into(), |d| d.as_millis().to_string()),
             events.join(",")
         )
     }

@@ -3,6 +3,7 @@
 //! configuration, an operator or a peer is escaped ([`html`]).
 
 use std::fmt::Write as _;
+use std::time::Duration;
 
 use hamon::heartbeat::record::MaintMode;
 
@@ -26,8 +27,15 @@ ul.events li{border-bottom:1px solid #ddd;padding:0.3em 0;word-break:break-word}
 .kind{font-weight:bold}.note{font-size:0.9em;color:#444}";
 
 /// The page for `c` as seen by `self_node`, with the last `events` (newest first) and the
-/// backend described by `backend`.
-pub fn page(c: Option<&ClusterStatus>, self_node: &str, backend: &str, events: &[Event]) -> String {
+/// backend described by `backend`; `stale`: the read is this old, the storage does not
+/// answer.
+pub fn page(
+    c: Option<&ClusterStatus>,
+    self_node: &str,
+    backend: &str,
+    events: &[Event],
+    stale: Option<Duration>,
+) -> String {
     let mut out = String::new();
     let _ = write!(
         out,
@@ -42,6 +50,14 @@ pub fn page(c: Option<&ClusterStatus>, self_node: &str, backend: &str, events: &
         html(self_node),
         html(backend)
     );
+    if let Some(age) = stale {
+        let _ = writeln!(
+            out,
+            "<p class=\"verdict critical\" id=\"stale\">the records were last read {} s ago: \
+             the storage does not answer this node; what follows is that old</p>",
+            age.as_secs()
+        );
+    }
     match c {
         Some(c) => cluster(&mut out, c, self_node, events),
         None => out.push_str(
@@ -214,7 +230,7 @@ mod tests {
         m.reason = "<img src=x onerror=alert(1)>".into();
         c.maint = Ok(m);
         let ev = Event::new("n1", "operator", 3, None, "<script>alert(2)</script>");
-        let p = page(Some(&c), "n2", "in /srv/<b>hb", &[ev]);
+        let p = page(Some(&c), "n2", "in /srv/<b>hb", &[ev], None);
         assert!(
             !p.contains("<img") && !p.contains("<script") && !p.contains("<b>hb"),
             "{p}"
@@ -229,7 +245,7 @@ mod tests {
         assert!(!p.contains("http://") && !p.contains("https://"), "{p}");
         let mut up = Event::new("n1", "role", 3, None, "claiming -> active (epoch 3)");
         up.time_ms = 1_796_688_113_999;
-        let p = page(Some(&c), "n1", "in /srv/hb", &[up]);
+        let p = page(Some(&c), "n1", "in /srv/hb", &[up], None);
         assert!(
             p.contains("<b id=\"active\">n1</b> since 2026-12-08T00:01:53.999Z UTC"),
             "{p}"
@@ -237,10 +253,23 @@ mod tests {
     }
 
     #[test]
-    fn before_the_first_read_the_page_says_so() {
-        let p = page(None, "n1", "in /srv/hb", &[]);
+    fn before_the_first_read_and_when_the_storage_hangs_the_page_says_so() {
+        let p = page(None, "n1", "in /srv/hb", &[], None);
         assert!(
             p.contains("reading the records") && p.contains("none yet"),
+            "{p}"
+        );
+        assert!(!p.contains("id=\"stale\""), "{p}");
+        let c = cluster(vec![node("n1", NodeState::Active, 9, Some(80))]);
+        let p = page(
+            Some(&c),
+            "n1",
+            "in /srv/hb",
+            &[],
+            Some(Duration::from_secs(95)),
+        );
+        assert!(
+            p.contains("last read 95 s ago: the storage does not answer"),
             "{p}"
         );
     }
