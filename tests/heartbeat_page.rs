@@ -140,3 +140,61 @@ fn the_page_and_its_json_show_the_cluster_and_refuse_writes() {
     assert!(head.starts_with("HTTP/1.1 404 "), "{head}");
     c.assert_no_overlap();
 }
+
+/// On etcd the page reads the cluster's keys as `status` does: one read, leases judge.
+#[cfg(feature = "etcd")]
+#[test]
+fn on_etcd_the_json_shows_the_leader_and_the_maintenance_reason() {
+    use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+    use hamon::heartbeat::etcd::settings::timing_settings;
+    use hamon::heartbeat::etcd::timing::EtcdTiming;
+
+    let etcd = EtcdCluster::start(1, false);
+    let t = EtcdTiming {
+        period: Duration::from_millis(200),
+        io_timeout: Duration::from_millis(300),
+        lease_ttl: Duration::from_secs(2),
+        kill_budget: Duration::from_millis(200),
+        election_timeout: Duration::from_millis(ELECTION_MS),
+        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
+    };
+    let settings = format!(
+        "hb.backend=etcd\nhb.etcd.endpoints={}\n{}",
+        etcd.endpoints().join(","),
+        timing_settings(&t)
+    );
+    let mut c = Cluster::new("page-etcd", &["n1", "n2"], &settings);
+    let port = free_port();
+    c.add_conf("n2", &format!("hb.metrics_listen=127.0.0.1:{port}\n"));
+    c.start("n1");
+    c.wait_running_on(|i| i.node == "n1", Duration::from_secs(15));
+    c.start("n2");
+    let (st, out) = c.cli("n1", &["drain", "n2", "--reason", HOSTILE]);
+    assert!(st.success(), "{out}");
+    let mut json = Value::Null;
+    let seen = wait_until(Duration::from_secs(15), || {
+        let Some((_, body)) = get(port, "/status.json") else {
+            return false;
+        };
+        json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        json["active"] == "n1"
+            && json["nodes"][1]["alive"] == true
+            && json["maintenance"]["reason"] == HOSTILE
+    });
+    assert!(seen, "the JSON never showed n1 active on etcd: {json}");
+    assert_eq!(json["backend"], "etcd", "{json}");
+    assert_eq!(json["etcd"]["leader"]["node"], "n1", "{json}");
+    assert_eq!(json["maintenance"]["drained"][0], "n2", "{json}");
+    assert!(
+        json["storage"]
+            .as_str()
+            .unwrap()
+            .starts_with("on etcd http://127.0.0.1:"),
+        "{json}"
+    );
+    let (_, page) = get(port, "/").expect("the page");
+    assert!(page.contains("<b id=\"active\">n1</b>"), "{page}");
+    assert!(page.contains("<b>n2</b> (this node), drained"), "{page}");
+    assert!(!page.contains("<img"), "{page}");
+    c.assert_no_overlap();
+}
