@@ -71,6 +71,10 @@ fn the_page_and_its_json_show_the_cluster_and_refuse_writes() {
     assert_eq!(json["node"], "n1");
     assert_eq!(json["backend"], "file");
     assert!(json["read_age_ms"].is_null(), "a fresh read: {json}");
+    assert_eq!(json["daemon"]["role"], "active", "{json}");
+    let left = json["daemon"]["lease_left_ms"].as_u64().expect("a lease");
+    assert!(left > 0 && left <= F1, "{json}");
+    assert!(json["daemon"]["write_latency_ms"].is_u64(), "{json}");
     assert_eq!(json["nodes"][0]["state"], "ACTIVE", "{json}");
     assert!(
         json["storage"]

@@ -35,7 +35,7 @@ use crate::incident::{Incident, Incidents, Kind};
 use crate::journal::Journal;
 use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
-use crate::page::Page;
+use crate::page::{Own, Page};
 use crate::pause;
 use crate::supervise::{self, App, AppEvent};
 use crate::watchdog_device::WatchdogDevice;
@@ -395,7 +395,15 @@ impl Daemon {
                 .into_iter()
                 .map(|v| (v.name, v.changed_ago.filter(|d| *d < takeover)))
                 .collect();
-            page.publish_seen(seen);
+            let own = Own {
+                role: role_name(self.role),
+                lease_left: self
+                    .node
+                    .lease_deadline()
+                    .map(|d| Duration::from_nanos(d.saturating_sub(boottime()))),
+                write_latency: self.node.last_write(),
+            };
+            page.publish_seen(seen, own);
         }
         let peers = self
             .node

@@ -30,6 +30,29 @@ const FRESH: Duration = Duration::from_millis(500);
 /// The events the page shows.
 const EVENTS: usize = 30;
 
+/// What this daemon knows of itself that no record says.
+#[derive(Clone, Debug, Default)]
+pub struct Own {
+    /// Its role (`standby`, `claiming`, `active`, `stopping`).
+    pub role: &'static str,
+    /// Time left on its lease, while it holds one.
+    pub lease_left: Option<Duration>,
+    /// How long its last renewal (record write; on etcd the keepalive) took.
+    pub write_latency: Option<Duration>,
+}
+
+impl Own {
+    fn json(&self) -> String {
+        let ms = |d: Option<Duration>| d.map_or("null".into(), |d| d.as_millis().to_string());
+        format!(
+            "{{\"role\":{},\"lease_left_ms\":{},\"write_latency_ms\":{}}}",
+            json_str(self.role),
+            ms(self.lease_left),
+            ms(self.write_latency)
+        )
+    }
+}
+
 /// What a request gets: the last read, judged, and how old it is.
 struct Seen {
     cluster: ClusterStatus,
@@ -51,6 +74,8 @@ pub struct Page {
     /// File backend: per node, how long ago this daemon saw its record change (None: not
     /// within the takeover time), published every turn.
     seen: Mutex<Vec<(String, Option<Duration>)>>,
+    /// This daemon's own view, published every turn.
+    own: Mutex<Own>,
     last: Mutex<Option<Read>>,
     reading: Arc<AtomicBool>,
 }
@@ -60,16 +85,24 @@ impl Page {
         Arc::new(Page {
             settings,
             seen: Mutex::new(Vec::new()),
+            own: Mutex::new(Own::default()),
             last: Mutex::new(None),
             reading: Arc::new(AtomicBool::new(false)),
         })
     }
 
     /// What the loop saw of the records this turn.
-    pub fn publish_seen(&self, seen: Vec<(String, Option<Duration>)>) {
+    pub fn publish_seen(&self, seen: Vec<(String, Option<Duration>)>, own: Own) {
         if let Ok(mut s) = self.seen.lock() {
             *s = seen;
         }
+        if let Ok(mut o) = self.own.lock() {
+            *o = own;
+        }
+    }
+
+    fn own(&self) -> Own {
+        self.own.lock().map(|o| o.clone()).unwrap_or_default()
     }
 
     /// The last read, judged with what the daemon saw; starts a new read when it is old.
@@ -145,10 +178,12 @@ impl Page {
             &self.settings.storage(),
             seen.as_ref().map_or(&[], |s| &s.events),
             seen.as_ref().and_then(|s| s.stale),
+            &self.own(),
         )
     }
 
-    /// `status --json`'s object with `storage`, `read_age_ms` (null while the last read is
+    /// `status --json`'s object with `storage`, `daemon` (this daemon's role, lease left and
+    /// last write latency), `read_age_ms` (null while the last read is
     /// fresh) and `events` (newest first) added.
     pub fn json(self: &Arc<Self>) -> String {
         let (base, events, stale) = match self.status() {
@@ -170,8 +205,9 @@ impl Page {
         let base = base.trim_end();
         let base = base.strip_suffix('}').unwrap_or(base);
         format!(
-            "{base},\"storage\":{},\"read_age_ms\":{},\"events\":[{}]}}\n",
+            "{base},\"storage\":{},\"daemon\":{},\"read_age_ms\":{},\"events\":[{}]}}\n",
             json_str(&self.settings.storage()),
+            self.own().json(),
             stale.map_or("null".into(), |d| d.as_millis().to_string()),
             events.join(",")
         )

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hamon::heartbeat::record::MaintMode;
 
+use super::Own;
 use super::escape::html;
 use crate::journal::Event;
 use crate::status::model::{ClusterStatus, state_name};
@@ -35,6 +36,7 @@ pub fn page(
     backend: &str,
     events: &[Event],
     stale: Option<Duration>,
+    own: &Own,
 ) -> String {
     let mut out = String::new();
     let _ = write!(
@@ -58,6 +60,14 @@ pub fn page(
             age.as_secs()
         );
     }
+    let ms = |d: Option<Duration>| d.map_or("none".into(), |d| format!("{} ms", d.as_millis()));
+    let _ = writeln!(
+        out,
+        "<p id=\"daemon\">this daemon: <b>{}</b>; lease left: {}; last write took: {}</p>",
+        html(own.role),
+        ms(own.lease_left),
+        ms(own.write_latency)
+    );
     match c {
         Some(c) => cluster(&mut out, c, self_node, events),
         None => out.push_str(
@@ -230,7 +240,14 @@ mod tests {
         m.reason = "<img src=x onerror=alert(1)>".into();
         c.maint = Ok(m);
         let ev = Event::new("n1", "operator", 3, None, "<script>alert(2)</script>");
-        let p = page(Some(&c), "n2", "in /srv/<b>hb", &[ev], None);
+        let p = page(
+            Some(&c),
+            "n2",
+            "in /srv/<b>hb",
+            &[ev],
+            None,
+            &Own::default(),
+        );
         assert!(
             !p.contains("<img") && !p.contains("<script") && !p.contains("<b>hb"),
             "{p}"
@@ -245,7 +262,7 @@ mod tests {
         assert!(!p.contains("http://") && !p.contains("https://"), "{p}");
         let mut up = Event::new("n1", "role", 3, None, "claiming -> active (epoch 3)");
         up.time_ms = 1_796_688_113_999;
-        let p = page(Some(&c), "n1", "in /srv/hb", &[up], None);
+        let p = page(Some(&c), "n1", "in /srv/hb", &[up], None, &Own::default());
         assert!(
             p.contains("<b id=\"active\">n1</b> since 2026-12-08T00:01:53.999Z UTC"),
             "{p}"
@@ -254,7 +271,7 @@ mod tests {
 
     #[test]
     fn before_the_first_read_and_when_the_storage_hangs_the_page_says_so() {
-        let p = page(None, "n1", "in /srv/hb", &[], None);
+        let p = page(None, "n1", "in /srv/hb", &[], None, &Own::default());
         assert!(
             p.contains("reading the records") && p.contains("none yet"),
             "{p}"
@@ -267,6 +284,15 @@ mod tests {
             "in /srv/hb",
             &[],
             Some(Duration::from_secs(95)),
+            &Own {
+                role: "active",
+                lease_left: Some(Duration::from_millis(1234)),
+                write_latency: Some(Duration::from_millis(7)),
+            },
+        );
+        assert!(
+            p.contains("this daemon: <b>active</b>; lease left: 1234 ms; last write took: 7 ms"),
+            "{p}"
         );
         assert!(
             p.contains("last read 95 s ago: the storage does not answer"),
