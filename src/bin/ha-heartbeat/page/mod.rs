@@ -4,9 +4,10 @@
 //! knows plus one read of the records at a time:
 //!
 //! - the records and the maintenance record are read the way `ha-heartbeat status` reads
-//!   them, on a thread of their own, at most once a period and only while someone looks
-//!   (never on the daemon's loop, never on the listener's thread: a hung share cannot hold
-//!   up either; a request gets the last read);
+//!   them, one read at a time on a thread of its own, at most once a period and only while
+//!   someone looks (never on the daemon's loop, never on the listener's thread: a hung
+//!   share cannot hold up either, and holds only that thread; a request gets the last read,
+//!   and is told its age when it is old);
 //! - on the file backend, whether a daemon is alive is what this daemon saw its record do
 //!   (it reads them every period anyway), published by the loop each turn;
 //! - the last events come from this node's journal, read with the records.
@@ -77,7 +78,8 @@ pub struct Page {
     /// This daemon's own view, published every turn.
     own: Mutex<Own>,
     last: Mutex<Option<Read>>,
-    reading: Arc<AtomicBool>,
+    /// A read is under way (at most one at a time).
+    reading: AtomicBool,
 }
 
 impl Page {
@@ -87,7 +89,7 @@ impl Page {
             seen: Mutex::new(Vec::new()),
             own: Mutex::new(Own::default()),
             last: Mutex::new(None),
-            reading: Arc::new(AtomicBool::new(false)),
+            reading: AtomicBool::new(false),
         })
     }
 
