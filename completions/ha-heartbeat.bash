@@ -10,7 +10,7 @@ _ha_heartbeat() {
     fi
     if [ "$COMP_CWORD" -eq 1 ]; then
         mapfile -t COMPREPLY < <(compgen -W 'init run status maintenance drain undrain
-            switchover --config --help --version' -- "$cur")
+            switchover events --config --help --version' -- "$cur")
         return
     fi
     command=${COMP_WORDS[1]}
@@ -19,19 +19,34 @@ _ha_heartbeat() {
             mapfile -t COMPREPLY < <(compgen -W '--json --watch --config' -- "$cur")
             return
             ;;
-        maintenance)
-            # on|off first; an option once the word starts with -.
-            if [ "$COMP_CWORD" -eq 2 ] && [ "${cur#-}" = "$cur" ]; then
-                mapfile -t COMPREPLY < <(compgen -W 'on off' -- "$cur")
-                return
-            fi
-            ;;
-        switchover)
-            if [ "$prev" = --to ]; then
+        events)
+            if [ "$prev" = --since ]; then
                 COMPREPLY=()
                 return
             fi
-            mapfile -t COMPREPLY < <(compgen -W '--to --force --config' -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W '--since --json --config' -- "$cur")
+            return
+            ;;
+        maintenance | drain | undrain)
+            # A free text, or (maintenance) on|off first; an option once the word starts
+            # with -.
+            if [ "$prev" = --reason ]; then
+                COMPREPLY=()
+                return
+            fi
+            if [ "$command" = maintenance ] && [ "$COMP_CWORD" -eq 2 ] && [ "${cur#-}" = "$cur" ]; then
+                mapfile -t COMPREPLY < <(compgen -W 'on off' -- "$cur")
+                return
+            fi
+            mapfile -t COMPREPLY < <(compgen -W '--reason --config' -- "$cur")
+            return
+            ;;
+        switchover)
+            if [ "$prev" = --to ] || [ "$prev" = --reason ]; then
+                COMPREPLY=()
+                return
+            fi
+            mapfile -t COMPREPLY < <(compgen -W '--to --force --reason --config' -- "$cur")
             return
             ;;
     esac

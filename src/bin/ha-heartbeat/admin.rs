@@ -9,7 +9,7 @@ use hamon::heartbeat::node::{NodeError, NodeSettings};
 use hamon::heartbeat::record::{MaintMode, MaintRecord};
 use hamon::heartbeat::store::FileStore;
 
-use crate::{cli, flap, status, watchdog_device};
+use crate::{cli, flap, journal, status, watchdog_device};
 
 /// Loads a configuration file and checks the node settings.
 pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
@@ -21,10 +21,16 @@ pub fn load(path: &Path) -> Result<(Config, NodeSettings), String> {
     Ok((cfg, s))
 }
 
-/// `maintenance`, `drain`, `undrain`, `switchover`: writes the maintenance record.
-pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, String> {
+/// `maintenance`, `drain`, `undrain`, `switchover`: writes the maintenance record, with the
+/// operator's `--reason` (default: which node's command wrote it), and journals the change
+/// with who asked.
+pub fn maintenance(
+    s: &NodeSettings,
+    command: &cli::Command,
+    reason: Option<&str>,
+) -> Result<String, String> {
     let store = Arc::new(FileStore::new(s.dir.clone()));
-    let reason = format!("ha-heartbeat on {}", s.node);
+    let reason = reason.map_or_else(|| format!("ha-heartbeat on {}", s.node), str::to_string);
     let (mode, drain) = match command {
         cli::Command::Maintenance(true) => (Some(MaintMode::Freeze), None),
         cli::Command::Maintenance(false) => (Some(MaintMode::Off), None),
@@ -66,11 +72,57 @@ pub fn maintenance(s: &NodeSettings, command: &cli::Command) -> Result<String, S
     } else {
         rec.drained.join(",")
     };
-    Ok(format!(
+    let done = format!(
         "maintenance: {} (token {}); drained: {drained}",
         status::maint_name(&rec.mode),
         rec.token
-    ))
+    );
+    journal_operator(s, command, &rec.reason, &done);
+    Ok(done)
+}
+
+/// Journals an operator's change on this node: what was asked, by whom, why, and what the
+/// record says now. The change is made: a journal that cannot be written only warns.
+fn journal_operator(s: &NodeSettings, command: &cli::Command, reason: &str, done: &str) {
+    let asked = match command {
+        cli::Command::Maintenance(on) => format!("maintenance {}", if *on { "on" } else { "off" }),
+        cli::Command::Drain(n, on) => format!(
+            "{} {}",
+            if *on { "drain" } else { "undrain" },
+            n.as_deref().unwrap_or(&s.node)
+        ),
+        cli::Command::Switchover(to, force) => format!(
+            "switchover{}{}",
+            to.as_ref().map_or(String::new(), |t| format!(" --to {t}")),
+            if *force { " --force" } else { "" }
+        ),
+        _ => return,
+    };
+    let who = operator_name();
+    let text = format!("{asked} by {who}: {reason}; {done}");
+    let ev = journal::Event::new(&s.node, "operator", 0, None, &text);
+    // The daemon creates hb.state_dir too; a command may run before its first start.
+    let written = std::fs::create_dir_all(&s.state_dir)
+        .and_then(|()| journal::append(&s.state_dir, &ev, journal::ROTATE_AT));
+    if let Err(e) = written {
+        eprintln!(
+            "ha-heartbeat: cannot write the journal {}: {e}",
+            journal::path(&s.state_dir).display()
+        );
+    }
+}
+
+/// Who runs the command: the user sudo ran it for, else the login name, else the uid.
+fn operator_name() -> String {
+    for var in ["SUDO_USER", "LOGNAME", "USER"] {
+        if let Ok(v) = std::env::var(var)
+            && !v.is_empty()
+        {
+            return v;
+        }
+    }
+    // SAFETY: getuid cannot fail.
+    format!("uid {}", unsafe { libc::getuid() })
 }
 
 /// The switchover check on the node's backend: the shared directory or etcd.

@@ -17,12 +17,20 @@ commands:
                             as 30s or 30000ms), to see which daemons are alive; exit 0 one
                             active and healthy, 1 degraded, 2 none or several active, 3
                             cannot tell (not watched, not initialised, bad configuration)
-  maintenance on|off        FREEZE (nobody takes over or hands over) / back to normal
-  drain [NODE]              NODE (default: this node) never takes over
-  undrain [NODE]            undo drain
-  switchover [--to NODE] [--force]
+  maintenance on|off [--reason TEXT]
+                            FREEZE (nobody takes over or hands over) / back to normal
+  drain [NODE] [--reason TEXT]
+                            NODE (default: this node) never takes over
+  undrain [NODE] [--reason TEXT]
+                            undo drain
+  switchover [--to NODE] [--force] [--reason TEXT]
                             the active hands over to NODE (default: the other of two);
-                            refused for a drained, dead or unknown NODE unless --force
+                            refused for a drained, dead or unknown NODE unless --force;
+                            --reason: why, kept in the maintenance record (status, the
+                            status page) and in this node's journal (events)
+  events [--since DURATION] [--json]
+                            this node's journal of decisions, oldest first (--since: only
+                            the last DURATION, such as 90s, 30m or 2h; --json: JSON lines)
 options:
   -c, --config FILE         the properties file with the hb.* keys
   -h, --help                this text
@@ -42,6 +50,11 @@ pub enum Command {
     Drain(Option<String>, bool),
     /// The node to hand over to, and `--force`.
     Switchover(Option<String>, bool),
+    /// The journal: only the last `since`, as JSON lines.
+    Events {
+        since: Option<Duration>,
+        json: bool,
+    },
     /// Internal: the fencing backstop, spawned by `run`, logging to the file given.
     Guard(Option<PathBuf>),
 }
@@ -55,14 +68,25 @@ pub enum Watch {
     For(Duration),
 }
 
-/// `30s` or `30000ms`: a unit is required, since the `hb.*_ms` keys count milliseconds and
-/// a bare number would be read one way or the other by mistake.
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    let bad = || format!("--watch={s}: give a duration such as 30s or 30000ms");
-    let (number, unit) = s
-        .strip_suffix("ms")
-        .map(|n| (n, 1))
-        .or_else(|| s.strip_suffix('s').map(|n| (n, 1000)))
+/// `30s` or `30000ms` (and, when `long` allows it, `30m` or `2h`): a unit is required,
+/// since the `hb.*_ms` keys count milliseconds and a bare number would be read one way or
+/// the other by mistake. `opt` names the option in the error.
+fn parse_duration(opt: &str, s: &str, long: bool) -> Result<Duration, String> {
+    let bad = || {
+        let example = if long {
+            "90s, 30m or 2h"
+        } else {
+            "30s or 30000ms"
+        };
+        format!("{opt}={s}: give a duration such as {example}")
+    };
+    let mut units = vec![("ms", 1), ("s", 1000)];
+    if long {
+        units.extend([("m", 60_000), ("h", 3_600_000)]);
+    }
+    let (number, unit) = units
+        .iter()
+        .find_map(|(suffix, unit)| s.strip_suffix(suffix).map(|n| (n, *unit)))
         .ok_or_else(bad)?;
     let n: u64 = number.parse().map_err(|_| bad())?;
     n.checked_mul(unit)
@@ -75,6 +99,8 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub struct Cli {
     pub command: Command,
     pub config: Option<PathBuf>,
+    /// `--reason TEXT` of an operator's command.
+    pub reason: Option<String>,
 }
 
 /// What the arguments ask for.
@@ -101,6 +127,8 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut json = false;
     let mut watch = None;
     let mut force = false;
+    let mut since = None;
+    let mut reason = None;
     let mut words = Vec::new();
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -116,9 +144,20 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                     it.next().ok_or("--log-file needs a file")?.as_str(),
                 ))
             }
+            "--reason" => reason = Some(it.next().ok_or("--reason needs a text")?.clone()),
+            s if s.starts_with("--reason=") => reason = Some(s[9..].to_string()),
+            "--since" => {
+                let d = it.next().ok_or("--since needs a duration")?;
+                since = Some(parse_duration("--since", d, true)?);
+            }
+            s if s.starts_with("--since=") => {
+                since = Some(parse_duration("--since", &s[8..], true)?)
+            }
             "--json" => json = true,
             "--watch" => watch = Some(Watch::Full),
-            s if s.starts_with("--watch=") => watch = Some(Watch::For(parse_duration(&s[8..])?)),
+            s if s.starts_with("--watch=") => {
+                watch = Some(Watch::For(parse_duration("--watch", &s[8..], false)?))
+            }
             "--force" => force = true,
             "-h" | "--help" => return Ok(Parsed::Help),
             "-V" | "--version" => return Ok(Parsed::Version),
@@ -146,6 +185,10 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         ["undrain"] => Command::Drain(None, false),
         ["undrain", n] => Command::Drain(Some(n.to_string()), false),
         ["switchover"] => Command::Switchover(to.take(), std::mem::take(&mut force)),
+        ["events"] => Command::Events {
+            since: since.take(),
+            json: std::mem::take(&mut json),
+        },
         [] => return Err("no command given (see ha-heartbeat --help)".to_string()),
         _ => {
             return Err(format!(
@@ -158,7 +201,24 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         return Err("--to belongs to switchover only".to_string());
     }
     if json {
-        return Err("--json belongs to status only".to_string());
+        return Err("--json belongs to status and events only".to_string());
+    }
+    if since.is_some() {
+        return Err("--since belongs to events only".to_string());
+    }
+    let operator = matches!(
+        command,
+        Command::Maintenance(_) | Command::Drain(..) | Command::Switchover(..)
+    );
+    if reason.is_some() && !operator {
+        return Err(
+            "--reason belongs to maintenance, drain, undrain and switchover only".to_string(),
+        );
+    }
+    if let Some(r) = &reason
+        && (r.trim().is_empty() || r.chars().any(char::is_control))
+    {
+        return Err("--reason needs a text on one line".to_string());
     }
     if watch.is_some() {
         return Err("--watch belongs to status only".to_string());
@@ -172,7 +232,11 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     if !matches!(command, Command::Guard(_)) && config.is_none() {
         return Err("--config FILE is required (see ha-heartbeat --help)".to_string());
     }
-    Ok(Parsed::Command(Cli { command, config }))
+    Ok(Parsed::Command(Cli {
+        command,
+        config,
+        reason,
+    }))
 }
 
 /// The exit code of a usage error: `status` answers as a Nagios-style check, which reads a
@@ -182,7 +246,7 @@ pub fn usage_error_code(args: &[String]) -> u8 {
     while let Some(a) = it.next() {
         match a.as_str() {
             // Their value is not the command.
-            "--config" | "-c" | "--to" | "--log-file" => {
+            "--config" | "-c" | "--to" | "--log-file" | "--reason" | "--since" => {
                 it.next();
             }
             s if s.starts_with('-') => {}
@@ -294,5 +358,68 @@ mod tests {
         assert!(p("run").is_err());
         assert!(p("maintenance maybe -c x").is_err());
         assert!(p("status --to x -c x").is_err());
+    }
+
+    #[test]
+    fn events_and_reasons() {
+        assert_eq!(
+            p("events -c x").unwrap().command,
+            Command::Events {
+                since: None,
+                json: false
+            }
+        );
+        assert_eq!(
+            p("events --since 2h --json -c x").unwrap().command,
+            Command::Events {
+                since: Some(Duration::from_secs(7200)),
+                json: true
+            }
+        );
+        assert_eq!(
+            p("events --since=90s -c x").unwrap().command,
+            Command::Events {
+                since: Some(Duration::from_secs(90)),
+                json: false
+            }
+        );
+        let e = p("events --since 5x -c x").unwrap_err();
+        assert!(
+            e.contains("--since=5x: give a duration such as 90s, 30m or 2h"),
+            "{e}"
+        );
+        assert!(
+            p("status --since 1h -c x")
+                .unwrap_err()
+                .contains("events only")
+        );
+        let c = parse(&[
+            "maintenance".to_string(),
+            "on".to_string(),
+            "--reason".to_string(),
+            "kernel update, ticket 42".to_string(),
+            "-c".to_string(),
+            "x".to_string(),
+        ])
+        .unwrap();
+        match c {
+            Parsed::Command(c) => assert_eq!(c.reason.as_deref(), Some("kernel update, ticket 42")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            p("drain n2 --reason=disk -c x").unwrap().reason.as_deref(),
+            Some("disk")
+        );
+        assert!(
+            p("run --reason x -c x")
+                .unwrap_err()
+                .contains("--reason belongs")
+        );
+        assert!(p("status --reason x -c x").is_err());
+        assert!(
+            p("drain --reason")
+                .unwrap_err()
+                .contains("--reason needs a text")
+        );
     }
 }

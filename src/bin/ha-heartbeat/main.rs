@@ -10,13 +10,16 @@ mod account;
 mod admin;
 mod cli;
 mod daemon;
+mod events;
 mod flap;
 mod guard;
 mod guard_held;
 mod incident;
+mod journal;
 mod logging;
 mod metrics;
 mod notify;
+mod page;
 mod pause;
 mod status;
 mod supervise;
@@ -123,7 +126,8 @@ fn main() -> ExitCode {
             Err(e) => fail(&format!("init: {e}"), 1),
         },
         cli::Command::Status { json, watch } => status::command(&settings, &path, json, watch),
-        cmd => match admin::maintenance(&settings, &cmd) {
+        cli::Command::Events { since, json } => events::command(&settings, since, json),
+        cmd => match admin::maintenance(&settings, &cmd, cli.reason.as_deref()) {
             Ok(msg) => {
                 println!("{msg}");
                 ExitCode::SUCCESS

@@ -57,6 +57,8 @@ pub struct App {
     /// Who `hb.start_cmd` and `hb.stop_cmd` run as.
     account: Account,
     running: Option<Running>,
+    /// How the last application's leader ended (its exit status), for the journal.
+    last_exit: Option<String>,
 }
 
 /// Signals every process of group `pgid`; false when the group is empty (ESRCH).
@@ -127,6 +129,7 @@ impl App {
             kill_budget,
             account,
             running: None,
+            last_exit: None,
         }
     }
 
@@ -419,11 +422,19 @@ impl App {
                 let _ = c.wait();
             }
             log::info!("the application (pgid {}) is gone", r.pgid);
+            self.last_exit = r.leader_gone.clone();
             self.running = None;
             let _ = fs::remove_file(&self.pgid_file);
             return Some(AppEvent::Stopped);
         }
         None
+    }
+}
+
+impl App {
+    /// How the leader of the last application that is gone ended.
+    pub fn last_exit(&self) -> Option<&str> {
+        self.last_exit.as_deref()
     }
 }
 

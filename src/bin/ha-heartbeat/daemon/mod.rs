@@ -20,18 +20,22 @@ mod watch;
 use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use hamon::config::{Config, HeartbeatSettings};
 use hamon::heartbeat::core::Role;
 use hamon::heartbeat::node::{Node, TickAction, TickResult, boottime};
+use hamon::heartbeat::record::MaintMode;
 use hamon::metrics::heartbeat::{Peer, Snapshot, exposition};
 
 use crate::flap::Damping;
 use crate::guard::Guard;
 use crate::incident::{Incident, Incidents, Kind};
+use crate::journal::Journal;
 use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
+use crate::page::{Own, Page};
 use crate::pause;
 use crate::supervise::{self, App, AppEvent};
 use crate::watchdog_device::WatchdogDevice;
@@ -83,6 +87,13 @@ struct Daemon {
     turn: Turn,
     /// `hb.metrics_listen`: the latest exposition is published there once a turn.
     metrics: Option<MetricsServer>,
+    /// The status page on the same listener: what this daemon saw of the records, once a
+    /// turn.
+    page: Option<Arc<Page>>,
+    /// What this node decided and why (`STATE_DIR/events.jsonl`).
+    journal: Journal,
+    /// The maintenance mode of the last tick, to journal its changes.
+    last_maint: Option<MaintMode>,
     counts: Counts,
     /// The application group whose fence was counted last (the daemon's kill and the
     /// guard's may both reach one group).
@@ -159,6 +170,7 @@ impl Daemon {
     /// Logs an incident and pages through `hb.incident_cmd` (see `incident`).
     fn raise(&mut self, kind: Kind, peer: Option<&str>, reason: &str, text: &str) {
         let epoch = self.epoch;
+        self.journal.note(kind.name(), epoch, peer, text);
         *self.counts.incidents.entry(kind).or_default() += 1;
         if kind == Kind::Takeover {
             self.counts.takeovers += 1;
@@ -345,7 +357,14 @@ impl Daemon {
                     self.count_fence();
                     self.app.kill("the lease is lost (fence)");
                 } else {
-                    self.app.stop("the heartbeat asks for a hand-over");
+                    let why = "the heartbeat asks for a hand-over";
+                    self.journal.note(
+                        "app_stop",
+                        r.epoch,
+                        None,
+                        &format!("stopping the application: {why}"),
+                    );
+                    self.app.stop(why);
                 }
                 None
             }
@@ -361,11 +380,31 @@ impl Daemon {
 }
 
 impl Daemon {
-    /// The metrics of this turn, for `hb.metrics_listen`.
+    /// The metrics of this turn, for `hb.metrics_listen`, and what the status page needs
+    /// of what this daemon saw.
     fn publish_metrics(&self) {
         let Some(server) = &self.metrics else {
             return;
         };
+        if let Some(page) = &self.page {
+            // Alive: its record changed within the takeover time, as this daemon saw it.
+            let takeover = self.node.settings().timing.takeover;
+            let seen = self
+                .node
+                .status()
+                .into_iter()
+                .map(|v| (v.name, v.changed_ago.filter(|d| *d < takeover)))
+                .collect();
+            let own = Own {
+                role: role_name(self.role),
+                lease_left: self
+                    .node
+                    .lease_deadline()
+                    .map(|d| Duration::from_nanos(d.saturating_sub(boottime()))),
+                write_latency: self.node.last_write(),
+            };
+            page.publish_seen(seen, own);
+        }
         let peers = self
             .node
             .status()

@@ -20,7 +20,9 @@ use super::{Counts, Daemon, Turn};
 use crate::account::Account;
 use crate::flap::{self, Damping};
 use crate::incident::{Incidents, Kind};
+use crate::journal::Journal;
 use crate::metrics::MetricsServer;
+use crate::page::Page;
 use crate::supervise::App;
 use crate::watchdog_device::{self, WatchdogDevice};
 
@@ -80,9 +82,13 @@ impl Daemon {
             None => None,
         };
         let incidents = Incidents::new(hb.incident_cmd.clone(), &settings.node);
-        let metrics = match hb.metrics_listen {
-            Some(addr) => Some(MetricsServer::start(addr)?),
-            None => None,
+        let journal = Journal::open(&settings.state_dir, &settings.node);
+        let (metrics, page) = match hb.metrics_listen {
+            Some(addr) => {
+                let page = Page::new(settings.clone());
+                (Some(MetricsServer::start(addr, page.clone())?), Some(page))
+            }
+            None => (None, None),
         };
         let node = Node::new(settings).map_err(|e| e.to_string())?;
         // Opened (and armed) last, just before the loop that pets it.
@@ -116,6 +122,9 @@ impl Daemon {
             hold_until,
             turn: Turn::new(),
             metrics,
+            page,
+            journal,
+            last_maint: None,
             counts: Counts::default(),
             fenced_group: None,
         };

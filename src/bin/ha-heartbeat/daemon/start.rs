@@ -91,6 +91,8 @@ impl Daemon {
             return Some(self.refuse_start(&format!("cannot open its gate: {e}")));
         }
         self.life.started();
+        let text = format!("started the application (process group {pgid})");
+        self.journal.note("app_start", epoch, None, &text);
         pause::point("running");
         None
     }
@@ -122,6 +124,13 @@ impl Daemon {
                 self.damping.failures(),
                 backoff.as_millis()
             );
+            let text = format!(
+                "the application failed here {} time(s) within hb.failure_timeout_ms (last: \
+                 {why}): this node claims nothing for {} ms",
+                self.damping.failures(),
+                backoff.as_millis()
+            );
+            self.journal.note("damping", self.epoch, None, &text);
             let state = self.damping.state(why);
             if let Err(e) = state.store(&self.node.settings().state_dir) {
                 log::warn!(
@@ -143,6 +152,17 @@ impl Daemon {
 
     pub(super) fn on_app_event(&mut self, ev: AppEvent) -> Option<TickResult> {
         let active = self.node.role() == Role::Active;
+        let (epoch, text) = match &ev {
+            AppEvent::Died(why) => (self.life.epoch(), format!("the application ended: {why}")),
+            AppEvent::Stopped => (
+                self.life.epoch(),
+                format!(
+                    "the application is gone ({})",
+                    self.app.last_exit().unwrap_or("exit status unknown")
+                ),
+            ),
+        };
+        self.journal.note("app_exit", epoch, None, &text);
         match ev {
             AppEvent::Died(why) if self.killed_at_deadline() => {
                 log::warn!(

@@ -76,10 +76,23 @@ impl Daemon {
                 role_name(r.role),
                 r.epoch
             );
+            let text = format!(
+                "{} -> {} (epoch {})",
+                role_name(self.role),
+                role_name(r.role),
+                r.epoch
+            );
+            self.journal.note("role", r.epoch, None, &text);
             if r.role == Role::Active {
                 self.on_became_active();
             }
             self.role = r.role;
+        }
+        if r.maint_ok && self.last_maint.as_ref() != Some(&r.maint) {
+            // The first tick's mode is journaled too: a restart shows what it found.
+            let text = format!("maintenance {}", status::maint_name(&r.maint));
+            self.journal.note("maintenance", r.epoch, None, &text);
+            self.last_maint = Some(r.maint.clone());
         }
         // Alarms are logged by the node itself; the ones that page are raised here.
         self.page_alarms(r);

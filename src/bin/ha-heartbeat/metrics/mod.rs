@@ -1,4 +1,5 @@
-//! `hb.metrics_listen`: the daemon's `GET /metrics` (docs/heartbeat.md, "Metrics").
+//! `hb.metrics_listen`: the daemon's `GET /metrics` (docs/heartbeat.md, "Metrics"), and its
+//! status page at `/` and `/status.json` (`crate::page`). Read-only: GET and HEAD only.
 //!
 //! The loop publishes the exposition text once a turn; a thread of its own answers requests
 //! with the latest text, so a slow or hostile client never holds up the loop. That thread is
@@ -23,6 +24,8 @@ use mio::{Events, Interest, Poll, Token};
 use conn::{Conn, Next};
 use hamon::metrics::CONTENT_TYPE;
 
+use crate::page::Page;
+
 const LISTENER: Token = Token(0);
 /// The most connections served at once, whatever the descriptor limit allows.
 const MAX_CONNECTIONS: usize = 256;
@@ -38,7 +41,7 @@ pub struct MetricsServer {
 
 impl MetricsServer {
     /// Binds `addr` and serves in a thread of its own; an error names the address.
-    pub fn start(addr: SocketAddr) -> Result<MetricsServer, String> {
+    pub fn start(addr: SocketAddr, page: Arc<Page>) -> Result<MetricsServer, String> {
         let fail = |what: &str, e: io::Error| format!("hb.metrics_listen={addr}: {what}{e}");
         let listener = std::net::TcpListener::bind(addr).map_err(|e| fail("", e))?;
         listener
@@ -60,12 +63,13 @@ impl MetricsServer {
             accept_paused: None,
             accept_failing: false,
             latest: latest.clone(),
+            page,
         };
         std::thread::Builder::new()
             .name("hb-metrics".into())
             .spawn(move || server.run())
             .map_err(|e| fail("cannot start its thread: ", e))?;
-        log::info!("metrics on http://{addr}/metrics");
+        log::info!("metrics on http://{addr}/metrics, status page on http://{addr}/");
         Ok(MetricsServer { latest })
     }
 
@@ -97,28 +101,65 @@ fn connection_cap(nofile: Option<u64>) -> usize {
     (quarter as usize).clamp(MIN_CONNECTIONS, MAX_CONNECTIONS)
 }
 
+/// What a path serves: its content type and body.
+type Body = (&'static str, String);
+
 /// The answer to a request's head: the one place that knows what this listener serves.
-fn route(head: &[u8], latest: &Mutex<String>) -> Vec<u8> {
+/// `page` makes the status page's bodies (None in tests of the metrics alone).
+fn route(head: &[u8], latest: &Mutex<String>, page: Option<&Arc<Page>>) -> Vec<u8> {
     let line = head.split(|b| *b == b'\n').next().unwrap_or_default();
     let line = String::from_utf8_lossy(line);
     let mut words = line.split_whitespace();
-    match (words.next(), words.next()) {
-        (Some("GET"), Some("/metrics")) => {
-            let body = latest.lock().map(|t| t.clone()).unwrap_or_default();
-            response("200 OK", CONTENT_TYPE, &body)
+    let (method, path) = (words.next(), words.next());
+    let head_only = match method {
+        Some("GET") => false,
+        Some("HEAD") => true,
+        _ => {
+            return response(
+                "405 Method Not Allowed",
+                "text/plain",
+                "read-only: GET or HEAD only\n",
+                false,
+            );
         }
-        (Some("GET"), Some(_)) => response("404 Not Found", "text/plain", "only /metrics\n"),
-        _ => response("405 Method Not Allowed", "text/plain", "GET /metrics\n"),
+    };
+    // A query string changes nothing.
+    let path = path.map(|p| p.split('?').next().unwrap_or(p));
+    let body: Option<Body> = match (path, page) {
+        (Some("/metrics"), _) => Some((
+            CONTENT_TYPE,
+            latest.lock().map(|t| t.clone()).unwrap_or_default(),
+        )),
+        (Some("/" | "/index.html"), Some(p)) => Some(("text/html; charset=utf-8", p.html())),
+        (Some("/status.json"), Some(p)) => Some(("application/json", p.json())),
+        _ => None,
+    };
+    match body {
+        Some((content_type, body)) => response("200 OK", content_type, &body, head_only),
+        None => response(
+            "404 Not Found",
+            "text/plain",
+            "/ (status page), /status.json, /metrics\n",
+            head_only,
+        ),
     }
 }
 
-fn response(status: &str, content_type: &str, body: &str) -> Vec<u8> {
-    format!(
+/// `head_only`: the headers a GET would get, without its body.
+fn response(status: &str, content_type: &str, body: &str, head_only: bool) -> Vec<u8> {
+    // The page is served to whoever reaches the listener: it never asks a browser to load
+    // or run anything, and never lets itself be framed.
+    let mut out = format!(
         "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{body}",
+         Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\
+         Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; \
+         frame-ancestors 'none'\r\nAllow: GET, HEAD\r\nConnection: close\r\n\r\n",
         body.len()
-    )
-    .into_bytes()
+    );
+    if !head_only {
+        out.push_str(body);
+    }
+    out.into_bytes()
 }
 
 struct Server {
@@ -133,6 +174,7 @@ struct Server {
     /// Accepting failed last time (it was logged).
     accept_failing: bool,
     latest: Arc<Mutex<String>>,
+    page: Arc<Page>,
 }
 
 impl Server {
@@ -256,8 +298,8 @@ impl Server {
         let Some(conn) = self.conns.get_mut(&token) else {
             return;
         };
-        let latest = &self.latest;
-        if conn.turn(now, |head| route(head, latest)) == Next::Close {
+        let (latest, page) = (&self.latest, &self.page);
+        if conn.turn(now, |head| route(head, latest, Some(page))) == Next::Close {
             self.close(token);
         }
     }
@@ -307,7 +349,7 @@ mod tests {
     #[test]
     fn requests_are_routed_by_method_and_path() {
         let latest = Mutex::new("hamon_heartbeat_epoch 3\n".to_string());
-        let text = |head: &str| String::from_utf8(route(head.as_bytes(), &latest)).unwrap();
+        let text = |head: &str| String::from_utf8(route(head.as_bytes(), &latest, None)).unwrap();
         let ok = text("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(ok.starts_with("HTTP/1.1 200 OK\r\n"), "{ok}");
         assert!(ok.contains(CONTENT_TYPE), "{ok}");
@@ -315,6 +357,15 @@ mod tests {
         assert!(ok.contains("Content-Length: 24\r\n"), "{ok}");
         assert!(text("GET /other HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 404 "));
         assert!(text("POST /metrics HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
+        assert!(text("PUT / HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
+        assert!(text("DELETE /status.json HTTP/1.1\r\n\r\n").starts_with("HTTP/1.1 405 "));
         assert!(text("\r\n\r\n").starts_with("HTTP/1.1 405 "));
+        let head = text("HEAD /metrics?x=1 HTTP/1.1\r\n\r\n");
+        assert!(
+            head.starts_with("HTTP/1.1 200 OK\r\n")
+                && head.contains("Content-Length: 24\r\n")
+                && head.ends_with("\r\n\r\n"),
+            "{head}"
+        );
     }
 }

@@ -13,11 +13,16 @@ use hamon::heartbeat::store::{FileStore, Store};
 use super::model::{BackingOff, ClusterStatus, Liveness, NodeStatus};
 
 /// Runs `f` on its own thread and waits at most `timeout`: a hung NFS mount must not hang
-/// `status` (the thread is left behind; the process exits soon after).
+/// `status` (the thread is left behind; the process exits soon after). `timeout` None: runs
+/// `f` on the caller's thread, which a hung mount then holds (the status page's reader,
+/// which lives as long as the daemon and must not leave a thread behind on every read).
 fn read_bounded<T: Send + 'static>(
-    timeout: Duration,
+    timeout: Option<Duration>,
     f: impl FnOnce() -> std::io::Result<T> + Send + 'static,
 ) -> Result<T, String> {
+    let Some(timeout) = timeout else {
+        return f().map_err(|e| e.to_string());
+    };
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
@@ -31,7 +36,7 @@ fn read_bounded<T: Send + 'static>(
 /// A record's bytes and its file's mtime.
 type Read = Result<(Vec<u8>, Option<SystemTime>), String>;
 
-fn read_all(store: &Arc<FileStore>, s: &NodeSettings, timeout: Duration) -> Vec<Read> {
+fn read_all(store: &Arc<FileStore>, s: &NodeSettings, timeout: Option<Duration>) -> Vec<Read> {
     s.nodes
         .iter()
         .map(|n| {
@@ -58,18 +63,24 @@ fn ago_ms(now: SystemTime, t: SystemTime) -> i64 {
 /// Reads every record once: roles, epochs and maintenance at once, liveness not judged
 /// (`window`: how long the watch that would judge it takes).
 pub fn read_once(s: &NodeSettings, window: Duration) -> ClusterStatus {
-    look(s, None, window)
+    look(s, None, window, true)
+}
+
+/// As [`read_once`], on the caller's thread only: a hung mount holds that thread until the
+/// reads return, and no other.
+pub fn read_once_here(s: &NodeSettings, window: Duration) -> ClusterStatus {
+    look(s, None, window, false)
 }
 
 /// Reads every record, then again every half period until each has changed or `window`
 /// passed (2 periods + 2 I/O timeouts: a live node writes at least once in that time).
 pub fn watch(s: &NodeSettings, window: Duration) -> ClusterStatus {
-    look(s, Some(window), window)
+    look(s, Some(window), window, true)
 }
 
-fn look(s: &NodeSettings, watch: Option<Duration>, full: Duration) -> ClusterStatus {
+fn look(s: &NodeSettings, watch: Option<Duration>, full: Duration, bounded: bool) -> ClusterStatus {
     let store = Arc::new(FileStore::new(s.dir.clone()));
-    let timeout = s.timing.io_timeout.max(Duration::from_secs(1));
+    let timeout = bounded.then(|| s.timing.io_timeout.max(Duration::from_secs(1)));
     let window = watch.unwrap_or_default();
     let t0 = Instant::now();
     let mut last = read_all(&store, s, timeout);

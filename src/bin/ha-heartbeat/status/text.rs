@@ -22,7 +22,7 @@ fn age(ms: i64) -> String {
 }
 
 /// The LAST CHANGE column and the note that ends a node's line.
-fn liveness_words(c: &ClusterStatus, n: &NodeStatus, seq: u64) -> (String, String) {
+pub fn liveness_words(c: &ClusterStatus, n: &NodeStatus, seq: u64) -> (String, String) {
     let column = match (c.liveness, n.changed_within, n.lease) {
         (_, _, Some(_)) => "lease held".to_string(),
         (Liveness::NotWatched { .. }, _, _) => "not watched".to_string(),
