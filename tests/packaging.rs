@@ -510,6 +510,14 @@ fn the_debian_packages_are_split_the_debian_way_and_unpack_into_a_root_where_ha_
         );
         assert!(sh.status.success(), "{script}:\n{}", sh.show());
     }
+    // The maintainer scripts are POSIX sh, shellcheck-clean.
+    let check = run(
+        Command::new("shellcheck")
+            .args(["-s", "sh"])
+            .args(["postinst", "prerm", "postrm"].map(|s| control.join(s))),
+        PATIENCE,
+    );
+    assert!(check.status.success(), "shellcheck:\n{}", check.show());
     let postinst = fs::read_to_string(control.join("postinst")).expect("postinst");
     assert!(postinst.contains("daemon-reload"), "{postinst}");
 
