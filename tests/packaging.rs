@@ -1,14 +1,16 @@
 //! hamon as users get it from `scripts/install` and `scripts/package`: a C program built
 //! against the installed prefix with pkg-config, dynamically and statically, starts and
-//! talks to the library; `--uninstall` leaves nothing behind; the Debian package unpacks into
-//! a root where ha-probe runs; the man pages are clean roff and the bash completions
-//! complete.
+//! talks to the library; `--uninstall` leaves nothing behind; the Debian packages
+//! (libhamon0, libhamon-dev, hamon, libhamon-java) are split the Debian way, lintian-clean,
+//! and unpack into a root where ha-probe runs; the man pages are clean roff and the bash
+//! completions complete. The RPM packages: tests/rpm.rs.
 //!
 //! What they install and package is the portable release build, and every ELF file in the
 //! prefix, the package and their jars needs at most glibc 2.17 (tests/glibc_baseline.rs
 //! checks the rest of what ships).
 //!
-//! Needs cc, pkg-config, groff, bash, dpkg-deb and binutils (scripts/test installs them);
+//! Needs cc, pkg-config, groff, bash, dpkg-deb, binutils and lintian (scripts/test installs
+//! them; lintian's checks are skipped, saying so, without it);
 //! scripts/install and scripts/package share the test run's one portable release build
 //! (tests/common/release.rs). Linux only.
 
@@ -416,109 +418,272 @@ fn bash_completes_ha_probe_and_ha_heartbeat() {
     assert_eq!(config, ["--config"]);
 }
 
+const DEBS: [&str; 4] = ["libhamon0", "libhamon-dev", "libhamon-java", "hamon"];
+
+fn deb_path(out: &Path, package: &str) -> PathBuf {
+    out.join(format!("{package}_{}_amd64.deb", env!("CARGO_PKG_VERSION")))
+}
+
+/// `dpkg-deb -e`: a package's control files, in `dir`.
+fn control_files(deb: &Path, dir: &Path) -> PathBuf {
+    let done = run(
+        Command::new("dpkg-deb").arg("-e").arg(deb).arg(dir),
+        PATIENCE,
+    );
+    assert!(done.status.success(), "dpkg-deb -e:\n{}", done.show());
+    dir.to_path_buf()
+}
+
 #[test]
-fn the_debian_package_unpacks_into_a_root_where_ha_probe_runs() {
+fn the_debian_packages_are_split_the_debian_way_and_unpack_into_a_root_where_ha_probe_runs() {
     let scratch = TempDir::new("deb");
     let out = scratch.path().join("out");
     let done = run(script("package").arg(&out), BUILD_PATIENCE);
     assert!(done.status.success(), "scripts/package:\n{}", done.show());
-    let deb = out.join(format!("hamon_{}_amd64.deb", env!("CARGO_PKG_VERSION")));
-    assert!(deb.is_file(), "no {}", deb.display());
-
-    let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb), PATIENCE);
-    assert!(info.status.success(), "{}", info.show());
-    for field in [
-        "Package: hamon".to_string(),
-        format!("Version: {}", env!("CARGO_PKG_VERSION")),
-        "Architecture: amd64".to_string(),
-        // The newest GLIBC_ version the files use: the baseline's.
-        "Depends: libc6 (>= 2.17)".to_string(),
-    ] {
-        assert!(info.stdout.contains(&field), "{field}:\n{}", info.stdout);
+    let version = env!("CARGO_PKG_VERSION");
+    for package in DEBS {
+        let deb = deb_path(&out, package);
+        assert!(deb.is_file(), "no {}:\n{}", deb.display(), done.show());
+        let info = run(Command::new("dpkg-deb").arg("--info").arg(&deb), PATIENCE);
+        assert!(info.status.success(), "{}", info.show());
+        for field in [
+            format!("Package: {package}"),
+            format!("Version: {version}"),
+            "Architecture: amd64".to_string(),
+        ] {
+            assert!(info.stdout.contains(&field), "{field}:\n{}", info.stdout);
+        }
     }
+    let field = |package: &str, wanted: &str| {
+        let info = run(
+            Command::new("dpkg-deb")
+                .arg("--field")
+                .arg(deb_path(&out, package))
+                .arg(wanted),
+            PATIENCE,
+        );
+        info.stdout.trim().to_string()
+    };
+    // The newest GLIBC_ version the files use: the baseline's.
+    assert_eq!(field("libhamon0", "Depends"), "libc6 (>= 2.17)");
+    assert_eq!(field("hamon", "Depends"), "libc6 (>= 2.17)");
+    assert_eq!(
+        field("libhamon-dev", "Depends"),
+        format!("libhamon0 (= {version})")
+    );
+    assert_eq!(field("libhamon0", "Multi-Arch"), "same");
 
-    // Where lintian is installed (scripts/test does not install it: it is large), it finds
-    // no error.
+    // Control files: libhamon0's shlibs and ldconfig trigger; hamon's conffile and
+    // maintainer scripts, which reload systemd and never enable, start or restart the unit.
+    let lib_control = control_files(
+        &deb_path(&out, "libhamon0"),
+        &scratch.path().join("control-lib"),
+    );
+    assert_eq!(
+        fs::read_to_string(lib_control.join("shlibs")).expect("shlibs"),
+        format!("libhamon 0 libhamon0 (>= {version})\n")
+    );
+    assert!(
+        fs::read_to_string(lib_control.join("triggers"))
+            .expect("triggers")
+            .contains("ldconfig")
+    );
+    let control = control_files(&deb_path(&out, "hamon"), &scratch.path().join("control"));
+    assert_eq!(
+        fs::read_to_string(control.join("conffiles")).expect("conffiles"),
+        "/etc/hamon/heartbeat.properties\n"
+    );
+    for script in ["postinst", "prerm", "postrm"] {
+        let text = fs::read_to_string(control.join(script)).expect(script);
+        let code: String = text
+            .lines()
+            .filter(|l| !l.trim_start().starts_with('#'))
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            !code.contains("restart") && !code.contains(" enable") && !code.contains(" start"),
+            "{script} enables, starts or restarts the unit:\n{text}"
+        );
+        let sh = run(
+            Command::new("sh").arg("-n").arg(control.join(script)),
+            PATIENCE,
+        );
+        assert!(sh.status.success(), "{script}:\n{}", sh.show());
+    }
+    // The maintainer scripts are POSIX sh, shellcheck-clean.
+    let check = run(
+        Command::new("shellcheck")
+            .args(["-s", "sh"])
+            .args(["postinst", "prerm", "postrm"].map(|s| control.join(s))),
+        PATIENCE,
+    );
+    assert!(check.status.success(), "shellcheck:\n{}", check.show());
+    let postinst = fs::read_to_string(control.join("postinst")).expect("postinst");
+    assert!(postinst.contains("daemon-reload"), "{postinst}");
+
+    // lintian finds no error, and no warning: each one accepted is overridden, with its
+    // reason, in packaging/debian/PACKAGE.lintian-overrides.
     if Command::new("lintian").arg("--version").output().is_ok() {
         let lint = run(
             Command::new("lintian")
-                .args(["--tag-display-limit", "0"])
-                .arg(&deb),
+                .args(["--allow-root", "--tag-display-limit", "0"])
+                .args(DEBS.map(|p| deb_path(&out, p))),
             BUILD_PATIENCE,
         );
-        let errors: Vec<&str> = lint
+        let findings: Vec<&str> = lint
             .stdout
             .lines()
-            .filter(|l| l.starts_with("E: "))
+            .filter(|l| l.starts_with("E: ") || l.starts_with("W: "))
             .collect();
-        assert!(errors.is_empty(), "lintian errors:\n{}", lint.show());
+        assert!(
+            findings.is_empty(),
+            "lintian errors and warnings:\n{}",
+            lint.show()
+        );
     } else {
-        println!("lintian not installed: not run");
+        println!("lintian not installed (Debian: apt-get install lintian): not run");
     }
 
     let root_dir = scratch.path().join("root");
-    let done = run(
-        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&root_dir),
-        PATIENCE,
-    );
-    assert!(done.status.success(), "dpkg-deb -x:\n{}", done.show());
-    for file in [
-        "usr/bin/ha-probe",
-        "usr/bin/ha-heartbeat",
-        "usr/lib/libhamon.so.0",
-        "usr/lib/libhamon.a",
-        "usr/include/hamon.h",
-        "usr/lib/pkgconfig/hamon.pc",
-        "usr/lib/systemd/system/ha-heartbeat.service",
-        "usr/share/hamon/scripts/monitor",
-        "usr/share/hamon/scripts/ocf/hamon",
-        "usr/share/java/hamon.jar",
-        "usr/share/man/man1/ha-probe.1.gz",
-        "usr/share/man/man8/ha-heartbeat.8.gz",
-        "usr/share/man/man3/hamon.3.gz",
-        "usr/share/bash-completion/completions/ha-heartbeat",
-        "usr/share/doc/hamon/copyright",
-        "usr/share/doc/hamon/heartbeat-etcd.md",
-        "usr/share/doc/hamon/monitor-server.md",
-        "usr/share/doc/hamon/prometheus/hamon-heartbeat.rules.yml",
+    for package in DEBS {
+        let done = run(
+            Command::new("dpkg-deb")
+                .arg("-x")
+                .arg(deb_path(&out, package))
+                .arg(&root_dir),
+            PATIENCE,
+        );
+        assert!(done.status.success(), "dpkg-deb -x:\n{}", done.show());
+    }
+    let lib = "usr/lib/x86_64-linux-gnu";
+    let contents = |package: &str| {
+        let done = run(
+            Command::new("dpkg-deb")
+                .arg("-c")
+                .arg(deb_path(&out, package))
+                .env("TZ", "UTC"),
+            PATIENCE,
+        );
+        assert!(done.status.success(), "{}", done.show());
+        done.stdout
+    };
+    for (package, files) in [
+        (
+            "libhamon0",
+            vec![
+                format!("{lib}/libhamon.so.0"),
+                format!("{lib}/libhamon.so.{version}"),
+                "usr/share/doc/libhamon0/copyright".to_string(),
+            ],
+        ),
+        (
+            "libhamon-dev",
+            vec![
+                format!("{lib}/libhamon.so"),
+                format!("{lib}/libhamon.a"),
+                format!("{lib}/pkgconfig/hamon.pc"),
+                format!("{lib}/pkgconfig/hamon-static.pc"),
+                "usr/include/hamon.h".to_string(),
+                "usr/share/man/man3/hamon.3.gz".to_string(),
+            ],
+        ),
+        (
+            "libhamon-java",
+            vec![
+                "usr/share/java/hamon.jar".to_string(),
+                format!("usr/share/java/hamon-{version}.jar"),
+            ],
+        ),
+        (
+            "hamon",
+            vec![
+                "usr/bin/ha-probe".to_string(),
+                "usr/bin/ha-heartbeat".to_string(),
+                "usr/lib/systemd/system/ha-heartbeat.service".to_string(),
+                "usr/lib/ocf/resource.d/hamon/hamon".to_string(),
+                "usr/share/hamon/scripts/monitor".to_string(),
+                "usr/share/hamon/scripts/ocf/hamon".to_string(),
+                "usr/share/man/man1/ha-probe.1.gz".to_string(),
+                "usr/share/man/man8/ha-heartbeat.8.gz".to_string(),
+                "usr/share/bash-completion/completions/ha-heartbeat".to_string(),
+                "usr/share/doc/hamon/copyright".to_string(),
+                "usr/share/doc/hamon/README.md".to_string(),
+                "usr/share/doc/hamon/heartbeat.md".to_string(),
+                "usr/share/doc/hamon/heartbeat-etcd.md".to_string(),
+                "usr/share/doc/hamon/monitor-server.md".to_string(),
+                "usr/share/doc/hamon/cluster-managers.md".to_string(),
+                "usr/share/doc/hamon/prometheus/hamon-heartbeat.rules.yml".to_string(),
+                "etc/hamon/heartbeat.properties".to_string(),
+            ],
+        ),
     ] {
-        assert!(root_dir.join(file).exists(), "{file} not in the package");
+        let listing = contents(package);
+        for file in files {
+            assert!(
+                listing.contains(&format!(" ./{file}")),
+                "{file} not in {package}:\n{listing}"
+            );
+        }
     }
     assert!(
         !root_dir.join("usr/share/hamon/install-manifest").exists(),
         "the package ships scripts/install's manifest"
     );
-    // Every ELF file of the package, and the jar's library, runs on glibc 2.17.
+    // Every ELF file of the packages, and the jar's library, runs on glibc 2.17.
     let mut elves = elf_files_under(&root_dir);
     assert_eq!(
         elves,
         [
             root_dir.join("usr/bin/ha-heartbeat"),
             root_dir.join("usr/bin/ha-probe"),
-            root_dir.join(format!("usr/lib/libhamon.so.{}", env!("CARGO_PKG_VERSION"))),
+            root_dir.join(format!("{lib}/libhamon.so.{version}")),
         ],
-        "the ELF files of the package"
+        "the ELF files of the packages"
     );
     elves.push(library_in_jar(
         &root_dir.join("usr/share/java/hamon.jar"),
         &scratch.path().join("jar"),
     ));
     assert_glibc_baseline(&elves);
-    let pc = fs::read_to_string(root_dir.join("usr/lib/pkgconfig/hamon.pc")).expect("pc");
+    let pc = fs::read_to_string(root_dir.join(lib).join("pkgconfig/hamon.pc")).expect("pc");
     assert!(
-        pc.contains("prefix=/usr\n"),
-        "hamon.pc points into the staging root:\n{pc}"
+        pc.contains("prefix=/usr\n") && pc.contains("libdir=${exec_prefix}/lib/x86_64-linux-gnu\n"),
+        "hamon.pc does not say the multiarch directory:\n{pc}"
+    );
+
+    // The example configuration configures nothing: the daemon refuses it, naming a key.
+    let refused = run(
+        Command::new(root_dir.join("usr/bin/ha-heartbeat"))
+            .args(["status", "--config"])
+            .arg(root_dir.join("etc/hamon/heartbeat.properties")),
+        PATIENCE,
+    );
+    assert!(
+        !refused.status.success() && refused.stderr.contains("hb."),
+        "{}",
+        refused.show()
+    );
+
+    // Pacemaker's agent, where Pacemaker looks: its link reaches the scripts it needs.
+    let agent = run(
+        Command::new(root_dir.join("usr/lib/ocf/resource.d/hamon/hamon")).arg("meta-data"),
+        PATIENCE,
+    );
+    assert!(
+        agent.status.success() && agent.stdout.contains("<resource-agent name=\"hamon\""),
+        "{}",
+        agent.show()
     );
 
     let probe = root_dir.join("usr/bin/ha-probe");
-    let version = run(Command::new(&probe).arg("--version"), PATIENCE);
-    assert!(version.status.success(), "{}", version.show());
+    let probe_version = run(Command::new(&probe).arg("--version"), PATIENCE);
+    assert!(probe_version.status.success(), "{}", probe_version.show());
     assert!(
-        version
+        probe_version
             .stdout
-            .contains(&format!("ha-probe {}", env!("CARGO_PKG_VERSION"))),
+            .contains(&format!("ha-probe {version}")),
         "{}",
-        version.show()
+        probe_version.show()
     );
     // And it probes, failing closed on a loopback port where nothing listens.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
