@@ -658,10 +658,14 @@ fn switchover_drain_and_undrain_on_etcd_daemons() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let t1 = mono_ns();
     let (st, out) = c.cli(&a, &["undrain"]);
     assert!(st.success(), "{out}");
-    let back = c.failover_within("undrain on etcd", t1, bound(), |i| i.node == a);
+    // Timed from when the undrain is in etcd. The maintenance key still names the switchover
+    // to b (undrain changes only the drained list, and with it the token): a follows that
+    // switchover again from its first read of the new key, up to a period later, and
+    // abandons it after the failover bound, as a switchover to a dead node is.
+    let t1 = mono_ns();
+    let back = c.failover_within("undrain on etcd", t1, bound() + t.period, |i| i.node == a);
     assert!(back.epoch > moved.epoch, "{moved:?} then {back:?}");
     c.assert_no_overlap();
 }
