@@ -549,6 +549,7 @@ fn the_shipped_jar_loads_its_own_library_and_explicit_settings_win() {
 /// where the library is, extracting into `tmp`.
 fn jar_alone(java_bin: &Path, tmp: &Path) -> Command {
     let mut cmd = Command::new(java_bin);
+    common::java::default_interrupt_signals(&mut cmd);
     cmd.arg("-Xcheck:jni")
         .arg(format!("-Djava.io.tmpdir={}", tmp.display()))
         .arg("-cp")

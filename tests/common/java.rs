@@ -180,6 +180,7 @@ impl Java {
 
     fn bare_command_on(&self, java: &Path) -> Command {
         let mut cmd = Command::new(java);
+        default_interrupt_signals(&mut cmd);
         cmd.arg("-Xcheck:jni")
             .arg("-XX:+UseSerialGC")
             .arg("-cp")
@@ -304,4 +305,19 @@ pub fn assert_no_jvm_warnings(output: &str) {
         "the JVM warned (-Xcheck:jni):\n{}\n--- whole output:\n{output}",
         warnings.join("\n")
     );
+}
+
+/// A test run started in the background (`cmd &` in a script, as CI may start it) inherits
+/// SIGINT and SIGQUIT ignored; a JVM then leaves them alone and `-Xcheck:jni` warns about its
+/// own handlers on stdout. The JVMs of the tests start as from a terminal: both at default.
+pub fn default_interrupt_signals(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls: signal(2) is one.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            Ok(())
+        });
+    }
 }
