@@ -8,6 +8,8 @@
 #![cfg(feature = "etcd")]
 
 mod common;
+#[path = "common/cpu.rs"]
+mod cpu;
 
 use std::fs;
 use std::time::Duration;
@@ -263,22 +265,9 @@ fn an_epoch_key_at_the_top_of_its_range_is_refused_loudly_and_never_wraps() {
     assert_ne!(local.trim(), "0", "the local epoch went back to 0");
 }
 
-/// CPU ticks (user + system) of a process so far, from /proc/PID/stat.
-fn cpu_ticks(pid: i32) -> u64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let after = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = after.split_whitespace().collect();
-    // Fields 14 and 15 of stat (utime, stime); `after` starts at field 3.
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
-/// The share of one core `pid` used over 10 s.
+/// The share of one core `pid` used over 10 s (tests/common/cpu.rs).
 fn cpu_share_over_10s(pid: i32) -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let before = cpu_ticks(pid);
-    std::thread::sleep(Duration::from_secs(10));
-    let share = (cpu_ticks(pid) - before) as f64 / hz / 10.0;
+    let share = cpu::cpu_shares(&[pid], Duration::from_secs(10))[0];
     eprintln!("the daemon used {:.2} % of a core over 10 s", share * 100.0);
     share
 }
