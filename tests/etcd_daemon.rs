@@ -17,7 +17,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use common::cluster::{Cluster, mono_ns, other_of, pid_stopped, signal, wait_until};
-use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+use common::etcd::{EtcdCluster, short_timing};
 use common::ports::free_port;
 use hamon::heartbeat::etcd::api::Client;
 use hamon::heartbeat::etcd::keys::Keys;
@@ -25,15 +25,9 @@ use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 use hamon::heartbeat::record::MaintRecord;
 
+/// The daemons' short etcd timing (tests/common/etcd.rs).
 fn timing() -> EtcdTiming {
-    EtcdTiming {
-        period: Duration::from_millis(200),
-        io_timeout: Duration::from_millis(300),
-        lease_ttl: Duration::from_secs(2),
-        kill_budget: Duration::from_millis(200),
-        election_timeout: Duration::from_millis(ELECTION_MS),
-        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
-    }
+    short_timing()
 }
 
 /// A lease long enough for the active to ride through an etcd leader election

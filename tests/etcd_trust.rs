@@ -15,21 +15,15 @@ use std::fs;
 use std::time::Duration;
 
 use common::cluster::{Cluster, mono_ns, signal, wait_until};
-use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+use common::etcd::{EtcdCluster, short_timing};
 use common::fake_etcd::{FakeEtcd, Mode};
 use common::ports::free_port;
 use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 
+/// The daemons' short etcd timing (tests/common/etcd.rs).
 fn timing() -> EtcdTiming {
-    EtcdTiming {
-        period: Duration::from_millis(200),
-        io_timeout: Duration::from_millis(300),
-        lease_ttl: Duration::from_secs(2),
-        kill_budget: Duration::from_millis(200),
-        election_timeout: Duration::from_millis(ELECTION_MS),
-        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
-    }
+    short_timing()
 }
 
 /// A lease whose F1 (about 2.1 s) is far longer than the 1 s stall of the tests below.

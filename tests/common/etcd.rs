@@ -21,6 +21,18 @@ use super::{TempDir, prefixed};
 pub const HEARTBEAT_MS: u64 = 50;
 pub const ELECTION_MS: u64 = 500;
 
+/// The daemons' short heartbeat timing on these members: a 200 ms period, a 2 s lease.
+pub fn short_timing() -> hamon::heartbeat::etcd::timing::EtcdTiming {
+    hamon::heartbeat::etcd::timing::EtcdTiming {
+        period: Duration::from_millis(200),
+        io_timeout: Duration::from_millis(300),
+        lease_ttl: Duration::from_secs(2),
+        kill_budget: Duration::from_millis(200),
+        election_timeout: Duration::from_millis(ELECTION_MS),
+        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
+    }
+}
+
 /// The path of a program, or a failure that says what to install: CI installs it, so a
 /// missing binary is an error, never a skip.
 pub fn need(program: &str, package: &str) -> PathBuf {
