@@ -6,13 +6,13 @@
 
 #![cfg(target_os = "linux")]
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::time::Duration;
 
 mod common;
 
 use common::cluster::*;
+use common::http::ask;
 use serde_json::Value;
 
 const HOSTILE: &str = "<img src=x onerror=alert(1)>";
@@ -20,17 +20,6 @@ const HOSTILE: &str = "<img src=x onerror=alert(1)>";
 fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
     l.local_addr().unwrap().port()
-}
-
-/// The response to `request`: head and body.
-fn ask(port: u16, request: &str) -> Option<(String, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    s.write_all(request.as_bytes()).ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    let (head, body) = resp.split_once("\r\n\r\n")?;
-    Some((head.to_string(), body.to_string()))
 }
 
 fn get(port: u16, path: &str) -> Option<(String, String)> {

@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod etcd;
 #[cfg(feature = "etcd")]
 pub mod fake_etcd;
+pub mod http;
 pub mod java;
 /// Free loopback ports below the ephemeral range, as the benchmarks take them.
 #[path = "../../benches/support/ports.rs"]
