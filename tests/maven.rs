@@ -357,6 +357,46 @@ fn maven_builds_tests_and_installs_the_jar_offline() {
     }
 }
 
+/// The text of the first `<tag>...</tag>` in `xml`.
+fn element<'a>(xml: &'a str, tag: &str) -> Option<&'a str> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(&xml[start..end])
+}
+
+/// What a public repository (Maven Central) requires of a pom besides the coordinates: name,
+/// description, url, licenses, developers and scm, the addresses being Cargo.toml's.
+#[test]
+fn the_pom_carries_the_metadata_a_public_repository_requires() {
+    let pom = fs::read_to_string(common::root().join("java/pom.xml")).expect("java/pom.xml");
+    // The project's own elements come before <properties> and <build>.
+    let head = &pom[..pom.find("<properties>").expect("the pom's <properties>")];
+    let top = &head[..head.find("<licenses>").expect("the pom's <licenses>")];
+    assert_eq!(element(top, "name"), Some("hamon"));
+    assert!(element(top, "description").is_some_and(|d| !d.trim().is_empty()));
+    assert_eq!(element(top, "url"), Some(env!("CARGO_PKG_HOMEPAGE")));
+    let license = element(head, "licenses").expect("<licenses>");
+    assert_eq!(element(license, "name"), Some(env!("CARGO_PKG_LICENSE")));
+    let developer = element(head, "developers")
+        .and_then(|d| element(d, "developer"))
+        .expect("<developers> with a <developer>");
+    for tag in ["name", "email", "organizationUrl"] {
+        assert!(
+            element(developer, tag).is_some_and(|v| !v.trim().is_empty()),
+            "the developer has no <{tag}>"
+        );
+    }
+    let scm = element(head, "scm").expect("<scm>");
+    let repository = env!("CARGO_PKG_REPOSITORY");
+    assert_eq!(element(scm, "url"), Some(repository));
+    assert_eq!(
+        element(scm, "connection"),
+        Some(format!("scm:git:{repository}.git").as_str())
+    );
+    assert!(element(scm, "developerConnection").is_some_and(|c| c.starts_with("scm:git:")));
+}
+
 #[test]
 fn a_failing_group_or_a_missing_library_fails_the_maven_build() {
     let mvn = match maven() {

@@ -16,9 +16,8 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-#[path = "common/release.rs"]
-mod release;
+use crate::common;
+use crate::common::release;
 
 use common::child::run_to_end as run;
 use common::{TempDir, root};
@@ -465,6 +464,9 @@ fn the_debian_packages_are_split_the_debian_way_and_unpack_into_a_root_where_ha_
         info.stdout.trim().to_string()
     };
     // The newest GLIBC_ version the files use: the baseline's.
+    for package in DEBS {
+        assert_eq!(field(package, "Homepage"), env!("CARGO_PKG_HOMEPAGE"), "{package}");
+    }
     assert_eq!(field("libhamon0", "Depends"), "libc6 (>= 2.17)");
     assert_eq!(field("hamon", "Depends"), "libc6 (>= 2.17)");
     assert_eq!(

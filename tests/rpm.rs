@@ -10,9 +10,8 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-#[path = "common/release.rs"]
-mod release;
+use crate::common;
+use crate::common::release;
 
 use common::TempDir;
 use common::child::run_to_end as run;
@@ -173,6 +172,16 @@ fn the_rpms_hold_what_rhel_needs_and_install_into_a_root_where_ha_probe_runs() {
             .any(|l| l.starts_with("/etc/hamon/heartbeat.properties ") && l.contains('n')),
         "heartbeat.properties is not %config(noreplace):\n{flags}"
     );
+
+    // The project's address, as Cargo.toml and the pom give it.
+    for package in all {
+        assert_eq!(
+            rpm_query(package, &["--queryformat", "%{URL}"]),
+            env!("CARGO_PKG_HOMEPAGE"),
+            "{}",
+            package.display()
+        );
+    }
 
     // Requirements: nothing newer than glibc 2.17, nothing a RHEL host cannot resolve.
     for package in all {
