@@ -7,10 +7,9 @@
 
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
-#[path = "common/release.rs"]
-mod release;
+use crate::common::release;
 
 use common::TempDir;
 use common::cc::{Link, compile, compile_against};

@@ -6,7 +6,7 @@
 
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use common::{TempDir, find_lib, lib_dir, root};
 use std::fs;

@@ -7,7 +7,7 @@
 
 #![cfg(unix)]
 
-mod common;
+use crate::common;
 
 use common::TempDir;
 use common::cc::{Link, compile};

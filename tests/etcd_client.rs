@@ -4,7 +4,7 @@
 //! hold a call past its timeout nor make it buffer without bound.
 #![cfg(feature = "etcd")]
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

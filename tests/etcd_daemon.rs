@@ -8,9 +8,8 @@
 //! for a hold of its own; a node backing off pages only when no node is active.
 #![cfg(feature = "etcd")]
 
-mod common;
-#[path = "common/prom.rs"]
-mod prom;
+use crate::common;
+use crate::common::prom;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -4,7 +4,7 @@
 //! the node's last lease deadline.
 #![cfg(feature = "etcd")]
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};

@@ -11,7 +11,7 @@
 //! devices: without them each test prints "skipped: <why>" and passes.
 #![cfg(feature = "etcd")]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::sync::Mutex;

@@ -4,7 +4,7 @@
 //! crashes leaves its application to the guard, which stops it at the node's deadline.
 #![cfg(feature = "etcd")]
 
-mod common;
+use crate::common;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

@@ -7,9 +7,8 @@
 //! to claim, loudly), and the daemon's CPU with no etcd reachable and after a fence.
 #![cfg(feature = "etcd")]
 
-mod common;
-#[path = "common/cpu.rs"]
-mod cpu;
+use crate::common;
+use crate::common::cpu;
 
 use std::fs;
 use std::time::Duration;

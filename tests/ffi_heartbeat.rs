@@ -10,7 +10,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use hamon::ffi::config::*;
 use hamon::ffi::heartbeat::*;

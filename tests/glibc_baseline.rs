@@ -15,9 +15,8 @@
 
 #![cfg(all(target_os = "linux", target_arch = "x86_64"))]
 
-mod common;
-#[path = "common/release.rs"]
-mod release;
+use crate::common;
+use crate::common::release;
 
 use common::TempDir;
 use common::child::run_to_end as run;

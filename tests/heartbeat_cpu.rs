@@ -10,11 +10,9 @@
 
 use std::time::Duration;
 
-mod common;
-#[path = "common/cpu.rs"]
-mod cpu;
-#[path = "common/hung.rs"]
-mod hung;
+use crate::common;
+use crate::common::cpu;
+use crate::common::hung;
 
 use common::cluster::*;
 use cpu::cpu_shares;

@@ -11,9 +11,8 @@
 use std::fs;
 use std::time::Duration;
 
-mod common;
-#[path = "common/hung.rs"]
-mod hung;
+use crate::common;
+use crate::common::hung;
 
 use common::cluster::*;
 use hung::HungStorage;

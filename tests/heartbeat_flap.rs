@@ -10,7 +10,7 @@
 
 use std::fs;
 
-mod common;
+use crate::common;
 
 use common::cluster::*;
 

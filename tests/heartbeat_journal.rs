@@ -9,7 +9,7 @@
 use std::fs;
 use std::path::PathBuf;
 
-mod common;
+use crate::common;
 
 use common::cluster::*;
 use serde_json::Value;

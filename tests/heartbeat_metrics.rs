@@ -9,11 +9,9 @@
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 
-mod common;
-#[path = "common/prom.rs"]
-mod prom;
-#[path = "common/promtool.rs"]
-mod promtool;
+use crate::common;
+use crate::common::prom;
+use crate::common::promtool;
 
 use common::cluster::*;
 use common::http::ask;

@@ -3,7 +3,7 @@
 //! Real `ha-heartbeat` daemons; the independent beacon checker of tests/common/cluster.rs
 //! judges overlap.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -9,7 +9,7 @@
 use std::fs;
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::cluster::*;
 

@@ -9,7 +9,7 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-mod common;
+use crate::common;
 
 use common::cluster::*;
 use common::http::ask;

@@ -11,7 +11,7 @@
 
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use common::cluster::*;
 

@@ -12,9 +12,8 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
-#[path = "common/hung.rs"]
-mod hung;
+use crate::common;
+use crate::common::hung;
 
 use std::ffi::CString;
 use std::path::Path;

@@ -3,10 +3,8 @@
 //! package, installed by scripts/test), and the largest reply a server can give arrives
 //! whole over TCP and the Unix socket.
 
-#[path = "common/prom.rs"]
-mod prom;
-#[path = "common/promtool.rs"]
-mod promtool;
+use crate::common::prom;
+use crate::common::promtool;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

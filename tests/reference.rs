@@ -16,7 +16,7 @@
 
 #![cfg(target_os = "linux")]
 
-mod common;
+use crate::common;
 #[path = "reference/roff.rs"]
 mod roff;
 #[path = "reference/sources.rs"]

@@ -6,12 +6,17 @@
 pub mod cc;
 pub mod child;
 pub mod cluster;
+pub mod cpu;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 #[cfg(feature = "etcd")]
 pub mod fake_etcd;
 pub mod http;
+pub mod hung;
 pub mod java;
+pub mod prom;
+pub mod promtool;
+pub mod release;
 /// Free loopback ports below the ephemeral range, as the benchmarks take them.
 #[path = "../../benches/support/ports.rs"]
 pub mod ports;

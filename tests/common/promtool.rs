@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use crate::prom::{Sample, parse};
+use super::prom::{Sample, parse};
 
 /// Reads `text` with the strict reader, then with promtool when it is installed.
 pub fn validate(text: &str) -> Vec<Sample> {

@@ -2,8 +2,6 @@
 //! (scripts/lib/build-release.sh): portable, linked against glibc 2.17. Built in this test
 //! run's target directory, once per run: the helper holds a lock on that directory, so test
 //! binaries running at once wait for one build and then find it fresh.
-//!
-//! Included with `#[path]` by the test binaries that need it, beside `mod common`.
 
 #![allow(dead_code)] // each test binary uses its own subset
 
