@@ -305,7 +305,8 @@ fn numeric(host: &str, port: u16) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, port))
 }
 
-/// A name's addresses from /etc/hosts, tried IPv4 first as [`resolve`] tries them.
+/// A name's addresses from /etc/hosts, tried IPv4 first as [`resolve`] tries them. Reading
+/// a local file needs no deadline of its own, nor a thread to keep one.
 fn resolve_from_hosts_file(
     host: &str,
     port: u16,
