@@ -522,6 +522,41 @@ fn localhost_is_tried_ipv4_first() {
 }
 
 #[test]
+fn names_come_from_etc_hosts_and_nowhere_else() {
+    // Every hosts file lists localhost (and without it, it is the loopback addresses).
+    let s = Server::start(Behave::Reply(b"UP v=1\r\n"));
+    let port = s.port();
+    let r = ha_probe(&["--host", "LocalHost", "--port", &port, "--debug"]);
+    assert_eq!(r.code, 110, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("resolving LocalHost from /etc/hosts"),
+        "{}",
+        r.stderr
+    );
+    s.lines();
+
+    // A name only DNS could know is not looked up there: the probe fails at once and says
+    // what to give instead, in the text the cluster manager logs.
+    let r = ha_probe(&[
+        "--host",
+        "no-such-host.invalid",
+        "--port",
+        "9",
+        "--format",
+        "ocf",
+    ]);
+    assert_eq!(r.code, 1, "ocf: failed\n{}", r.stdout);
+    for part in [
+        "cannot resolve no-such-host.invalid: not in /etc/hosts",
+        "never DNS",
+        "give --host the server's address",
+    ] {
+        assert!(r.stdout.contains(part), "{part:?} in:\n{}", r.stdout);
+    }
+    assert!(r.took < Duration::from_secs(2), "{:?}", r.took);
+}
+
+#[test]
 fn check_names_a_server_cannot_hold_are_refused() {
     let long = "a".repeat(4096);
     let r = ha_probe(&["--port", "9", "--check", &long]);

@@ -7,6 +7,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
 use crate::spawn::Run;
 use crate::support::cleanup;
@@ -79,14 +80,45 @@ pub fn process_floor() -> Client {
     }
 }
 
-/// The ha-probe measured: `$HAMON_BENCH_PROBE` when set (the release build, e.g. the static
-/// one from `cargo zigbuild --release --target x86_64-unknown-linux-musl --bin ha-probe`),
-/// else the one this `cargo bench` built.
+/// The ha-probe measured: `$HAMON_BENCH_PROBE` when set (e.g. `target/release/ha-probe`,
+/// cargo's own dynamically linked build), else the one hamon ships, statically linked, as
+/// scripts/lib/build-release.sh builds it (in this target directory, once per run).
 pub fn ha_probe_binary() -> PathBuf {
-    match std::env::var_os("HAMON_BENCH_PROBE") {
-        Some(path) if !path.is_empty() => PathBuf::from(path),
-        _ => PathBuf::from(env!("CARGO_BIN_EXE_ha-probe")),
-    }
+    static CHOSEN: OnceLock<PathBuf> = OnceLock::new();
+    CHOSEN
+        .get_or_init(|| match std::env::var_os("HAMON_BENCH_PROBE") {
+            Some(path) if !path.is_empty() => PathBuf::from(path),
+            _ => shipped_probe(),
+        })
+        .clone()
+}
+
+/// Builds (or finds fresh) the shipped ha-probe with build-release.sh's `hamon_build_probe`.
+fn shipped_probe() -> PathBuf {
+    let exe = std::env::current_exe().expect("the benchmark's own path");
+    // The bench executable lives in `<target dir>/release/deps/`.
+    let target = exe.ancestors().nth(3).expect("the target directory");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = cleanup::command("sh")
+        .arg("-c")
+        .arg(
+            ". \"$1/scripts/lib/build-release.sh\" && hamon_build_probe \"$1\" \"$2\" && \
+             printf '%s\\n' \"$hamon_probe\"",
+        )
+        .arg("sh")
+        .arg(root)
+        .arg(target)
+        .env("CARGO", env!("CARGO"))
+        .stderr(Stdio::inherit())
+        .output()
+        .expect("sh for scripts/lib/build-release.sh");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "building the shipped ha-probe (scripts/lib/build-release.sh) failed: {}",
+        out.status
+    );
+    PathBuf::from(printed.lines().last().expect("the probe's path"))
 }
 
 /// How `binary` is linked: "statically linked" when it has no program interpreter (no

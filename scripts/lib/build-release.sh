@@ -8,8 +8,19 @@
 # TARGET/x86_64-unknown-linux-gnu/release/ with strip = "none", because zig's linker takes
 # --strip-debug (the release profile's strip = "debuginfo") for "strip everything", symbol
 # table included; binutils' strip --strip-debug then gives TARGET/hamon-portable/ what the
-# release profile promises: no DWARF, symbols kept (backtraces name functions). Zig (PyPI ziglang) and cargo-zigbuild are
-# installed on first use with `python3 -m pip install --target` into HAMON_TOOLS_DIR (default
+# release profile promises: no DWARF, symbols kept (backtraces name functions).
+#
+# ha-probe is the exception: a cluster manager starts it every few seconds on every instance,
+# and loading and relocating shared libraries made it cost 1.4x the start of any process. It
+# is linked statically instead, by the system's cc against its glibc's libc.a
+# (-C target-feature=+crt-static, built on its own in TARGET/hamon-static-probe so the
+# library's and the daemon's builds are untouched). A static program needs no glibc on the
+# host at all, only a kernel at least as new as its C library's floor (Linux 3.2 for
+# Debian's glibc; RHEL/CentOS 7 runs 3.10), and it never calls the C library's resolver,
+# whose NSS modules it could not load safely: ha-probe reads names from /etc/hosts itself.
+# The build fails when the binary is not static or carries resolver or NSS code.
+#
+# Zig (PyPI ziglang) and cargo-zigbuild are installed on first use with `python3 -m pip install --target` into HAMON_TOOLS_DIR (default
 # ${XDG_CACHE_HOME:-$HOME/.cache}/hamon/zig-ZIG-zigbuild-ZIGBUILD), which needs python3 with
 # pip and PyPI once.
 #
@@ -25,12 +36,19 @@
 #                                  sets hamon_release_dir to the directory holding them
 #                                  (TARGET/hamon-portable, or TARGET/release native). Under
 #                                  a lock on TARGET: runs at once share one build.
+#   hamon_build_probe ROOT TARGET  builds only the shipped, static ha-probe; sets hamon_probe
+#                                  to it (TARGET/hamon-portable/ha-probe). For benchmarks.
 #   hamon_check_glibc FILE...      fails, naming the symbols, when a file needs a GLIBC_
 #                                  symbol version newer than the baseline (portable builds)
+#   hamon_check_static FILE        fails, saying why, unless FILE is statically linked (no
+#                                  program interpreter, no shared library needed), runs on
+#                                  Linux 3.10 and holds no resolver or NSS function
 # Environment: CARGO (default cargo), HAMON_NATIVE_BUILD, HAMON_TOOLS_DIR, PYTHON (default
 # python3), STRIP (default strip).
 
 hamon_glibc_baseline=2.17
+# The oldest kernel a static ha-probe must run on: RHEL/CentOS 7's.
+hamon_kernel_baseline=3.10
 hamon_portable_target=x86_64-unknown-linux-gnu
 hamon_ziglang_version=0.17.1
 hamon_zigbuild_version=0.24.1
@@ -109,9 +127,16 @@ hamon_build_release() {
         hamon_release_tools
         hamon_locked "$_target/.hamon-release.lock" hamon_portable_in "$_root" "$_target" || exit 1
         hamon_release_dir=$_target/hamon-portable
-        hamon_check_glibc "$hamon_release_dir/libhamon.so" "$hamon_release_dir/ha-probe" \
-            "$hamon_release_dir/ha-heartbeat"
+        hamon_check_glibc "$hamon_release_dir/libhamon.so" "$hamon_release_dir/ha-heartbeat"
+        hamon_check_static "$hamon_release_dir/ha-probe"
     fi
+}
+
+hamon_build_probe() {
+    mkdir -p "$2"
+    hamon_locked "$2/.hamon-release.lock" hamon_static_probe_in "$1" "$2" || exit 1
+    hamon_probe=$2/hamon-portable/ha-probe
+    hamon_check_static "$hamon_probe"
 }
 
 # hamon_portable_in ROOT TARGET: the portable build, then its files without DWARF in
@@ -122,23 +147,50 @@ hamon_portable_in() {
         export CARGO_PROFILE_RELEASE_STRIP
         hamon_cargo_in "$1" "$2" zigbuild --release --locked \
             --target "$hamon_portable_target.$hamon_glibc_baseline" \
-            --lib --bin ha-probe --bin ha-heartbeat
+            --lib --bin ha-heartbeat
     ) || return 1
     _from=$2/$hamon_portable_target/release
-    mkdir -p "$2/hamon-portable" || return 1
-    for _file in libhamon.so ha-probe ha-heartbeat libhamon.a; do
-        _to=$2/hamon-portable/$_file
-        if [ -f "$_to" ] && [ -z "$(find "$_from/$_file" -newer "$_to")" ]; then
-            continue
-        fi
-        if [ "$_file" = libhamon.a ]; then
-            # As cargo leaves a staticlib: scripts/install and package strip what they ship.
-            cp "$_from/$_file" "$_to.tmp" || return 1
-        else
-            "${STRIP:-strip}" --strip-debug -o "$_to.tmp" "$_from/$_file" || return 1
-        fi
-        mv -f "$_to.tmp" "$_to" || return 1
+    for _file in libhamon.so ha-heartbeat libhamon.a; do
+        hamon_ship "$_from/$_file" "$2/hamon-portable/$_file" || return 1
     done
+    hamon_static_probe_in "$1" "$2"
+}
+
+# hamon_static_probe_in ROOT TARGET: ha-probe linked statically against the system's glibc
+# (libc.a) in TARGET/hamon-static-probe, without DWARF in TARGET/hamon-portable. Only the
+# program is built with crt-static (`cargo rustc` passes it to the final crate alone), and
+# without the library's optional features: the probe uses none of them.
+hamon_static_probe_in() {
+    _libc_a=$(cc -print-file-name=libc.a 2>/dev/null)
+    case $_libc_a in
+        /*) [ -f "$_libc_a" ] ;;
+        *) false ;;
+    esac || {
+        echo "build-release: cc finds no libc.a to link ha-probe statically (Debian: apt-get install libc6-dev; RHEL: dnf install glibc-static)" >&2
+        return 1
+    }
+    (
+        CARGO_PROFILE_RELEASE_STRIP=none
+        export CARGO_PROFILE_RELEASE_STRIP
+        hamon_cargo_in "$1" "$2/hamon-static-probe" rustc --release --locked \
+            --no-default-features --bin ha-probe -- -C target-feature=+crt-static
+    ) || return 1
+    hamon_ship "$2/hamon-static-probe/release/ha-probe" "$2/hamon-portable/ha-probe"
+}
+
+# hamon_ship FROM TO: FROM as shipped at TO, unless TO is newer already. Programs and the
+# shared library lose their DWARF; the static library stays as cargo left it (scripts/install
+# and package strip what they ship).
+hamon_ship() {
+    if [ -f "$2" ] && [ -z "$(find "$1" -newer "$2")" ]; then
+        return 0
+    fi
+    mkdir -p "${2%/*}" || return 1
+    case $2 in
+        *.a) cp "$1" "$2.tmp" ;;
+        *) "${STRIP:-strip}" --strip-debug -o "$2.tmp" "$1" ;;
+    esac || return 1
+    mv -f "$2.tmp" "$2"
 }
 
 # hamon_cargo_in ROOT TARGET ARGS...: `cargo ARGS` in ROOT with TARGET as its target directory.
@@ -178,6 +230,37 @@ hamon_check_glibc() {
     if [ -n "$_newer" ]; then
         echo "build-release: these need a glibc newer than $hamon_glibc_baseline, the oldest hamon supports:" >&2
         echo "$_newer" >&2
+        exit 1
+    fi
+}
+
+hamon_check_static() {
+    if ! command -v readelf >/dev/null 2>&1 || ! command -v nm >/dev/null 2>&1; then
+        echo "build-release: readelf or nm not found (Debian: binutils): $1 is not checked" >&2
+        return 0
+    fi
+    _why=""
+    readelf -lW "$1" | grep -q 'INTERP' && _why="$_why; it names a program interpreter (ld.so)"
+    readelf -dW "$1" | grep -q '(NEEDED)' && _why="$_why; it needs shared libraries"
+    # The kernel the C library inside needs: the ELF note "OS: Linux, ABI: 3.2.0".
+    _kernel=$(readelf -nW "$1" | sed -n 's/.*OS: Linux, ABI: \([0-9.]*\).*/\1/p')
+    if [ -z "$_kernel" ]; then
+        _why="$_why; it names no Linux ABI version"
+    elif ! printf '%s\n%s\n' "$_kernel" "$hamon_kernel_baseline" | awk -F. '
+        NR == 1 { a = $1 * 1000000 + $2 * 1000 + $3 }
+        NR == 2 { b = $1 * 1000000 + $2 * 1000 + $3 }
+        END { exit !(a <= b) }'; then
+        _why="$_why; it needs Linux $_kernel, newer than $hamon_kernel_baseline (RHEL/CentOS 7)"
+    fi
+    # Functions of the C library's resolver and of NSS: static glibc would load the host's
+    # NSS modules for them, built for another glibc.
+    _nss=$(nm "$1" | awk '
+        $2 ~ /^[TtWwi]$/ && $3 ~ /^_*(new_)?(getaddrinfo|gethostby|gethostent|getnetby|getnetent|getpw(ent|uid|nam)|getgr(ent|gid|nam|ouplist)|getsp(ent|nam)|getserv|getproto|getrpc|initgroups|nss_)/ {
+            if (n++ < 5) printf "%s%s", (n > 1 ? " " : ""), $3
+        }')
+    [ -z "$_nss" ] || _why="$_why; it holds resolver or NSS functions ($_nss)"
+    if [ -n "$_why" ]; then
+        echo "build-release: $1 is not the static program it must be${_why}" >&2
         exit 1
     fi
 }

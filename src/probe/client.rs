@@ -11,9 +11,9 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::ready;
 use super::reply::{interpret, snippet_bytes};
 use super::{MAX_CHECK_NAME, MAX_REPLY_LINE, ProbeCommand, ProbeError, ProbeReply, ProbeRequest};
+use super::{hosts, ready};
 
 /// Runs one probe. Never takes (much) longer than `req.timeout`, never panics.
 pub fn probe(req: &ProbeRequest) -> Result<ProbeReply, ProbeError> {
@@ -26,10 +26,39 @@ pub fn probe_traced(
     req: &ProbeRequest,
     trace: &mut dyn FnMut(fmt::Arguments<'_>),
 ) -> Result<ProbeReply, ProbeError> {
+    probe_resolving_by(req, resolve, trace)
+}
+
+/// [`probe_traced`] with names looked up in /etc/hosts alone ([`hosts`](super::hosts)), never
+/// through the C library's resolver: what `ha-probe` uses. Nothing of that resolver is
+/// reached from here, so a statically linked program calling only this carries none of it.
+pub fn probe_hosts_file_traced(
+    req: &ProbeRequest,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> Result<ProbeReply, ProbeError> {
+    probe_resolving_by(req, resolve_from_hosts_file, trace)
+}
+
+/// The probe, with `resolve` turning a host that is not an address into addresses.
+/// Generic rather than a function pointer: a program that never resolves through the C
+/// library then links no code that could.
+fn probe_resolving_by(
+    req: &ProbeRequest,
+    resolve: impl FnOnce(
+        &str,
+        u16,
+        &Deadline,
+        &mut dyn FnMut(fmt::Arguments<'_>),
+    ) -> Result<Vec<SocketAddr>, ProbeError>,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> Result<ProbeReply, ProbeError> {
     let start = Instant::now();
     validate(req)?;
     let deadline = Deadline::after(start, req.timeout)?;
-    let addrs = resolve(&req.host, req.port, &deadline, trace)?;
+    let addrs = match numeric(&req.host, req.port) {
+        Some(addr) => vec![addr],
+        None => resolve(&req.host, req.port, &deadline, trace)?,
+    };
     with_busy_retries(&deadline, trace, |trace| {
         let (stream, connected_at) = connect(&addrs, &deadline, trace)?;
         talk(stream, connected_at, &req.command, &deadline, trace)
@@ -263,19 +292,50 @@ impl Deadline {
     }
 }
 
+/// `host` without the brackets an IPv6 address may come in (`[::1]`).
+fn bare(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// The address `host` spells, if it is one: parsed here, no resolver asked.
+fn numeric(host: &str, port: u16) -> Option<SocketAddr> {
+    let ip = bare(host).parse::<IpAddr>().ok()?;
+    Some(SocketAddr::new(ip, port))
+}
+
+/// A name's addresses from /etc/hosts, tried IPv4 first as [`resolve`] tries them. Reading
+/// a local file needs no deadline of its own, nor a thread to keep one.
+fn resolve_from_hosts_file(
+    host: &str,
+    port: u16,
+    _deadline: &Deadline,
+    trace: &mut dyn FnMut(fmt::Arguments<'_>),
+) -> Result<Vec<SocketAddr>, ProbeError> {
+    trace(format_args!("resolving {host} from {}", hosts::HOSTS_FILE));
+    let mut addrs: Vec<SocketAddr> = hosts::lookup(Path::new(hosts::HOSTS_FILE), bare(host))
+        .map_err(ProbeError::Resolve)?
+        .into_iter()
+        .map(|ip| SocketAddr::new(ip, port))
+        .collect();
+    let listed = join(&addrs);
+    order(&mut addrs);
+    trace(format_args!(
+        "resolved {host} to {listed}; trying {}",
+        join(&addrs)
+    ));
+    Ok(addrs)
+}
+
+/// A name's addresses from the C library's resolver (getaddrinfo: hosts file, DNS, NSS).
 fn resolve(
     host: &str,
     port: u16,
     deadline: &Deadline,
     trace: &mut dyn FnMut(fmt::Arguments<'_>),
 ) -> Result<Vec<SocketAddr>, ProbeError> {
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
+    let bare = bare(host);
     trace(format_args!("resolving {host}"));
     let left = deadline.remaining()?;
     // getaddrinfo cannot be interrupted; run it aside so the deadline still holds. A lookup
@@ -301,8 +361,7 @@ fn resolve(
         // No thread available: an unbounded lookup beats no probe at all.
         Err(_) => lookup(bare, port),
     };
-    let mut addrs =
-        result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}{RESOLVER_LIMITS}")))?;
+    let mut addrs = result.map_err(|e| ProbeError::Resolve(format!("{host}: {e}")))?;
     if addrs.is_empty() {
         return Err(ProbeError::Resolve(format!("{host}: no addresses")));
     }
@@ -314,15 +373,6 @@ fn resolve(
     ));
     Ok(addrs)
 }
-
-/// What a failed lookup adds: musl's resolver (the static ha-probe's) reads /etc/hosts and
-/// DNS only, so a name that only another name service knows fails here but not elsewhere.
-const RESOLVER_LIMITS: &str = if cfg!(target_env = "musl") {
-    " (this build resolves names from /etc/hosts and DNS only, without NSS modules such \
-     as LDAP, SSSD or NIS; give the server's address instead)"
-} else {
-    ""
-};
 
 /// The order a name's addresses are tried in: IPv4 first, then IPv6, each in the resolver's
 /// order. A hamon server listens on 127.0.0.1 by default while stock hosts files list `::1`
@@ -856,6 +906,46 @@ mod tests {
             let r = probe_traced(&req, &mut |_| traced += 1);
             assert!(matches!(r, Err(ProbeError::InvalidRequest(_))), "{r:?}");
             assert_eq!(traced, 0, "{req:?} got as far as the network");
+        }
+    }
+
+    #[test]
+    fn names_come_from_the_hosts_file_alone() {
+        // localhost is in every hosts file, or else the loopback addresses.
+        let f = Fake::replying(b"UP v=1\r\n");
+        let mut req = f.req(ProbeCommand::Check, 2000);
+        req.host = "localhost".into();
+        let mut lines = Vec::new();
+        let r = probe_hosts_file_traced(&req, &mut |a| lines.push(a.to_string()));
+        assert_eq!(r.unwrap().state, State::Up, "{lines:#?}");
+        assert!(lines.contains(&"resolving localhost from /etc/hosts".to_string()));
+        assert!(lines.iter().any(|l| l.starts_with("resolved localhost to")));
+        f.seen();
+
+        // A name the hosts file does not list fails at once, naming what to give instead.
+        req.host = "no-such-host.invalid".into();
+        match probe_hosts_file_traced(&req, &mut |_| {}) {
+            Err(e @ ProbeError::Resolve(_)) => {
+                let msg = e.to_string();
+                assert!(
+                    msg.starts_with("cannot resolve no-such-host.invalid: not in /etc/hosts"),
+                    "{msg}"
+                );
+                assert!(msg.contains("give --host the server's address"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+
+        // An address is never looked up, bracketed or not.
+        for host in ["127.0.0.1", "[127.0.0.1]"] {
+            let f = Fake::replying(b"UP v=1\r\n");
+            let mut req = f.req(ProbeCommand::Check, 2000);
+            req.host = host.into();
+            let mut lines = Vec::new();
+            let r = probe_hosts_file_traced(&req, &mut |a| lines.push(a.to_string()));
+            assert_eq!(r.unwrap().state, State::Up, "{lines:#?}");
+            assert!(!lines.iter().any(|l| l.starts_with("resolv")), "{lines:#?}");
+            f.seen();
         }
     }
 

@@ -1,11 +1,13 @@
 //! The client side of the monitor protocol: what `ha-probe` (and any other caller) uses to ask
 //! a running monitor server whether the application is healthy.
 //!
-//! [`reply`] parses reply lines without I/O, [`client`] owns the socket and the deadline, and
-//! [`format`] maps an outcome to the exit codes cluster managers expect.
+//! [`reply`] parses reply lines without I/O, [`client`] owns the socket and the deadline,
+//! [`hosts`] reads names from /etc/hosts for `ha-probe`, and [`format`] maps an outcome to
+//! the exit codes cluster managers expect.
 
 pub mod client;
 pub mod format;
+pub mod hosts;
 mod ready;
 pub mod reply;
 
@@ -16,7 +18,9 @@ use std::time::Duration;
 
 use crate::monitor::state::State;
 
-pub use client::{probe, probe_traced, probe_unix_traced, validate_check_name};
+pub use client::{
+    probe, probe_hosts_file_traced, probe_traced, probe_unix_traced, validate_check_name,
+};
 pub use format::Format;
 pub use reply::parse_check_line;
 

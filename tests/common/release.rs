@@ -18,6 +18,13 @@ pub const BUILD_PATIENCE: Duration = Duration::from_secs(1800);
 /// The newest glibc the shipped files may need.
 pub const GLIBC_BASELINE: (u32, u32) = (2, 17);
 
+/// The shipped programs linked statically (scripts/lib/build-release.sh): they need no glibc
+/// on the host at all, only a kernel. Every other ELF file is held to the glibc baseline.
+pub const STATIC_PROGRAMS: &[&str] = &["ha-probe"];
+
+/// The oldest kernel a static program must run on: RHEL/CentOS 7's.
+pub const KERNEL_BASELINE: (u32, u32, u32) = (3, 10, 0);
+
 /// The target directory of this test run.
 pub fn target_dir() -> PathBuf {
     profile_dir()
@@ -121,10 +128,24 @@ pub fn newer_than_baseline(version: &str) -> bool {
 }
 
 /// Fails, listing every offending symbol of every file, when any of `files` needs a glibc
-/// newer than the baseline. Each file must be an ELF that uses glibc at all.
+/// newer than the baseline. Each file must be an ELF that uses glibc at all, except the
+/// [`STATIC_PROGRAMS`], which must be what [`static_program_faults`] accepts instead.
 pub fn assert_glibc_baseline(files: &[PathBuf]) {
     let mut offending = Vec::new();
     for file in files {
+        if file
+            .file_name()
+            .is_some_and(|name| STATIC_PROGRAMS.iter().any(|s| name == *s))
+        {
+            let faults = static_program_faults(file);
+            assert!(
+                faults.is_empty(),
+                "{} must be linked statically, needing no glibc on the host: {}",
+                file.display(),
+                faults.join("; ")
+            );
+            continue;
+        }
         let versions = glibc_versions(file);
         assert!(
             !versions.is_empty(),
@@ -145,6 +166,117 @@ pub fn assert_glibc_baseline(files: &[PathBuf]) {
         GLIBC_BASELINE.1,
         offending.join("\n")
     );
+}
+
+/// Why `file` is not a program that runs on any Linux from [`KERNEL_BASELINE`] on without
+/// the host's glibc, and safely so; empty when it is. Such a program names no interpreter
+/// (ld.so) and needs no shared library or GLIBC_ symbol version; its C library's floor (the
+/// ELF note's Linux ABI version) is at most the baseline kernel; and it holds no function of
+/// the C library's resolver or NSS, which static glibc serves by loading the host's NSS
+/// modules, built for another glibc.
+pub fn static_program_faults(file: &Path) -> Vec<String> {
+    let readelf = |flag: &str| {
+        let done = run(
+            Command::new("readelf").args([flag, "-W"]).arg(file),
+            BUILD_PATIENCE,
+        );
+        assert!(
+            done.status.success(),
+            "readelf {flag} {} (Debian: binutils):\n{}",
+            file.display(),
+            done.show()
+        );
+        done.stdout
+    };
+    let mut faults = Vec::new();
+    if readelf("-l").contains("INTERP") {
+        faults.push("it names a program interpreter (ld.so)".to_string());
+    }
+    let dynamic = readelf("-d");
+    let needed: Vec<&str> = dynamic
+        .lines()
+        .filter(|l| l.contains("(NEEDED)"))
+        .filter_map(|l| l.split_whitespace().last())
+        .collect();
+    if !needed.is_empty() {
+        faults.push(format!("it needs shared libraries {}", needed.join(" ")));
+    }
+    // Without a dynamic section (a static program that is not position-independent) there
+    // is no symbol version to need, and objdump -T refuses the file.
+    if !dynamic.contains("no dynamic section") {
+        let versions = glibc_versions(file);
+        if !versions.is_empty() {
+            faults.push(format!(
+                "it needs {} GLIBC_ symbol versions",
+                versions.len()
+            ));
+        }
+    }
+    match linux_abi(&readelf("-n")) {
+        Some(kernel) if kernel <= KERNEL_BASELINE => {}
+        Some((a, b, c)) => faults.push(format!(
+            "its C library needs Linux {a}.{b}.{c}, newer than {}.{}.{} (RHEL/CentOS 7)",
+            KERNEL_BASELINE.0, KERNEL_BASELINE.1, KERNEL_BASELINE.2
+        )),
+        None => faults.push("it names no Linux ABI version (NT_GNU_ABI_TAG)".to_string()),
+    }
+    let nm = run(Command::new("nm").arg(file), BUILD_PATIENCE);
+    assert!(nm.status.success(), "nm {}:\n{}", file.display(), nm.show());
+    let resolver = resolver_functions(&nm.stdout);
+    if !resolver.is_empty() {
+        faults.push(format!(
+            "it holds functions of the C library's resolver or NSS: {}",
+            resolver.join(" ")
+        ));
+    }
+    faults
+}
+
+/// The Linux version in `readelf -n`'s ABI tag note (`OS: Linux, ABI: 3.2.0`).
+pub fn linux_abi(notes: &str) -> Option<(u32, u32, u32)> {
+    let at = notes.find("OS: Linux, ABI: ")? + "OS: Linux, ABI: ".len();
+    let mut parts = notes[at..]
+        .split(|c: char| !c.is_ascii_digit() && c != '.')
+        .next()?
+        .split('.')
+        .map(|p| p.parse::<u32>().ok());
+    Some((parts.next()??, parts.next()??, parts.next()??))
+}
+
+/// The functions (defined code symbols) in `nm` output that belong to the C library's name
+/// resolution: getaddrinfo, the get*by*/get*ent families that go through NSS, and NSS itself.
+pub fn resolver_functions(nm: &str) -> Vec<String> {
+    const FAMILIES: &[&str] = &[
+        "getaddrinfo",
+        "gethostby",
+        "gethostent",
+        "getnetby",
+        "getnetent",
+        "getpwent",
+        "getpwuid",
+        "getpwnam",
+        "getgrent",
+        "getgrgid",
+        "getgrnam",
+        "getgrouplist",
+        "getspent",
+        "getspnam",
+        "getserv",
+        "getproto",
+        "getrpc",
+        "initgroups",
+        "nss_",
+    ];
+    nm.lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace().rev();
+            let (name, kind) = (fields.next()?, fields.next()?);
+            let code = matches!(kind, "T" | "t" | "W" | "w" | "i");
+            let bare = name.trim_start_matches('_');
+            let bare = bare.strip_prefix("new_").unwrap_or(bare);
+            (code && FAMILIES.iter().any(|f| bare.starts_with(f))).then(|| name.to_string())
+        })
+        .collect()
 }
 
 /// The ELF files under `dir`, recursively (by their magic number, not their name).

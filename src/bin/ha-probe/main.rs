@@ -20,7 +20,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hamon::probe::{
-    Format, ProbeCommand, ProbeError, ProbeRequest, probe_traced, probe_unix_traced,
+    Format, ProbeCommand, ProbeError, ProbeRequest, probe_hosts_file_traced, probe_unix_traced,
 };
 
 const USAGE: &str = "\
@@ -32,10 +32,11 @@ Usage: ha-probe [--host H] --port P | --unix PATH  [--timeout-ms T | --timeout S
 Asks a hamon monitor server whether the application is healthy and exits with
 the code the cluster manager expects. Options also accept --opt=value.
 
-  --host H        server address or host name (default 127.0.0.1, the server's
-                  default); a name's addresses are tried IPv4 first, then
-                  IPv6, each in the resolver's order (--debug shows which
-                  one answered)
+  --host H        server address (default 127.0.0.1, the server's default), or
+                  a name listed in /etc/hosts (never looked up in DNS: a
+                  name server's outage must not fail the probe); a name's
+                  addresses are tried IPv4 first, then IPv6, each in the
+                  file's order (--debug shows which one answered)
   --port P        server TCP port, 1-65535 (required, unless --unix)
   --unix PATH     ask over the server's Unix domain socket (ha.unix_socket)
                   instead of TCP: nothing else can answer in its place
@@ -128,7 +129,7 @@ fn run(args: &[OsString], format: Format) -> u8 {
     };
     let outcome = match &opts.unix {
         Some(path) => probe_unix_traced(path, &req.command, req.timeout, &mut trace),
-        None => probe_traced(req, &mut trace),
+        None => probe_hosts_file_traced(req, &mut trace),
     };
     let code = opts.format.exit_code(&outcome);
     if opts.debug {
