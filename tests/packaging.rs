@@ -465,9 +465,18 @@ fn the_debian_packages_are_split_the_debian_way_and_unpack_into_a_root_where_ha_
     };
     // The newest GLIBC_ version the files use: the baseline's.
     for package in DEBS {
-        assert_eq!(field(package, "Homepage"), env!("CARGO_PKG_HOMEPAGE"), "{package}");
+        assert_eq!(
+            field(package, "Homepage"),
+            env!("CARGO_PKG_HOMEPAGE"),
+            "{package}"
+        );
     }
     assert_eq!(field("libhamon0", "Depends"), "libc6 (>= 2.17)");
+    // The static ha-probe holds glibc's code: the package names the glibc it came from.
+    assert!(
+        field("hamon", "Built-Using").starts_with("glibc (= "),
+        "hamon has no Built-Using for the static ha-probe"
+    );
     assert_eq!(field("hamon", "Depends"), "libc6 (>= 2.17)");
     assert_eq!(
         field("libhamon-dev", "Depends"),

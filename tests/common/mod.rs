@@ -14,14 +14,14 @@ pub mod fake_etcd;
 pub mod http;
 pub mod hung;
 pub mod java;
-pub mod prom;
-pub mod promtool;
-pub mod release;
 /// Free loopback ports below the ephemeral range, as the benchmarks take them.
 #[path = "../../benches/support/ports.rs"]
 pub mod ports;
+pub mod prom;
+pub mod promtool;
 #[path = "../../benches/support/random.rs"]
 mod random;
+pub mod release;
 
 use std::ffi::OsStr;
 use std::fs;
