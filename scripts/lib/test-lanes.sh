@@ -1,26 +1,26 @@
 #!/bin/sh
-# test-lanes.sh: runs the test binaries of one `cargo test` build side by side, for scripts/test.
+# test-lanes.sh: runs the test programs of one `cargo test` build side by side, for scripts/test.
 #
-# `cargo test` runs its test binaries one after another, and most of hamon's wait: for a
-# failover bound, an etcd election, a lease. So the binaries run in lanes instead, after one
+# `cargo test` runs its test programs one after another, and most of hamon's wait: for a
+# failover bound, an etcd election, a lease. So they run in lanes instead, after one
 # build (`cargo test --no-run`):
-#   - one lane, one binary at a time, for the binaries that keep the CPU busy (compilers, JVMs,
-#     packagers, the simulation) or share build products in the target directory
+#   - one lane, one at a time, for those that keep both cores busy (compilers, JVMs,
+#     packagers, the simulation, a browser) or share build products in the target directory
 #     (target/java: java, maven, packaging, readme);
-#   - HAMON_TEST_LANES (default 2) lanes for the rest, each taking the next binary nobody took,
+#   - HAMON_TEST_LANES (default 3) lanes for the rest, each taking the next job nobody took,
 #     slowest first.
 # A job is one test program (`cargo test --locked --no-fail-fast` for one target, so it gets
 # cargo's environment) or one file of tests/integration.rs (that program, filtered to the
 # file's module: a process of its own, as a program of its own would be); its output goes to
 # TARGET/test-logs/JOB.log and is printed whole when it ends.
-# Every binary runs whatever failed before; the exit status is 1 when any failed, and the
-# failed ones are named at the end. Extra arguments go to every test binary (after --).
+# Every job runs whatever failed before; the exit status is 1 when any failed, and the
+# failed ones are named at the end. Extra arguments go to every test program (after --).
 #
 # Environment: CARGO (default cargo), CARGO_TARGET_DIR, HAMON_TEST_LANES.
 set -eu
 
 cargo=${CARGO:-cargo}
-lanes=${HAMON_TEST_LANES:-2}
+lanes=${HAMON_TEST_LANES:-3}
 case $lanes in
     '' | *[!0-9]* | 0)
         echo "test-lanes: HAMON_TEST_LANES must be a number of lanes (1 or more), not '$lanes'" >&2
@@ -30,17 +30,16 @@ esac
 
 # Busy or sharing target/java: one at a time, in this order (the ones that build the portable
 # release first, then the longest).
-heavy="c_examples glibc_baseline java packaging rpm maven scripts_safety scripts shells
-    pacemaker readme attack lib heartbeat_browser c_heartbeat benches"
+heavy="c_examples glibc_baseline packaging java rpm maven readme lib heartbeat_browser benches"
 # The slowest of the others first, so that no lane ends with a long one alone.
-slow="etcd_partition etcd_daemon heartbeat_faults etcd_trust heartbeat_daemon
-    heartbeat_switchover heartbeat_ops etcd_protocol heartbeat_pause heartbeat_fence_kill
-    heartbeat_cpu etcd_node"
+slow="etcd_partition etcd_daemon heartbeat_faults etcd_trust scripts_safety heartbeat_daemon
+    shells heartbeat_pause pacemaker heartbeat_cpu attack scripts heartbeat_tick_loop
+    heartbeat_tick_fence heartbeat_flap c_heartbeat etcd_node"
 
 target=${CARGO_TARGET_DIR:-$PWD/target}
 logs=$target/test-logs
 rm -rf "$logs"
-mkdir -p "$logs/claimed" "$logs/failed"
+mkdir -p "$logs/claimed" "$logs/done"
 
 # Every job: the library's and the programs' unit tests, the benchmarks, each file of tests/
 # (integration.rs's own test as `integration`).
@@ -68,28 +67,31 @@ for job in $heavy; do
     }
 done
 
-# run JOB: one test binary, its output printed whole (one at a time) when it ends.
+# run JOB: one test program (or one module of tests/integration.rs), its output printed whole
+# (one at a time) when it ends; JOB's status (0 or the exit status) in done/JOB.
 run() {
+    _filter=""
     case $1 in
-        lib) set -- "$1" --lib "" ;;
-        benches) set -- "$1" --benches "" ;;
-        bin:*) set -- "$1" --bin "${1#bin:}" "" ;;
-        integration) set -- "$1" --test integration "every_test_file_runs" ;;
+        lib) _what="--lib" ;;
+        benches) _what="--benches" ;;
+        bin:*) _what="--bin ${1#bin:}" ;;
+        integration) _what="--test integration" _filter="every_test_file_runs" ;;
         *)
             if grep -q "^mod $1;\$" tests/integration.rs; then
-                set -- "$1" --test integration "$1::"
+                _what="--test integration" _filter="$1::"
             else
-                set -- "$1" --test "$1" ""
+                _what="--test $1"
             fi
             ;;
     esac
-    _log="$logs/$(echo "$1" | tr : @).log"
+    _name=$(echo "$1" | tr : @)
+    _log="$logs/$_name.log"
     _start=$(date +%s)
     _status=0
-    # shellcheck disable=SC2086 # the test binaries' arguments, as words
-    "$cargo" test --locked --no-fail-fast "$2" "$3" -- $4 $args >"$_log" 2>&1 || _status=$?
+    # shellcheck disable=SC2086 # the target and the test programs' arguments, as words
+    "$cargo" test --locked --no-fail-fast $_what -- $_filter $args >"$_log" 2>&1 || _status=$?
     _took=$(($(date +%s) - _start))
-    [ "$_status" -eq 0 ] || : >"$logs/failed/$(echo "$1" | tr : @)"
+    echo "$_status" >"$logs/done/$_name"
     (
         flock 9
         if [ "$_status" -eq 0 ]; then
@@ -127,9 +129,11 @@ passed=$(cat "$logs"/*.log | sed -n 's/^test result: .* \([0-9]*\) passed; \([0-
 failed=$(cat "$logs"/*.log | sed -n 's/^test result: .* \([0-9]*\) passed; \([0-9]*\) failed.*/\2/p' |
     awk '{ n += $1 } END { print n + 0 }')
 echo "==== $passed tests passed, $failed failed, in $(($(date +%s) - started)) s (logs: $logs)"
+# A job that failed, or never ended with a status (its lane died), fails the run.
 names=""
-for mark in "$logs"/failed/*; do
-    [ -e "$mark" ] && names="$names $(basename "$mark" | tr @ :)"
+for job in $all; do
+    name=$(echo "$job" | tr : @)
+    [ "$(cat "$logs/done/$name" 2>/dev/null)" = 0 ] || names="$names $job"
 done
 if [ -n "$names" ]; then
     echo "==== failed:$names" >&2

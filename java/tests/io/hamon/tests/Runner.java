@@ -50,7 +50,7 @@ public final class Runner {
             }
         }
         if (args.length > 1) {
-            System.out.printf("all: %d passed, %d failed%n", passed, failed);
+            System.out.println(String.format("all: %d passed, %d failed", passed, failed));
         }
         System.out.flush();
         if (failed > 0 || passed == 0) {
@@ -88,7 +88,10 @@ public final class Runner {
                 System.out.printf("FAIL %s: cannot run it: %s%n", test.getName(), e);
             }
         }
-        System.out.printf("%s: %d passed, %d failed%n", group.getSimpleName(), passed, failed);
+        // One write per summary line: printf writes it in pieces, and a native thread's log
+        // line on stderr can land between them where both streams meet (Maven's output).
+        System.out.println(
+                String.format("%s: %d passed, %d failed", group.getSimpleName(), passed, failed));
         return new int[] {passed, failed};
     }
 
