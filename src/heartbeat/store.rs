@@ -463,6 +463,29 @@ mod tests {
     }
 
     #[test]
+    fn an_events_file_is_created_once_written_in_place_and_never_created_by_a_write() {
+        for (_tmp, s) in stores() {
+            let ev = |seq, text: &str| published::encode_block("c", "a", seq, text).unwrap();
+            let e = s.write_events("a", &ev(1, "x\n")).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotFound);
+            assert!(!s.events_path("a").exists());
+            s.init_events("a", &ev(0, "")).unwrap();
+            s.init_events("a", &ev(5, "init again\n")).unwrap();
+            assert_eq!(s.read_events("a").unwrap(), ev(0, ""));
+            s.write_events("a", &ev(2, "y\n")).unwrap();
+            let back = s.read_events("a").unwrap();
+            assert_eq!(back, ev(2, "y\n"));
+            assert_eq!(published::decode(&back, "c", "a").unwrap().payload, "y\n");
+            assert!(s.write_events("a", &[0; 10]).is_err());
+            assert!(s.init_events("../x", &ev(0, "")).is_err());
+            // A file grown by someone else is read only as far as an events file goes.
+            std::fs::write(s.events_path("a"), vec![7u8; 3 * published::SIZE]).unwrap();
+            assert_eq!(s.read_events("a").unwrap().len(), published::SIZE);
+            assert_eq!(s.events_path("a"), s.dir().join("events.a"));
+        }
+    }
+
+    #[test]
     fn write_then_read_round_trips_in_place() {
         for (_tmp, s) in stores() {
             s.init_node("n1", &vec![0; BLOCK]).unwrap();
