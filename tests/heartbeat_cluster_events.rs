@@ -103,6 +103,14 @@ fn a_takeover_on_one_node_shows_on_the_others_page() {
         "{page}"
     );
     assert!(page.contains("<b id=\"active\">n2</b> since "), "{page}");
+    // The command line shows the same history, oldest first.
+    let (st, out) = c.cli("n1", &["events", "--cluster"]);
+    assert!(st.success(), "{out}");
+    let takeover = out.find(" n2 takeover epoch=").expect(&out);
+    let n1_start = out.find(" n1 app_start epoch=1").expect(&out);
+    assert!(n1_start < takeover, "{out}");
+    let (_, own) = c.cli("n1", &["events"]);
+    assert!(!own.contains(" n2 "), "{own}");
     c.assert_no_overlap();
 }
 
@@ -166,6 +174,14 @@ fn corrupt_hostile_and_missing_events_files_are_named_and_left_out() {
         "{page}"
     );
     assert!(page.contains("id=\"events-notes\""), "{page}");
+    let (st, out) = c.cli("n1", &["events", "--cluster", "--json"]);
+    assert!(st.success(), "{out}");
+    assert!(
+        out.contains("events of n3 not shown: CRC mismatch"),
+        "{out}"
+    );
+    assert!(out.contains(&format!("drained by {HOSTILE}")), "{out}");
+    assert!(!out.contains("forged"), "{out}");
     // Said once in the log, however many periods it fails.
     std::thread::sleep(ms(2500));
     let log = c.log("n1");

@@ -128,7 +128,11 @@ fn main() -> ExitCode {
             Err(e) => fail(&format!("init: {e}"), 1),
         },
         cli::Command::Status { json, watch } => status::command(&settings, &path, json, watch),
-        cli::Command::Events { since, json } => events::command(&settings, since, json),
+        cli::Command::Events {
+            since,
+            json,
+            cluster,
+        } => events::command(&settings, since, json, cluster),
         cmd => match admin::maintenance(&settings, &cmd, cli.reason.as_deref()) {
             Ok(msg) => {
                 println!("{msg}");
