@@ -53,7 +53,7 @@ pub fn gather(s: &NodeSettings, local: Vec<Event>, n: usize) -> History {
     let peers: Vec<&String> = s.nodes.iter().filter(|p| **p != s.node).collect();
     read_peers(s, &peers, &mut h);
     // Newest first; the sort is stable, so one node's events keep their order on a tie.
-    h.events.sort_by(|a, b| b.time_ms.cmp(&a.time_ms));
+    h.events.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
     h.events.truncate(n);
     h
 }
