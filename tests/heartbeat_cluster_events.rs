@@ -111,6 +111,22 @@ fn a_takeover_on_one_node_shows_on_the_others_page() {
     assert!(n1_start < takeover, "{out}");
     let (_, own) = c.cli("n1", &["events"]);
     assert!(!own.contains(" n2 "), "{own}");
+
+    // Stopped on purpose, n2 publishes its last events on its way out: its file ends as
+    // its journal does.
+    let i = c.idx("n2");
+    signal(c.pid("n2"), libc::SIGTERM);
+    let exited = wait_until(failover_bound() * 2, || {
+        c.daemons[i]
+            .as_mut()
+            .is_some_and(|d| d.try_wait().ok().flatten().is_some())
+    });
+    assert!(exited, "n2 did not stop: {}", c.log("n2"));
+    let journal = std::fs::read_to_string(c.dir.join("state-n2/events.jsonl")).unwrap();
+    let last = journal.lines().last().unwrap();
+    let file = std::fs::read(c.dir.join("shared/events.n2")).unwrap();
+    let p = published::decode(&file, "evc", "n2").unwrap();
+    assert_eq!(p.payload.lines().last(), Some(last), "{}", c.log("n2"));
     c.assert_no_overlap();
 }
 

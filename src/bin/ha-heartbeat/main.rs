@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 mod account;
 mod admin;
@@ -107,7 +108,11 @@ fn main() -> ExitCode {
                 }
             };
             let exe = std::env::current_exe().ok();
-            match daemon::run(&cfg, fd, exe.as_deref()) {
+            let r = daemon::run(&cfg, fd, exe.as_deref());
+            // The application is stopped and the lease given up: the last events (why it
+            // stopped) reach the other nodes' pages, if the storage answers at once.
+            publish::flush(Duration::from_secs(1));
+            match r {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");

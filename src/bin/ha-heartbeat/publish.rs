@@ -8,8 +8,11 @@
 //! answer) the thread waits on it: nothing queues behind it, and the records, the lease and
 //! its renewals never wait on it. A failing publish is logged when it starts failing and
 //! when it recovers, and shown on the page; it never changes what the node does.
+//!
+//! When the daemon ends, [`flush`] asks the thread for one last publish and waits for it a
+//! moment at most, so that a node stopped on purpose shows why on the other nodes' pages.
 
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use hamon::heartbeat::node::NodeSettings;
@@ -52,6 +55,75 @@ pub fn problem(period: Duration) -> Option<String> {
     }
     s.failing
         .map(|why| format!("publishing this node's events failed: {why}"))
+}
+
+/// Publishes asked for and done, counted; whether the thread runs.
+struct Rounds {
+    asked: u64,
+    done: u64,
+    running: bool,
+}
+
+static ROUNDS: Mutex<Rounds> = Mutex::new(Rounds {
+    asked: 0,
+    done: 0,
+    running: false,
+});
+/// Wakes the thread for a flush, and the flush when its round is done.
+static WAKE: Condvar = Condvar::new();
+
+/// Asks the publishing thread for a publish now and waits for it at most `limit`; at once
+/// when the thread does not run. Does not write itself: the file or key keeps one writer and
+/// one write at a time.
+pub fn flush(limit: Duration) {
+    let Ok(mut r) = ROUNDS.lock() else {
+        return;
+    };
+    if !r.running {
+        return;
+    }
+    r.asked += 1;
+    let want = r.asked;
+    WAKE.notify_all();
+    let until = Instant::now() + limit;
+    while r.done < want {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        r = match WAKE.wait_timeout(r, left) {
+            Ok((r, _)) => r,
+            Err(_) => return,
+        };
+    }
+}
+
+/// Waits `interval`, or less when a flush asks; returns the round this turn serves.
+fn next_round(interval: Duration) -> u64 {
+    let Ok(mut r) = ROUNDS.lock() else {
+        std::thread::sleep(interval);
+        return 0;
+    };
+    let until = Instant::now() + interval;
+    while r.asked == r.done {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        r = match WAKE.wait_timeout(r, left) {
+            Ok((r, _)) => r,
+            Err(_) => return 0,
+        };
+    }
+    r.asked
+}
+
+/// The round `round` is done (published, failed or nothing new).
+fn round_done(round: u64) {
+    if let Ok(mut r) = ROUNDS.lock() {
+        r.done = r.done.max(round);
+        WAKE.notify_all();
+    }
 }
 
 fn set(f: impl FnOnce(&mut State)) {
@@ -144,7 +216,7 @@ pub fn start(s: &NodeSettings) {
 }
 
 fn run(s: &NodeSettings) {
-    let mut target = match Target::new(s) {
+    let target = match Target::new(s) {
         Ok(t) => t,
         Err(e) => {
             log::warn!("this node's events will not be published: {e}");
@@ -152,24 +224,48 @@ fn run(s: &NodeSettings) {
             return;
         }
     };
+    if let Ok(mut r) = ROUNDS.lock() {
+        r.running = true;
+    }
     let interval = s.timing.period.max(MIN_INTERVAL);
-    let mut stamp = None;
-    let mut published: Option<String> = None;
-    let mut seq = 0u64;
+    let mut p = Publisher {
+        target,
+        stamp: None,
+        published: None,
+        seq: 0,
+    };
     loop {
-        std::thread::sleep(interval);
+        let round = next_round(interval);
+        p.once(s);
+        round_done(round);
+    }
+}
+
+/// The thread's memory of what it published.
+struct Publisher {
+    target: Target,
+    /// The journal's stamp at the last publish (or the last look that found nothing new).
+    stamp: Option<(u64, SystemTime)>,
+    /// The last payload published.
+    published: Option<String>,
+    seq: u64,
+}
+
+impl Publisher {
+    /// Publishes the journal's last events if they changed since the last publish.
+    fn once(&mut self, s: &NodeSettings) {
         let now = journal_stamp(s);
-        if now.is_some() && now == stamp {
-            continue;
+        if now.is_some() && now == self.stamp {
+            return;
         }
         let payload = payload(&journal::last(&s.state_dir, EVENTS));
-        if published.as_deref() == Some(payload.as_str()) {
-            stamp = now;
-            continue;
+        if self.published.as_deref() == Some(payload.as_str()) {
+            self.stamp = now;
+            return;
         }
-        seq += 1;
+        self.seq += 1;
         set(|st| st.pending_since = Some(Instant::now()));
-        let r = target.write(s, seq, &payload);
+        let r = self.target.write(s, self.seq, &payload);
         let was_failing = STATE.lock().map(|st| st.failing.is_some()).unwrap_or(false);
         match r {
             Ok(()) => {
@@ -180,12 +276,12 @@ fn run(s: &NodeSettings) {
                     st.pending_since = None;
                     st.failing = None;
                 });
-                stamp = now;
-                published = Some(payload);
+                self.stamp = now;
+                self.published = Some(payload);
             }
             Err(e) => {
-                // Logged once until it works again; tried again when the journal changes
-                // or, at the latest, next period (the file may have been created since).
+                // Logged once until it works again; tried again next period (the file may
+                // have been created since).
                 if !was_failing {
                     log::warn!("cannot publish this node's events: {e}");
                 }
