@@ -12,6 +12,8 @@ use std::net::TcpListener;
 use std::time::Duration;
 
 mod common;
+#[path = "common/hung.rs"]
+mod hung;
 
 use common::cluster::*;
 use common::http::ask;
@@ -241,6 +243,49 @@ fn corrupt_hostile_and_missing_events_files_are_named_and_left_out() {
             .len();
         assert_eq!(len, published::SIZE as u64, "events.{n}");
     }
+}
+
+/// The events files fail and hang: n1's write of its own fails at once, the read of n2's
+/// never returns. Neither touches the heartbeat: n1 stays active, nothing else starts, n1's
+/// page still answers, says its publishing fails and that its read is old, and is fresh again
+/// once the storage answers.
+#[test]
+fn failing_or_hung_events_files_never_touch_the_heartbeat() {
+    let mut c = Cluster::new("cev-hung", &["n1", "n2"], "hb.cluster=evc\n");
+    let port = free_port();
+    c.add_conf("n1", &format!("hb.metrics_listen=127.0.0.1:{port}\n"));
+    c.start("n1");
+    let active = c.wait_running_on(|i| i.node == "n1", failover_bound() * 2);
+    c.start("n2");
+    assert!(
+        wait_until(failover_bound() * 2, || shows(
+            &status_json(port),
+            "n2",
+            "maintenance"
+        )),
+        "{}",
+        status_json(port)
+    );
+    let hung = hung::HungStorage::hang(&c.dir.join("shared"), &["events.n1", "events.n2"]);
+    // Something new for n1 to publish.
+    let (st, out) = c.cli("n1", &["maintenance", "off", "--reason", "publish this"]);
+    assert!(st.success(), "{out}");
+    let mut json = Value::Null;
+    let seen = wait_until(failover_bound() * 2, || {
+        json = status_json(port);
+        notes(&json).contains("publishing this node's events failed")
+            && json["read_age_ms"].is_u64()
+    });
+    assert!(seen, "{json}\n{}", c.log("n1"));
+    assert_eq!(json["daemon"]["role"], "active", "{json}");
+    c.assert_no_failover(active.pid, "the events files fail and hang");
+    hung.restore();
+    let fresh = wait_until(failover_bound() * 2, || {
+        json = status_json(port);
+        json["read_age_ms"].is_null() && !notes(&json).contains("publishing")
+    });
+    assert!(fresh, "{json}\n{}", c.log("n1"));
+    assert!(c.log("n1").contains("events are published again"));
 }
 
 /// On etcd: n2 taking over shows on n1's page, read from n2's key, which outlives n2's lease;
