@@ -134,5 +134,11 @@ mod tests {
         let e = decode(&torn, "shop", "n2").unwrap_err();
         assert!(e.contains("CRC"), "{e}");
         assert!(decode(b"garbage", "shop", "n2").is_err());
+        // A clock far off on the peer: shown as it says, never a panic.
+        let mut far = Event::new("n2", "role", 1, None, "x");
+        far.time_ms = u64::MAX;
+        let b = published::encode_block("shop", "n2", 1, &far.to_json()).unwrap();
+        let events = decode(&b, "shop", "n2").unwrap();
+        assert!(events[0].time().ends_with('Z') && !events[0].line().is_empty());
     }
 }

@@ -232,6 +232,7 @@ fn run(s: &NodeSettings) {
         target,
         stamp: None,
         published: None,
+        unpublished: None,
         seq: 0,
     };
     loop {
@@ -244,10 +245,13 @@ fn run(s: &NodeSettings) {
 /// The thread's memory of what it published.
 struct Publisher {
     target: Target,
-    /// The journal's stamp at the last publish (or the last look that found nothing new).
+    /// The journal's stamp when it was last read.
     stamp: Option<(u64, SystemTime)>,
     /// The last payload published.
     published: Option<String>,
+    /// A payload not published yet (the last write failed): written again next round
+    /// without reading the journal again.
+    unpublished: Option<String>,
     seq: u64,
 }
 
@@ -255,14 +259,14 @@ impl Publisher {
     /// Publishes the journal's last events if they changed since the last publish.
     fn once(&mut self, s: &NodeSettings) {
         let now = journal_stamp(s);
-        if now.is_some() && now == self.stamp {
-            return;
-        }
-        let payload = payload(&journal::last(&s.state_dir, EVENTS));
-        if self.published.as_deref() == Some(payload.as_str()) {
+        if now.is_none() || now != self.stamp {
             self.stamp = now;
-            return;
+            let p = payload(&journal::last(&s.state_dir, EVENTS));
+            self.unpublished = (self.published.as_ref() != Some(&p)).then_some(p);
         }
+        let Some(payload) = self.unpublished.take() else {
+            return;
+        };
         self.seq += 1;
         set(|st| st.pending_since = Some(Instant::now()));
         let r = self.target.write(s, self.seq, &payload);
@@ -276,11 +280,10 @@ impl Publisher {
                     st.pending_since = None;
                     st.failing = None;
                 });
-                self.stamp = now;
                 self.published = Some(payload);
             }
             Err(e) => {
-                // Logged once until it works again; tried again next period (the file may
+                // Logged once until it works again; tried again next round (the file may
                 // have been created since).
                 if !was_failing {
                     log::warn!("cannot publish this node's events: {e}");
@@ -289,6 +292,7 @@ impl Publisher {
                     st.pending_since = None;
                     st.failing = Some(e);
                 });
+                self.unpublished = Some(payload);
             }
         }
     }
