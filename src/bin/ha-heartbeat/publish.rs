@@ -30,11 +30,11 @@ const MIN_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How publishing goes, for the page.
 #[derive(Clone, Debug, Default)]
-pub struct State {
+struct State {
     /// The write under way, since when.
-    pub pending_since: Option<Instant>,
+    pending_since: Option<Instant>,
     /// Why the last publish failed (None: it succeeded, or none was tried yet).
-    pub failing: Option<String>,
+    failing: Option<String>,
 }
 
 static STATE: Mutex<State> = Mutex::new(State {
