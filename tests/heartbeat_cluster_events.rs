@@ -289,7 +289,7 @@ fn failing_or_hung_events_files_never_touch_the_heartbeat() {
 }
 
 /// On etcd: n2 taking over shows on n1's page, read from n2's key, which outlives n2's lease;
-/// a garbage key and a hostile one are handled as files are.
+/// a garbage key, another cluster's and a hostile one are handled as files are.
 #[cfg(feature = "etcd")]
 #[test]
 fn on_etcd_a_takeover_shows_on_the_other_nodes_page() {
@@ -311,7 +311,7 @@ fn on_etcd_a_takeover_shows_on_the_other_nodes_page() {
         etcd.endpoints().join(","),
         timing_settings(&t)
     );
-    let mut c = Cluster::new("cev-etcd", &["n1", "n2", "n3", "n4"], &settings);
+    let mut c = Cluster::new("cev-etcd", &["n1", "n2", "n3", "n4", "n5"], &settings);
     let mut client = etcd.client();
     let hostile = format!(
         "{{\"time_ms\":{},\"node\":\"n3\",\"kind\":\"operator\",\"epoch\":1,\"peer\":\"\",\
@@ -327,6 +327,14 @@ fn on_etcd_a_takeover_shows_on_the_other_nodes_page() {
         .unwrap();
     client
         .put(b"/cev/timeline/n4", b"<b>garbage</b>", 0)
+        .unwrap();
+    // Another cluster's, under this prefix by mistake.
+    client
+        .put(
+            b"/cev/timeline/n5",
+            &published::encode("bank", "n5", 1, "").unwrap(),
+            0,
+        )
         .unwrap();
     let port = free_port();
     c.add_conf("n1", &format!("hb.metrics_listen=127.0.0.1:{port}\n"));
@@ -369,6 +377,10 @@ fn on_etcd_a_takeover_shows_on_the_other_nodes_page() {
     let n = notes(&json);
     assert!(
         n.contains("events of n4 not shown: record too short"),
+        "{n}"
+    );
+    assert!(
+        n.contains("events of n5 not shown: record belongs to another cluster"),
         "{n}"
     );
     assert!(!n.contains("n2") && !n.contains("n3"), "{n}");
