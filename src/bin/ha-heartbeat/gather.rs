@@ -2,7 +2,8 @@
 //! (`publish`), merged newest first with the node named on each event. What a peer wrote is
 //! checked before it is shown (CRC, cluster, node; each event must be that node's) and cut
 //! to the journal's bounds; a file or key that fails is left out with a note saying why.
-//! Whatever a peer wrote, at most [`published::SIZE`] bytes of it are read.
+//! Whatever a peer wrote, at most [`published::SIZE`] bytes of it are decoded (on etcd a
+//! reply is bounded by the client).
 
 use hamon::heartbeat::node::NodeSettings;
 use hamon::heartbeat::published;
@@ -68,25 +69,25 @@ fn add(h: &mut History, node: &str, r: Result<Vec<u8>, String>, s: &NodeSettings
 fn read_peers(s: &NodeSettings, peers: &[&String], h: &mut History) {
     #[cfg(feature = "etcd")]
     if let Some(e) = &s.etcd {
-        let read = hamon::heartbeat::etcd::api::Client::new(&e.client)
-            .map_err(|m| format!("hb.etcd: {m}"))
-            .and_then(|mut c| e.keys.read_timelines(&mut c).map_err(|e| e.to_string()));
-        let kvs = match read {
-            Ok(kvs) => kvs,
-            Err(why) => {
+        // One key per node, each read on its own (each within the client's timeout): a huge
+        // or broken key costs only its node.
+        let mut client = match hamon::heartbeat::etcd::api::Client::new(&e.client) {
+            Ok(c) => c,
+            Err(m) => {
                 h.notes
-                    .push(format!("the other nodes' events not shown: {why}"));
+                    .push(format!("the other nodes' events not shown: hb.etcd: {m}"));
                 return;
             }
         };
         for p in peers {
             let key = e.keys.timeline(p);
-            match kvs.iter().find(|kv| kv.key == key) {
-                Some(kv) => add(h, p, Ok(kv.value.clone()), s),
-                None => h.notes.push(format!(
+            match client.get(&key) {
+                Ok(Some(kv)) => add(h, p, Ok(kv.value), s),
+                Ok(None) => h.notes.push(format!(
                     "{p} has published no events yet (no key {})",
                     String::from_utf8_lossy(&key)
                 )),
+                Err(err) => add(h, p, Err(err.to_string()), s),
             }
         }
         return;

@@ -62,13 +62,6 @@ impl Keys {
         client.range(self.prefix.as_bytes(), &self.timeline_prefix())
     }
 
-    /// Every node's published events.
-    pub fn read_timelines(&self, client: &mut Client) -> Result<Vec<KeyValue>, Error> {
-        client
-            .range_prefix(&self.timeline_prefix())
-            .map(|(_, kvs)| kvs)
-    }
-
     /// A node's status key as a record for `status`: SEQ is the revision of the key's last
     /// write. The value is `status_value`'s; fields a newer version adds are skipped.
     pub fn parse_status(&self, name: &str, kv: &KeyValue) -> Result<NodeRecord, String> {
