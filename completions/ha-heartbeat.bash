@@ -24,7 +24,7 @@ _ha_heartbeat() {
                 COMPREPLY=()
                 return
             fi
-            mapfile -t COMPREPLY < <(compgen -W '--since --json --config' -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W '--since --json --cluster --config' -- "$cur")
             return
             ;;
         maintenance | drain | undrain)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::heartbeat::io::{IoPool, Op};
+use crate::heartbeat::published;
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 use crate::heartbeat::settings::{NodeError, NodeSettings};
 use crate::heartbeat::store::{FileStore, Store};
@@ -215,15 +216,48 @@ pub fn check_switchover_target(
     Admin::new(store, settings).check_switchover_target(settings, target)
 }
 
-/// Creates the shared records for every node and the maintenance record (OFF) in `hb.dir`;
-/// existing files are left alone. Run once per cluster (`ha-heartbeat init`).
+/// Creates the shared records for every node, the maintenance record (OFF) and every
+/// node's events file in `hb.dir`; existing files are left alone, so running it again on a
+/// running cluster only adds what is missing (how a cluster made by an older hamon gets its
+/// events files). Run once per cluster (`ha-heartbeat init`).
 pub fn init_cluster(settings: &NodeSettings) -> Result<(), NodeError> {
     #[cfg(feature = "etcd")]
     if let Some(e) = &settings.etcd {
         return crate::heartbeat::etcd::admin::init(&e.client, &e.keys, settings);
     }
     let store = Arc::new(FileStore::new(settings.dir.clone()));
-    Admin::new(store, settings).init_cluster(settings)
+    let admin = Admin::new(store.clone(), settings);
+    admin.init_cluster(settings)?;
+    init_events(store, settings, admin.timeout)
+}
+
+/// Creates each node's events file (nothing published yet) unless it exists, each creation
+/// bounded by `timeout` on a thread of its own: a hung share costs the command its
+/// timeout, as with the records.
+fn init_events(
+    store: Arc<FileStore>,
+    settings: &NodeSettings,
+    timeout: Duration,
+) -> Result<(), NodeError> {
+    let dir = settings.dir.display();
+    for name in &settings.nodes {
+        let block = published::encode_block(&settings.cluster, name, 0, "")
+            .map_err(|e| NodeError::Config(format!("the events file of {name}: {e}")))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (s, n) = (store.clone(), name.clone());
+        std::thread::Builder::new()
+            .name("hb-init-events".into())
+            .spawn(move || {
+                let _ = tx.send(s.init_events(&n, &block));
+            })
+            .map_err(|e| storage_err("cannot start a thread", e))?;
+        let what = format!("hb.dir {dir}: cannot create the events file of {name}");
+        match rx.recv_timeout(timeout) {
+            Ok(r) => r.map_err(|e| storage_err(&what, e))?,
+            Err(_) => return Err(storage_err(&what, "storage did not answer in time")),
+        }
+    }
+    Ok(())
 }
 
 fn storage_err(what: &str, e: impl std::fmt::Display) -> NodeError {

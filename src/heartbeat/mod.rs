@@ -15,6 +15,7 @@ pub(crate) mod file_node;
 pub mod io;
 pub mod node;
 pub mod observe;
+pub mod published;
 pub mod record;
 pub mod settings;
 #[cfg(test)]

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use super::codec::valid_name;
+use super::published;
 use super::record::BLOCK;
 
 /// The storage boundary: a store of node records (each written by its node only) and one
@@ -62,6 +63,10 @@ impl Aligned {
         Box::new(Aligned([0; BLOCK]))
     }
 }
+
+/// A whole events file, aligned for `O_DIRECT`.
+#[repr(C, align(4096))]
+struct AlignedEvents([u8; published::SIZE]);
 
 const MODE_UNKNOWN: u8 = 0;
 const MODE_DIRECT: u8 = 1;
@@ -112,6 +117,68 @@ impl FileStore {
         self.dir.join("maint")
     }
 
+    /// `DIR/events.<node>`: the last events `node` published (docs/heartbeat.md, "The
+    /// cluster's events").
+    pub fn events_path(&self, node: &str) -> PathBuf {
+        self.dir.join(format!("events.{node}"))
+    }
+
+    /// Creates `node`'s events file holding `block` ([`published::SIZE`] bytes) unless it
+    /// exists; an existing file is left exactly as it is. Durable on return.
+    pub fn init_events(&self, node: &str, block: &[u8]) -> io::Result<()> {
+        let path = self.checked_path(node, Self::events_path)?;
+        self.create_once(&path, block, published::SIZE)
+    }
+
+    /// Writes `node`'s whole events file in place (never creates it: a missing file is
+    /// `NotFound`); durable on return. Not counted in [`direct_io_used`](Self::direct_io_used):
+    /// the events are for reading, never for a decision.
+    pub fn write_events(&self, node: &str, block: &[u8]) -> io::Result<()> {
+        let path = self.checked_path(node, Self::events_path)?;
+        check_size(block, published::SIZE)?;
+        let mut buf = Box::new(AlignedEvents([0; published::SIZE]));
+        buf.0.copy_from_slice(block);
+        direct_or_buffered(self.direct, |direct| {
+            let file = open(&path, true, direct)?;
+            let n = retry_eintr(|| file.write_at(&buf.0, 0))?;
+            if n != published::SIZE {
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    format!("short write: {n} of {} bytes", published::SIZE),
+                ));
+            }
+            if !direct {
+                file.sync_data()?;
+            }
+            Ok(())
+        })
+        .0
+    }
+
+    /// `node`'s events file: at most [`published::SIZE`] bytes from offset 0.
+    pub fn read_events(&self, node: &str) -> io::Result<Vec<u8>> {
+        let path = self.checked_path(node, Self::events_path)?;
+        direct_or_buffered(self.direct, |direct| {
+            let file = open(&path, false, direct)?;
+            let mut buf = Box::new(AlignedEvents([0; published::SIZE]));
+            let mut got = 0;
+            // A short read is not the end on every file system: read until EOF or full.
+            while got < published::SIZE {
+                let n = retry_eintr(|| file.read_at(&mut buf.0[got..], got as u64))?;
+                if n == 0 {
+                    break;
+                }
+                got += n;
+                if direct {
+                    // O_DIRECT reads end where the file does.
+                    break;
+                }
+            }
+            Ok(buf.0[..got].to_vec())
+        })
+        .0
+    }
+
     /// Whether the last successful read or write used `O_DIRECT`; `None` before the first.
     /// `Some(false)` means reads may be served from a cache: worth an alarm.
     pub fn direct_io_used(&self) -> Option<bool> {
@@ -123,8 +190,12 @@ impl FileStore {
     }
 
     fn checked_node_path(&self, node: &str) -> io::Result<PathBuf> {
+        self.checked_path(node, Self::node_path)
+    }
+
+    fn checked_path(&self, node: &str, path: fn(&Self, &str) -> PathBuf) -> io::Result<PathBuf> {
         if valid_name(node) {
-            Ok(self.node_path(node))
+            Ok(path(self, node))
         } else {
             Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -134,7 +205,12 @@ impl FileStore {
     }
 
     fn init_file(&self, path: &Path, block: &[u8]) -> io::Result<()> {
-        check_block(block)?;
+        self.create_once(path, block, BLOCK)
+    }
+
+    /// Creates `path` holding `block` (`size` bytes) unless it exists.
+    fn create_once(&self, path: &Path, block: &[u8], size: usize) -> io::Result<()> {
+        check_size(block, size)?;
         let file = match OpenOptions::new().write(true).create_new(true).open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
@@ -233,12 +309,16 @@ impl Store for FileStore {
 }
 
 fn check_block(block: &[u8]) -> io::Result<()> {
-    if block.len() == BLOCK {
+    check_size(block, BLOCK)
+}
+
+fn check_size(block: &[u8], size: usize) -> io::Result<()> {
+    if block.len() == size {
         Ok(())
     } else {
         Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("record block is {} bytes, not {BLOCK}", block.len()),
+            format!("record block is {} bytes, not {size}", block.len()),
         ))
     }
 }
@@ -379,6 +459,29 @@ mod tests {
             assert_eq!(s.read_maint().unwrap(), block(3));
             assert_eq!(s.maint_path(), s.dir().join("maint"));
             assert_eq!(s.node_path("a"), s.dir().join("node.a"));
+        }
+    }
+
+    #[test]
+    fn an_events_file_is_created_once_written_in_place_and_never_created_by_a_write() {
+        for (_tmp, s) in stores() {
+            let ev = |seq, text: &str| published::encode_block("c", "a", seq, text).unwrap();
+            let e = s.write_events("a", &ev(1, "x\n")).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::NotFound);
+            assert!(!s.events_path("a").exists());
+            s.init_events("a", &ev(0, "")).unwrap();
+            s.init_events("a", &ev(5, "init again\n")).unwrap();
+            assert_eq!(s.read_events("a").unwrap(), ev(0, ""));
+            s.write_events("a", &ev(2, "y\n")).unwrap();
+            let back = s.read_events("a").unwrap();
+            assert_eq!(back, ev(2, "y\n"));
+            assert_eq!(published::decode(&back, "c", "a").unwrap().payload, "y\n");
+            assert!(s.write_events("a", &[0; 10]).is_err());
+            assert!(s.init_events("../x", &ev(0, "")).is_err());
+            // A file grown by someone else is read only as far as an events file goes.
+            std::fs::write(s.events_path("a"), vec![7u8; 3 * published::SIZE]).unwrap();
+            assert_eq!(s.read_events("a").unwrap().len(), published::SIZE);
+            assert_eq!(s.events_path("a"), s.dir().join("events.a"));
         }
     }
 

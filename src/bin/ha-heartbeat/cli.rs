@@ -28,9 +28,10 @@ commands:
                             refused for a drained, dead or unknown NODE unless --force;
                             --reason: why, kept in the maintenance record (status, the
                             status page) and in this node's journal (events)
-  events [--since DURATION] [--json]
+  events [--since DURATION] [--json] [--cluster]
                             this node's journal of decisions, oldest first (--since: only
-                            the last DURATION, such as 90s, 30m or 2h; --json: JSON lines)
+                            the last DURATION, such as 90s, 30m or 2h; --json: JSON lines;
+                            --cluster: with the events the other nodes published)
 options:
   -c, --config FILE         the properties file with the hb.* keys
   -h, --help                this text
@@ -50,10 +51,12 @@ pub enum Command {
     Drain(Option<String>, bool),
     /// The node to hand over to, and `--force`.
     Switchover(Option<String>, bool),
-    /// The journal: only the last `since`, as JSON lines.
+    /// The journal: only the last `since`, as JSON lines, with the other nodes' published
+    /// events (`cluster`).
     Events {
         since: Option<Duration>,
         json: bool,
+        cluster: bool,
     },
     /// Internal: the fencing backstop, spawned by `run`, logging to the file given.
     Guard(Option<PathBuf>),
@@ -128,6 +131,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     let mut watch = None;
     let mut force = false;
     let mut since = None;
+    let mut cluster = false;
     let mut reason = None;
     let mut words = Vec::new();
     let mut it = args.iter();
@@ -154,6 +158,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
                 since = Some(parse_duration("--since", &s[8..], true)?)
             }
             "--json" => json = true,
+            "--cluster" => cluster = true,
             "--watch" => watch = Some(Watch::Full),
             s if s.starts_with("--watch=") => {
                 watch = Some(Watch::For(parse_duration("--watch", &s[8..], false)?))
@@ -188,6 +193,7 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
         ["events"] => Command::Events {
             since: since.take(),
             json: std::mem::take(&mut json),
+            cluster: std::mem::take(&mut cluster),
         },
         [] => return Err("no command given (see ha-heartbeat --help)".to_string()),
         _ => {
@@ -205,6 +211,9 @@ pub fn parse(args: &[String]) -> Result<Parsed, String> {
     }
     if since.is_some() {
         return Err("--since belongs to events only".to_string());
+    }
+    if cluster {
+        return Err("--cluster belongs to events only".to_string());
     }
     let operator = matches!(
         command,
@@ -366,22 +375,38 @@ mod tests {
             p("events -c x").unwrap().command,
             Command::Events {
                 since: None,
-                json: false
+                json: false,
+                cluster: false
             }
         );
         assert_eq!(
             p("events --since 2h --json -c x").unwrap().command,
             Command::Events {
                 since: Some(Duration::from_secs(7200)),
-                json: true
+                json: true,
+                cluster: false
             }
         );
         assert_eq!(
             p("events --since=90s -c x").unwrap().command,
             Command::Events {
                 since: Some(Duration::from_secs(90)),
-                json: false
+                json: false,
+                cluster: false
             }
+        );
+        assert_eq!(
+            p("events --cluster -c x").unwrap().command,
+            Command::Events {
+                since: None,
+                json: false,
+                cluster: true
+            }
+        );
+        assert!(
+            p("status --cluster -c x")
+                .unwrap_err()
+                .contains("--cluster belongs to events only")
         );
         let e = p("events --since 5x -c x").unwrap_err();
         assert!(

@@ -22,7 +22,7 @@ pub const FILE: &str = "events.jsonl";
 /// Past this size the journal rotates.
 pub const ROTATE_AT: u64 = 1024 * 1024;
 /// The longest text kept in one event (longer text is cut at a char boundary).
-const MAX_TEXT: usize = 1000;
+pub const MAX_TEXT: usize = 1000;
 /// How much of the end of a journal file the status page reads: far more than the events it
 /// shows, far less than the file.
 const TAIL: u64 = 64 * 1024;
@@ -107,7 +107,7 @@ impl Event {
 }
 
 /// `s` cut to at most `max` bytes at a char boundary.
-fn cut(s: &str, max: usize) -> &str {
+pub fn cut(s: &str, max: usize) -> &str {
     if s.len() <= max {
         return s;
     }

@@ -5,6 +5,7 @@ use std::io;
 use std::os::fd::RawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 mod account;
 mod admin;
@@ -12,6 +13,7 @@ mod cli;
 mod daemon;
 mod events;
 mod flap;
+mod gather;
 mod guard;
 mod guard_held;
 mod incident;
@@ -21,6 +23,7 @@ mod metrics;
 mod notify;
 mod page;
 mod pause;
+mod publish;
 mod status;
 mod supervise;
 mod watchdog_device;
@@ -105,7 +108,11 @@ fn main() -> ExitCode {
                 }
             };
             let exe = std::env::current_exe().ok();
-            match daemon::run(&cfg, fd, exe.as_deref()) {
+            let r = daemon::run(&cfg, fd, exe.as_deref());
+            // The application is stopped and the lease given up: the last events (why it
+            // stopped) reach the other nodes' pages, if the storage answers at once.
+            publish::flush(Duration::from_secs(1));
+            match r {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     log::error!("{e}");
@@ -126,7 +133,11 @@ fn main() -> ExitCode {
             Err(e) => fail(&format!("init: {e}"), 1),
         },
         cli::Command::Status { json, watch } => status::command(&settings, &path, json, watch),
-        cli::Command::Events { since, json } => events::command(&settings, since, json),
+        cli::Command::Events {
+            since,
+            json,
+            cluster,
+        } => events::command(&settings, since, json, cluster),
         cmd => match admin::maintenance(&settings, &cmd, cli.reason.as_deref()) {
             Ok(msg) => {
                 println!("{msg}");

@@ -61,8 +61,8 @@ pub fn check_switchover_target(
     let refused = |why: String| NodeError::Config(format!("not switching over to {target}: {why}"));
     let mut client =
         Client::new(client).map_err(|e| NodeError::Storage(format!("hb.etcd: {e}")))?;
-    let (_, kvs) = client
-        .range_prefix(keys.prefix.as_bytes())
+    let (_, kvs) = keys
+        .read_records(&mut client)
         .map_err(|e| NodeError::Storage(format!("cannot read {}: {e}", keys.prefix)))?;
     let view = keys.view(&kvs).map_err(|e| refused(e.to_string()))?;
     if let Some(Ok(m)) = &view.maint

@@ -439,7 +439,13 @@ impl Client {
 
     /// Every key starting with `prefix`, and the store's revision at the read.
     pub fn range_prefix(&mut self, prefix: &[u8]) -> Result<(i64, Vec<KeyValue>), Error> {
-        let body = json!({"key": b64(prefix), "range_end": b64(&prefix_end(prefix))});
+        self.range(prefix, &prefix_end(prefix))
+    }
+
+    /// Every key from `key` up to (not including) `end`, and the store's revision at the
+    /// read.
+    pub fn range(&mut self, key: &[u8], end: &[u8]) -> Result<(i64, Vec<KeyValue>), Error> {
+        let body = json!({"key": b64(key), "range_end": b64(end)});
         self.call("/v3/kv/range", &body, |v| {
             Ok((int(&v["header"], "revision"), kvs(v)?))
         })

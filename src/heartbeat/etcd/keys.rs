@@ -1,7 +1,7 @@
 //! The cluster's keys in etcd and their values (docs/heartbeat-etcd.md, "Keys"), and the
 //! translation of the core's calls into etcd requests: the core says what, this says how.
 
-use super::api::{Client, Compare, KeyValue, Op};
+use super::api::{Client, Compare, Error, KeyValue, Op};
 use super::core::{Action, Event, Leader, View};
 use crate::heartbeat::observe::Time;
 use crate::heartbeat::record::{MaintRecord, NodeRecord, NodeState};
@@ -42,6 +42,24 @@ impl Keys {
 
     pub fn status(&self, node: &str) -> Vec<u8> {
         format!("{}status/{node}", self.prefix).into_bytes()
+    }
+
+    /// Where `node` publishes its last events (not on its lease: a dead node's history is
+    /// what an operator wants to read).
+    pub fn timeline(&self, node: &str) -> Vec<u8> {
+        format!("{}timeline/{node}", self.prefix).into_bytes()
+    }
+
+    /// The start of the published events, which sort after every other key of the cluster:
+    /// the reads that decide ([`read_records`](Self::read_records)) stop here, so the
+    /// events never weigh on them.
+    pub fn timeline_prefix(&self) -> Vec<u8> {
+        format!("{}timeline/", self.prefix).into_bytes()
+    }
+
+    /// Every key of the cluster but the published events, and the revision of the read.
+    pub fn read_records(&self, client: &mut Client) -> Result<(i64, Vec<KeyValue>), Error> {
+        client.range(self.prefix.as_bytes(), &self.timeline_prefix())
     }
 
     /// A node's status key as a record for `status`: SEQ is the revision of the key's last
@@ -137,8 +155,8 @@ impl Keys {
                     .map_err(err),
             },
             Action::Read => Event::Read {
-                result: client
-                    .range_prefix(self.prefix.as_bytes())
+                result: self
+                    .read_records(client)
                     .map_err(err)
                     .and_then(|(_, kvs)| self.view(&kvs)),
             },
@@ -246,5 +264,11 @@ mod tests {
         let v = k.view(&[kv(k.maint(), b"garbage", 0, 1)]).unwrap();
         assert!(matches!(v.maint, Some(Err(_))));
         assert_eq!(Keys::new("c", Some("/x")).prefix, "/x/");
+        // The published events sort after every key the decisions read.
+        let t = k.timeline_prefix();
+        for key in [k.leader(), k.epoch(), k.maint(), k.status("zzz")] {
+            assert!(key < t, "{}", String::from_utf8_lossy(&key));
+        }
+        assert!(k.timeline("a").starts_with(&t));
     }
 }

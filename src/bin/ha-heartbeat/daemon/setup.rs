@@ -83,6 +83,7 @@ impl Daemon {
         };
         let incidents = Incidents::new(hb.incident_cmd.clone(), &settings.node);
         let journal = Journal::open(&settings.state_dir, &settings.node);
+        crate::publish::start(&settings);
         let (metrics, page) = match hb.metrics_listen {
             Some(addr) => {
                 let page = Page::new(settings.clone());

@@ -10,7 +10,8 @@
 //!   and is told its age when it is old);
 //! - on the file backend, whether a daemon is alive is what this daemon saw its record do
 //!   (it reads them every period anyway), published by the loop each turn;
-//! - the last events come from this node's journal, read with the records.
+//! - the last events are the cluster's: this node's journal and what the other nodes
+//!   published (`gather`), read with the records, on the same thread.
 
 pub mod escape;
 pub mod render;
@@ -22,14 +23,16 @@ use std::time::{Duration, Instant};
 use hamon::heartbeat::node::NodeSettings;
 use hamon::monitor::render::json_str;
 
+use crate::gather;
 use crate::journal::{self, Event};
+use crate::publish;
 use crate::status::model::{BackingOff, ClusterStatus, Liveness};
 use crate::status::{self, json};
 
 /// A read of the records older than this (or a period, when longer) is read again.
 const FRESH: Duration = Duration::from_millis(500);
 /// The events the page shows.
-const EVENTS: usize = 30;
+const EVENTS: usize = 40;
 
 /// What this daemon knows of itself that no record says.
 #[derive(Clone, Debug, Default)]
@@ -58,6 +61,8 @@ impl Own {
 struct Seen {
     cluster: ClusterStatus,
     events: Vec<Event>,
+    /// Whose events are not shown and why; what goes wrong publishing this node's.
+    notes: Vec<String>,
     /// Some(age): the read is older than a few periods (the storage does not answer).
     stale: Option<Duration>,
 }
@@ -68,6 +73,7 @@ struct Read {
     at: Instant,
     cluster: ClusterStatus,
     events: Vec<Event>,
+    notes: Vec<String>,
 }
 
 pub struct Page {
@@ -118,9 +124,13 @@ impl Page {
             let spawned = std::thread::Builder::new()
                 .name("hb-page-read".into())
                 .spawn(move || {
+                    let cluster = page.read();
+                    let s = &page.settings;
+                    let h = gather::gather(s, journal::last(&s.state_dir, EVENTS), EVENTS);
                     let read = Read {
-                        cluster: page.read(),
-                        events: journal::last(&page.settings.state_dir, EVENTS),
+                        cluster,
+                        events: h.events,
+                        notes: h.notes,
                         at: Instant::now(),
                     };
                     if let Ok(mut l) = page.last.lock() {
@@ -135,8 +145,10 @@ impl Page {
         let Read {
             cluster: mut c,
             events,
+            mut notes,
             at,
         } = last?;
+        notes.extend(publish::problem(self.settings.timing.period));
         let age = at.elapsed();
         let stale = (age > fresh * 3 + self.settings.timing.io_timeout).then_some(age);
         if c.etcd.is_none()
@@ -156,6 +168,7 @@ impl Page {
         Some(Seen {
             cluster: c,
             events,
+            notes,
             stale,
         })
     }
@@ -179,6 +192,7 @@ impl Page {
             &self.settings.node,
             &self.settings.storage(),
             seen.as_ref().map_or(&[], |s| &s.events),
+            seen.as_ref().map_or(&[], |s| &s.notes),
             seen.as_ref().and_then(|s| s.stale),
             &self.own(),
         )
@@ -186,20 +200,24 @@ impl Page {
 
     /// `status --json`'s object with `storage`, `daemon` (this daemon's role, lease left and
     /// last write latency), `read_age_ms` (null while the last read is
-    /// fresh) and `events` (newest first) added.
+    /// fresh), `events` (the cluster's, newest first) and `events_notes` (whose events are
+    /// not shown and why) added.
     pub fn json(self: &Arc<Self>) -> String {
-        let (base, events, stale) = match self.status() {
+        let (base, events, notes, stale) = match self.status() {
             Some(seen) => (
                 json::render_json(&seen.cluster, &self.settings.node),
                 seen.events,
+                seen.notes,
                 seen.stale,
             ),
             None => (
                 json::render_json_unknown("the records have not been read yet"),
                 Vec::new(),
+                Vec::new(),
                 None,
             ),
         };
+        let notes: Vec<String> = notes.iter().map(|n| json_str(n)).collect();
         let events: Vec<String> = events
             .iter()
             .map(|e| e.to_json().trim_end().to_string())
@@ -207,11 +225,13 @@ impl Page {
         let base = base.trim_end();
         let base = base.strip_suffix('}').unwrap_or(base);
         format!(
-            "{base},\"storage\":{},\"daemon\":{},\"read_age_ms\":{},\"events\":[{}]}}\n",
+            "{base},\"storage\":{},\"daemon\":{},\"read_age_ms\":{},\"events\":[{}],\
+             \"events_notes\":[{}]}}\n",
             json_str(&self.settings.storage()),
             self.own().json(),
             stale.map_or("null".into(), |d| d.as_millis().to_string()),
-            events.join(",")
+            events.join(","),
+            notes.join(",")
         )
     }
 }

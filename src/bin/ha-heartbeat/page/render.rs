@@ -27,14 +27,15 @@ th{background:#eee}.ok{background:#d8f5d8}.degraded{background:#fff1c2}\
 ul.events li{border-bottom:1px solid #ddd;padding:0.3em 0;word-break:break-word}\
 .kind{font-weight:bold}.note{font-size:0.9em;color:#444}";
 
-/// The page for `c` as seen by `self_node`, with the last `events` (newest first) and the
-/// backend described by `backend`; `stale`: the read is this old, the storage does not
-/// answer.
+/// The page for `c` as seen by `self_node`, with the cluster's last `events` (newest first),
+/// `notes` on the events (whose are not shown and why) and the backend described by
+/// `backend`; `stale`: the read is this old, the storage does not answer.
 pub fn page(
     c: Option<&ClusterStatus>,
     self_node: &str,
     backend: &str,
     events: &[Event],
+    notes: &[String],
     stale: Option<Duration>,
     own: &Own,
 ) -> String {
@@ -75,7 +76,15 @@ pub fn page(
              shows them</p>\n",
         ),
     }
-    out.push_str("<h2>Last events</h2>\n<ul class=\"events\" id=\"events\">\n");
+    out.push_str("<h2>Last events of the cluster</h2>\n");
+    if !notes.is_empty() {
+        out.push_str("<ul class=\"note\" id=\"events-notes\">");
+        for n in notes {
+            let _ = write!(out, "<li>{}</li>", html(n));
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("<ul class=\"events\" id=\"events\">\n");
     for e in events {
         let peer = if e.peer.is_empty() {
             String::new()
@@ -245,6 +254,7 @@ mod tests {
             "n2",
             "in /srv/<b>hb",
             &[ev],
+            &["events of n3 not shown: <b>bad</b>".to_string()],
             None,
             &Own::default(),
         );
@@ -254,6 +264,7 @@ mod tests {
         );
         assert!(p.contains("&lt;img src=x onerror=alert(1)&gt;"), "{p}");
         assert!(p.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "{p}");
+        assert!(p.contains("events of n3 not shown: &lt;b&gt;bad"), "{p}");
         assert!(p.contains("active: <b id=\"active\">n1</b>"), "{p}");
         assert!(p.contains("data-node=\"n2\" data-role=\"STANDBY\""), "{p}");
         assert!(p.contains("<b>n2</b> (this node), drained"), "{p}");
@@ -262,7 +273,15 @@ mod tests {
         assert!(!p.contains("http://") && !p.contains("https://"), "{p}");
         let mut up = Event::new("n1", "role", 3, None, "claiming -> active (epoch 3)");
         up.time_ms = 1_796_688_113_999;
-        let p = page(Some(&c), "n1", "in /srv/hb", &[up], None, &Own::default());
+        let p = page(
+            Some(&c),
+            "n1",
+            "in /srv/hb",
+            &[up],
+            &[],
+            None,
+            &Own::default(),
+        );
         assert!(
             p.contains("<b id=\"active\">n1</b> since 2026-12-08T00:01:53.999Z UTC"),
             "{p}"
@@ -271,7 +290,7 @@ mod tests {
 
     #[test]
     fn before_the_first_read_and_when_the_storage_hangs_the_page_says_so() {
-        let p = page(None, "n1", "in /srv/hb", &[], None, &Own::default());
+        let p = page(None, "n1", "in /srv/hb", &[], &[], None, &Own::default());
         assert!(
             p.contains("reading the records") && p.contains("none yet"),
             "{p}"
@@ -282,6 +301,7 @@ mod tests {
             Some(&c),
             "n1",
             "in /srv/hb",
+            &[],
             &[],
             Some(Duration::from_secs(95)),
             &Own {

@@ -19,7 +19,7 @@ pub fn observe(s: &NodeSettings, e: &EtcdSettings) -> ClusterStatus {
     let read = Client::new(&e.client)
         .map_err(|m| format!("hb.etcd: {m}"))
         .and_then(|mut c| {
-            c.range_prefix(e.keys.prefix.as_bytes()).map_err(|err| {
+            e.keys.read_records(&mut c).map_err(|err| {
                 format!(
                     "cannot read etcd (hb.etcd.endpoints={}) within {} ms: {err}",
                     e.client.endpoints.join(","),
