@@ -63,3 +63,42 @@ fn committed_header_is_up_to_date() {
          and commit the result."
     );
 }
+
+/// `NAME VALUE` of every `#define PREFIX... VALUE` in `text`.
+fn defines(text: &str, prefix: &str) -> Vec<(String, u32)> {
+    text.lines()
+        .filter_map(|line| {
+            let mut words = line.strip_prefix("#define ")?.split_whitespace();
+            let name = words.next()?.strip_prefix(prefix)?;
+            Some((name.to_string(), words.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The Java wrapper's codes (`HamonException`'s constants) are the header's error codes, one
+/// for one: `HA_ERR_X` is `X`, `HB_ERR_X` is `HEARTBEAT_X`, with the same number.
+#[test]
+fn java_error_codes_are_the_headers() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let header = std::fs::read_to_string(root.join("include/hamon.h")).expect("include/hamon.h");
+    let mut wanted: Vec<(String, u32)> = defines(&header, "HA_ERR_");
+    wanted.extend(
+        defines(&header, "HB_ERR_")
+            .into_iter()
+            .map(|(name, value)| (format!("HEARTBEAT_{name}"), value)),
+    );
+    let java = std::fs::read_to_string(root.join("java/src/io/hamon/HamonException.java"))
+        .expect("HamonException.java");
+    let mut found: Vec<(String, u32)> = java
+        .lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("public static final int ")?;
+            let (name, value) = rest.strip_suffix(';')?.split_once(" = ")?;
+            Some((name.to_string(), value.parse().ok()?))
+        })
+        .collect();
+    wanted.sort();
+    found.sort();
+    assert!(wanted.len() > 20, "too few codes read from the header: {wanted:?}");
+    assert_eq!(found, wanted, "HamonException's codes differ from include/hamon.h's");
+}

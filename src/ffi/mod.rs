@@ -1,5 +1,6 @@
 #![allow(non_camel_case_types)]
-//! The C ABI, declared in `include/hamon.h`. The only place with `#[no_mangle]`. Every export
+//! The C ABI, declared in `include/hamon.h` (`jni/` holds the Java wrapper's native methods,
+//! the other `#[no_mangle]` exports). Every export
 //! runs inside [`boundary::panic_boundary`], checks its pointers, and translates to the safe modules.
 
 // cbindgen writes include/hamon.h in this order: the monitor server, the main use, first.

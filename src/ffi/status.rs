@@ -75,7 +75,8 @@ pub const HA_ERR_PROBE_UNKNOWN_CHECK: ha_status = 4007;
 pub const HB_ERR_TIMING: ha_status = 5001;
 /// The local state directory (`hb.state_dir`) or its epoch file cannot be used.
 pub const HB_ERR_STATE: ha_status = 5002;
-/// The shared directory (`hb.dir`) or a record in it cannot be read or written in time.
+/// The heartbeat's shared storage cannot be read or written in time: the directory `hb.dir`
+/// or a record in it, or, with `hb.backend=etcd`, the etcd cluster of `hb.etcd.endpoints`.
 pub const HB_ERR_STORAGE: ha_status = 5003;
 
 /// Every status code with its description, as `ha_status_str` gives it: the one list of codes

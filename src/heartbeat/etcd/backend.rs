@@ -150,10 +150,6 @@ impl EtcdBackend {
         role(self.core.role())
     }
 
-    pub fn timing(&self) -> &EtcdTiming {
-        &self.timing
-    }
-
     /// The instant (boot clock, ns) the active must have stopped its application.
     pub fn lease_deadline(&self) -> Option<Time> {
         self.core.lease_deadline()

@@ -69,7 +69,10 @@ public final class HamonException extends RuntimeException {
     public static final int HEARTBEAT_TIMING = 5001;
     /** The local state directory ({@code hb.state_dir}) or its epoch file cannot be used. */
     public static final int HEARTBEAT_STATE = 5002;
-    /** The shared directory ({@code hb.dir}) or a record in it cannot be used in time. */
+    /**
+     * The heartbeat's shared storage cannot be used in time: the directory ({@code hb.dir}) or a
+     * record in it, or the etcd cluster ({@code hb.etcd.endpoints}).
+     */
     public static final int HEARTBEAT_STORAGE = 5003;
 
     /** The status code of hamon's C API ({@code HA_ERR_*}, {@code HB_ERR_*}). */
