@@ -594,7 +594,8 @@ typedef struct hb_node_status {
 #define HB_ERR_STATE 5002
 
 /**
- * The shared directory (`hb.dir`) or a record in it cannot be read or written in time.
+ * The heartbeat's shared storage cannot be read or written in time: the directory `hb.dir`
+ * or a record in it, or, with `hb.backend=etcd`, the etcd cluster of `hb.etcd.endpoints`.
  */
 #define HB_ERR_STORAGE 5003
 
@@ -827,14 +828,16 @@ ha_status ha_last_error(char *buf, size_t cap, size_t *out_len);
 
 /**
  * Creates the shared records of the cluster described by `cfg` (one per node of
- * `hb.nodes`, and the maintenance record, OFF) in `hb.dir`, which must exist. Records that
- * exist are left exactly as they are, so this is idempotent and safe to run on every start
- * of every node. Thread-safe (with other `hb_init` calls too).
+ * `hb.nodes`, each with its events file, and the maintenance record, OFF) in `hb.dir`,
+ * which must exist, or, with `hb.backend=etcd`, the cluster's keys under `hb.etcd.prefix`.
+ * Records that exist are left exactly as they are, so this is idempotent and safe to run
+ * on every start of every node. Thread-safe (with other `hb_init` calls too).
  *
  * Needs the same `hb.*` keys as `hb_node_new`. Errors: `HA_ERR_CONFIG_MISSING` (a key is
  * missing or `hb.node` is not in `hb.nodes`; the detail names it), `HB_ERR_TIMING`,
- * `HB_ERR_STORAGE` (the directory cannot be written; the detail names the file). Unlike
- * `hb_tick`, this does plain blocking file I/O on `hb.dir`: on a hung mount it hangs too.
+ * `HB_ERR_STORAGE` (the directory or etcd cannot be written; the detail names the file or
+ * the key). Unlike `hb_tick`, this does plain blocking I/O: on a hung mount it hangs too;
+ * on etcd each request waits at most `hb.etcd.io_timeout_ms`.
  *
  * # Safety
  * `cfg` is NULL or a live `ha_config`, not used by another thread during the call.
@@ -947,8 +950,9 @@ ha_status hb_release(struct hb_node *node, struct hb_tick_result *out);
  * (`HA_ERR_INVALID_ARG`, as for an unknown mode or a name not in `hb.nodes`). `reason`
  * (nullable) is recorded for operators, cut to 128 bytes. The drained list is kept.
  *
- * Reads and rewrites the maintenance record in `hb.dir`, waiting for each at most the
- * larger of `hb.io_timeout_ms` and 2 s: `HB_ERR_STORAGE` when storage fails or is slower.
+ * Reads and rewrites the maintenance record in `hb.dir` (on etcd, the maintenance key),
+ * waiting for each at most the larger of the I/O timeout and 2 s: `HB_ERR_STORAGE` when
+ * storage fails or is slower.
  *
  * # Safety
  * `node` is NULL or a live node that no other thread uses during the call; `target` and

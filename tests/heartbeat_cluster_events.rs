@@ -11,9 +11,8 @@
 use std::net::TcpListener;
 use std::time::Duration;
 
-mod common;
-#[path = "common/hung.rs"]
-mod hung;
+use crate::common;
+use crate::common::hung;
 
 use common::cluster::*;
 use common::http::ask;

@@ -24,6 +24,7 @@ mod ffi_heartbeat;
 mod ffi_log;
 mod glibc_baseline;
 mod heartbeat_browser;
+mod heartbeat_cluster_events;
 mod heartbeat_cpu;
 mod heartbeat_daemon;
 mod heartbeat_faults;

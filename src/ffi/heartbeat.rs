@@ -307,10 +307,10 @@ pub(crate) fn maint_mode(mode: u32, target: Option<&str>) -> Result<MaintMode, S
 }
 
 /// Creates the shared records of the cluster described by `cfg` (one per node of
-/// `hb.nodes`, and the maintenance record, OFF) in `hb.dir`, which must exist, or, with
-/// `hb.backend=etcd`, the cluster's keys under `hb.etcd.prefix`. Records that
-/// exist are left exactly as they are, so this is idempotent and safe to run on every start
-/// of every node. Thread-safe (with other `hb_init` calls too).
+/// `hb.nodes`, each with its events file, and the maintenance record, OFF) in `hb.dir`,
+/// which must exist, or, with `hb.backend=etcd`, the cluster's keys under `hb.etcd.prefix`.
+/// Records that exist are left exactly as they are, so this is idempotent and safe to run
+/// on every start of every node. Thread-safe (with other `hb_init` calls too).
 ///
 /// Needs the same `hb.*` keys as `hb_node_new`. Errors: `HA_ERR_CONFIG_MISSING` (a key is
 /// missing or `hb.node` is not in `hb.nodes`; the detail names it), `HB_ERR_TIMING`,
