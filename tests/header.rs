@@ -99,6 +99,12 @@ fn java_error_codes_are_the_headers() {
         .collect();
     wanted.sort();
     found.sort();
-    assert!(wanted.len() > 20, "too few codes read from the header: {wanted:?}");
-    assert_eq!(found, wanted, "HamonException's codes differ from include/hamon.h's");
+    assert!(
+        wanted.len() > 20,
+        "too few codes read from the header: {wanted:?}"
+    );
+    assert_eq!(
+        found, wanted,
+        "HamonException's codes differ from include/hamon.h's"
+    );
 }
