@@ -175,3 +175,91 @@ fn a_daemon_restarted_while_its_guard_hands_over_starts_no_second_copy() {
     c.watch(ms(LONG_F1 + K + 1000), Some(second.pid), "n1 restarted");
     c.assert_no_overlap();
 }
+
+/// On etcd the guard revokes the lease the daemon held (its leader key goes with it), with the
+/// daemon's own client settings; a lost node's lease is waited out.
+#[cfg(feature = "etcd")]
+mod on_etcd {
+    use super::*;
+    use crate::common::etcd::{EtcdCluster, short_timing};
+    use hamon::heartbeat::etcd::settings::timing_settings;
+    use hamon::heartbeat::etcd::timing::EtcdTiming;
+
+    /// The tests' short etcd timing with a lease long enough (6 s) that a takeover after the
+    /// hand-over cannot be mistaken for one after the lease.
+    fn timing() -> EtcdTiming {
+        EtcdTiming {
+            lease_ttl: Duration::from_secs(6),
+            ..short_timing()
+        }
+    }
+
+    /// Revoked at once: the standby's next read (P, after a keepalive and the read, 2 T_io)
+    /// sees no leader key, it may wait for its own renewal, and claims (T_io); the revoke
+    /// itself takes one call (T_io); plus the application's first beacon.
+    fn handover_bound() -> Duration {
+        let t = timing();
+        t.period + 4 * t.io_timeout + t.claim_wait() + Duration::from_millis(300)
+    }
+
+    fn active(label: &str, etcd: &EtcdCluster) -> (Cluster, Instance) {
+        let conf = format!(
+            "hb.backend=etcd\nhb.etcd.endpoints={}\n{}",
+            etcd.endpoints().join(","),
+            timing_settings(&timing())
+        );
+        let mut c = Cluster::new(label, &["n1", "n2"], &conf);
+        c.start("n1");
+        let first = c.wait_running_on(|i| i.node == "n1", Duration::from_secs(15));
+        c.start("n2");
+        c.watch(2 * timing().period, Some(first.pid), "n2 joined");
+        (c, first)
+    }
+
+    #[test]
+    fn kill9_of_the_active_daemon_alone_on_etcd_is_handed_over_by_revoking_its_lease() {
+        let etcd = EtcdCluster::start(3, false);
+        let (mut c, first) = active("etcd-handover", &etcd);
+        let fault = mono_ns();
+        c.kill9("n1");
+        let next = c.failover_within(
+            "kill -9 of the active daemon alone on etcd",
+            fault,
+            handover_bound(),
+            |i| i.node == "n2",
+        );
+        assert!(next.epoch > first.epoch, "{first:?} then {next:?}");
+        assert!(
+            c.log("n1").contains("handed its term over: revoked the etcd lease"),
+            "{}",
+            c.logs()
+        );
+        c.assert_no_overlap();
+    }
+
+    #[test]
+    fn a_lost_node_on_etcd_is_waited_out_for_its_lease() {
+        let etcd = EtcdCluster::start(3, false);
+        let (mut c, first) = active("etcd-lost", &etcd);
+        let fault = mono_ns();
+        c.stop_node("n1", true);
+        let t = timing();
+        let next = c.failover_within(
+            "the whole node killed at once on etcd",
+            fault,
+            t.failover_bound() + Duration::from_millis(300),
+            |i| i.node == "n2",
+        );
+        // The last acknowledged keepalive was sent at most P + T_io before the fault.
+        let earliest = t.lease_ttl - t.period - t.io_timeout;
+        let after = Duration::from_nanos(next.start - fault);
+        assert!(
+            after >= earliest,
+            "n2 started {} ms after n1 was lost, inside its lease\n{}",
+            after.as_millis(),
+            c.logs()
+        );
+        assert!(next.epoch > first.epoch);
+        c.assert_no_overlap();
+    }
+}

@@ -169,7 +169,7 @@ fn stat_of(path: &str) -> Option<(char, i32)> {
     let text = std::fs::read_to_string(path).ok()?;
     let mut rest = text[text.rfind(')')? + 1..].split_whitespace();
     let state = rest.next()?.chars().next()?;
-    let pgrp = rest.nth(2)?.parse().ok()?;
+    let pgrp = rest.nth(1)?.parse().ok()?;
     Some((state, pgrp))
 }
 
