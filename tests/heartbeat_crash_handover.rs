@@ -91,7 +91,11 @@ fn a_lost_node_daemon_and_guard_killed_at_once_is_waited_out_for_the_whole_lease
         c.logs()
     );
     assert!(second.epoch > first.epoch);
-    assert!(!c.log("n1").contains("handed its term over"), "{}", c.logs());
+    assert!(
+        !c.log("n1").contains("handed its term over"),
+        "{}",
+        c.logs()
+    );
     c.assert_no_overlap();
 }
 
@@ -125,7 +129,11 @@ fn a_frozen_node_daemon_and_guard_stopped_gives_no_early_takeover() {
     );
     signal(c.pid("n1"), libc::SIGCONT);
     c.watch(ms(D), Some(second.pid), "n1 thawed");
-    assert!(!c.log("n1").contains("handed its term over"), "{}", c.logs());
+    assert!(
+        !c.log("n1").contains("handed its term over"),
+        "{}",
+        c.logs()
+    );
     c.assert_no_overlap();
 }
 
@@ -154,12 +162,7 @@ fn a_daemon_restarted_while_its_guard_hands_over_starts_no_second_copy() {
     // Held, the hand-over has written nothing: n1's record still says ACTIVE, so n2 can only
     // wait out the lease; for half of it, nothing runs anywhere.
     c.watch(ms(LONG_F1 / 2), None, "the guard is held in its hand-over");
-    assert!(
-        c.running().is_empty(),
-        "{:?}\n{}",
-        c.running(),
-        c.logs()
-    );
+    assert!(c.running().is_empty(), "{:?}\n{}", c.running(), c.logs());
     signal(guard, libc::SIGTERM);
     let t_resume = mono_ns();
     signal(guard, libc::SIGCONT);
@@ -230,7 +233,8 @@ mod on_etcd {
         );
         assert!(next.epoch > first.epoch, "{first:?} then {next:?}");
         assert!(
-            c.log("n1").contains("handed its term over: revoked the etcd lease"),
+            c.log("n1")
+                .contains("handed its term over: revoked the etcd lease"),
             "{}",
             c.logs()
         );

@@ -279,7 +279,13 @@ fn main() {
 /// The series of one file-backend setup and way of killing: with a daemon killed alone the
 /// guard hands over (2P + 4 T_io + C + S), with the node lost the lease is waited out
 /// (D + 2P + 6 T_io + C + S).
-fn file_series(label: &str, kill: Kill, runs: Vec<Failover>, t: &Timing, start: Duration) -> Series {
+fn file_series(
+    label: &str,
+    kill: Kill,
+    runs: Vec<Failover>,
+    t: &Timing,
+    start: Duration,
+) -> Series {
     let (b, formula) = match kill {
         Kill::Daemon => (
             t.period * 2 + t.io_timeout * 4 + t.confirm,

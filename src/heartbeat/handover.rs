@@ -265,7 +265,11 @@ mod tests {
     #[test]
     fn any_higher_epoch_refuses() {
         let own = Ok(rec(NodeState::Active, 7, 8, 0xabc));
-        assert!(decide(&TERM, &own, &[]).unwrap_err().contains("seen epoch 8"));
+        assert!(
+            decide(&TERM, &own, &[])
+                .unwrap_err()
+                .contains("seen epoch 8")
+        );
         let own = Ok(rec(NodeState::Active, 7, 7, 0xabc));
         let e = decide(&TERM, &own, &[peer(NodeState::Claiming, 8, 8)]).unwrap_err();
         assert!(e.contains("record of b shows epoch 8"), "{e}");
@@ -276,7 +280,11 @@ mod tests {
     #[test]
     fn an_unreadable_record_refuses() {
         let own: Read = Err("EIO".into());
-        assert!(decide(&TERM, &own, &[]).unwrap_err().contains("cannot be read"));
+        assert!(
+            decide(&TERM, &own, &[])
+                .unwrap_err()
+                .contains("cannot be read")
+        );
         let own = Ok(rec(NodeState::Active, 7, 7, 0xabc));
         let peers = [
             peer(NodeState::Standby, 0, 0),

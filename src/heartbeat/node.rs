@@ -244,7 +244,9 @@ impl Node {
                 term.is_some().then_some(Term::File(term))
             }
             #[cfg(feature = "etcd")]
-            Backend::Etcd(b) => b.held_lease().map(|(epoch, lease)| Term::Etcd { epoch, lease }),
+            Backend::Etcd(b) => b
+                .held_lease()
+                .map(|(epoch, lease)| Term::Etcd { epoch, lease }),
         }
     }
 

@@ -1030,6 +1030,7 @@ impl Sim {
         }
         if self.daemon_faults {
             self.daemon_fault();
+            self.crash_fault();
         }
         let n = self.nodes.len();
         let i = self.rng.below(n as u64) as usize;

@@ -25,8 +25,8 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-use super::guard_held::Held;
 use super::guard_handover::HandOver;
+use super::guard_held::Held;
 use super::supervise::signal_group;
 use hamon::heartbeat::handover::Term;
 use hamon::heartbeat::node::boottime;

@@ -23,8 +23,8 @@ use hamon::heartbeat::handover::{Term, release_file_term};
 use hamon::heartbeat::node::NodeSettings;
 use hamon::heartbeat::store::FileStore;
 
-use crate::{pause, run_lock};
 use crate::supervise::signal_group;
+use crate::{pause, run_lock};
 
 /// What the guard needs to hand a term over: the daemon's settings, read when it started.
 pub struct HandOver {
@@ -139,7 +139,10 @@ fn only_zombies_in(pgid: i32) -> bool {
     };
     for e in procs.flatten() {
         let name = e.file_name();
-        let Some(pid) = name.to_str().filter(|n| n.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let Some((state, pgrp)) = stat_of(&format!("/proc/{pid}/stat")) else {
@@ -217,7 +220,10 @@ mod tests {
             .spawn()
             .unwrap();
         let pgid = child.id() as i32;
-        assert_eq!(stat_of(&format!("/proc/{pgid}/stat")).map(|s| s.1), Some(pgid));
+        assert_eq!(
+            stat_of(&format!("/proc/{pgid}/stat")).map(|s| s.1),
+            Some(pgid)
+        );
         assert!(!only_zombies_in(pgid));
         signal_group(pgid, libc::SIGKILL);
         // Not reaped yet: a zombie, which still counts for kill(2).
@@ -242,6 +248,9 @@ mod tests {
         })
         .unwrap_err();
         assert!(e.contains("within 20 ms"), "{e}");
-        assert_eq!(bounded(Duration::from_secs(5), || Ok("x".into())), Ok("x".into()));
+        assert_eq!(
+            bounded(Duration::from_secs(5), || Ok("x".into())),
+            Ok("x".into())
+        );
     }
 }

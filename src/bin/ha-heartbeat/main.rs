@@ -110,7 +110,9 @@ fn main() -> ExitCode {
     };
     if let cli::Command::Guard(log_file) = &cli.command {
         logging::init(log_file.as_deref(), "guard: ");
-        return ExitCode::from(guard::guard_main(0, 1, guard_settings(cli.config.as_deref())) as u8);
+        return ExitCode::from(
+            guard::guard_main(0, 1, guard_settings(cli.config.as_deref())) as u8,
+        );
     }
     let path = cli.config.clone().unwrap_or_default();
     let (cfg, settings) = match admin::load(&path) {

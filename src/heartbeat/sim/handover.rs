@@ -43,6 +43,33 @@ pub(super) struct HandOver {
 }
 
 impl Sim {
+    /// A fault of the daemon's own making, beside `Sim::fault`'s crashes: now and then the
+    /// daemon of a node that holds a term crashes (a bug, the OOM killer, `kill -9`) while its
+    /// host and guard live on, and comes back (as systemd or an operator restarts it) at any
+    /// moment of the hand-over, or after it.
+    pub(super) fn crash_fault(&mut self) {
+        if !self.drng.chance(40) {
+            return;
+        }
+        let i = self.drng.below(self.nodes.len() as u64) as usize;
+        let node = &self.nodes[i];
+        let holds = node
+            .core
+            .as_ref()
+            .is_some_and(|c| c.role() != Role::Standby);
+        if !holds || node.guard_broken || self.now < node.suspended_until {
+            return;
+        }
+        let guard = self.guard_survives(i);
+        self.crash(i);
+        if let Some(h) = guard {
+            self.begin_hand_over(i, h);
+        }
+        let d = Self::ns(self.effective_timing().takeover);
+        let at = self.now + self.drng.range(MS / 10, d);
+        self.push(at, SimEvent::Boot(i));
+    }
+
     /// The daemon of node `i` is about to crash: with a surviving guard, the term the guard
     /// will hand over, if it was told one.
     pub(super) fn guard_survives(&mut self, i: usize) -> Option<HandOver> {

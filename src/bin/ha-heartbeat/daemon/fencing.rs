@@ -143,7 +143,12 @@ impl Daemon {
         let dir = &self.node.settings().state_dir;
         match run_lock::try_take(dir) {
             Ok(lock) => self.run_lock = lock,
-            Err(e) => log::error!("cannot lock {}: {e}", run_lock::path(dir).display()),
+            // Said once; the hold's own line says what it means.
+            Err(e) if !self.run_lock_failing => {
+                self.run_lock_failing = true;
+                log::error!("cannot lock {}: {e}", run_lock::path(dir).display());
+            }
+            Err(_) => {}
         }
         self.run_lock.is_some()
     }

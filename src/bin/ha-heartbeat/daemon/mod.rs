@@ -76,6 +76,8 @@ struct Daemon {
     config: PathBuf,
     /// `STATE_DIR/run.lock`, once taken (see `run_lock`).
     run_lock: Option<RunLock>,
+    /// The lock cannot be taken for another reason than a holder (reported once).
+    run_lock_failing: bool,
     /// The guard cannot be started (reported once until it can).
     guard_failing: bool,
     watchdog_device: Option<WatchdogDevice>,

@@ -115,6 +115,7 @@ impl Daemon {
             guard_exe: guard_exe.map(Path::to_path_buf),
             config: config.to_path_buf(),
             run_lock: None,
+            run_lock_failing: false,
             guard_failing: false,
             watchdog_device,
             app_deadline: 0,
