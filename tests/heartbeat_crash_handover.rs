@@ -63,8 +63,16 @@ fn kill9_of_the_active_daemon_alone_is_handed_over_by_its_guard_within_two_perio
         c.logs()
     );
     assert!(
-        c.log("n1").contains("handed its term over: wrote RELEASED"),
+        c.log("n1").contains("handed the term over (wrote RELEASED"),
         "{}",
+        c.logs()
+    );
+    // Its peer sees a release: the crash is paged from n1, by the guard.
+    let paged = std::fs::read_to_string(c.dir.join("incidents")).unwrap_or_default();
+    assert!(
+        paged.contains(&format!("n1 {} the daemon died holding epoch", first.epoch))
+            && paged.contains("handed the term over"),
+        "{paged}\n{}",
         c.logs()
     );
     c.watch(ms(3 * P), Some(second.pid), "n2 took over");
@@ -92,10 +100,12 @@ fn a_lost_node_daemon_and_guard_killed_at_once_is_waited_out_for_the_whole_lease
     );
     assert!(second.epoch > first.epoch);
     assert!(
-        !c.log("n1").contains("handed its term over"),
+        !c.log("n1").contains("handed the term over"),
         "{}",
         c.logs()
     );
+    let paged = std::fs::read_to_string(c.dir.join("incidents")).unwrap_or_default();
+    assert!(!paged.contains("the daemon died"), "{paged}");
     c.assert_no_overlap();
 }
 
@@ -130,7 +140,7 @@ fn a_frozen_node_daemon_and_guard_stopped_gives_no_early_takeover() {
     signal(c.pid("n1"), libc::SIGCONT);
     c.watch(ms(D), Some(second.pid), "n1 thawed");
     assert!(
-        !c.log("n1").contains("handed its term over"),
+        !c.log("n1").contains("handed the term over"),
         "{}",
         c.logs()
     );
@@ -234,7 +244,7 @@ mod on_etcd {
         assert!(next.epoch > first.epoch, "{first:?} then {next:?}");
         assert!(
             c.log("n1")
-                .contains("handed its term over: revoked the etcd lease"),
+                .contains("handed the term over (revoked the etcd lease"),
             "{}",
             c.logs()
         );

@@ -129,7 +129,7 @@ fn parse_line(line: &str) -> Option<(i32, u64)> {
 /// The guard's main loop over `fd` (its stdin), answering on `ack` (its stdout). With
 /// `handover` (the daemon's settings could be read), a term the daemon held when it died is
 /// handed over. Returns the exit code.
-pub fn guard_main(fd: RawFd, ack: RawFd, handover: Option<HandOver>) -> i32 {
+pub fn guard_main(fd: RawFd, ack: RawFd, mut handover: Option<HandOver>) -> i32 {
     let mut timer = match BootTimer::new() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -214,7 +214,7 @@ pub fn guard_main(fd: RawFd, ack: RawFd, handover: Option<HandOver>) -> i32 {
         if n == 0 {
             // The daemon is gone: whatever application it left must go too.
             kill_group(pgid, "the daemon went away");
-            if let (Some(t), Some(h)) = (&term, &handover) {
+            if let (Some(t), Some(h)) = (&term, handover.as_mut()) {
                 h.run(t, last_group);
             }
             return 0;

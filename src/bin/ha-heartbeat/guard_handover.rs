@@ -7,13 +7,18 @@
 //! 1. the daemon told the guard a term, and the guard could read the configuration at its
 //!    start (the settings the daemon runs with);
 //! 2. the daemon is gone, not merely its pipe: the guard was re-parented (its parent, the
-//!    daemon, has no thread left), within the kill budget;
+//!    daemon, has no thread left), within the kill budget (a daemon that lives closed its
+//!    pipe on purpose: nothing more happens);
 //! 3. the guard takes `STATE_DIR/run.lock` (free once the daemon is gone; taken means a new
 //!    daemon already runs, and that one waits out the lease itself);
 //! 4. the application's group is empty (SIGKILL again until it is), within the kill budget;
 //! 5. the file backend writes RELEASED with the held epoch when the records allow it
 //!    (`hamon::heartbeat::handover::decide`), etcd revokes the held lease; each bounded by the
 //!    I/O timeouts.
+//!
+//! A daemon that died holding a term is an incident (`guard`, through `hb.incident_cmd`) on
+//! this node, whatever the guard could do: its peers see only a release, or a record going
+//! stale.
 
 use std::sync::mpsc::channel;
 use std::time::{Duration, Instant};
@@ -23,47 +28,81 @@ use hamon::heartbeat::handover::{Term, release_file_term};
 use hamon::heartbeat::node::NodeSettings;
 use hamon::heartbeat::store::FileStore;
 
+use crate::incident::{Incident, Incidents, Kind};
 use crate::supervise::signal_group;
 use crate::{pause, run_lock};
+
+/// How long the guard lets its page (`hb.incident_cmd`) run before it exits.
+const PAGE_FOR: Duration = Duration::from_secs(10);
 
 /// What the guard needs to hand a term over: the daemon's settings, read when it started.
 pub struct HandOver {
     settings: NodeSettings,
+    /// `hb.incident_cmd`: a daemon that died holding a term is paged from here, since its
+    /// peers see a release.
+    incidents: Incidents,
     /// The daemon's pid: the guard's parent when it started.
     daemon: i32,
 }
 
 impl HandOver {
-    pub fn new(settings: NodeSettings) -> HandOver {
+    pub fn new(settings: NodeSettings, incident_cmd: Option<String>) -> HandOver {
         // SAFETY: plain syscall.
         let daemon = unsafe { libc::getppid() };
-        HandOver { settings, daemon }
+        let incidents = Incidents::new(incident_cmd, &settings.node);
+        HandOver {
+            settings,
+            incidents,
+            daemon,
+        }
     }
 
     /// The daemon's pipe closed while it held `term`; `group` is the application's last
-    /// group the guard held (0: none). Hands the term over when every step allows it, and
-    /// logs what it did or why not.
-    pub fn run(&self, term: &Term, group: i32) {
-        match self.steps(term, group) {
-            Ok(what) => log::warn!("the daemon died; this guard handed its term over: {what}"),
-            Err(why) => log::warn!(
-                "the daemon's pipe closed; this guard hands nothing over ({why}): the other \
-                 nodes wait out the lease"
-            ),
+    /// group the guard held (0: none). When the daemon is gone, hands the term over if every
+    /// step allows it, and pages (incident `guard`) what it did or why not.
+    pub fn run(&mut self, term: &Term, group: i32) {
+        if !wait_until(self.settings.timing.kill_budget, || {
+            // SAFETY: plain syscall.
+            unsafe { libc::getppid() != self.daemon }
+        }) {
+            log::info!(
+                "the daemon (pid {}) closed its pipe and is still there: nothing to hand over",
+                self.daemon
+            );
+            return;
         }
+        let epoch = match term {
+            Term::File(t) => t.epoch,
+            Term::Etcd { epoch, .. } => *epoch,
+        };
+        let (reason, text) = match self.steps(term, group) {
+            Ok(what) => (
+                format!("the daemon died holding epoch {epoch}"),
+                format!(
+                    "the daemon died holding epoch {epoch}: its guard stopped the application \
+                     and handed the term over ({what}); another node takes over at once"
+                ),
+            ),
+            Err(why) => (
+                format!("the daemon died holding epoch {epoch}"),
+                format!(
+                    "the daemon died holding epoch {epoch}: its guard stopped the application \
+                     and hands nothing over ({why}); the other nodes wait out the lease"
+                ),
+            ),
+        };
+        let incident = Incident {
+            kind: Kind::Guard,
+            peer: None,
+            reason: &reason,
+            text: &text,
+        };
+        self.incidents.raise(&incident, epoch);
+        self.incidents.finish(PAGE_FOR);
     }
 
     fn steps(&self, term: &Term, group: i32) -> Result<String, String> {
         let kill_budget = self.settings.timing.kill_budget;
-        if !wait_until(kill_budget, || {
-            // SAFETY: plain syscall.
-            unsafe { libc::getppid() != self.daemon }
-        }) {
-            return Err(format!(
-                "the daemon (pid {}) is still there: its pipe was closed on purpose",
-                self.daemon
-            ));
-        }
         let state_dir = &self.settings.state_dir;
         let _lock = match run_lock::try_take(state_dir) {
             Ok(Some(lock)) => lock,

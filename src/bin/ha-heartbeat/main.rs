@@ -77,7 +77,10 @@ fn guard_settings(config: Option<&std::path::Path>) -> Option<guard_handover::Ha
     }
     let path = config?;
     match admin::load(path) {
-        Ok((_, settings)) => Some(guard_handover::HandOver::new(settings)),
+        Ok((cfg, settings)) => Some(guard_handover::HandOver::new(
+            settings,
+            cfg.heartbeat.incident_cmd,
+        )),
         Err(e) => {
             log::warn!(
                 "cannot read {}: {e}; this guard cannot hand a term over",
