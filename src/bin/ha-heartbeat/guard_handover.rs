@@ -75,20 +75,15 @@ impl HandOver {
             Term::File(t) => t.epoch,
             Term::Etcd { epoch, .. } => *epoch,
         };
-        let (reason, text) = match self.steps(term, group) {
-            Ok(what) => (
-                format!("the daemon died holding epoch {epoch}"),
-                format!(
-                    "the daemon died holding epoch {epoch}: its guard stopped the application \
-                     and handed the term over ({what}); another node takes over at once"
-                ),
+        let reason = format!("the daemon died holding epoch {epoch}");
+        let text = match self.steps(term, group) {
+            Ok(what) => format!(
+                "{reason}: its guard stopped the application and handed the term over \
+                 ({what}); another node takes over at once"
             ),
-            Err(why) => (
-                format!("the daemon died holding epoch {epoch}"),
-                format!(
-                    "the daemon died holding epoch {epoch}: its guard stopped the application \
-                     and hands nothing over ({why}); the other nodes wait out the lease"
-                ),
+            Err(why) => format!(
+                "{reason}: its guard hands nothing over ({why}); the other nodes wait out the \
+                 lease"
             ),
         };
         let incident = Incident {
@@ -104,8 +99,11 @@ impl HandOver {
     fn steps(&self, term: &Term, group: i32) -> Result<String, String> {
         let kill_budget = self.settings.timing.kill_budget;
         let state_dir = &self.settings.state_dir;
-        let _lock = match run_lock::try_take(state_dir) {
-            Ok(Some(lock)) => lock,
+        match run_lock::try_take(state_dir) {
+            // Held until this process ends, not just this function: a read or write that
+            // outlived its bound on a hung share keeps the process, and so the lock, until it
+            // returns, and a new daemon of this node waits for it.
+            Ok(Some(lock)) => std::mem::forget(lock),
             Ok(None) => {
                 return Err(format!(
                     "{} is held: a new daemon runs here",
@@ -118,7 +116,7 @@ impl HandOver {
                     run_lock::path(state_dir).display()
                 ));
             }
-        };
+        }
         if group > 1
             && !wait_until(kill_budget, || {
                 !signal_group(group, libc::SIGKILL) || only_zombies_in(group)
