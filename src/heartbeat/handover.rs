@@ -277,6 +277,46 @@ mod tests {
         assert!(e.contains("epoch 9"), "{e}");
     }
 
+    /// Through a real `FileStore`: the held term becomes RELEASED in place; a refusal leaves
+    /// every record as it was.
+    #[test]
+    fn release_file_term_writes_only_what_decide_allows() {
+        let dir = std::env::temp_dir().join(format!("hamon-handover-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = super::super::store::FileStore::new(&dir);
+        let nodes = ["a".to_string(), "b".to_string()];
+        let own = NodeRecord {
+            state: NodeState::Active,
+            epoch: 7,
+            max_epoch: 7,
+            incarnation: 0xabc,
+            seq: 41,
+            ..NodeRecord::blank("c", "a")
+        };
+        store.init_node("a", &own.encode()).unwrap();
+        let peer = NodeRecord {
+            epoch: 8,
+            ..NodeRecord::blank("c", "b")
+        };
+        store.init_node("b", &peer.encode()).unwrap();
+        let read = |n: &str| NodeRecord::decode(&store.read_node(n).unwrap(), "c").unwrap();
+        // The peer holds a higher epoch: nothing is written.
+        let e = release_file_term(&store, "c", "a", &nodes, &TERM, 1).unwrap_err();
+        assert!(e.contains("epoch 8"), "{e}");
+        assert_eq!(read("a"), own);
+        // Without it, the own record becomes RELEASED with the held epoch.
+        store
+            .write_node("b", &NodeRecord::blank("c", "b").encode())
+            .unwrap();
+        assert_eq!(release_file_term(&store, "c", "a", &nodes, &TERM, 1), Ok(7));
+        let got = read("a");
+        assert_eq!((got.state, got.epoch, got.seq), (NodeState::Released, 7, 42));
+        // Once released, a second hand-over finds nothing to do.
+        assert!(release_file_term(&store, "c", "a", &nodes, &TERM, 1).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn an_unreadable_record_refuses() {
         let own: Read = Err("EIO".into());
