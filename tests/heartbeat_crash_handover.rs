@@ -216,13 +216,17 @@ mod on_etcd {
     }
 
     fn active(label: &str, etcd: &EtcdCluster) -> (Cluster, Instance) {
+        active_with(label, etcd, &[])
+    }
+
+    fn active_with(label: &str, etcd: &EtcdCluster, env: &[(&str, &str)]) -> (Cluster, Instance) {
         let conf = format!(
             "hb.backend=etcd\nhb.etcd.endpoints={}\n{}",
             etcd.endpoints().join(","),
             timing_settings(&timing())
         );
         let mut c = Cluster::new(label, &["n1", "n2"], &conf);
-        c.start("n1");
+        c.start_with("n1", env);
         let first = c.wait_running_on(|i| i.node == "n1", Duration::from_secs(15));
         c.start("n2");
         c.watch(2 * timing().period, Some(first.pid), "n2 joined");
@@ -274,6 +278,103 @@ mod on_etcd {
             c.logs()
         );
         assert!(next.epoch > first.epoch);
+        c.assert_no_overlap();
+    }
+
+    /// The last acknowledged keepalive was sent at most P + T_io before a fault at which the
+    /// node stopped renewing: no peer may start before its TTL from then.
+    fn earliest_after_lease() -> Duration {
+        let t = timing();
+        t.lease_ttl - t.period - t.io_timeout
+    }
+
+    #[test]
+    fn a_frozen_node_on_etcd_daemon_guard_and_application_stopped_gives_no_early_takeover() {
+        let etcd = EtcdCluster::start(3, false);
+        let (mut c, first) = active("etcd-frozen", &etcd);
+        let guard = c.guard_pid("n1").expect("n1 has a guard");
+        let fault = mono_ns();
+        c.stop_node("n1", false);
+        let t = timing();
+        let next = c.failover_within(
+            "daemon, guard and application stopped on etcd",
+            fault,
+            t.failover_bound() + Duration::from_millis(300),
+            |i| i.node == "n2",
+        );
+        let after = Duration::from_nanos(next.start - fault);
+        assert!(
+            after >= earliest_after_lease(),
+            "n2 started {} ms after n1 froze, inside its lease\n{}",
+            after.as_millis(),
+            c.logs()
+        );
+        // Thawed guard first: its deadline passed, it kills the still stopped application.
+        signal(guard, libc::SIGCONT);
+        assert!(
+            wait_until(t.kill_budget + Duration::from_secs(1), || !pid_alive(
+                first.pid
+            )),
+            "{}",
+            c.logs()
+        );
+        signal(c.pid("n1"), libc::SIGCONT);
+        c.watch(t.lease_ttl / 2, Some(next.pid), "n1 thawed");
+        assert!(
+            !c.log("n1").contains("handed the term over"),
+            "{}",
+            c.logs()
+        );
+        c.assert_no_overlap();
+    }
+
+    /// The guard held inside its hand-over while the daemon is started again by hand: the
+    /// new daemon waits for its run.lock; nobody starts while the old lease stands; once the
+    /// guard revokes it, one node (either) claims with a higher epoch, and nothing runs twice.
+    #[test]
+    fn a_daemon_restarted_on_etcd_while_its_guard_hands_over_starts_no_second_copy() {
+        let etcd = EtcdCluster::start(3, false);
+        let (mut c, first) = active_with(
+            "etcd-restart",
+            &etcd,
+            &[("HAMON_TEST_PAUSE_AT", "handover")],
+        );
+        let guard = c.guard_pid("n1").expect("n1 has a guard");
+        c.kill9("n1");
+        assert!(
+            wait_until(Duration::from_secs(3), || pid_stopped(guard)),
+            "the guard did not reach its hand-over\n{}",
+            c.logs()
+        );
+        c.start("n1");
+        assert!(
+            wait_until(Duration::from_secs(3), || c
+                .log("n1")
+                .contains("run.lock is held")),
+            "{}",
+            c.logs()
+        );
+        c.watch(
+            timing().lease_ttl / 3,
+            None,
+            "the guard is held in its hand-over",
+        );
+        assert!(c.running().is_empty(), "{:?}\n{}", c.running(), c.logs());
+        signal(guard, libc::SIGTERM);
+        let resumed = mono_ns();
+        signal(guard, libc::SIGCONT);
+        let next = c.failover_within(
+            "the guard's revoke resumed",
+            resumed,
+            handover_bound(),
+            |_| true,
+        );
+        assert!(next.epoch > first.epoch, "{first:?} then {next:?}");
+        c.watch(
+            timing().lease_ttl / 2,
+            Some(next.pid),
+            "after the hand-over",
+        );
         c.assert_no_overlap();
     }
 }

@@ -311,7 +311,10 @@ mod tests {
             .unwrap();
         assert_eq!(release_file_term(&store, "c", "a", &nodes, &TERM, 1), Ok(7));
         let got = read("a");
-        assert_eq!((got.state, got.epoch, got.seq), (NodeState::Released, 7, 42));
+        assert_eq!(
+            (got.state, got.epoch, got.seq),
+            (NodeState::Released, 7, 42)
+        );
         // Once released, a second hand-over finds nothing to do.
         assert!(release_file_term(&store, "c", "a", &nodes, &TERM, 1).is_err());
         std::fs::remove_dir_all(&dir).unwrap();
