@@ -7,10 +7,11 @@
 //! run still in flight, within K), takes the node's run lock (given up when a restarted daemon
 //! holds it already), waits until the application is gone (within K), reads its own record
 //! and every peer's through the node's link, asks the real `handover::decide` and writes what
-//! it answers. Each of those steps may be its last: the guard dies there (SIGKILL, the OOM
-//! killer) with probability 1/10. Its write is slow, lost or landing late like any write
-//! while faults last, and a hung link keeps the guard, and with it the lock, until it heals.
-//! A restarted daemon waits for the lock, as `run.lock` makes it.
+//! it answers. Before each of those steps, and between its reads and its write, the guard may
+//! die (SIGKILL, the OOM killer) with probability 1/10. Its write is slow, lost or landing
+//! late like any write while faults last, and a hung link keeps the guard, and with it the
+//! lock, until it heals. A restarted daemon waits for the lock, as `run.lock` makes it; it
+//! is restarted before the guard takes the lock, while it hands over, or later.
 //!
 //! A node crashing with its guard is the lost node: nothing is handed over, and the
 //! peers wait out the lease. The independent checker is the same as for every schedule.
@@ -65,9 +66,14 @@ impl Sim {
         if let Some(h) = guard {
             self.begin_hand_over(i, h);
         }
+        // Restarted before the guard takes the lock, while it hands over, or later.
         let d = Self::ns(self.effective_timing().takeover);
-        let at = self.now + self.drng.range(MS / 10, d);
-        self.push(at, SimEvent::Boot(i));
+        let after = match self.drng.below(3) {
+            0 => self.drng.range(MS / 10, 3 * MS),
+            1 => self.drng.range(MS, 20 * MS),
+            _ => self.drng.range(MS / 10, d),
+        };
+        self.push(self.now + after, SimEvent::Boot(i));
     }
 
     /// The daemon of node `i` is about to crash: with a surviving guard, the term the guard
@@ -100,7 +106,19 @@ impl Sim {
         self.note(|| format!("{name}: its guard survives and hands epoch {epoch} over"));
         self.nodes[i].handover = Some(h);
         let at = self.now + self.drng.below(2 * MS);
-        self.push(at, SimEvent::HandOver(i, inc));
+        if !self.guard_dies(i) {
+            self.push(at, SimEvent::HandOver(i, inc));
+        }
+    }
+
+    /// At a step boundary the guard may die (SIGKILL, the OOM killer): 1 in 10. True when it
+    /// did; its hand-over ends there.
+    fn guard_dies(&mut self, i: usize) -> bool {
+        if !self.drng.chance(100) {
+            return false;
+        }
+        self.end_hand_over(i, "the guard dies", self.now);
+        true
     }
 
     /// One step of node `i`'s guard hand-over for the crashed run `inc`.
@@ -108,9 +126,6 @@ impl Sim {
         let Some(h) = self.nodes[i].handover.clone().filter(|h| h.inc == inc) else {
             return;
         };
-        if self.drng.chance(100) {
-            return self.end_hand_over(i, "the guard dies", self.now);
-        }
         let k = Self::ns(self.nodes[i].timing.kill_budget);
         match h.step {
             Step::Lock => {
@@ -151,6 +166,9 @@ impl Sim {
     }
 
     fn hand_over_next(&mut self, i: usize, step: Step, at: u64) {
+        if self.guard_dies(i) {
+            return;
+        }
         let inc = match self.nodes[i].handover.as_mut() {
             Some(h) => {
                 h.step = step;
@@ -201,6 +219,9 @@ impl Sim {
                 return self.end_hand_over(i, "refused", self.now);
             }
         };
+        if self.guard_dies(i) {
+            return;
+        }
         // Like any write while faults last: now and then slow, lost or landing late.
         let faulty = self.now < self.fault_end;
         let dur = if faulty && self.drng.chance(50) {
