@@ -190,7 +190,7 @@ fn main() {
          --heartbeat-interval {} ms, --election-timeout {} ms; data on the scratch disk), \
          P {}, T_io {}, TTL {}, K {}, and with hamon's default etcd profile (P {}, T_io {}, \
          TTL {}, K {}){}; {etcd_count} clusters per series one after another{}, each \
-         listing its own site's member first; dc1 starts first, and its daemon is killed once \
+         listing its own site's member first; dc1 starts first, and its daemon (or its whole node) is killed once \
          dc2 stands by; probed every {}. Its node-lost bound is TTL + 3E + 0.5 s + P + 3 T_io + W plus S.",
         human(FAST_EVERY),
         human(SLOW_EVERY),
