@@ -489,11 +489,12 @@ fn on_etcd_a_daemon_start_waits_for_no_record_file_only_for_its_earlier_lease() 
         "the first start took {took:?}: held for F1 + K ({hold:?})?\n{}",
         c.logs()
     );
-    // kill -9 and an immediate restart: its application is killed at once, and the new run
+    // The whole node killed (its guard too, which would revoke the lease of a daemon killed
+    // alone) and an immediate restart: its application is killed at once, and the new run
     // claims only once etcd let the old lease go (TTL after its last renewal, sent at most a
     // period and an I/O timeout before the kill).
     let kill = mono_ns();
-    c.kill9("n1");
+    c.stop_node("n1", true);
     c.start("n1");
     let second = c.wait_running_on(
         |i| i.pid != first.pid,

@@ -35,6 +35,16 @@ fn after_a_switchover_the_death_of_the_new_active_is_failed_over() {
     let (st, out) = c.cli(&first.node, &["switchover"]);
     assert!(st.success(), "{out}");
     c.failover_within("switchover", t0, switchover_bound(), |i| i.node == other);
+    // The switchover is over once the node that handed over has seen the target active (a
+    // target whose daemon dies before that is released by its guard while the switchover
+    // still names it: the others then wait until they abandon it).
+    assert!(
+        wait_until(FAST.loop_turn() * 2, || c
+            .log(&first.node)
+            .contains(&format!("switchover to {other} done"))),
+        "{}",
+        c.logs()
+    );
     // The new active dies: the node that handed over takes over again, as after any death.
     let t1 = mono_ns();
     c.kill9(other);

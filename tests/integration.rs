@@ -26,6 +26,7 @@ mod glibc_baseline;
 mod heartbeat_browser;
 mod heartbeat_cluster_events;
 mod heartbeat_cpu;
+mod heartbeat_crash_handover;
 mod heartbeat_daemon;
 mod heartbeat_faults;
 mod heartbeat_fence_kill;

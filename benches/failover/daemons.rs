@@ -44,9 +44,24 @@ impl Daemons {
         self.running.push(child);
     }
 
-    /// Kills the first daemon started with SIGKILL and returns when it was killed.
-    pub fn kill_first(&mut self) -> Instant {
+    /// Kills the first daemon started with SIGKILL, alone or with its whole node, and
+    /// returns when it was killed.
+    pub fn kill_first(&mut self, kill: Kill) -> Instant {
+        let daemon = self.running[0].id() as i32;
         let killed = Instant::now();
+        if kill == Kill::Node {
+            // Everything of the node at once, as when its host dies: the daemon, then the
+            // process groups of its children (the guard's and the application's) stopped
+            // first, so that none sees another's end and acts on it; then killed.
+            signal(daemon, libc::SIGSTOP);
+            let groups = child_groups(daemon);
+            for &g in &groups {
+                signal(-g, libc::SIGSTOP);
+            }
+            for &g in &groups {
+                signal(-g, libc::SIGKILL);
+            }
+        }
         let _ = self.running[0].kill();
         let _ = self.running[0].wait();
         killed
@@ -67,6 +82,53 @@ impl Daemons {
             .collect::<Vec<_>>()
             .join("; ")
     }
+}
+
+/// What a failover run kills on the active node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kill {
+    /// Its daemon alone (kill -9): the host lives, and its guard hands the term over.
+    Daemon,
+    /// Daemon, guard and application at once: the node is lost, its lease waited out.
+    Node,
+}
+
+impl Kill {
+    /// The row's name in the report.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kill::Daemon => "daemon killed",
+            Kill::Node => "node lost",
+        }
+    }
+}
+
+fn signal(pid: i32, sig: i32) {
+    // SAFETY: plain syscall.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// The process groups of `parent`'s children, from /proc.
+fn child_groups(parent: i32) -> Vec<i32> {
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut groups: Vec<i32> = dir
+        .flatten()
+        .filter_map(|e| {
+            let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+            let ppid: i32 = rest.nth(1)?.parse().ok()?;
+            let pgrp: i32 = rest.next()?.parse().ok()?;
+            (ppid == parent && pgrp > 1).then_some(pgrp)
+        })
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    groups
 }
 
 impl Drop for Daemons {

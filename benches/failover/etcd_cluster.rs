@@ -2,8 +2,8 @@
 //! daemons, dc1 (preferred) and dc2, each supervising the example pico on its own port, on a
 //! local three-member etcd (dc1, dc2, witness), each listing its own site's member first.
 //! dc1 starts first and takes the leader key; once dc2 stands by, dc1's daemon is killed with
-//! -9 at a random point of the period, and dc2's takeover is watched from outside. Runs share
-//! one etcd, each under its own prefix (`hb.cluster`).
+//! -9 at a random point of the period, alone or with its whole node, and dc2's takeover is
+//! watched from outside. Runs share one etcd, each under its own prefix (`hb.cluster`).
 
 use std::fs;
 use std::path::Path;
@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use hamon::heartbeat::etcd::settings::timing_settings;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 
-use crate::daemons::Daemons;
+use crate::daemons::{Daemons, Kill};
 use crate::support::etcd::{self, ELECTION_MS, Etcd, HEARTBEAT_MS};
 use crate::support::{pico, ports, random};
 use crate::watch::{self, Failover};
@@ -118,8 +118,8 @@ impl<'a> EtcdHamonCluster<'a> {
     }
 
     /// Starts dc1 and waits for its pico, starts dc2 and waits until it stands by, lets the
-    /// cluster settle, kills dc1's daemon and watches dc2 take over.
-    pub fn failover(mut self, every: Duration) -> Failover {
+    /// cluster settle, kills dc1's daemon (or its whole node) and watches dc2 take over.
+    pub fn failover(mut self, every: Duration, kill: Kill) -> Failover {
         let t = self.timing;
         let limit = t.failover_bound() * 2 + Duration::from_secs(30);
         self.daemons.start("dc1");
@@ -132,7 +132,7 @@ impl<'a> EtcdHamonCluster<'a> {
         }
         let phase = random::below(t.period.as_millis() as u64);
         std::thread::sleep(t.period * 3 + Duration::from_millis(phase));
-        let killed = self.daemons.kill_first();
+        let killed = self.daemons.kill_first(kill);
         let mut f = watch::watch(killed, self.ports[0], self.ports[1], every, limit);
         if let Some(problem) = f.problem.take() {
             f.problem = Some(format!("{problem}: {}", self.daemons.log_tail()));
@@ -148,15 +148,15 @@ impl<'a> EtcdHamonCluster<'a> {
     }
 }
 
-/// `runs` failovers with timing `t`, one after another on one local etcd started in `dir`;
-/// Err when etcd cannot run here (named in the report).
+/// `runs` failovers with timing `t` for each way of killing dc1 (`KILLS`), one after another
+/// on one local etcd started in `dir`; Err when etcd cannot run here (named in the report).
 pub fn runs(
     dir: &Path,
     pico: &Path,
     runs: usize,
     every: Duration,
     t: EtcdTiming,
-) -> Result<Vec<Failover>, String> {
+) -> Result<Vec<Vec<Failover>>, String> {
     etcd::available()?;
     t.check()
         .map_err(|e| format!("the benchmark's etcd timing: {e}"))?;
@@ -164,10 +164,17 @@ pub fn runs(
         return Err(format!("the benchmark's etcd timing: {w}"));
     }
     let etcd = Etcd::start(dir)?;
-    Ok((0..runs)
-        .map(|i| {
-            let cluster = format!("bench{i}");
-            EtcdHamonCluster::new(&etcd, &dir.join(&cluster), &cluster, pico, t).failover(every)
+    Ok(crate::KILLS
+        .iter()
+        .enumerate()
+        .map(|(k, &kill)| {
+            (0..runs)
+                .map(|i| {
+                    let cluster = format!("bench{k}x{i}");
+                    EtcdHamonCluster::new(&etcd, &dir.join(&cluster), &cluster, pico, t)
+                        .failover(every, kill)
+                })
+                .collect()
         })
         .collect())
 }

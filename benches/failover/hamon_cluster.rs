@@ -1,8 +1,9 @@
 //! One two-node hamon cluster as scripts/demo runs it: real `ha-heartbeat` daemons, dc1
 //! (preferred) and dc2, over their own shared directory, each supervising the example pico
 //! on its own port. dc1 becomes active; after it has settled, its daemon is killed with -9
-//! at a random point of the heartbeat period (its guard kills its pico at once), and dc2's
-//! takeover is watched from outside.
+//! at a random point of the heartbeat period, alone (its guard kills its pico at once and
+//! hands the term over) or with its whole node (guard and pico too), and dc2's takeover is
+//! watched from outside.
 
 use std::fs;
 use std::path::Path;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use hamon::heartbeat::timing::Timing;
 
-use crate::daemons::{DAEMON, Daemons};
+use crate::daemons::{DAEMON, Daemons, Kill};
 use crate::support::{cleanup, pico, ports, random};
 use crate::watch::{self, Failover};
 
@@ -61,8 +62,8 @@ impl HamonCluster {
     }
 
     /// Starts both daemons, waits for dc1's pico, lets the cluster settle, kills dc1's
-    /// daemon and watches dc2 take over.
-    pub fn failover(mut self, timing: &Timing, every: Duration) -> Failover {
+    /// daemon (or its whole node) and watches dc2 take over.
+    pub fn failover(mut self, timing: &Timing, every: Duration, kill: Kill) -> Failover {
         self.daemons.start("dc1");
         self.daemons.start("dc2");
         let limit = timing.failover_bound() * 2 + Duration::from_secs(30);
@@ -77,7 +78,7 @@ impl HamonCluster {
         }
         let phase = random::below(timing.period.as_millis() as u64);
         std::thread::sleep(timing.period * 3 + Duration::from_millis(phase));
-        let killed = self.daemons.kill_first();
+        let killed = self.daemons.kill_first(kill);
         let mut f = watch::watch(killed, self.ports[0], self.ports[1], every, limit);
         if let Some(problem) = f.problem.take() {
             f.problem = Some(format!("{problem}: {}", self.daemons.log_tail()));

@@ -1,10 +1,12 @@
-//! Failover time after kill -9 of the active daemon, with real processes: hamon's
-//! `ha-heartbeat` with the fast timing and the `hb.profile`s (nfs, the default; san; local)
-//! against the formula bound D + 2P + 6 T_io + C plus the application's start time, and the
-//! seed script with its own settings under the same kill; and hamon on a local three-member
-//! etcd (`hb.backend=etcd`) against TTL + 3E + 0.5 s + P + 3 T_io + W plus the start time. The
-//! fast and the etcd clusters run one after another; the profiles' and the seed's (ten
-//! seconds to over a minute per failover) all at once, each in its own directory.
+//! Failover time with real processes, two rows per setup: "daemon killed" (kill -9 of the
+//! active daemon alone: its guard hands the term over) against 2P + 4 T_io + C (etcd: P +
+//! 4 T_io + W) plus the application's start time, and "node lost" (the active's daemon, guard
+//! and application killed at once, as when its host dies) against D + 2P + 6 T_io + C (etcd:
+//! TTL + 3E + 0.5 s + P + 3 T_io + W) plus the start time. hamon's `ha-heartbeat` with the fast
+//! timing and the `hb.profile`s (nfs, the default; san; local), hamon on a local three-member
+//! etcd (`hb.backend=etcd`), and the seed script with its own settings under kill -9 of its
+//! active instance. The fast and the etcd clusters run one after another; the profiles' and the
+//! seed's (ten seconds to over a minute per failover) all at once, each in its own directory.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -21,6 +23,7 @@ use std::time::Duration;
 use hamon::heartbeat::etcd::timing::EtcdTiming;
 use hamon::heartbeat::timing::Timing;
 
+use daemons::Kill;
 use hamon_cluster::HamonCluster;
 use seed_cluster::SeedCluster;
 use support::cleanup::Guard;
@@ -42,8 +45,13 @@ struct Series {
     formula: &'static str,
 }
 
+/// The rows of each setup, in this order.
+pub const KILLS: [Kill; 2] = [Kill::Daemon, Kill::Node];
+
 const FILE_BOUND: &str = "D + 2P + 6 T_io + C + S";
+const FILE_HANDOVER_BOUND: &str = "2P + 4 T_io + C + S";
 const ETCD_BOUND: &str = "TTL + 3E + 0.5 s + P + 3 T_io + W + S";
+const ETCD_HANDOVER_BOUND: &str = "P + 4 T_io + W + S";
 const ETCD_LABEL: &str = "hamon on etcd, 3 local members (P 500 ms, TTL 6 s)";
 const ETCD_DEFAULT_LABEL: &str = "hamon on etcd, default profile (P 1 s, TTL 10 s)";
 
@@ -62,18 +70,18 @@ fn main() {
         ("hamon, SAN profile", Timing::san()),
         ("hamon, local profile", Timing::local()),
     ];
-    let fast_runs = (0..runs)
-        .map(|i| {
-            let dir = guard.subdir(&format!("fast-{i}"));
-            HamonCluster::new(&dir, &pico, &fast).failover(&fast, FAST_EVERY)
+    let mut series: Vec<Series> = KILLS
+        .iter()
+        .map(|&kill| {
+            let runs = (0..runs)
+                .map(|i| {
+                    let dir = guard.subdir(&format!("fast-{}-{i}", kill.name().replace(' ', "-")));
+                    HamonCluster::new(&dir, &pico, &fast).failover(&fast, FAST_EVERY, kill)
+                })
+                .collect();
+            file_series("hamon, fast profile", kill, runs, &fast, start_time)
         })
         .collect();
-    let mut series = vec![Series {
-        label: "hamon, fast profile".into(),
-        runs: fast_runs,
-        bound: Some(bound(&fast, start_time)),
-        formula: FILE_BOUND,
-    }];
     // On etcd a failover takes seconds: fewer runs than the file profiles' in a full run.
     let etcd_count = if opts.quick { runs } else { runs.min(10) };
     let etcd_dir = guard.subdir("etcd");
@@ -121,13 +129,10 @@ fn main() {
         let [short_done, default_done] = etcd_done;
         etcd_results.push((ETCD_LABEL, short, short_done));
         etcd_results.push((ETCD_DEFAULT_LABEL, default, default_done));
-        for ((label, timing), runs) in profiles.iter().zip(profile_runs) {
-            series.push(Series {
-                label: label.to_string(),
-                runs,
-                bound: Some(bound(timing, start_time)),
-                formula: FILE_BOUND,
-            });
+        for ((label, timing), per_kill) in profiles.iter().zip(profile_runs) {
+            for (&kill, runs) in KILLS.iter().zip(per_kill) {
+                series.push(file_series(label, kill, runs, timing, start_time));
+            }
         }
         if let Some(seed_runs) = seed_runs {
             let (runs, notes): (Vec<_>, Vec<_>) = seed_runs.into_iter().unzip();
@@ -143,28 +148,41 @@ fn main() {
     let mut etcd_missing = Vec::new();
     for (label, t, result) in etcd_results {
         match result {
-            Ok(runs) => {
-                let text = format!("{} + {}", human(t.failover_bound()), human(start_time));
-                series.push(Series {
-                    label: label.into(),
-                    runs,
-                    bound: Some((t.failover_bound() + start_time, text)),
-                    formula: ETCD_BOUND,
-                });
+            Ok(per_kill) => {
+                for (&kill, runs) in KILLS.iter().zip(per_kill) {
+                    let (b, formula) = match kill {
+                        Kill::Daemon => (
+                            t.period + 4 * t.io_timeout + t.claim_wait(),
+                            ETCD_HANDOVER_BOUND,
+                        ),
+                        Kill::Node => (t.failover_bound(), ETCD_BOUND),
+                    };
+                    let text = format!("{} + {}", human(b), human(start_time));
+                    series.push(Series {
+                        label: format!("{label}: {}", kill.name()),
+                        runs,
+                        bound: Some((b + start_time, text)),
+                        formula,
+                    });
+                }
             }
             Err(why) => etcd_missing.push((label, why)),
         }
     }
 
     let mut report = Report::new("failover");
-    report.heading("Heartbeat failover after kill -9 of the active daemon");
+    report.heading("Heartbeat failover after kill -9 of the active daemon, and of its whole node");
     report.paragraph(&format!(
-        "Two nodes on one machine, each with its own monitor port; the active node's daemon \
-         is killed with -9 at a random point of the period, and the time runs from the kill \
+        "Two nodes on one machine, each with its own monitor port; at a random point of the \
+         period the active node's daemon is killed with -9 alone (\"daemon killed\": the host \
+         lives, its guard stops the application and hands the term over; bound 2P + 4 T_io + \
+         C plus S, on etcd P + 4 T_io + W plus S) or together with its guard and application \
+         (\"node lost\": all stopped, then killed at once, as when the host dies; the lease \
+         is waited out), and the time runs from the kill \
          until the other node's application answers `check` healthy (probed every {} for \
          the fast profile, every {} otherwise). hamon: `ha-heartbeat` supervising the \
          example pico, {runs} clusters per profile, fast ones one after another, those of \
-         the `hb.profile`s (nfs, san, local) all at once. The bound is D + 2P + 6 T_io + C plus S, pico's start time (the \
+         the `hb.profile`s (nfs, san, local) all at once. The node-lost bound is D + 2P + 6 T_io + C plus S, pico's start time (the \
          slowest of 10 starts: {}). Seed: the script unchanged, each instance in its own \
          UTS and PID namespace with its own host name, sharing the heartbeat directory, \
          killed at a random point of the standby's 33 s loop. hamon on etcd: the same daemons \
@@ -172,8 +190,8 @@ fn main() {
          --heartbeat-interval {} ms, --election-timeout {} ms; data on the scratch disk), \
          P {}, T_io {}, TTL {}, K {}, and with hamon's default etcd profile (P {}, T_io {}, \
          TTL {}, K {}){}; {etcd_count} clusters per series one after another{}, each \
-         listing its own site's member first; dc1 starts first, and its daemon is killed once \
-         dc2 stands by; probed every {}. Its bound is TTL + 3E + 0.5 s + P + 3 T_io + W plus S.",
+         listing its own site's member first; dc1 starts first, and its daemon (or its whole node) is killed once \
+         dc2 stands by; probed every {}. Its node-lost bound is TTL + 3E + 0.5 s + P + 3 T_io + W plus S.",
         human(FAST_EVERY),
         human(SLOW_EVERY),
         human(start_time),
@@ -236,50 +254,82 @@ fn main() {
         report.not_run(&format!("failover: {label} within {ETCD_BOUND}"), why);
     }
     if opts.quick {
-        report.not_run(
-            &format!("failover: {ETCD_DEFAULT_LABEL} within {ETCD_BOUND}"),
-            "not run with --quick",
-        );
-        for (label, _) in &profiles {
+        for (kill, formula) in KILLS.iter().zip([ETCD_HANDOVER_BOUND, ETCD_BOUND]) {
             report.not_run(
-                &format!("failover: {label} within {FILE_BOUND}"),
+                &format!(
+                    "failover: {ETCD_DEFAULT_LABEL}: {} within {formula}",
+                    kill.name()
+                ),
                 "not run with --quick",
             );
+        }
+        for (label, _) in &profiles {
+            for (kill, formula) in KILLS.iter().zip([FILE_HANDOVER_BOUND, FILE_BOUND]) {
+                report.not_run(
+                    &format!("failover: {label}: {} within {formula}", kill.name()),
+                    "not run with --quick",
+                );
+            }
         }
     }
     report.write(&opts.out);
     drop(guard);
 }
 
-/// D + 2P + 6 T_io + C + S, and how it is made up.
-fn bound(t: &Timing, start: Duration) -> (Duration, String) {
-    let total = t.failover_bound() + start;
-    let text = format!("{} + {}", human(t.failover_bound()), human(start));
-    (total, text)
+/// The series of one file-backend setup and way of killing: with a daemon killed alone the
+/// guard hands over (2P + 4 T_io + C + S), with the node lost the lease is waited out
+/// (D + 2P + 6 T_io + C + S).
+fn file_series(
+    label: &str,
+    kill: Kill,
+    runs: Vec<Failover>,
+    t: &Timing,
+    start: Duration,
+) -> Series {
+    let (b, formula) = match kill {
+        Kill::Daemon => (
+            t.period * 2 + t.io_timeout * 4 + t.confirm,
+            FILE_HANDOVER_BOUND,
+        ),
+        Kill::Node => (t.failover_bound(), FILE_BOUND),
+    };
+    Series {
+        label: format!("{label}: {}", kill.name()),
+        runs,
+        bound: Some((b + start, format!("{} + {}", human(b), human(start)))),
+        formula,
+    }
 }
 
 type SeedRun = (Failover, Vec<String>);
 
-/// Every cluster of every profile in `timings` and every seed cluster at once, one thread
-/// each; the runs of each profile in `timings`' order.
+/// Every cluster of every profile in `timings` (each way of killing, `KILLS`) and every seed
+/// cluster at once, one thread each; the runs of each profile in `timings`' order, per kill.
 fn concurrent_runs(
     scratch: &Path,
     runs: usize,
     pico: &Path,
     timings: &[Timing],
     seed_script: Option<&Path>,
-) -> (Vec<Vec<Failover>>, Option<Vec<SeedRun>>) {
+) -> (Vec<Vec<Vec<Failover>>>, Option<Vec<SeedRun>>) {
     std::thread::scope(|scope| {
-        let profile_threads: Vec<Vec<_>> = timings
+        let profile_threads: Vec<Vec<Vec<_>>> = timings
             .iter()
             .enumerate()
             .map(|(p, timing)| {
-                (0..runs)
-                    .map(|i| {
-                        let dir = scratch.join(format!("profile{p}-{i}"));
-                        scope.spawn(move || {
-                            HamonCluster::new(&dir, pico, timing).failover(timing, SLOW_EVERY)
-                        })
+                KILLS
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &kill)| {
+                        (0..runs)
+                            .map(|i| {
+                                let dir = scratch.join(format!("profile{p}-{k}-{i}"));
+                                scope.spawn(move || {
+                                    HamonCluster::new(&dir, pico, timing)
+                                        .failover(timing, SLOW_EVERY, kill)
+                                })
+                            })
+                            .collect()
                     })
                     .collect()
             })
@@ -294,10 +344,15 @@ fn concurrent_runs(
         });
         let profile_runs = profile_threads
             .into_iter()
-            .map(|threads| {
-                threads
+            .map(|per_kill| {
+                per_kill
                     .into_iter()
-                    .map(|t| t.join().expect("a profile's cluster thread"))
+                    .map(|threads| {
+                        threads
+                            .into_iter()
+                            .map(|t| t.join().expect("a profile's cluster thread"))
+                            .collect()
+                    })
                     .collect()
             })
             .collect();

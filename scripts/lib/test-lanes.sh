@@ -32,8 +32,8 @@ esac
 # release first, then the longest).
 heavy="c_examples glibc_baseline packaging java rpm maven readme lib heartbeat_browser benches"
 # The slowest of the others first, so that no lane ends with a long one alone.
-slow="etcd_partition etcd_daemon heartbeat_faults etcd_trust scripts_safety heartbeat_daemon
-    shells heartbeat_pause pacemaker heartbeat_cpu attack scripts heartbeat_tick_loop
+slow="etcd_partition etcd_daemon heartbeat_faults heartbeat_crash_handover etcd_trust scripts_safety
+    heartbeat_daemon heartbeat_cluster_events shells heartbeat_pause pacemaker heartbeat_cpu attack scripts heartbeat_tick_loop
     heartbeat_tick_fence heartbeat_flap c_heartbeat etcd_node"
 
 target=${CARGO_TARGET_DIR:-$PWD/target}

@@ -86,6 +86,11 @@ impl FileNode {
         self.core.role()
     }
 
+    /// The epoch of the current (or last) term.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.core.epoch()
+    }
+
     pub(crate) fn last_write(&self) -> Option<Duration> {
         self.last_write
     }

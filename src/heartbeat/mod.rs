@@ -12,6 +12,7 @@ pub mod epoch;
 #[cfg(feature = "etcd")]
 pub mod etcd;
 pub(crate) mod file_node;
+pub mod handover;
 pub mod io;
 pub mod node;
 pub mod observe;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::heartbeat::core::Role;
 use crate::heartbeat::file_node::FileNode;
+use crate::heartbeat::handover::{HeldTerm, Term};
 use crate::heartbeat::observe::{Liveness, Time};
 use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 use crate::heartbeat::store::{FileStore, Store};
@@ -73,6 +74,8 @@ pub struct NodeView {
 pub struct Node {
     settings: NodeSettings,
     backend: Backend,
+    /// This run's incarnation (in every record it writes).
+    incarnation: u64,
 }
 
 /// Boxed: the two differ in size, and a node lives as long as its program anyway.
@@ -106,11 +109,13 @@ impl Node {
     pub fn new(settings: NodeSettings) -> Result<Node, NodeError> {
         #[cfg(feature = "etcd")]
         if let Some(e) = settings.etcd.clone() {
-            let etcd = crate::heartbeat::etcd::backend::EtcdBackend::new(e, incarnation())
+            let incarnation = incarnation();
+            let etcd = crate::heartbeat::etcd::backend::EtcdBackend::new(e, incarnation)
                 .map_err(|m| NodeError::Config(format!("hb.etcd: {m}")))?;
             return Ok(Node {
                 settings,
                 backend: Backend::Etcd(Box::new(etcd)),
+                incarnation,
             });
         }
         let store: Arc<dyn Store> = Arc::new(FileStore::new(settings.dir.clone()));
@@ -119,10 +124,12 @@ impl Node {
 
     /// Creates a node of the file backend on any store (tests use this to inject faults).
     pub fn with_store(settings: NodeSettings, store: Arc<dyn Store>) -> Result<Node, NodeError> {
-        let file = FileNode::new(settings.clone(), store, incarnation())?;
+        let incarnation = incarnation();
+        let file = FileNode::new(settings.clone(), store, incarnation)?;
         Ok(Node {
             settings,
             backend: Backend::File(Box::new(file)),
+            incarnation,
         })
     }
 
@@ -219,6 +226,28 @@ impl Node {
     /// The instant (boot clock, ns) this node's lease ends, while it holds one.
     pub fn lease_deadline(&self) -> Option<Time> {
         each!(self, b => b.lease_deadline())
+    }
+
+    /// The term this node holds (claiming, active or stopping), for a guard that hands it over
+    /// when its caller dies and the application is confirmed gone (docs/heartbeat.md, "The
+    /// guard's hand-over"); None while standby.
+    pub fn held_term(&self) -> Option<Term> {
+        if self.role() == Role::Standby {
+            return None;
+        }
+        match &self.backend {
+            Backend::File(b) => {
+                let term = HeldTerm {
+                    epoch: b.epoch(),
+                    incarnation: self.incarnation,
+                };
+                term.is_some().then_some(Term::File(term))
+            }
+            #[cfg(feature = "etcd")]
+            Backend::Etcd(b) => b
+                .held_lease()
+                .map(|(epoch, lease)| Term::Etcd { epoch, lease }),
+        }
     }
 
     /// For a caller that sees the application itself and confirms its end (`app_stopped`):

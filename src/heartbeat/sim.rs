@@ -33,6 +33,7 @@ use crate::heartbeat::record::{MaintMode, MaintRecord, NodeRecord};
 use crate::heartbeat::timing::{RATE_ERROR, Timing};
 
 mod daemon;
+mod handover;
 
 const MS: u64 = 1_000_000;
 
@@ -115,6 +116,8 @@ enum SimEvent {
     Resume(usize),
     /// The daemon's start sequence takes its next step (sim/daemon.rs).
     DaemonStep(usize, u64, u64),
+    /// The guard of a crashed run takes its next hand-over step (sim/handover.rs).
+    HandOver(usize, u64),
 }
 
 /// A clock running at `1 + rate` from `offset`: the node's CLOCK_BOOTTIME, which keeps
@@ -204,6 +207,12 @@ struct Node {
     restarts: u32,
     /// The application died while the daemon was busy: handled after the tick.
     died: Option<u64>,
+    /// The incarnation the running daemon writes under.
+    incarnation: u64,
+    /// The hand-over of the guard of a crashed run, while it goes on.
+    handover: Option<handover::HandOver>,
+    /// Until then a guard holds the node's run lock: a daemon that boots waits.
+    run_lock_until: u64,
 }
 
 pub struct Sim {
@@ -315,6 +324,9 @@ impl Sim {
                 guard_broken: false,
                 restarts: 0,
                 died: None,
+                incarnation: 0,
+                handover: None,
+                run_lock_until: 0,
             });
         }
         let maint = sim.maint_record(MaintMode::Off);
@@ -516,6 +528,7 @@ impl Sim {
                     }
                 }
             }
+            SimEvent::HandOver(i, inc) => self.hand_over_step(i, inc),
             SimEvent::Fault => self.fault(),
         }
     }
@@ -524,8 +537,11 @@ impl Sim {
         if self.nodes[i].core.is_some() {
             return;
         }
-        // A restarted daemon waits for its old writes, keeping one write outstanding per node.
-        if self.nodes[i].in_flight.iter().any(|io| io.write.is_some()) {
+        // A restarted daemon waits for its old writes, keeping one write outstanding per node,
+        // and for the run lock a guard may hold while it hands the last run's term over.
+        if self.nodes[i].in_flight.iter().any(|io| io.write.is_some())
+            || self.now < self.nodes[i].run_lock_until
+        {
             self.push(self.now + 10 * MS, SimEvent::Boot(i));
             return;
         }
@@ -533,6 +549,7 @@ impl Sim {
         let incarnation = self.rng.next_u64();
         let node = &mut self.nodes[i];
         node.inc += 1;
+        node.incarnation = incarnation;
         node.paused_until = 0;
         node.suspended_until = 0;
         node.pending.clear();
@@ -1013,6 +1030,7 @@ impl Sim {
         }
         if self.daemon_faults {
             self.daemon_fault();
+            self.crash_fault();
         }
         let n = self.nodes.len();
         let i = self.rng.below(n as u64) as usize;
@@ -1039,7 +1057,12 @@ impl Sim {
                 self.set_link(i, Link::Healthy);
             }
             5 => {
+                // The daemon alone (its guard survives and may hand over), or the whole node.
+                let guard = self.guard_survives(i);
                 self.crash(i);
+                if let Some(h) = guard {
+                    self.begin_hand_over(i, h);
+                }
                 let at = self.now + self.rng.range(MS, d);
                 self.push(at, SimEvent::Boot(i));
             }

@@ -707,3 +707,37 @@ fn last_setting_wins(conf: &str) -> String {
     }
     out
 }
+
+/// Worst case from `kill -9` of the active daemon alone to the peer's application, when the
+/// guard hands the term over and storage is healthy: the guard's reads and write (ms on a
+/// local directory), the peer's next read (P + T_io), its claim write and read (2 T_io), C,
+/// the confirm read and the ACTIVE write (2 T_io), plus a period of slack for a loaded
+/// machine, plus S. No takeover time D in it: nobody waits out the lease.
+pub fn handover_bound() -> Duration {
+    FAST.period * 2 + FAST.io_timeout * 4 + FAST.confirm + ms(APP_START_MS)
+}
+
+impl Cluster {
+    /// The processes of `node`: its daemon, its guard and its running application (the
+    /// leader of the application's process group), those that exist.
+    pub fn node_pids(&self, node: &str) -> (i32, Option<i32>, Option<i32>) {
+        let app = self.running().into_iter().find(|i| i.node == node);
+        (self.pid(node), self.guard_pid(node), app.map(|i| i.pid))
+    }
+
+    /// Every process of `node` at once, as when its host is lost: all are stopped first
+    /// (SIGSTOP), so that none sees another's end and acts on it, then, with SIGKILL, killed.
+    pub fn stop_node(&mut self, node: &str, kill: bool) {
+        let (daemon, guard, app) = self.node_pids(node);
+        let group = app.map(|a| -a);
+        for pid in [Some(daemon), guard, group].into_iter().flatten() {
+            signal(pid, libc::SIGSTOP);
+        }
+        if kill {
+            for pid in [Some(daemon), guard, group].into_iter().flatten() {
+                signal(pid, libc::SIGKILL);
+            }
+            self.kill9(node);
+        }
+    }
+}

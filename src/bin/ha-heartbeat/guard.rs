@@ -9,6 +9,10 @@
 //! the same line on its stdout. The daemon lets a new application run only after that answer
 //! (see `App::spawn_gated`), so no application ever runs that the guard does not know of.
 //!
+//! The daemon also tells the guard the term it holds, `term file EPOCH INCARNATION`, `term
+//! etcd EPOCH LEASE` or `term none` (not answered). When the daemon dies while it holds one, the
+//! guard hands it over once the application's group is gone (`guard_handover`).
+//!
 //! The guard waits on a timerfd of CLOCK_BOOTTIME set to the absolute deadline: it compares on
 //! the same clock as the lease, and a timer that expired during a suspend fires on resume.
 //! Where no such timer can be set it polls, at least every 100 ms, and compares on the same
@@ -21,8 +25,10 @@ use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
+use super::guard_handover::HandOver;
 use super::guard_held::Held;
 use super::supervise::signal_group;
+use hamon::heartbeat::handover::Term;
 use hamon::heartbeat::node::boottime;
 
 fn kill_group(pgid: i32, why: &str) {
@@ -120,9 +126,10 @@ fn parse_line(line: &str) -> Option<(i32, u64)> {
     it.next().is_none().then_some((pgid, deadline))
 }
 
-/// The guard's main loop over `fd` (its stdin), answering on `ack` (its stdout). Returns the
-/// exit code.
-pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
+/// The guard's main loop over `fd` (its stdin), answering on `ack` (its stdout). With
+/// `handover` (the daemon's settings could be read), a term the daemon held when it died is
+/// handed over. Returns the exit code.
+pub fn guard_main(fd: RawFd, ack: RawFd, mut handover: Option<HandOver>) -> i32 {
     let mut timer = match BootTimer::new() {
         Ok(t) => Some(t),
         Err(e) => {
@@ -137,6 +144,10 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
     }
     let mut pgid: i32 = 0;
     let mut deadline: u64 = 0;
+    // The term the daemon holds, and the last group it handed over (also after a kill at the
+    // deadline): a hand-over waits until that group is empty.
+    let mut term: Option<Term> = None;
+    let mut last_group: i32 = 0;
     let mut buf: Vec<u8> = Vec::new();
     loop {
         // A guard that was not scheduled for a while must read what the daemon sent in the
@@ -203,6 +214,9 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
         if n == 0 {
             // The daemon is gone: whatever application it left must go too.
             kill_group(pgid, "the daemon went away");
+            if let (Some(t), Some(h)) = (&term, handover.as_mut()) {
+                h.run(t, last_group);
+            }
             return 0;
         }
         buf.extend_from_slice(&chunk[..n as usize]);
@@ -210,13 +224,18 @@ pub fn guard_main(fd: RawFd, ack: RawFd) -> i32 {
         while let Some(end) = buf.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = buf.drain(..=end).collect();
             let text = String::from_utf8_lossy(&line);
-            if let Some((p, d)) = parse_line(&text) {
+            if let Some(t) = Term::parse_line(&text) {
+                term = t;
+            } else if let Some((p, d)) = parse_line(&text) {
                 if p != pgid && pgid != 0 && p != 0 {
                     // A new application while the old one is held: should not happen.
                     kill_group(pgid, "replaced by a new application");
                 }
                 pgid = p;
                 deadline = d;
+                if p != 0 {
+                    last_group = p;
+                }
                 answers.extend_from_slice(&line);
             }
         }
@@ -244,19 +263,25 @@ pub struct Guard {
     answers: ChildStdout,
     pending: Vec<u8>,
     last: (i32, u64),
+    /// The term line sent last.
+    last_term: Option<String>,
     /// The deadlines it may be acting on.
     held: Held,
 }
 
 impl Guard {
     /// Starts `exe guard` in its own session (not the daemon's process group, so a signal
-    /// to the daemon's group does not reach it).
-    /// Starts `exe guard`, logging to `log_file` as well as to the daemon's stderr.
-    pub fn spawn(exe: &Path, log_file: Option<&Path>) -> io::Result<Guard> {
+    /// to the daemon's group does not reach it), logging to `log_file` as well as to the
+    /// daemon's stderr, with the daemon's configuration file `config` (what it needs to hand
+    /// a term over).
+    pub fn spawn(exe: &Path, log_file: Option<&Path>, config: Option<&Path>) -> io::Result<Guard> {
         let mut cmd = Command::new(exe);
         cmd.arg("guard");
         if let Some(f) = log_file {
             cmd.arg("--log-file").arg(f);
+        }
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
         }
         cmd.stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -283,6 +308,7 @@ impl Guard {
             answers,
             pending: Vec::new(),
             last: (-1, 0),
+            last_term: None,
             held: Held::default(),
         })
     }
@@ -340,6 +366,22 @@ impl Guard {
             return Ok(());
         }
         self.write_line(pgid, deadline).map(drop)
+    }
+
+    /// Tells the guard the term the node holds (None: none), for a hand-over should the
+    /// daemon die; sent only when it changed, not answered.
+    pub fn send_term(&mut self, term: Option<&Term>) -> io::Result<()> {
+        let line = term.map_or_else(|| "term none".to_string(), Term::to_line);
+        if self.last_term.as_deref() == Some(line.as_str()) {
+            return Ok(());
+        }
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| io::Error::other("guard pipe closed"))?;
+        stdin.write_all(format!("{line}\n").as_bytes())?;
+        self.last_term = Some(line);
+        Ok(())
     }
 
     /// Tells the guard the application group and its absolute lease deadline, and waits until
@@ -409,7 +451,7 @@ mod tests {
         let (ack_r, ack_w) = pipe();
         let (in_fd, ack_fd) = (in_r.as_raw_fd(), ack_w.as_raw_fd());
         let guard = std::thread::spawn(move || {
-            let code = guard_main(in_fd, ack_fd);
+            let code = guard_main(in_fd, ack_fd, None);
             drop((in_r, ack_w));
             code
         });

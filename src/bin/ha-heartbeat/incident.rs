@@ -179,6 +179,17 @@ impl Incidents {
         }
     }
 
+    /// Waits, at most `bound`, for the commands still running (a process about to exit, such
+    /// as the guard after its hand-over, lets its page finish first).
+    pub fn finish(&mut self, bound: Duration) {
+        let until = Instant::now() + bound;
+        while !self.running.is_empty() && Instant::now() < until {
+            self.housekeeping();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.housekeeping();
+    }
+
     /// Reaps finished commands and the orphans they left in their groups.
     pub fn housekeeping(&mut self) {
         let mut done = Vec::new();

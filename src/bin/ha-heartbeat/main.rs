@@ -15,6 +15,7 @@ mod events;
 mod flap;
 mod gather;
 mod guard;
+mod guard_handover;
 mod guard_held;
 mod incident;
 mod journal;
@@ -24,6 +25,7 @@ mod notify;
 mod page;
 mod pause;
 mod publish;
+mod run_lock;
 mod status;
 mod supervise;
 mod watchdog_device;
@@ -65,6 +67,33 @@ fn signal_fd() -> io::Result<RawFd> {
     Ok(fds[0])
 }
 
+/// The guard ends only when its daemon's pipe closes: a SIGTERM (systemd sends one to the whole
+/// cgroup when the daemon dies or stops) must neither leave the application unguarded nor cut
+/// a hand-over short, which is bounded by the kill budget and the I/O timeouts (within the
+/// unit's TimeoutStopSec). Then what it needs to hand a term over: the daemon's settings.
+fn guard_settings(config: Option<&std::path::Path>) -> Option<guard_handover::HandOver> {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+        // SAFETY: SIG_IGN installs no handler.
+        unsafe {
+            libc::signal(sig, libc::SIG_IGN);
+        }
+    }
+    let path = config?;
+    match admin::load(path) {
+        Ok((cfg, settings)) => Some(guard_handover::HandOver::new(
+            settings,
+            cfg.heartbeat.incident_cmd,
+        )),
+        Err(e) => {
+            log::warn!(
+                "cannot read {}: {e}; this guard cannot hand a term over",
+                path.display()
+            );
+            None
+        }
+    }
+}
+
 /// Prints an error the way every `ha-heartbeat` error looks.
 fn fail(msg: &str, code: u8) -> ExitCode {
     eprintln!("ha-heartbeat: {msg}");
@@ -87,7 +116,9 @@ fn main() -> ExitCode {
     };
     if let cli::Command::Guard(log_file) = &cli.command {
         logging::init(log_file.as_deref(), "guard: ");
-        return ExitCode::from(guard::guard_main(0, 1) as u8);
+        return ExitCode::from(
+            guard::guard_main(0, 1, guard_settings(cli.config.as_deref())) as u8,
+        );
     }
     let path = cli.config.clone().unwrap_or_default();
     let (cfg, settings) = match admin::load(&path) {
@@ -108,7 +139,9 @@ fn main() -> ExitCode {
                 }
             };
             let exe = std::env::current_exe().ok();
-            let r = daemon::run(&cfg, fd, exe.as_deref());
+            // The guard reads the same file, from wherever it runs.
+            let config = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
+            let r = daemon::run(&cfg, &config, fd, exe.as_deref());
             // The application is stopped and the lease given up: the last events (why it
             // stopped) reach the other nodes' pages, if the storage answers at once.
             publish::flush(Duration::from_secs(1));

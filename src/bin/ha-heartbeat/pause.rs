@@ -14,6 +14,9 @@
 //!   included), while the application runs, before the daemon looks at the application (held
 //!   here past the lease deadline, the daemon sees the guard's kill before its own tick
 //!   fences).
+//! - `handover`: in the guard, after its daemon died: the daemon is gone, the guard holds
+//!   `STATE_DIR/run.lock` and the application's group is empty; before it reads the records
+//!   and hands the term over.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};

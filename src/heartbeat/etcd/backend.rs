@@ -150,6 +150,16 @@ impl EtcdBackend {
         role(self.core.role())
     }
 
+    /// The epoch and etcd lease of the term this node holds (claiming, active or stopping),
+    /// for the guard's hand-over; None while standby or without a lease.
+    pub fn held_lease(&self) -> Option<(u64, i64)> {
+        if self.role() == Role::Standby {
+            return None;
+        }
+        let s = self.core.status(boottime());
+        s.lease.map(|lease| (s.epoch, lease))
+    }
+
     /// The instant (boot clock, ns) the active must have stopped its application.
     pub fn lease_deadline(&self) -> Option<Time> {
         self.core.lease_deadline()

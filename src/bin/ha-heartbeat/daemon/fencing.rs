@@ -7,7 +7,7 @@ use hamon::heartbeat::node::{TickResult, boottime};
 use super::Daemon;
 use crate::guard::Guard;
 use crate::incident::{self, Kind};
-use crate::{supervise, watchdog_device};
+use crate::{run_lock, supervise, watchdog_device};
 
 impl Daemon {
     /// A guard runs (one is started when there is none); false when none can be started.
@@ -25,7 +25,8 @@ impl Daemon {
             return true;
         }
         let spawned = match &self.guard_exe {
-            Some(exe) => Guard::spawn(exe, self.hb.log_file.as_deref()).map_err(|e| e.to_string()),
+            Some(exe) => Guard::spawn(exe, self.hb.log_file.as_deref(), Some(&self.config))
+                .map_err(|e| e.to_string()),
             None => Err("no guard program".to_string()),
         };
         match spawned {
@@ -62,7 +63,12 @@ impl Daemon {
                 Some(pgid) => (pgid, self.app_deadline),
                 None => (0, 0),
             };
-            match self.guard.as_mut().map(|g| g.send(line.0, line.1)) {
+            let term = self.node.held_term();
+            let sent = self.guard.as_mut().map(|g| {
+                g.send(line.0, line.1)
+                    .and_then(|()| g.send_term(term.as_ref()))
+            });
+            match sent {
                 Some(Err(e)) => {
                     let reason = incident::describe_io(&e);
                     let text = format!("cannot reach the guard: {reason}; starting a new one");
@@ -103,6 +109,12 @@ impl Daemon {
 
     /// Why the node must not claim now, if it must not.
     pub(super) fn holding(&mut self) -> Option<&'static str> {
+        if !self.take_run_lock() {
+            return Some(
+                "the guard of its last run still hands that run's term over, or another daemon \
+                 runs with this hb.state_dir (its run.lock is held)",
+            );
+        }
         if let Some(pgid) = self.stray
             && !self.app.kill_stray(pgid)
         {
@@ -120,6 +132,25 @@ impl Daemon {
         } else {
             None
         }
+    }
+
+    /// Holds `STATE_DIR/run.lock`, taking it if it is free: the guard of an earlier run is
+    /// done with it (see `run_lock`).
+    fn take_run_lock(&mut self) -> bool {
+        if self.run_lock.is_some() {
+            return true;
+        }
+        let dir = &self.node.settings().state_dir;
+        match run_lock::try_take(dir) {
+            Ok(lock) => self.run_lock = lock,
+            // Said once; the hold's own line says what it means.
+            Err(e) if !self.run_lock_failing => {
+                self.run_lock_failing = true;
+                log::error!("cannot lock {}: {e}", run_lock::path(dir).display());
+            }
+            Err(_) => {}
+        }
+        self.run_lock.is_some()
     }
 
     pub(super) fn housekeeping(&mut self) {

@@ -37,6 +37,7 @@ use crate::metrics::MetricsServer;
 use crate::notify::Notifier;
 use crate::page::{Own, Page};
 use crate::pause;
+use crate::run_lock::RunLock;
 use crate::supervise::{self, App, AppEvent};
 use crate::watchdog_device::WatchdogDevice;
 use ha_port::HaPort;
@@ -44,9 +45,15 @@ use phase::Lifecycle;
 use watch::{ClusterWatch, ServiceWatch, role_name};
 
 /// `ha-heartbeat run`. Returns when `stop_fd` becomes readable, after releasing.
-/// `guard_exe`: the program to run as `guard_exe guard` (None: no guard).
-pub fn run(cfg: &Config, stop_fd: RawFd, guard_exe: Option<&Path>) -> Result<(), String> {
-    let mut daemon = Daemon::setup(cfg, guard_exe)?;
+/// `guard_exe`: the program to run as `guard_exe guard --config CONFIG` (None: no guard);
+/// `config`: the file `cfg` was read from.
+pub fn run(
+    cfg: &Config,
+    config: &Path,
+    stop_fd: RawFd,
+    guard_exe: Option<&Path>,
+) -> Result<(), String> {
+    let mut daemon = Daemon::setup(cfg, config, guard_exe)?;
     daemon.begin();
     while daemon.step(stop_fd) {}
     daemon.shutdown();
@@ -65,6 +72,12 @@ struct Daemon {
     ha_port: Option<HaPort>,
     guard: Option<Guard>,
     guard_exe: Option<PathBuf>,
+    /// The configuration file, for the guard.
+    config: PathBuf,
+    /// `STATE_DIR/run.lock`, once taken (see `run_lock`).
+    run_lock: Option<RunLock>,
+    /// The lock cannot be taken for another reason than a holder (reported once).
+    run_lock_failing: bool,
     /// The guard cannot be started (reported once until it can).
     guard_failing: bool,
     watchdog_device: Option<WatchdogDevice>,

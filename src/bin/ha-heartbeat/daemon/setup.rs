@@ -29,7 +29,11 @@ use crate::watchdog_device::{self, WatchdogDevice};
 impl Daemon {
     /// Everything up to the first turn of the loop. `guard_exe`: the program to run as
     /// `guard_exe guard` (None: no guard).
-    pub(super) fn setup(cfg: &Config, guard_exe: Option<&Path>) -> Result<Daemon, String> {
+    pub(super) fn setup(
+        cfg: &Config,
+        config: &Path,
+        guard_exe: Option<&Path>,
+    ) -> Result<Daemon, String> {
         let hb = cfg.heartbeat.clone();
         let settings = NodeSettings::from_config(&hb).map_err(|e| e.to_string())?;
         watchdog_device::check_settings(&hb)?;
@@ -110,6 +114,9 @@ impl Daemon {
             ha_port,
             guard: None,
             guard_exe: guard_exe.map(Path::to_path_buf),
+            config: config.to_path_buf(),
+            run_lock: None,
+            run_lock_failing: false,
             guard_failing: false,
             watchdog_device,
             app_deadline: 0,
