@@ -52,8 +52,9 @@ fn notes(json: &Value) -> String {
     json["events_notes"].to_string()
 }
 
-/// n1 active, n2 standby; n1 is killed, n2 takes over; n1 comes back as standby and its
-/// page shows n2's takeover, read from n2's events file, with the node named.
+/// n1 active, n2 standby; n1's host is lost (daemon, guard and application killed at once,
+/// so nothing hands over), n2 takes over; n1 comes back as standby and its page shows n2's
+/// takeover, read from n2's events file, with the node named.
 #[test]
 fn a_takeover_on_one_node_shows_on_the_others_page() {
     let mut c = Cluster::new("cev-file", &["n1", "n2"], "hb.cluster=evc\n");
@@ -75,7 +76,7 @@ fn a_takeover_on_one_node_shows_on_the_others_page() {
         "n1's page never showed n2's events: {}",
         status_json(port)
     );
-    c.kill9("n1");
+    c.stop_node("n1", true);
     c.wait_running_on(|i| i.node == "n2", failover_bound() * 3);
     c.start("n1");
     let mut json = Value::Null;

@@ -32,9 +32,10 @@ esac
 # release first, then the longest).
 heavy="c_examples glibc_baseline packaging java rpm maven readme lib heartbeat_browser benches"
 # The slowest of the others first, so that no lane ends with a long one alone.
-slow="etcd_partition etcd_daemon heartbeat_faults heartbeat_crash_handover etcd_trust scripts_safety
-    heartbeat_daemon heartbeat_cluster_events shells heartbeat_pause pacemaker heartbeat_cpu attack scripts heartbeat_tick_loop
-    heartbeat_tick_fence heartbeat_flap c_heartbeat etcd_node"
+slow="etcd_partition etcd_daemon heartbeat_faults heartbeat_crash_handover etcd_trust
+    scripts_safety heartbeat_daemon heartbeat_cluster_events shells heartbeat_pause pacemaker
+    heartbeat_cpu attack scripts heartbeat_tick_loop heartbeat_tick_fence heartbeat_flap
+    c_heartbeat etcd_node"
 
 target=${CARGO_TARGET_DIR:-$PWD/target}
 logs=$target/test-logs
@@ -73,7 +74,8 @@ run() {
     _filter=""
     case $1 in
         lib) _what="--lib" ;;
-        benches) _what="--benches" ;;
+        # Each benchmark by name: --benches would run the unit tests again too.
+        benches) _what=$(sed -n '/^\[\[bench\]\]$/{n;s/^name = "\(.*\)"$/--bench \1/p;}' Cargo.toml) ;;
         bin:*) _what="--bin ${1#bin:}" ;;
         integration) _what="--test integration" _filter="every_test_file_runs" ;;
         *)
