@@ -50,6 +50,8 @@ const STATE_DIRS: [&str; 4] = [
 ];
 
 const CIB_DIR: &str = "/var/lib/pacemaker/cib";
+/// The stop and start operations' timeouts together (the resource's `op` settings below).
+const ROLE_PATIENCE: Duration = Duration::from_secs(120);
 
 fn find_tool(tool: &str) -> Option<PathBuf> {
     let path = std::env::var("PATH").unwrap_or_default();
@@ -228,8 +230,10 @@ impl Cluster {
         )
     }
 
+    /// Waits for ec1's role as long as Pacemaker may take to reach it: a recovery is a stop
+    /// then a start, each allowed its operation's timeout (60 s, as configured below).
     fn wait_role(&self, want: &str) {
-        wait_for(&format!("ec1 {want}"), |last| {
+        wait_within(ROLE_PATIENCE, &format!("ec1 {want}"), |last| {
             let (role, on) = self.role();
             *last = format!("role {role:?} on {on} nodes\n{}", self.mon());
             let running = if want == "Started" { "1" } else { "0" };
