@@ -173,10 +173,46 @@ fn probe(server: &Server, extra: &[&str]) -> Run {
     ha_probe(&args)
 }
 
-fn free_port() -> String {
-    // Bound then dropped: nothing listens there any more, so connecting is refused.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port().to_string()
+/// A loopback port held bound but not listening, for as long as it lives: connecting is
+/// refused, and no other program (tests run side by side) can take the port meanwhile, as it
+/// could one that was bound and released.
+struct ClosedPort {
+    fd: libc::c_int,
+    port: String,
+}
+
+impl ClosedPort {
+    fn new() -> ClosedPort {
+        // SAFETY: plain socket calls on a descriptor this struct owns; `addr` and `len` are
+        // valid for the calls.
+        unsafe {
+            let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+            let mut addr: libc::sockaddr_in = std::mem::zeroed();
+            addr.sin_family = libc::AF_INET as libc::sa_family_t;
+            addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+            let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+            let sa = &mut addr as *mut libc::sockaddr_in as *mut libc::sockaddr;
+            assert_eq!(
+                libc::bind(fd, sa, len),
+                0,
+                "bind: {}",
+                std::io::Error::last_os_error()
+            );
+            assert_eq!(libc::getsockname(fd, sa, &mut len), 0, "getsockname");
+            ClosedPort {
+                fd,
+                port: u16::from_be(addr.sin_port).to_string(),
+            }
+        }
+    }
+}
+
+impl Drop for ClosedPort {
+    fn drop(&mut self) {
+        // SAFETY: the descriptor this struct owns, closed once.
+        unsafe { libc::close(self.fd) };
+    }
 }
 
 #[test]
@@ -295,16 +331,17 @@ fn partial_line_is_offline() {
 
 #[test]
 fn refused_port() {
-    let port = free_port();
-    let r = ha_probe(&["--host", "127.0.0.1", "--port", &port]);
+    let closed = ClosedPort::new();
+    let port = closed.port.as_str();
+    let r = ha_probe(&["--host", "127.0.0.1", "--port", port]);
     assert_eq!(r.code, 100);
     assert_eq!(
         r.stdout,
         format!("FAILED: connection refused by 127.0.0.1:{port}\n")
     );
-    let r = ha_probe(&["--host", "127.0.0.1", "--port", &port, "--format", "ocf"]);
+    let r = ha_probe(&["--host", "127.0.0.1", "--port", port, "--format", "ocf"]);
     assert_eq!(r.code, 7);
-    let r = ha_probe(&["--host", "127.0.0.1", "--port", &port, "--format=lsb"]);
+    let r = ha_probe(&["--host", "127.0.0.1", "--port", port, "--format=lsb"]);
     assert_eq!(r.code, 3);
 }
 
@@ -364,8 +401,9 @@ fn nagios_text_and_codes() {
         s.lines();
     }
 
-    let port = free_port();
-    let r = ha_probe(&["--host", "127.0.0.1", "--port", &port, "--format", "nagios"]);
+    let closed = ClosedPort::new();
+    let port = closed.port.as_str();
+    let r = ha_probe(&["--host", "127.0.0.1", "--port", port, "--format", "nagios"]);
     assert_eq!(r.code, 2);
     assert_eq!(
         r.stdout,

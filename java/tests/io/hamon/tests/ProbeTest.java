@@ -16,6 +16,7 @@ import io.hamon.ServerState;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -73,12 +74,14 @@ public final class ProbeTest {
     }
 
     public static void testRefusedTimeoutBadReplyAndResolve() throws Exception {
-        int closed;
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            closed = socket.getLocalPort();
+        // A port held bound but not listening: connections to it are refused, and no other
+        // program (tests run side by side) can take it and answer in the meantime.
+        try (Socket held = new Socket()) {
+            held.bind(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0));
+            int closed = held.getLocalPort();
+            equal(HamonException.PROBE_REFUSED, raises(HamonException.class,
+                    () -> HaProbe.probe("127.0.0.1", closed, PATIENCE)).code(), "refused");
         }
-        equal(HamonException.PROBE_REFUSED, raises(HamonException.class,
-                () -> HaProbe.probe("127.0.0.1", closed, PATIENCE)).code(), "refused");
 
         try (ServerSocket silent = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
             long start = System.nanoTime();
