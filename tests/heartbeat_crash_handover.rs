@@ -158,7 +158,9 @@ fn a_daemon_restarted_while_its_guard_hands_over_starts_no_second_copy() {
     let guard = c.guard_pid("n1").expect("n1 has a guard");
     c.kill9("n1");
     assert!(
-        wait_until(ms(K + 2000), || pid_stopped(guard)),
+        // No promptness is claimed here (the other tests time the hand-over): only that the
+        // guard gets there, on a machine that may be busy with other tests.
+        wait_until(Duration::from_secs(15), || pid_stopped(guard)),
         "the guard did not reach its hand-over\n{}",
         c.logs()
     );

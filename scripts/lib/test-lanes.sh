@@ -7,7 +7,7 @@
 #   - one lane, one at a time, for those that keep both cores busy (compilers, JVMs,
 #     packagers, the simulation, a browser) or share build products in the target directory
 #     (target/java: java, maven, packaging, readme);
-#   - HAMON_TEST_LANES (default 3) lanes for the rest, each taking the next job nobody took,
+#   - HAMON_TEST_LANES (default 2) lanes for the rest, each taking the next job nobody took,
 #     slowest first.
 # A job is one test program (`cargo test --locked --no-fail-fast` for one target, so it gets
 # cargo's environment) or one file of tests/integration.rs (that program, filtered to the
@@ -20,7 +20,7 @@
 set -eu
 
 cargo=${CARGO:-cargo}
-lanes=${HAMON_TEST_LANES:-3}
+lanes=${HAMON_TEST_LANES:-2}
 case $lanes in
     '' | *[!0-9]* | 0)
         echo "test-lanes: HAMON_TEST_LANES must be a number of lanes (1 or more), not '$lanes'" >&2
