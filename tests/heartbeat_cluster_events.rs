@@ -293,19 +293,11 @@ fn failing_or_hung_events_files_never_touch_the_heartbeat() {
 #[cfg(feature = "etcd")]
 #[test]
 fn on_etcd_a_takeover_shows_on_the_other_nodes_page() {
-    use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+    use common::etcd::{EtcdCluster, short_timing};
     use hamon::heartbeat::etcd::settings::timing_settings;
-    use hamon::heartbeat::etcd::timing::EtcdTiming;
 
     let etcd = EtcdCluster::start(1, false);
-    let t = EtcdTiming {
-        period: Duration::from_millis(200),
-        io_timeout: Duration::from_millis(300),
-        lease_ttl: Duration::from_secs(2),
-        kill_budget: Duration::from_millis(200),
-        election_timeout: Duration::from_millis(ELECTION_MS),
-        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
-    };
+    let t = short_timing();
     let settings = format!(
         "hb.backend=etcd\nhb.cluster=evc\nhb.etcd.prefix=/cev/\nhb.etcd.endpoints={}\n{}",
         etcd.endpoints().join(","),

@@ -138,19 +138,11 @@ fn the_page_and_its_json_show_the_cluster_and_refuse_writes() {
 #[cfg(feature = "etcd")]
 #[test]
 fn on_etcd_the_json_shows_the_leader_and_the_maintenance_reason() {
-    use common::etcd::{ELECTION_MS, EtcdCluster, HEARTBEAT_MS};
+    use common::etcd::{EtcdCluster, short_timing};
     use hamon::heartbeat::etcd::settings::timing_settings;
-    use hamon::heartbeat::etcd::timing::EtcdTiming;
 
     let etcd = EtcdCluster::start(1, false);
-    let t = EtcdTiming {
-        period: Duration::from_millis(200),
-        io_timeout: Duration::from_millis(300),
-        lease_ttl: Duration::from_secs(2),
-        kill_budget: Duration::from_millis(200),
-        election_timeout: Duration::from_millis(ELECTION_MS),
-        heartbeat_interval: Duration::from_millis(HEARTBEAT_MS),
-    };
+    let t = short_timing();
     let settings = format!(
         "hb.backend=etcd\nhb.etcd.endpoints={}\n{}",
         etcd.endpoints().join(","),
